@@ -1,0 +1,46 @@
+// Speed of the injection primitives against a live victim blocked in read().
+#include <benchmark/benchmark.h>
+#include <sys/syscall.h>
+
+#include "flakelab/compel/parasite.h"
+#include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/seized_process.h"
+#include "victims.h"
+
+using namespace flakelab::compel;
+using namespace flakelab::compel::testing;
+
+static void BM_RemoteSyscallRoundTrip(benchmark::State& state) {
+  EchoVictim v = EchoVictim::start();
+  v.echo(1);
+  wait_until_sleeping(v.child.pid());
+  SeizedProcess p(v.child.pid());
+  RemoteSession rs(p.leader());
+  for (auto _ : state) benchmark::DoNotOptimize(rs.syscall(SYS_getpid));
+}
+BENCHMARK(BM_RemoteSyscallRoundTrip)->Unit(benchmark::kMicrosecond);
+
+static void BM_SeizeRelease(benchmark::State& state) {
+  EchoVictim v = EchoVictim::start();
+  v.echo(1);
+  wait_until_sleeping(v.child.pid());
+  for (auto _ : state) {
+    SeizedProcess p(v.child.pid());
+    benchmark::DoNotOptimize(p.threads().size());
+  }
+}
+BENCHMARK(BM_SeizeRelease)->Unit(benchmark::kMicrosecond);
+
+static void BM_InfectCure(benchmark::State& state) {
+  EchoVictim v = EchoVictim::start();
+  v.echo(1);
+  wait_until_sleeping(v.child.pid());
+  for (auto _ : state) {
+    SeizedProcess p(v.child.pid());
+    Parasite parasite(p, default_parasite_blob());
+    parasite.cure();
+  }
+}
+BENCHMARK(BM_InfectCure)->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,139 @@
+// A parasite living inside a seized process: infect, talk to it, cure.
+//
+// Infection maps one memfd into the victim (via remote syscalls in the main thread)
+// and into the injector, copies the blob there, prepares a signal frame holding the
+// thread's original context, and starts the blob on its own stack. The parasite
+// connects back over an abstract SOCK_SEQPACKET unix socket and serves fixed-size
+// commands. Cure asks it to finish, takes the thread back, restores its context,
+// closes the socket and unmaps the blob. If the injector dies at any point, the
+// parasite sees its socket close and returns to the victim's context by itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "flakelab/compel/mapping.h"
+#include "flakelab/compel/parasite_abi.h"
+#include "flakelab/compel/parasite_blob.h"
+#include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/seized_process.h"
+#include "flakelab/compel/unique_fd.h"
+
+namespace flakelab::compel {
+
+struct InfectOptions {
+  size_t stack_size = 64 * 1024;
+  size_t guard_size = 4096;          // the stack's own guard zone, inside the mapping
+  size_t payload_size = 64 * 1024;   // shared command payload
+  uint64_t address = 0;              // 0: let the kernel choose; else map exactly here
+  int connect_timeout_ms = 5000;
+  // Called at each step of infection and cure ("mapped", "started", "fini-acked",
+  // "taken-back", "unmapped"); lets tests and scenarios act at exact points.
+  std::function<void(std::string_view step)> on_step;
+};
+
+struct Sigaction {
+  int signo = 0;
+  uint64_t handler = 0;
+  uint64_t flags = 0;
+  uint64_t restorer = 0;
+  uint64_t mask = 0;
+};
+
+struct ReceivedFd {
+  int victim_fd = -1;
+  UniqueFd fd;    // a duplicate in the injector's table
+};
+
+// Where the parasite lives in the victim; offsets relative to `base`.
+struct ParasiteLayout {
+  uint64_t base = 0;
+  size_t total = 0;
+  size_t blob_size = 0;
+  size_t args_offset = 0;
+  size_t frame_offset = 0;     // flk_rt_sigframe
+  size_t xstate_offset = 0;    // fpstate for rt_sigreturn, 64-byte aligned
+  size_t payload_offset = 0;
+  size_t stack_offset = 0;     // lowest stack byte
+  size_t stack_top_offset = 0; // initial rsp
+  size_t guard_offset = 0;     // guard zone [guard_offset, guard_offset + guard_size)
+  size_t guard_size = 0;
+};
+
+class Parasite {
+ public:
+  Parasite(SeizedProcess& process, const ParasiteBlob& blob, const InfectOptions& options = {});
+  ~Parasite();   // cures if still infected (errors are logged, never thrown)
+  Parasite(const Parasite&) = delete;
+  Parasite& operator=(const Parasite&) = delete;
+
+  std::vector<Sigaction> get_sigactions();
+  flk_stack get_sigaltstack();
+  std::vector<flk_itimerval> get_itimers();   // ITIMER_REAL, _VIRTUAL, _PROF
+  // Every fd of the victim (except the parasite's socket), sent over SCM_RIGHTS.
+  std::vector<ReceivedFd> receive_fds();
+  // A user-defined command (cmd >= FLK_CMD_USER). Returns the reply's `arg`; throws
+  // CompelError with the parasite's error if it failed.
+  uint32_t user_command(uint32_t cmd, uint32_t arg = 0);
+
+  // Stops the parasite and restores the victim. Throws on failure (after still
+  // releasing the victim as intact as possible).
+  void cure();
+  bool infected() const { return infected_; }
+
+  const ParasiteLayout& layout() const { return layout_; }
+  std::span<uint8_t> payload();
+  // The injector's view of the whole mapping (shared with the victim).
+  std::span<uint8_t> local_view();
+  // First offset in the guard zone whose byte changed, if any.
+  std::optional<size_t> guard_zone_damage() const;
+  // Text the parasite left in its log area.
+  std::string parasite_log() const;
+  int parasite_status() const;
+  pid_t pid() const { return process_.pid(); }
+
+  // Test hook: sends raw bytes on the control socket (e.g. a short message).
+  void send_raw_for_testing(const void* data, size_t size);
+
+  static constexpr uint8_t kGuardPattern = 0xa5;
+
+ private:
+  void map_into_victim(const ParasiteBlob& blob, const InfectOptions& options);
+  void prepare_frame();
+  void start_daemon(const InfectOptions& options);
+  flk_ctl_msg call(uint32_t cmd, uint32_t arg);
+  void send_msg(const flk_ctl_msg& msg);
+  flk_ctl_msg recv_msg(std::vector<UniqueFd>* fds);
+  flk_parasite_args& args();
+  const flk_parasite_args& args() const;
+  std::string describe_parasite_failure() const;
+  void finish(bool throw_errors);
+  void take_back_thread();
+  void remove_from_victim();
+
+  SeizedProcess& process_;
+  std::unique_ptr<RemoteSession> session_;
+  ParasiteLayout layout_;
+  UniqueFd memfd_;
+  Mapping local_;
+  UniqueFd listener_;
+  UniqueFd ctl_;
+  bool infected_ = false;
+  bool mapped_in_victim_ = false;
+  bool started_ = false;   // the thread has run parasite code
+  std::function<void(std::string_view)> on_step_;
+  void step(std::string_view name) {
+    if (on_step_) on_step_(name);
+  }
+};
+
+}  // namespace flakelab::compel

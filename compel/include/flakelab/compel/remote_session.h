@@ -1,0 +1,77 @@
+// Runs system calls (and, for the parasite, whole code blobs) inside one seized
+// thread, then puts the thread back exactly as it was.
+//
+// The session saves the thread's registers (GP + XSTATE) when it starts. To run a
+// syscall it writes `syscall; int3` at the thread's instruction pointer (keeping the
+// original bytes), blocks all signals with PTRACE_SETSIGMASK, points the registers at
+// the stub and continues to the trap. settle() and the destructor put back the code
+// bytes, the registers and the signal mask: the thread is then ready to be detached
+// and, if it was inside a system call, the kernel restarts that call as it would
+// have (orig_rax/rax are restored untouched).
+//
+// Between settle() and the next syscall the victim is consistent, so an injector
+// that dies there (the kernel detaches its tracees) leaves the victim intact.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "flakelab/compel/seized_thread.h"
+
+namespace flakelab::compel {
+
+class RemoteSession {
+ public:
+  explicit RemoteSession(SeizedThread& thread);
+  ~RemoteSession();
+  RemoteSession(const RemoteSession&) = delete;
+  RemoteSession& operator=(const RemoteSession&) = delete;
+
+  // Raw result: >= 0, or -errno as the kernel returned it.
+  long syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0);
+  // Same, but throws CompelError("remote <what> in tid N: <errno text>") on failure.
+  long syscall_checked(std::string_view what, long nr, long a1 = 0, long a2 = 0, long a3 = 0,
+                       long a4 = 0, long a5 = 0, long a6 = 0);
+
+  // Starts the thread running code at `rip` with stack `rsp` and first argument `rdi`,
+  // all signals blocked. The thread runs free until interrupt_running().
+  void run_free(uint64_t rip, uint64_t rsp, uint64_t rdi);
+  // Stops a thread started with run_free() and returns its registers.
+  user_regs_struct interrupt_running();
+  // The thread left injected code by itself (rt_sigreturn into its own context):
+  // adopt its current state as the state to restore.
+  void rebase();
+
+  // Puts back code bytes, registers and signal mask; the thread stays stopped.
+  void settle();
+
+  SeizedThread& thread() { return thread_; }
+  const user_regs_struct& original_regs() const { return orig_regs_; }
+  const std::vector<uint8_t>& original_xstate() const { return orig_xstate_; }
+  uint64_t stub_address() const { return stub_addr_; }
+  // True if the thread was stopped inside a system call that the kernel will restart.
+  bool in_restartable_syscall() const;
+
+ private:
+  void capture();
+  void arm();
+  void install_stub();
+  void remove_stub();
+  long run_stub(const user_regs_struct& regs);
+
+  SeizedThread& thread_;
+  user_regs_struct orig_regs_{};
+  std::vector<uint8_t> orig_xstate_;
+  uint64_t stub_addr_ = 0;
+  uint64_t saved_word_ = 0;
+  bool stub_installed_ = false;
+  bool regs_dirty_ = false;
+  bool mask_known_ = false;
+  bool running_free_ = false;
+};
+
+}  // namespace flakelab::compel

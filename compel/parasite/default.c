@@ -1,0 +1,2 @@
+/* The default parasite: compel's built-in commands only. */
+#include "flk_parasite.h"

@@ -1,0 +1,504 @@
+#include "flakelab/compel/parasite.h"
+
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cpuid.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "flakelab/compel/error.h"
+#include "flakelab/compel/proc.h"
+
+namespace flakelab::compel {
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr uint32_t kFpXstateMagic1 = 0x46505853;
+constexpr uint32_t kFpXstateMagic2 = 0x46505845;
+constexpr size_t kSwBytesOffset = 464;  // fx_sw_reserved in the legacy FXSAVE area
+constexpr uint64_t kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
+constexpr int kReplyTimeoutMs = 10000;
+constexpr long kERESTARTSYS = 512, kERESTARTNOINTR = 513, kERESTARTNOHAND = 514,
+               kERESTART_RESTARTBLOCK = 516;
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+// What a signal frame of a task may carry: the XCR0 features minus the dynamic ones
+// (AMX tile data is only there for tasks that asked for it), and the size of the
+// standard XSAVE layout up to the last of them. The kernel refuses a frame larger
+// than the task's own XSAVE size and would then restore only the legacy FP/SSE part.
+struct SigframeXstate {
+  uint64_t features = 0;
+  uint32_t size = 0;
+};
+
+SigframeXstate sigframe_xstate() {
+  constexpr uint64_t kDynamicFeatures = 1ULL << 18;  // XTILEDATA
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  SigframeXstate out;
+  out.features = ((static_cast<uint64_t>(hi) << 32) | lo) & ~kDynamicFeatures;
+  out.size = 576;  // legacy area + XSAVE header
+  for (unsigned bit = 2; bit < 63; ++bit) {
+    if (!(out.features & (1ULL << bit))) continue;
+    unsigned eax, ebx, ecx, edx;
+    __cpuid_count(0xd, bit, eax, ebx, ecx, edx);
+    if (ecx & 1) continue;  // supervisor state, never in user frames
+    out.size = std::max(out.size, ebx + eax);
+  }
+  return out;
+}
+
+struct FxSwBytes {
+  uint32_t magic1;
+  uint32_t extended_size;
+  uint64_t xfeatures;
+  uint32_t xstate_size;
+  uint32_t padding[7];
+};
+static_assert(sizeof(FxSwBytes) == 48);
+static_assert(sizeof(flk_sigcontext) == 256, "kernel sigcontext layout");
+static_assert(sizeof(flk_ucontext) == 304, "kernel ucontext layout");
+static_assert(sizeof(flk_ctl_msg) == 16);
+
+std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+
+const char* command_name(uint32_t cmd) {
+  switch (cmd) {
+    case FLK_CMD_FINI: return "FINI";
+    case FLK_CMD_GET_SIGACTIONS: return "GET_SIGACTIONS";
+    case FLK_CMD_GET_SIGALTSTACK: return "GET_SIGALTSTACK";
+    case FLK_CMD_GET_ITIMERS: return "GET_ITIMERS";
+    case FLK_CMD_SEND_FDS: return "SEND_FDS";
+    default: return cmd >= FLK_CMD_USER ? "USER" : "UNKNOWN";
+  }
+}
+
+void write_remote(pid_t pid, uint64_t addr, const void* data, size_t size) {
+  iovec local{const_cast<void*>(data), size};
+  iovec remote{reinterpret_cast<void*>(addr), size};
+  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  if (n != static_cast<ssize_t>(size)) throw_errno(fmt::format("process_vm_writev pid {} at {}", pid, hex(addr)));
+}
+
+}  // namespace
+
+ParasiteBlob default_parasite_blob();
+
+Parasite::Parasite(SeizedProcess& process, const ParasiteBlob& blob, const InfectOptions& options)
+    : process_(process), on_step_(options.on_step) {
+  if (!blob.data || blob.size == 0) throw CompelError("infect: empty parasite blob", EINVAL);
+  session_ = std::make_unique<RemoteSession>(process_.leader());
+  try {
+    map_into_victim(blob, options);
+    step("mapped");
+    prepare_frame();
+    start_daemon(options);
+    infected_ = true;
+    step("started");
+  } catch (...) {
+    finish(false);
+    throw;
+  }
+}
+
+Parasite::~Parasite() { finish(false); }
+
+flk_parasite_args& Parasite::args() { return *reinterpret_cast<flk_parasite_args*>(local_.data() + layout_.args_offset); }
+const flk_parasite_args& Parasite::args() const {
+  return *reinterpret_cast<const flk_parasite_args*>(local_.data() + layout_.args_offset);
+}
+
+std::span<uint8_t> Parasite::payload() { return {local_.data() + layout_.payload_offset, layout_.stack_offset - layout_.payload_offset}; }
+std::span<uint8_t> Parasite::local_view() { return {local_.data(), local_.size()}; }
+
+void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& options) {
+  const pid_t pid = process_.pid();
+  const size_t xsize = session_->original_xstate().size();
+  ParasiteLayout& l = layout_;
+  l.blob_size = round_up(blob.size, kPage);
+  l.args_offset = l.blob_size;
+  l.frame_offset = l.args_offset + round_up(sizeof(flk_parasite_args), 64);
+  l.xstate_offset = round_up(l.frame_offset + sizeof(flk_rt_sigframe), FLK_REG_ALIGN);
+  l.payload_offset = round_up(l.xstate_offset + xsize + sizeof(uint32_t), kPage);
+  l.stack_offset = l.payload_offset + round_up(options.payload_size, kPage);
+  l.stack_top_offset = l.stack_offset + round_up(options.stack_size, kPage);
+  l.guard_offset = l.stack_top_offset;
+  l.guard_size = round_up(options.guard_size, kPage);
+  l.total = l.guard_offset + l.guard_size;
+
+  RemoteSession& rs = *session_;
+  // A private scratch mapping at the final address carries the memfd's name, then
+  // the shared memfd mapping replaces it in place.
+  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (options.address ? MAP_FIXED_NOREPLACE : 0);
+  long scratch = rs.syscall(SYS_mmap, static_cast<long>(options.address), static_cast<long>(l.total),
+                            PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (scratch < 0 && scratch > -4096)
+    throw_errno(fmt::format("remote mmap of {} bytes{} in pid {}", l.total,
+                            options.address ? " at " + hex(options.address) : std::string(), pid),
+                static_cast<int>(-scratch));
+  if (options.address && static_cast<uint64_t>(scratch) != options.address) {
+    rs.syscall(SYS_munmap, scratch, static_cast<long>(l.total));
+    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, hex(options.address),
+                                  hex(static_cast<uint64_t>(scratch))), EEXIST);
+  }
+  l.base = static_cast<uint64_t>(scratch);
+  mapped_in_victim_ = true;
+  static const char kName[] = "flakelab-parasite";
+  write_remote(pid, l.base, kName, sizeof(kName));
+  long vfd = rs.syscall_checked("memfd_create", SYS_memfd_create, scratch, MFD_CLOEXEC);
+  auto close_vfd = [&] { rs.syscall(SYS_close, vfd); };
+  try {
+    rs.syscall_checked("ftruncate of the parasite memfd", SYS_ftruncate, vfd, static_cast<long>(l.total));
+    std::string path = fmt::format("/proc/{}/fd/{}", pid, vfd);
+    memfd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!memfd_) throw_errno("open " + path);
+    long base = rs.syscall_checked("mmap of the parasite memfd", SYS_mmap, scratch, static_cast<long>(l.total),
+                                   PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED, vfd, 0);
+    if (static_cast<uint64_t>(base) != l.base)
+      throw CompelError(fmt::format("remote mmap MAP_FIXED in pid {} moved to {}", pid, hex(base)), EIO);
+  } catch (...) {
+    close_vfd();
+    throw;
+  }
+  close_vfd();
+  rs.settle();
+
+  void* local = ::mmap(nullptr, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_.get(), 0);
+  if (local == MAP_FAILED) throw_errno(fmt::format("mmap of the parasite memfd ({} bytes) in the injector", l.total));
+  local_ = Mapping(local, l.total);
+  std::memcpy(local_.data(), blob.data, blob.size);
+  std::memset(local_.data() + l.guard_offset, kGuardPattern, l.guard_size);
+}
+
+void Parasite::prepare_frame() {
+  const user_regs_struct& r = session_->original_regs();
+  const std::vector<uint8_t>& xs = session_->original_xstate();
+  auto* frame = reinterpret_cast<flk_rt_sigframe*>(local_.data() + layout_.frame_offset);
+  std::memset(frame, 0, sizeof(*frame));
+  flk_sigcontext& sc = frame->uc.uc_mcontext;
+  sc.r8 = r.r8; sc.r9 = r.r9; sc.r10 = r.r10; sc.r11 = r.r11;
+  sc.r12 = r.r12; sc.r13 = r.r13; sc.r14 = r.r14; sc.r15 = r.r15;
+  sc.rdi = r.rdi; sc.rsi = r.rsi; sc.rbp = r.rbp; sc.rbx = r.rbx;
+  sc.rdx = r.rdx; sc.rax = r.rax; sc.rcx = r.rcx; sc.rsp = r.rsp;
+  sc.rip = r.rip; sc.eflags = r.eflags;
+  sc.cs = static_cast<uint16_t>(r.cs);
+  sc.ss = static_cast<uint16_t>(r.ss);
+  // rt_sigreturn disables syscall restart, so do the kernel's restart fixup here: a
+  // thread interrupted in a syscall re-issues it. (rt_sigreturn also resets the
+  // restart block, so ERESTART_RESTARTBLOCK re-issues the original call too.)
+  if (static_cast<long>(r.orig_rax) >= 0) {
+    long err = -static_cast<long>(r.rax);
+    if (err == kERESTARTSYS || err == kERESTARTNOINTR || err == kERESTARTNOHAND || err == kERESTART_RESTARTBLOCK) {
+      sc.rax = r.orig_rax;
+      sc.rip = r.rip - 2;
+    }
+  }
+  sc.fpstate = layout_.base + layout_.xstate_offset;
+  frame->uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
+  frame->uc.uc_sigmask = session_->thread().original_sigmask();
+
+  uint8_t* xdst = local_.data() + layout_.xstate_offset;
+  std::memcpy(xdst, xs.data(), xs.size());
+  const SigframeXstate fx = sigframe_xstate();
+  if (fx.size > xs.size())
+    throw CompelError(fmt::format("pid {}: XSAVE area from ptrace ({} bytes) smaller than a signal frame's ({})",
+                                  process_.pid(), xs.size(), fx.size), EIO);
+  FxSwBytes sw{};
+  sw.magic1 = kFpXstateMagic1;
+  sw.xstate_size = fx.size;
+  sw.extended_size = fx.size + sizeof(uint32_t);
+  sw.xfeatures = fx.features;
+  uint64_t xstate_bv;  // header: only features the frame carries
+  std::memcpy(&xstate_bv, xdst + 512, sizeof(xstate_bv));
+  xstate_bv &= fx.features;
+  std::memcpy(xdst + 512, &xstate_bv, sizeof(xstate_bv));
+  std::memcpy(xdst + kSwBytesOffset, &sw, sizeof(sw));
+  std::memcpy(xdst + sw.xstate_size, &kFpXstateMagic2, sizeof(uint32_t));
+}
+
+void Parasite::start_daemon(const InfectOptions& options) {
+  static std::atomic<uint64_t> counter{0};
+  listener_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener_) throw_errno("socket(AF_UNIX, SOCK_SEQPACKET) for the parasite");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string name = fmt::format("flakelab-compel-{}-{}-{}-{:x}", getpid(), process_.pid(), counter++,
+                                 std::random_device{}());
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // abstract: leading NUL
+  socklen_t addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) != 0)
+    throw_errno("bind @" + name);
+  if (::listen(listener_.get(), 1) != 0) throw_errno("listen @" + name);
+
+  flk_parasite_args& a = args();
+  std::memset(&a, 0, sizeof(a));
+  a.magic = FLK_PARASITE_MAGIC;
+  a.abi_version = FLK_PARASITE_ABI_VERSION;
+  a.sock_fd = -1;
+  a.addr_len = addr_len;
+  std::memcpy(a.addr, &addr, addr_len);
+  a.sigframe_addr = layout_.base + layout_.frame_offset + offsetof(flk_rt_sigframe, uc);
+  a.payload_offset = layout_.payload_offset;
+  a.payload_size = layout_.stack_offset - layout_.payload_offset;
+  a.status = FLK_STATUS_STARTING;
+
+  session_->run_free(layout_.base, layout_.base + layout_.stack_top_offset, layout_.base + layout_.args_offset);
+  started_ = true;
+
+  pollfd pfd{listener_.get(), POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
+  for (;;) {
+    int r = ::poll(&pfd, 1, 20);
+    if (r > 0) break;
+    if (r < 0 && errno != EINTR) throw_errno("poll on the parasite listener");
+    if (args().status >= FLK_STATUS_TRIMMED)
+      throw CompelError(fmt::format("infect pid {}: parasite failed to start: {}", process_.pid(),
+                                    describe_parasite_failure()), EIO);
+    if (std::chrono::steady_clock::now() > deadline)
+      throw CompelError(fmt::format("infect pid {}: parasite did not connect back within {} ms ({})",
+                                    process_.pid(), options.connect_timeout_ms, describe_parasite_failure()),
+                        ETIMEDOUT);
+  }
+  ctl_.reset(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!ctl_) throw_errno("accept on the parasite listener");
+  listener_.reset();
+}
+
+std::string Parasite::describe_parasite_failure() const {
+  if (!local_) return "no parasite mapping";
+  const flk_parasite_args& a = args();
+  std::string log(a.log, std::min<size_t>(a.log_len, FLK_LOG_SIZE));
+  std::string text = fmt::format("parasite status {}", a.status);
+  if (a.last_err) text += ", " + errno_text(-a.last_err);
+  if (!log.empty()) text += ", parasite log: " + log;
+  return text;
+}
+
+std::string Parasite::parasite_log() const {
+  if (!local_) return {};
+  const flk_parasite_args& a = args();
+  return std::string(a.log, std::min<size_t>(a.log_len, FLK_LOG_SIZE));
+}
+
+int Parasite::parasite_status() const { return local_ ? args().status : -1; }
+
+std::optional<size_t> Parasite::guard_zone_damage() const {
+  if (!local_) return std::nullopt;
+  const uint8_t* g = local_.data() + layout_.guard_offset;
+  for (size_t i = 0; i < layout_.guard_size; ++i)
+    if (g[i] != kGuardPattern) return i;
+  return std::nullopt;
+}
+
+void Parasite::send_msg(const flk_ctl_msg& msg) {
+  ssize_t n = ::send(ctl_.get(), &msg, sizeof(msg), MSG_NOSIGNAL);
+  if (n != static_cast<ssize_t>(sizeof(msg)))
+    throw_errno(fmt::format("send {} to the parasite in pid {} ({})", command_name(msg.cmd), process_.pid(),
+                            describe_parasite_failure()));
+}
+
+flk_ctl_msg Parasite::recv_msg(std::vector<UniqueFd>* fds) {
+  pollfd pfd{ctl_.get(), POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&pfd, 1, kReplyTimeoutMs);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0)
+    throw CompelError(fmt::format("parasite in pid {} did not answer within {} ms ({})", process_.pid(),
+                                  kReplyTimeoutMs, describe_parasite_failure()), ETIMEDOUT);
+  flk_ctl_msg msg{};
+  iovec iov{&msg, sizeof(msg)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * FLK_MAX_FDS_PER_MSG)];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(ctl_.get(), &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno(fmt::format("recvmsg from the parasite in pid {}", process_.pid()));
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      UniqueFd owned(fd);
+      if (fds) fds->push_back(std::move(owned));
+    }
+  }
+  if (n != static_cast<ssize_t>(sizeof(msg)) || (mh.msg_flags & MSG_TRUNC))
+    throw CompelError(fmt::format("Trimmed message received ({}/{}) from the parasite in pid {} ({})", sizeof(msg),
+                                  (mh.msg_flags & MSG_TRUNC) ? sizeof(msg) + 1 : static_cast<size_t>(n),
+                                  process_.pid(), describe_parasite_failure()), EPROTO);
+  return msg;
+}
+
+flk_ctl_msg Parasite::call(uint32_t cmd, uint32_t arg) {
+  if (!infected_) throw CompelError(fmt::format("parasite command {}: pid {} is not infected", command_name(cmd), process_.pid()), EINVAL);
+  send_msg({cmd, FLK_REQUEST, 0, arg});
+  flk_ctl_msg reply = recv_msg(nullptr);
+  if (reply.cmd != cmd || reply.ack != FLK_REPLY)
+    throw CompelError(fmt::format("parasite in pid {}: expected reply to {} got cmd {} ack {}", process_.pid(),
+                                  command_name(cmd), reply.cmd, reply.ack), EPROTO);
+  if (reply.err < 0)
+    throw CompelError(fmt::format("parasite command {} in pid {}: {}", command_name(cmd), process_.pid(),
+                                  errno_text(-reply.err)), -reply.err);
+  return reply;
+}
+
+std::vector<Sigaction> Parasite::get_sigactions() {
+  call(FLK_CMD_GET_SIGACTIONS, 0);
+  std::vector<Sigaction> out;
+  const auto* acts = reinterpret_cast<const flk_sigaction*>(payload().data());
+  for (int sig = 1; sig <= FLK_NSIG; ++sig) {
+    const flk_sigaction& k = acts[sig - 1];
+    out.push_back({sig, k.handler, k.flags, k.restorer, k.mask});
+  }
+  return out;
+}
+
+flk_stack Parasite::get_sigaltstack() {
+  call(FLK_CMD_GET_SIGALTSTACK, 0);
+  flk_stack st;
+  std::memcpy(&st, payload().data(), sizeof(st));
+  return st;
+}
+
+std::vector<flk_itimerval> Parasite::get_itimers() {
+  call(FLK_CMD_GET_ITIMERS, 0);
+  std::vector<flk_itimerval> t(3);
+  std::memcpy(t.data(), payload().data(), sizeof(flk_itimerval) * 3);
+  return t;
+}
+
+std::vector<ReceivedFd> Parasite::receive_fds() {
+  if (!infected_) throw CompelError(fmt::format("receive fds: pid {} is not infected", process_.pid()), EINVAL);
+  std::vector<int> victim_fds = proc::list_fds(process_.pid());
+  std::erase(victim_fds, args().sock_fd);
+  auto* list = reinterpret_cast<flk_fd_list*>(payload().data());
+  size_t capacity = (payload().size() - sizeof(flk_fd_list)) / sizeof(int32_t);
+  if (victim_fds.size() > capacity)
+    throw CompelError(fmt::format("receive fds: pid {} has {} fds, payload holds {}", process_.pid(),
+                                  victim_fds.size(), capacity), E2BIG);
+  list->count = static_cast<uint32_t>(victim_fds.size());
+  std::copy(victim_fds.begin(), victim_fds.end(), list->fds);
+  send_msg({FLK_CMD_SEND_FDS, FLK_REQUEST, 0, 0});
+  std::vector<UniqueFd> got;
+  for (;;) {
+    flk_ctl_msg m = recv_msg(&got);
+    if (m.ack == FLK_DATA) continue;
+    if (m.cmd != FLK_CMD_SEND_FDS || m.ack != FLK_REPLY)
+      throw CompelError(fmt::format("receive fds from pid {}: unexpected message cmd {} ack {}", process_.pid(), m.cmd, m.ack), EPROTO);
+    if (m.err < 0)
+      throw CompelError(fmt::format("parasite SEND_FDS in pid {}: {}", process_.pid(), errno_text(-m.err)), -m.err);
+    break;
+  }
+  if (got.size() != victim_fds.size())
+    throw CompelError(fmt::format("receive fds from pid {}: asked for {}, received {}", process_.pid(),
+                                  victim_fds.size(), got.size()), EPROTO);
+  std::vector<ReceivedFd> out;
+  for (size_t i = 0; i < got.size(); ++i) out.push_back({victim_fds[i], std::move(got[i])});
+  return out;
+}
+
+uint32_t Parasite::user_command(uint32_t cmd, uint32_t arg) {
+  if (cmd < FLK_CMD_USER) throw CompelError(fmt::format("user command {} is below FLK_CMD_USER", cmd), EINVAL);
+  return call(cmd, arg).arg;
+}
+
+void Parasite::send_raw_for_testing(const void* data, size_t size) {
+  if (::send(ctl_.get(), data, size, MSG_NOSIGNAL) < 0) throw_errno("send (raw) to the parasite");
+}
+
+void Parasite::take_back_thread() {
+  user_regs_struct regs = session_->interrupt_running();
+  bool in_parasite = regs.rip >= layout_.base && regs.rip < layout_.base + layout_.total;
+  if (in_parasite) {
+    session_->settle();   // original registers, xstate and mask
+  } else {
+    session_->rebase();   // it already returned to its own code through rt_sigreturn
+  }
+}
+
+void Parasite::remove_from_victim() {
+  if (!mapped_in_victim_) return;
+  RemoteSession& rs = *session_;
+  if (local_ && args().sock_fd >= 0) {
+    rs.syscall(SYS_close, args().sock_fd);
+    args().sock_fd = -1;
+  }
+  rs.syscall_checked("munmap of the parasite", SYS_munmap, static_cast<long>(layout_.base),
+                     static_cast<long>(layout_.total));
+  mapped_in_victim_ = false;
+  rs.settle();
+}
+
+void Parasite::cure() { finish(true); }
+
+void Parasite::finish(bool throw_errors) {
+  if (!session_) return;
+  std::string first_error;
+  auto attempt = [&](const char* step, auto&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      if (first_error.empty()) first_error = e.what();
+      spdlog::debug("compel: cure pid {}: {} failed: {}", process_.pid(), step, e.what());
+    }
+  };
+  if (infected_) {
+    infected_ = false;
+    attempt("FINI", [&] {
+      send_msg({FLK_CMD_FINI, FLK_REQUEST, 0, 0});
+      flk_ctl_msg reply = recv_msg(nullptr);
+      if (reply.cmd != FLK_CMD_FINI || reply.ack != FLK_REPLY)
+        throw CompelError(fmt::format("parasite in pid {}: bad FINI reply", process_.pid()), EPROTO);
+      step("fini-acked");
+    });
+  }
+  if (session_->thread().attached()) {
+    if (started_) {
+      attempt("taking the thread back", [&] {
+        take_back_thread();
+        step("taken-back");
+      });
+      started_ = false;
+    }
+    ctl_.reset();
+    listener_.reset();
+    attempt("removing the parasite", [&] {
+      remove_from_victim();
+      step("unmapped");
+    });
+    attempt("restoring the thread", [&] { session_->settle(); });
+  }
+  ctl_.reset();
+  listener_.reset();
+  local_.reset();
+  memfd_.reset();
+  session_.reset();
+  if (throw_errors && !first_error.empty()) throw CompelError("cure of pid " + std::to_string(process_.pid()) + ": " + first_error, EIO);
+}
+
+}  // namespace flakelab::compel

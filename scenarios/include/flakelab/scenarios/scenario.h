@@ -1,0 +1,75 @@
+// A scenario is one replayable trial: it starts its own victim(s), does something to
+// them (inject, checkpoint, ...) and decides from observed content whether the trial
+// passed. The harness runs each trial in its own child process (and namespaces), so a
+// scenario may fork freely; the harness kills and reaps whatever is left afterwards.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flakelab::scenarios {
+
+// Processes/threads a scenario can ask to be pinned. The harness maps roles to PUs.
+enum class Role { kVictim, kInjector, kWriter };
+const char* to_string(Role role);                   // "victim", "injector", "writer"
+std::optional<Role> role_from_string(std::string_view text);
+
+enum class Verdict { kPass, kFail, kError };
+
+struct TrialResult {
+  Verdict verdict = Verdict::kPass;
+  std::string message;   // why it failed; empty on pass
+
+  static TrialResult pass() { return {Verdict::kPass, {}}; }
+  static TrialResult fail(std::string why) { return {Verdict::kFail, std::move(why)}; }
+  static TrialResult error(std::string why) { return {Verdict::kError, std::move(why)}; }
+};
+
+struct ParamSpec {
+  std::string name;
+  std::string default_value;
+  std::string help;
+  std::vector<std::string> choices;   // empty = free-form
+};
+
+// What a trial gets from the harness.
+struct TrialContext {
+  uint64_t seed = 0;                  // per-trial seed derived from the run seed
+  int64_t index = 0;                  // trial index within the run
+  std::map<std::string, std::string> params;   // every declared param, defaults applied
+
+  // Pins the calling process (call it in a freshly forked child that plays `role`,
+  // before it starts threads). No-op when the role is unpinned. Throws on failure.
+  std::function<void(Role)> bind_self = [](Role) {};
+  // Reads back the affinity of every thread of `pid` now, checks it against what was
+  // asked for `role`, and records it for the trial row. Throws on a mismatch.
+  std::function<void(Role, pid_t)> record_binding = [](Role, pid_t) {};
+  // The PU the harness assigned to a role, if pinned (Linux CPU number).
+  std::function<std::optional<int>(Role)> cpu_of = [](Role) { return std::optional<int>{}; };
+
+  const std::string& param(const std::string& name) const;   // throws if undeclared
+  bool param_is(const std::string& name, std::string_view value) const;
+};
+
+class Scenario {
+ public:
+  virtual ~Scenario() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+  virtual std::vector<ParamSpec> params() const { return {}; }
+  virtual TrialResult run(TrialContext& ctx) = 0;
+};
+
+// Every scenario built into flakelab, sorted by name.
+const std::vector<std::unique_ptr<Scenario>>& registry();
+Scenario* find_scenario(std::string_view name);
+
+}  // namespace flakelab::scenarios
