@@ -5,8 +5,9 @@
 # (the blob is copied to an arbitrary address in the victim and never relocated),
 # and embeds the flat binary into a static library <name>. C++ code gets at it with
 # FLK_PARASITE_BLOB(<name>) from <flakelab/compel/parasite_blob.h>.
-set(COMPEL_PARASITE_DIR "${CMAKE_CURRENT_LIST_DIR}/../parasite")
-set(COMPEL_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include")
+get_filename_component(_compel_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+set(COMPEL_PARASITE_DIR "${_compel_root}/parasite" CACHE INTERNAL "compel parasite runtime sources")
+set(COMPEL_INCLUDE_DIR "${_compel_root}/include" CACHE INTERNAL "compel public headers")
 
 function(compel_add_parasite name)
   cmake_parse_arguments(P "" "" "SOURCES" ${ARGN})

@@ -145,18 +145,25 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
   l.total = l.guard_offset + l.guard_size;
 
   RemoteSession& rs = *session_;
+  uint64_t want = options.address;
+  if (!want && options.end_address) {
+    if (options.end_address % kPage || options.end_address < l.total)
+      throw CompelError(fmt::format("infect pid {}: end address {} is not a usable page boundary", pid,
+                                    hex(options.end_address)), EINVAL);
+    want = options.end_address - l.total;
+  }
   // A private scratch mapping at the final address carries the memfd's name, then
   // the shared memfd mapping replaces it in place.
-  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (options.address ? MAP_FIXED_NOREPLACE : 0);
-  long scratch = rs.syscall(SYS_mmap, static_cast<long>(options.address), static_cast<long>(l.total),
+  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (want ? MAP_FIXED_NOREPLACE : 0);
+  long scratch = rs.syscall(SYS_mmap, static_cast<long>(want), static_cast<long>(l.total),
                             PROT_READ | PROT_WRITE, flags, -1, 0);
   if (scratch < 0 && scratch > -4096)
     throw_errno(fmt::format("remote mmap of {} bytes{} in pid {}", l.total,
-                            options.address ? " at " + hex(options.address) : std::string(), pid),
+                            want ? " at " + hex(want) : std::string(), pid),
                 static_cast<int>(-scratch));
-  if (options.address && static_cast<uint64_t>(scratch) != options.address) {
+  if (want && static_cast<uint64_t>(scratch) != want) {
     rs.syscall(SYS_munmap, scratch, static_cast<long>(l.total));
-    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, hex(options.address),
+    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, hex(want),
                                   hex(static_cast<uint64_t>(scratch))), EEXIST);
   }
   l.base = static_cast<uint64_t>(scratch);
@@ -455,6 +462,22 @@ void Parasite::remove_from_victim() {
 }
 
 void Parasite::cure() { finish(true); }
+
+std::string Parasite::abandon() noexcept {
+  if (!infected_) return {};
+  infected_ = false;
+  ctl_.reset();
+  // Give the parasite a moment to notice and return to the victim by itself; if it
+  // does not, finish() takes the thread back the hard way.
+  for (int i = 0; i < 2000 && local_ && args().status < FLK_STATUS_TRIMMED; ++i) usleep(100);
+  std::string log;
+  try {
+    log = parasite_log();
+  } catch (const std::bad_alloc&) {
+  }
+  finish(false);
+  return log;
+}
 
 void Parasite::finish(bool throw_errors) {
   if (!session_) return;

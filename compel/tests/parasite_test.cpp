@@ -212,3 +212,24 @@ TEST(Parasite, MapsAtRequestedAddressOrRefusesToClobber) {
   }
   EXPECT_EQ(v.echo(2), kRegsIntact | kMemoryIntact);
 }
+
+TEST(Parasite, EndsAtRequestedAddressAndAbandonLeavesVictimIntact) {
+  EchoVictim v = start_victim();
+  constexpr uint64_t kEnd = 0x300000000000ULL;
+  const std::vector<int> fds_before = proc::list_fds(v.child.pid());
+  {
+    SeizedProcess p(v.child.pid());
+    InfectOptions opt;
+    opt.end_address = kEnd;
+    Parasite parasite(p, default_parasite_blob(), opt);
+    EXPECT_EQ(parasite.layout().base + parasite.layout().total, kEnd);
+    parasite.get_itimers();
+    std::string log = parasite.abandon();
+    EXPECT_NE(log.find("Trimmed message received (16/0)"), std::string::npos) << log;
+    EXPECT_FALSE(parasite.infected());
+  }
+  EXPECT_EQ(v.echo(2), kRegsIntact | kMemoryIntact);
+  std::string maps = proc::read_file("/proc/" + std::to_string(v.child.pid()) + "/maps");
+  EXPECT_EQ(maps.find("flakelab-parasite"), std::string::npos) << maps;
+  EXPECT_EQ(proc::list_fds(v.child.pid()), fds_before) << "the parasite's socket was left behind";
+}

@@ -35,6 +35,7 @@ struct InfectOptions {
   size_t guard_size = 4096;          // the stack's own guard zone, inside the mapping
   size_t payload_size = 64 * 1024;   // shared command payload
   uint64_t address = 0;              // 0: let the kernel choose; else map exactly here
+  uint64_t end_address = 0;          // else, if set: map so that the mapping ends here
   int connect_timeout_ms = 5000;
   // Called at each step of infection and cure ("mapped", "started", "fini-acked",
   // "taken-back", "unmapped"); lets tests and scenarios act at exact points.
@@ -100,6 +101,12 @@ class Parasite {
   std::string parasite_log() const;
   int parasite_status() const;
   pid_t pid() const { return process_.pid(); }
+
+  // Gives up on the parasite the way a failing injector would: closes the control
+  // socket without FINI. The parasite notices ("Trimmed message received (16/0)"),
+  // returns to the victim by itself, and the mapping is then removed. Returns what
+  // the parasite logged. Never throws.
+  std::string abandon() noexcept;
 
   // Test hook: sends raw bytes on the control socket (e.g. a short message).
   void send_raw_for_testing(const void* data, size_t size);

@@ -1,0 +1,767 @@
+// The results store: one sqlite3 connection per Store, all of flakelab's SQL in this file.
+#include "flakelab/results/store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+
+namespace flakelab::results {
+
+const char* to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPass:
+      return "pass";
+    case Outcome::kFail:
+      return "fail";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kError:
+      return "error";
+  }
+  return "invalid";  // only for a value cast from outside the enum
+}
+
+std::optional<Outcome> outcome_from_string(const std::string& text) {
+  for (Outcome outcome : {Outcome::kPass, Outcome::kFail, Outcome::kTimeout, Outcome::kError}) {
+    if (text == to_string(outcome)) return outcome;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Schema history. Each entry upgrades the previous version; a new version appends an entry
+// (never edits an old one) and bumps Store::kSchemaVersion.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE hosts (
+  id           INTEGER PRIMARY KEY,
+  hostname     TEXT NOT NULL,
+  cpu_vendor   TEXT NOT NULL,
+  cpu_brand    TEXT NOT NULL,
+  cpu_family   INTEGER NOT NULL,
+  cpu_model    INTEGER NOT NULL,
+  cpu_stepping INTEGER NOT NULL,
+  cpu_codename TEXT NOT NULL,
+  kernel       TEXT NOT NULL,
+  microcode    TEXT NOT NULL,
+  -- Lets concurrent writers agree on one row per identical host.
+  UNIQUE (hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping,
+          cpu_codename, kernel, microcode)
+);
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  host_id       INTEGER NOT NULL REFERENCES hosts(id),
+  scenario      TEXT NOT NULL,
+  params        TEXT NOT NULL,
+  placement     TEXT NOT NULL,
+  seed          TEXT NOT NULL,  -- decimal: a uint64 does not fit SQLite's signed INTEGER
+  command_line  TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  ended_at_ms   INTEGER         -- NULL while running, or if the run never ended
+);
+CREATE INDEX runs_by_host ON runs(host_id);
+CREATE TABLE trials (
+  id          INTEGER PRIMARY KEY,
+  run_id      INTEGER NOT NULL REFERENCES runs(id),
+  idx         INTEGER NOT NULL,
+  outcome     TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'timeout', 'error')),
+  duration_ms REAL NOT NULL,
+  cpus_used   TEXT NOT NULL,
+  message     TEXT NOT NULL
+);
+-- Unique: recording the same trial twice is a harness bug worth an error.
+CREATE UNIQUE INDEX trials_by_run ON trials(run_id, idx);
+CREATE INDEX trials_by_outcome ON trials(outcome, run_id);
+)sql"},
+};
+static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
+                  kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
+              "kMigrations must end at Store::kSchemaVersion");
+
+StoreError make_error(const std::string& path, std::string_view op, std::string_view detail,
+                      int code) {
+  return StoreError(fmt::format("results store '{}': {}: {} (sqlite code {})", path, op, detail, code));
+}
+
+[[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view op) {
+  throw make_error(path, op, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+}
+
+struct DbCloser {
+  // close_v2 so a statement that somehow outlived its owner cannot keep the handle open.
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+};
+
+// One prepared statement. Errors name the store path and the statement's operation.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& path, const char* sql, const char* op)
+      : db_(db), path_(&path), op_(op) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+      throw_sqlite(db, path, fmt::format("prepare '{}'", op));
+    }
+    stmt_.reset(raw);
+  }
+
+  void bind_int(int index, int64_t value) { check_bind(sqlite3_bind_int64(stmt_.get(), index, value)); }
+  void bind_double(int index, double value) {
+    check_bind(sqlite3_bind_double(stmt_.get(), index, value));
+  }
+  // SQLITE_STATIC: callers keep the text alive until the statement is reset (Reset below).
+  void bind_text(int index, std::string_view text) {
+    check_bind(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_STATIC,
+                                   SQLITE_UTF8));
+  }
+
+  // Raw sqlite3_step result, for callers that handle errors themselves.
+  int step() noexcept { return sqlite3_step(stmt_.get()); }
+  // True for a row, false when done.
+  bool next() {
+    const int rc = step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw_sqlite(db_, *path_, op_);
+  }
+  void run() {
+    if (next()) throw make_error(*path_, op_, "statement unexpectedly returned rows", SQLITE_MISUSE);
+  }
+
+  int64_t column_int(int col) { return sqlite3_column_int64(stmt_.get(), col); }
+  double column_double(int col) { return sqlite3_column_double(stmt_.get(), col); }
+  bool column_is_null(int col) { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  std::string column_text(int col) {
+    const auto* text = sqlite3_column_text(stmt_.get(), col);  // before _bytes, per the docs
+    const int size = sqlite3_column_bytes(stmt_.get(), col);
+    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size)) : std::string();
+  }
+
+  // Unbinding drops the SQLITE_STATIC pointers; resetting ends the statement's read of the
+  // database, so a half-read SELECT never pins an old WAL snapshot.
+  void reset() noexcept {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+  }
+
+  const char* op() const { return op_; }
+
+ private:
+  void check_bind(int rc) {
+    if (rc != SQLITE_OK) throw_sqlite(db_, *path_, fmt::format("bind parameters of '{}'", op_));
+  }
+
+  sqlite3* db_;
+  const std::string* path_;
+  const char* op_;
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
+};
+
+// Resets a statement when a use of it ends, however it ends.
+class Reset {
+ public:
+  explicit Reset(Statement& stmt) : stmt_(stmt) {}
+  ~Reset() { stmt_.reset(); }
+  Reset(const Reset&) = delete;
+  Reset& operator=(const Reset&) = delete;
+
+ private:
+  Statement& stmt_;
+};
+
+void exec(sqlite3* db, const std::string& path, const char* sql, std::string_view op) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) throw_sqlite(db, path, op);
+}
+
+// A transaction that rolls back unless committed.
+class Transaction {
+ public:
+  enum class Kind { kRead, kWrite };
+
+  Transaction(sqlite3* db, const std::string& path, std::string_view op, Kind kind)
+      : db_(db), path_(path), op_(op) {
+    // A writer takes the write lock up front (IMMEDIATE), waiting up to busy_timeout for other
+    // processes. A deferred transaction that later tries to write can instead fail at once
+    // with SQLITE_BUSY_SNAPSHOT, which the busy handler does not retry.
+    exec(db_, path_, kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN",
+         fmt::format("{}: begin transaction", op_));
+  }
+  ~Transaction() {
+    // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) roll back by themselves; a second ROLLBACK
+    // would only fail.
+    if (!committed_ && !sqlite3_get_autocommit(db_)) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    exec(db_, path_, "COMMIT", fmt::format("{}: commit", op_));
+    committed_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  const std::string& path_;
+  std::string_view op_;
+  bool committed_ = false;
+};
+
+int64_t query_int(sqlite3* db, const std::string& path, const char* sql, const char* op) {
+  Statement stmt(db, path, sql, op);
+  if (!stmt.next()) throw make_error(path, op, "no result", SQLITE_ERROR);
+  return stmt.column_int(0);
+}
+
+void check_version_supported(const std::string& path, int64_t version) {
+  if (version > Store::kSchemaVersion) {
+    throw StoreError(fmt::format(
+        "results store '{}': schema version {} is newer than this flakelab build supports "
+        "(version {}); open it with a newer flakelab",
+        path, version, Store::kSchemaVersion));
+  }
+  if (version < 0) {
+    throw StoreError(fmt::format(
+        "results store '{}': schema version {} is not a flakelab schema version", path, version));
+  }
+}
+
+// Brings the schema to kSchemaVersion. `seen_version` was read without a lock.
+void migrate(sqlite3* db, const std::string& path, int64_t seen_version) {
+  if (seen_version == Store::kSchemaVersion) return;  // the usual case takes no write lock
+  Transaction tx(db, path, "migrate schema", Transaction::Kind::kWrite);
+  // Re-read under the write lock: another process may have created the schema meanwhile.
+  const int64_t version = query_int(db, path, "PRAGMA user_version", "read schema version");
+  check_version_supported(path, version);
+  if (version == Store::kSchemaVersion) return;
+  if (version == 0) {
+    const int64_t tables = query_int(
+        db, path, "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        "inspect schema");
+    if (tables != 0) {
+      throw StoreError(fmt::format(
+          "results store '{}': not a flakelab results database (it has {} tables but no "
+          "schema version)",
+          path, tables));
+    }
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version > version) {
+      exec(db, path, migration.sql, fmt::format("migrate schema to version {}", migration.version));
+    }
+  }
+  // PRAGMA takes no bound parameters; the value is our own constant.
+  exec(db, path, fmt::format("PRAGMA user_version = {}", Store::kSchemaVersion).c_str(),
+       "set schema version");
+  tx.commit();
+}
+
+// SQLite 3.40 takes a 1-byte file for an empty database and writes a schema over it. Check the
+// header magic ourselves so that any non-SQLite file is refused, never clobbered.
+void check_sqlite_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // missing (SQLite creates it) or unreadable (SQLite reports why)
+  char header[16] = {};
+  in.read(header, sizeof header);
+  const std::streamsize got = in.gcount();
+  if (got == 0) return;  // an empty file is a new database
+  static constexpr char kMagic[16] = "SQLite format 3";  // with its NUL: all 16 header bytes
+  if (got != sizeof header || std::memcmp(header, kMagic, sizeof header) != 0) {
+    throw make_error(path, "open", "file is not a database (no SQLite header)", SQLITE_NOTADB);
+  }
+}
+
+// Switching a rollback-journal file to WAL needs an exclusive lock. When two processes open a
+// new file at once, both hold a shared lock while asking for it, and SQLite fails one of them
+// at once with SQLITE_BUSY rather than calling the busy handler (waiting would deadlock).
+// Retry until the other one is done: the file is then in WAL mode and the switch a no-op.
+std::string enable_wal(sqlite3* db, const std::string& path) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(Store::kBusyTimeoutMs);
+  auto pause = std::chrono::milliseconds(1);
+  Statement journal(db, path, "PRAGMA journal_mode = WAL", "enable WAL");
+  for (;;) {
+    Reset reset(journal);
+    const int rc = journal.step();
+    if (rc == SQLITE_ROW) return journal.column_text(0);
+    if ((rc & 0xff) != SQLITE_BUSY || Clock::now() >= deadline) throw_sqlite(db, path, "enable WAL");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+DbPtr open_database(const std::string& path) {
+  check_sqlite_header(path);
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  DbPtr db(raw);  // open_v2 allocates a handle even when it fails; it still has to be closed
+  if (rc != SQLITE_OK) {
+    if (!db) throw make_error(path, "open", "out of memory", rc);
+    std::string detail = sqlite3_errmsg(db.get());
+    // SQLite only says "unable to open database file"; name the usual cause.
+    const auto parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+      detail += fmt::format(" (directory '{}' does not exist)", parent.string());
+    }
+    throw make_error(path, "open", detail, sqlite3_extended_errcode(db.get()));
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  // Several harness processes may write one file; wait for each other instead of failing.
+  sqlite3_busy_timeout(db.get(), Store::kBusyTimeoutMs);
+  exec(db.get(), path, "PRAGMA foreign_keys = ON", "enable foreign keys");
+
+  // The first statement that reads the file: a non-SQLite file fails here, before anything
+  // (even the journal mode) is written. A newer schema is refused untouched too.
+  const int64_t version = query_int(db.get(), path, "PRAGMA user_version", "read schema version");
+  check_version_supported(path, version);
+
+  {
+    const std::string mode = enable_wal(db.get(), path);
+    // "memory" is what an in-memory database (":memory:") reports; nothing else shares it.
+    if (mode != "wal" && mode != "memory") {
+      throw make_error(path, "enable WAL",
+                       fmt::format("journal mode stayed '{}' (does the filesystem support "
+                                   "shared memory?)",
+                                   mode),
+                       SQLITE_ERROR);
+    }
+  }
+  // In WAL mode NORMAL survives process crashes and only risks the last commits on power loss;
+  // FULL would fsync every batch.
+  exec(db.get(), path, "PRAGMA synchronous = NORMAL", "set synchronous mode");
+  migrate(db.get(), path, version);
+  return db;
+}
+
+uint64_t parse_seed(const std::string& path, int64_t run_id, const std::string& text) {
+  uint64_t seed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw make_error(path, "read run", fmt::format("run {} has a malformed seed '{}'", run_id, text),
+                     SQLITE_MISMATCH);
+  }
+  return seed;
+}
+
+constexpr const char* kHostColumns =
+    "hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping, cpu_codename, "
+    "kernel, microcode";
+
+void bind_host(Statement& stmt, const HostInfo& host) {
+  stmt.bind_text(1, host.hostname);
+  stmt.bind_text(2, host.cpu_vendor);
+  stmt.bind_text(3, host.cpu_brand);
+  stmt.bind_int(4, host.cpu_family);
+  stmt.bind_int(5, host.cpu_model);
+  stmt.bind_int(6, host.cpu_stepping);
+  stmt.bind_text(7, host.cpu_codename);
+  stmt.bind_text(8, host.kernel);
+  stmt.bind_text(9, host.microcode);
+}
+
+struct PendingTrial {
+  int64_t run_id;
+  TrialRecord trial;
+};
+
+}  // namespace
+
+struct Store::Impl {
+  Impl(const std::string& store_path, int batch)
+      : path(store_path),
+        batch_size(batch),
+        db(open_database(path)),
+        select_host(db.get(), path,
+                    "SELECT id FROM hosts WHERE hostname = ?1 AND cpu_vendor = ?2 AND "
+                    "cpu_brand = ?3 AND cpu_family = ?4 AND cpu_model = ?5 AND "
+                    "cpu_stepping = ?6 AND cpu_codename = ?7 AND kernel = ?8 AND microcode = ?9",
+                    "find host"),
+        insert_host(db.get(), path,
+                    fmt::format("INSERT INTO hosts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                                "ON CONFLICT DO NOTHING",
+                                kHostColumns)
+                        .c_str(),
+                    "insert host"),
+        select_host_by_id(db.get(), path,
+                          fmt::format("SELECT {} FROM hosts WHERE id = ?1", kHostColumns).c_str(),
+                          "read host"),
+        insert_run(db.get(), path,
+                   "INSERT INTO runs (host_id, scenario, params, placement, seed, command_line, "
+                   "version, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   "insert run"),
+        update_run_end(db.get(), path, "UPDATE runs SET ended_at_ms = ?2 WHERE id = ?1", "end run"),
+        run_exists(db.get(), path, "SELECT 1 FROM runs WHERE id = ?1", "look up run"),
+        select_run(db.get(), path,
+                   "SELECT host_id, scenario, params, placement, seed, command_line, version, "
+                   "started_at_ms, ended_at_ms FROM runs WHERE id = ?1",
+                   "read run"),
+        select_run_ids(db.get(), path, "SELECT id FROM runs ORDER BY id", "list runs"),
+        insert_trial(db.get(), path,
+                     "INSERT INTO trials (run_id, idx, outcome, duration_ms, cpus_used, message) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     "write trial batch"),
+        select_trials(db.get(), path,
+                      "SELECT idx, outcome, duration_ms, cpus_used, message FROM trials "
+                      "WHERE run_id = ?1 ORDER BY idx",
+                      "read trials"),
+        count_outcomes(db.get(), path,
+                       "SELECT outcome, count(*) FROM trials WHERE run_id = ?1 GROUP BY outcome",
+                       "count outcomes"),
+        count_messages(db.get(), path,
+                       "SELECT message, count(*) AS n FROM trials "
+                       "WHERE run_id = ?1 AND outcome <> 'pass' "
+                       "GROUP BY message ORDER BY n DESC, message ASC",
+                       "count messages"),
+        user_version(db.get(), path, "PRAGMA user_version", "read schema version") {}
+
+  // Statements keep a pointer to `path`.
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // Checks once per run id, so a bad id fails at add_trial() rather than poisoning a batch.
+  void require_run(int64_t run_id, std::string_view op) {
+    if (known_runs.contains(run_id)) return;
+    Reset reset(run_exists);
+    run_exists.bind_int(1, run_id);
+    if (!run_exists.next()) {
+      throw make_error(path, op, fmt::format("run {} does not exist", run_id), SQLITE_NOTFOUND);
+    }
+    known_runs.insert(run_id);
+  }
+
+  std::string path;
+  int batch_size;
+  DbPtr db;  // declared before the statements, so it is closed after they are finalized
+  Statement select_host;
+  Statement insert_host;
+  Statement select_host_by_id;
+  Statement insert_run;
+  Statement update_run_end;
+  Statement run_exists;
+  Statement select_run;
+  Statement select_run_ids;
+  Statement insert_trial;
+  Statement select_trials;
+  Statement count_outcomes;
+  Statement count_messages;
+  Statement user_version;
+  std::vector<PendingTrial> pending;
+  std::unordered_set<int64_t> known_runs;
+};
+
+Store::Store(const std::string& path, int batch_size) {
+  if (batch_size < 1) {
+    throw StoreError(
+        fmt::format("results store '{}': batch size must be at least 1, got {}", path, batch_size));
+  }
+  impl_ = std::make_unique<Impl>(path, batch_size);
+  impl_->pending.reserve(static_cast<size_t>(std::min(batch_size, 65536)));
+}
+
+Store::~Store() {
+  // A destructor cannot throw; say loudly what was lost instead.
+  try {
+    flush();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flakelab: %s; %zu trials not written\n", e.what(), impl_->pending.size());
+  }
+}
+
+int64_t Store::upsert_host(const HostInfo& host) {
+  Impl& im = *impl_;
+  auto find = [&]() -> std::optional<int64_t> {
+    Reset reset(im.select_host);
+    bind_host(im.select_host, host);
+    if (!im.select_host.next()) return std::nullopt;
+    return im.select_host.column_int(0);
+  };
+  // Look first so that the common case (host already known) takes no write lock.
+  if (auto id = find()) return *id;
+  {
+    Reset reset(im.insert_host);
+    bind_host(im.insert_host, host);
+    im.insert_host.run();  // DO NOTHING if another process inserted it since
+  }
+  if (auto id = find()) return *id;
+  throw make_error(im.path, "insert host", "host row missing after insert", SQLITE_INTERNAL);
+}
+
+int64_t Store::begin_run(int64_t host_id, const RunInfo& run) {
+  Impl& im = *impl_;
+  const std::string seed = std::to_string(run.seed);
+  Reset reset(im.insert_run);
+  im.insert_run.bind_int(1, host_id);
+  im.insert_run.bind_text(2, run.scenario);
+  im.insert_run.bind_text(3, run.params);
+  im.insert_run.bind_text(4, run.placement);
+  im.insert_run.bind_text(5, seed);
+  im.insert_run.bind_text(6, run.command_line);
+  im.insert_run.bind_text(7, run.version);
+  im.insert_run.bind_int(8, run.started_at_ms);
+  im.insert_run.run();
+  const int64_t id = sqlite3_last_insert_rowid(im.db.get());
+  im.known_runs.insert(id);
+  return id;
+}
+
+void Store::end_run(int64_t run_id, int64_t ended_at_ms) {
+  Impl& im = *impl_;
+  flush();  // a run that has ended has all its trials on disk
+  Reset reset(im.update_run_end);
+  im.update_run_end.bind_int(1, run_id);
+  im.update_run_end.bind_int(2, ended_at_ms);
+  im.update_run_end.run();
+  if (sqlite3_changes(im.db.get()) == 0) {
+    throw make_error(im.path, "end run", fmt::format("run {} does not exist", run_id), SQLITE_NOTFOUND);
+  }
+}
+
+void Store::add_trial(int64_t run_id, const TrialRecord& trial) {
+  Impl& im = *impl_;
+  if (!outcome_from_string(to_string(trial.outcome))) {
+    throw make_error(im.path, "add trial",
+                     fmt::format("invalid outcome value {}", static_cast<int>(trial.outcome)),
+                     SQLITE_MISUSE);
+  }
+  im.require_run(run_id, "add trial");
+  im.pending.push_back(PendingTrial{run_id, trial});
+  if (im.pending.size() >= static_cast<size_t>(im.batch_size)) flush();
+}
+
+void Store::flush() {
+  Impl& im = *impl_;
+  if (im.pending.empty()) return;
+  Transaction tx(im.db.get(), im.path, "write trial batch", Transaction::Kind::kWrite);
+  Statement& insert = im.insert_trial;
+  for (size_t i = 0; i < im.pending.size(); ++i) {
+    const auto& [run_id, trial] = im.pending[i];
+    Reset reset(insert);
+    insert.bind_int(1, run_id);
+    insert.bind_int(2, trial.index);
+    insert.bind_text(3, to_string(trial.outcome));
+    insert.bind_double(4, trial.duration_ms);
+    insert.bind_text(5, trial.cpus_used);
+    insert.bind_text(6, trial.message);
+    const int rc = insert.step();
+    if (rc == SQLITE_DONE) continue;
+
+    // Read the error now: the rollback (tx going out of scope) replaces it.
+    const std::string detail = sqlite3_errmsg(im.db.get());
+    const int code = sqlite3_extended_errcode(im.db.get());
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      // Retrying this row would fail the same way; drop it and keep the others pending.
+      std::string what = fmt::format("trial {} of run {} dropped: {}; {} other trials still pending",
+                                     trial.index, run_id, detail, im.pending.size() - 1);
+      im.pending.erase(im.pending.begin() + static_cast<std::ptrdiff_t>(i));
+      throw make_error(im.path, "write trial batch", what, code);
+    }
+    throw make_error(im.path, "write trial batch",
+                     fmt::format("{}; {} trials still pending", detail, im.pending.size()), code);
+  }
+  tx.commit();
+  im.pending.clear();
+}
+
+int64_t Store::pending_trials() const { return static_cast<int64_t>(impl_->pending.size()); }
+
+std::vector<int64_t> Store::run_ids() const {
+  Statement& stmt = impl_->select_run_ids;
+  Reset reset(stmt);
+  std::vector<int64_t> ids;
+  while (stmt.next()) ids.push_back(stmt.column_int(0));
+  return ids;
+}
+
+RunRecord Store::run(int64_t run_id) const {
+  Impl& im = *impl_;
+  Statement& stmt = im.select_run;
+  Reset reset(stmt);
+  stmt.bind_int(1, run_id);
+  if (!stmt.next()) {
+    throw make_error(im.path, "read run", fmt::format("run {} does not exist", run_id), SQLITE_NOTFOUND);
+  }
+  RunRecord record;
+  record.id = run_id;
+  record.host_id = stmt.column_int(0);
+  record.info.scenario = stmt.column_text(1);
+  record.info.params = stmt.column_text(2);
+  record.info.placement = stmt.column_text(3);
+  record.info.seed = parse_seed(im.path, run_id, stmt.column_text(4));
+  record.info.command_line = stmt.column_text(5);
+  record.info.version = stmt.column_text(6);
+  record.info.started_at_ms = stmt.column_int(7);
+  if (!stmt.column_is_null(8)) record.ended_at_ms = stmt.column_int(8);
+  return record;
+}
+
+HostInfo Store::host(int64_t host_id) const {
+  Impl& im = *impl_;
+  Statement& stmt = im.select_host_by_id;
+  Reset reset(stmt);
+  stmt.bind_int(1, host_id);
+  if (!stmt.next()) {
+    throw make_error(im.path, "read host", fmt::format("host {} does not exist", host_id),
+                     SQLITE_NOTFOUND);
+  }
+  HostInfo host;
+  host.hostname = stmt.column_text(0);
+  host.cpu_vendor = stmt.column_text(1);
+  host.cpu_brand = stmt.column_text(2);
+  host.cpu_family = static_cast<int>(stmt.column_int(3));
+  host.cpu_model = static_cast<int>(stmt.column_int(4));
+  host.cpu_stepping = static_cast<int>(stmt.column_int(5));
+  host.cpu_codename = stmt.column_text(6);
+  host.kernel = stmt.column_text(7);
+  host.microcode = stmt.column_text(8);
+  return host;
+}
+
+std::vector<TrialRecord> Store::trials(int64_t run_id) {
+  Impl& im = *impl_;
+  flush();
+  Statement& stmt = im.select_trials;
+  Reset reset(stmt);
+  stmt.bind_int(1, run_id);
+  std::vector<TrialRecord> out;
+  while (stmt.next()) {
+    TrialRecord trial;
+    trial.index = stmt.column_int(0);
+    const std::string outcome = stmt.column_text(1);
+    const auto parsed = outcome_from_string(outcome);
+    if (!parsed) {  // the CHECK constraint makes this a hand-edited or corrupt file
+      throw make_error(im.path, "read trials",
+                       fmt::format("trial {} of run {} has unknown outcome '{}'", trial.index,
+                                   run_id, outcome),
+                       SQLITE_MISMATCH);
+    }
+    trial.outcome = *parsed;
+    trial.duration_ms = stmt.column_double(2);
+    trial.cpus_used = stmt.column_text(3);
+    trial.message = stmt.column_text(4);
+    out.push_back(std::move(trial));
+  }
+  return out;
+}
+
+RunSummary Store::summarize(int64_t run_id) {
+  Impl& im = *impl_;
+  flush();
+  // One read transaction: counts and messages come from the same snapshot even while other
+  // processes keep writing.
+  Transaction tx(im.db.get(), im.path, "summarize run", Transaction::Kind::kRead);
+  const RunRecord record = run(run_id);
+  RunSummary summary;
+  summary.run_id = run_id;
+  summary.scenario = record.info.scenario;
+  summary.params = record.info.params;
+  summary.placement = record.info.placement;
+  {
+    Statement& stmt = im.count_outcomes;
+    Reset reset(stmt);
+    stmt.bind_int(1, run_id);
+    while (stmt.next()) {
+      const auto outcome = outcome_from_string(stmt.column_text(0));
+      const int64_t count = stmt.column_int(1);
+      summary.trials += count;
+      if (!outcome) continue;  // impossible under the CHECK constraint; counted in trials only
+      switch (*outcome) {
+        case Outcome::kPass:
+          summary.passes = count;
+          break;
+        case Outcome::kFail:
+          summary.failures = count;
+          break;
+        case Outcome::kTimeout:
+          summary.timeouts = count;
+          break;
+        case Outcome::kError:
+          summary.errors = count;
+          break;
+      }
+    }
+  }
+  {
+    Statement& stmt = im.count_messages;
+    Reset reset(stmt);
+    stmt.bind_int(1, run_id);
+    while (stmt.next()) summary.messages.push_back({stmt.column_text(0), stmt.column_int(1)});
+  }
+  tx.commit();
+
+  const int64_t failing = summary.failures + summary.timeouts;
+  summary.rate = summary.trials > 0 ? static_cast<double>(failing) / static_cast<double>(summary.trials) : 0.0;
+  const Interval interval = wilson_interval(failing, summary.trials);
+  summary.wilson_low = interval.low;
+  summary.wilson_high = interval.high;
+  return summary;
+}
+
+int Store::schema_version() const {
+  Statement& stmt = impl_->user_version;
+  Reset reset(stmt);
+  if (!stmt.next()) throw make_error(impl_->path, "read schema version", "no result", SQLITE_ERROR);
+  return static_cast<int>(stmt.column_int(0));
+}
+
+const std::string& Store::path() const { return impl_->path; }
+
+Interval wilson_interval(int64_t failures, int64_t trials, double z) {
+  if (trials < 0 || failures < 0 || failures > trials) {
+    throw std::invalid_argument(fmt::format(
+        "wilson_interval: need 0 <= failures <= trials, got {} failures of {}", failures, trials));
+  }
+  if (!(z > 0) || !std::isfinite(z)) {
+    throw std::invalid_argument(fmt::format("wilson_interval: z must be positive, got {}", z));
+  }
+  if (trials == 0) return {0.0, 1.0};  // no evidence: any rate is possible
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(failures) / n;
+  const double z2 = z * z;
+  const double denom = 1.0 + z2 / n;
+  const double center = (p + z2 / (2.0 * n)) / denom;
+  const double half = z / denom * std::sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n));
+  Interval interval{std::max(0.0, center - half), std::min(1.0, center + half)};
+  // At 0 and n failures the bound is exactly 0 (1); don't let rounding report 1e-17.
+  if (failures == 0) interval.low = 0.0;
+  if (failures == trials) interval.high = 1.0;
+  return interval;
+}
+
+double zero_failure_upper_bound(int64_t trials, double confidence) {
+  if (trials < 0 || !(confidence > 0 && confidence < 1)) {
+    throw std::invalid_argument(fmt::format(
+        "zero_failure_upper_bound: need trials >= 0 and 0 < confidence < 1, got {} and {}",
+        trials, confidence));
+  }
+  if (trials == 0) return 1.0;
+  // 1 - (1-c)^(1/n) via expm1, which stays accurate when the bound is tiny (large n).
+  return -std::expm1(std::log1p(-confidence) / static_cast<double>(trials));
+}
+
+}  // namespace flakelab::results
