@@ -160,6 +160,10 @@ TEST(Parasite, ShortMessageIsReportedAsTrimmedAndVictimSurvives) {
 
 TEST(Parasite, InfectsMultiThreadedVictimAndLeavesNoTrace) {
   EchoVictim v = EchoVictim::start([] {
+    stack_t ss{};
+    ss.ss_sp = g_altstack;
+    ss.ss_size = kAltStackSize;
+    sigaltstack(&ss, nullptr);
     for (int i = 0; i < 4; ++i) std::thread([] { for (;;) pause(); }).detach();
   });
   ASSERT_EQ(v.echo(1), kRegsIntact | kMemoryIntact);
@@ -172,7 +176,7 @@ TEST(Parasite, InfectsMultiThreadedVictimAndLeavesNoTrace) {
       SeizedProcess p(pid);
       ASSERT_EQ(p.threads().size(), 5u);
       Parasite parasite(p, default_parasite_blob());
-      EXPECT_EQ(parasite.get_sigaltstack().ss_flags & SS_DISABLE, SS_DISABLE);
+      EXPECT_EQ(parasite.get_sigaltstack().ss_sp, reinterpret_cast<uint64_t>(g_altstack)) << "main thread's altstack";
       parasite.cure();
       EXPECT_FALSE(parasite.guard_zone_damage().has_value());
     }
