@@ -102,6 +102,14 @@ class StackScenario : public Scenario {
     pid_t writer = 0;
     if (!read_exact(ready.read.get(), &writer, sizeof(writer)))
       return TrialResult::error(fmt::format("victim could not map its page at {:#x}", kAdjacentPage));
+    // The writer is the victim's child; make sure it goes with the trial even when
+    // no pid namespace tears everything down (e.g. tests running the scenario directly).
+    struct KillWriter {
+      pid_t pid;
+      ~KillWriter() {
+        if (pid > 0) ::kill(pid, SIGKILL);
+      }
+    } kill_writer{writer};
     if (writer > 0) ctx.record_binding(Role::kWriter, writer);
     const pid_t pid = victim.pid();
 

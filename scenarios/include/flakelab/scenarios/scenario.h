@@ -49,7 +49,8 @@ struct TrialContext {
   // Pins the calling process (call it in a freshly forked child that plays `role`,
   // before it starts threads). No-op when the role is unpinned. Throws on failure.
   std::function<void(Role)> bind_self = [](Role) {};
-  // Reads back the affinity of every thread of `pid` now, checks it against what was
+  // Reads back the affinity of every thread of `pid` (waiting briefly for a freshly
+  // forked child to pin itself), checks it against what was
   // asked for `role`, and records it for the trial row. Throws on a mismatch.
   std::function<void(Role, pid_t)> record_binding = [](Role, pid_t) {};
   // The PU the harness assigned to a role, if pinned (Linux CPU number).

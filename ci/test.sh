@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# README command (2): bootstrap, then build and run every test twice: a Release build
+# in build/ and an ASan+UBSan build in build-asan/. Exits non-zero if anything fails.
+# FLAKELAB_BUILD / FLAKELAB_BUILD_ASAN override the two build directories.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash ci/bootstrap.sh || exit 1
+
+declare -A results=()
+failed=0
+
+# suite NAME BUILD_DIR BUILD_ARGS...
+suite() {
+  local name=$1 dir=$2
+  shift 2
+  echo
+  echo "=== $name: build ($dir) ==="
+  if ! bash ci/build.sh "$dir" "$@"; then
+    results[$name]="build FAILED"
+    failed=1
+    return
+  fi
+  echo
+  echo "=== $name: ctest ($dir) ==="
+  local log="$dir/ctest.log"
+  (cd "$dir" && ctest --output-on-failure --timeout 900) 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  results[$name]=$(grep -E "tests passed|tests failed|Total Test time" "$log" | tr '\n' ' ')
+  if ((rc != 0)); then
+    results[$name]+="(ctest exit $rc)"
+    failed=1
+  fi
+}
+
+suite release "${FLAKELAB_BUILD:-build}" Release
+suite asan+ubsan "${FLAKELAB_BUILD_ASAN:-build-asan}" RelWithDebInfo --sanitize
+
+echo
+echo "=== summary ==="
+for name in release asan+ubsan; do
+  echo "$name: ${results[$name]:-not run}"
+done
+if ((failed)); then
+  echo "FAILED"
+  exit 1
+fi
+echo "OK"

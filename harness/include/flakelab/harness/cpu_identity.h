@@ -1,0 +1,39 @@
+// What CPU and kernel this is: libcpuid's identification plus uname and /proc/cpuinfo.
+// Stored with every run (results::HostInfo) and printed by `flakelab cpu`.
+#pragma once
+
+#include <string>
+
+#include "flakelab/results/store.h"
+
+namespace flakelab::harness {
+
+struct CpuIdentity {
+  std::string vendor;         // CPUID vendor string, e.g. "GenuineIntel"
+  std::string brand;          // brand string, trimmed
+  int family = 0;             // extended (display) family, e.g. 6 or 25
+  int model = 0;              // extended (display) model, e.g. 167 or 1
+  int stepping = 0;
+  std::string codename;       // libcpuid's codename, may be "Unknown..."
+  int cores = 0;              // physical cores per package, as CPUID reports them
+  int logical_cpus = 0;       // logical CPUs per package, as CPUID reports them
+  bool hypervisor = false;    // the CPUID hypervisor-present bit
+  std::string hypervisor_vendor;  // e.g. "KVM"; empty when none or unknown
+  std::string kernel;         // uname -r
+  std::string machine;        // uname -m
+  std::string hostname;
+  std::string microcode;      // "microcode" line of /proc/cpuinfo; empty if absent
+};
+
+// Reads the identity of the CPU this runs on. Throws HarnessError if CPUID fails.
+CpuIdentity detect_cpu_identity();
+
+// The microcode revision in the text of /proc/cpuinfo (first "microcode" line), or "".
+std::string microcode_from_cpuinfo(const std::string& cpuinfo_text);
+
+results::HostInfo to_host_info(const CpuIdentity& cpu);
+
+std::string format_cpu_text(const CpuIdentity& cpu);
+std::string format_cpu_json(const CpuIdentity& cpu);
+
+}  // namespace flakelab::harness

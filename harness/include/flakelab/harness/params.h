@@ -1,0 +1,24 @@
+// Scenario parameters on the command line (`--param k=v`), and the scenario catalog.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "flakelab/scenarios/scenario.h"
+
+namespace flakelab::harness {
+
+// Checks `assignments` ("k=v" each) against the scenario's declared params and returns
+// every declared param with defaults applied. Throws UsageError on a malformed
+// assignment, an undeclared name, a repeated name, or a value outside the choices.
+std::map<std::string, std::string> resolve_params(const scenarios::Scenario& scenario,
+                                                  const std::vector<std::string>& assignments);
+
+// "k=v,k=v" sorted by key (std::map order).
+std::string canonical_params(const std::map<std::string, std::string>& params);
+
+// Text of `flakelab scenarios`: every scenario, its description and params.
+std::string format_scenario_list();
+
+}  // namespace flakelab::harness

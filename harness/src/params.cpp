@@ -1,0 +1,83 @@
+#include "flakelab/harness/params.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <set>
+
+#include "flakelab/harness/error.h"
+
+namespace flakelab::harness {
+namespace {
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> resolve_params(const scenarios::Scenario& scenario,
+                                                  const std::vector<std::string>& assignments) {
+  const std::vector<scenarios::ParamSpec> specs = scenario.params();
+  std::map<std::string, std::string> params;
+  for (const scenarios::ParamSpec& spec : specs) params[spec.name] = spec.default_value;
+
+  std::vector<std::string> names;
+  for (const scenarios::ParamSpec& spec : specs) names.push_back(spec.name);
+  const std::string known = names.empty() ? "it has none" : "it has: " + join(names, ", ");
+
+  std::set<std::string> given;
+  for (const std::string& assignment : assignments) {
+    const size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError(fmt::format("bad --param '{}': expected NAME=VALUE", assignment));
+    }
+    const std::string name = assignment.substr(0, eq);
+    const std::string value = assignment.substr(eq + 1);
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const scenarios::ParamSpec& s) { return s.name == name; });
+    if (spec == specs.end()) {
+      throw UsageError(fmt::format("scenario {} has no parameter '{}' ({})", scenario.name(), name,
+                                   known));
+    }
+    if (!given.insert(name).second) {
+      throw UsageError(fmt::format("--param {} is given more than once", name));
+    }
+    if (!spec->choices.empty() &&
+        std::find(spec->choices.begin(), spec->choices.end(), value) == spec->choices.end()) {
+      throw UsageError(fmt::format("--param {}={}: scenario {} accepts {} = {}", name, value,
+                                   scenario.name(), name, join(spec->choices, " | ")));
+    }
+    params[name] = value;
+  }
+  return params;
+}
+
+std::string canonical_params(const std::map<std::string, std::string>& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    if (!out.empty()) out += ',';
+    out += name + '=' + value;
+  }
+  return out;
+}
+
+std::string format_scenario_list() {
+  std::string out;
+  for (const auto& scenario : scenarios::registry()) {
+    out += fmt::format("{}\n    {}\n", scenario->name(), scenario->description());
+    for (const scenarios::ParamSpec& spec : scenario->params()) {
+      std::string head = fmt::format("--param {}={}", spec.name, spec.default_value);
+      if (!spec.choices.empty()) head += fmt::format("  ({})", join(spec.choices, "|"));
+      out += fmt::format("      {:<40} {}\n", head, spec.help);
+    }
+  }
+  return out;
+}
+
+}  // namespace flakelab::harness

@@ -1,0 +1,386 @@
+// End-to-end tests of the `flakelab` binary: exit codes, messages, and the rows it
+// leaves in the database.
+#include <fcntl.h>
+#include <signal.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "flakelab/harness/topology.h"
+#include "process_scan.h"
+#include "flakelab/results/store.h"
+
+namespace flakelab::harness {
+namespace {
+
+// "coin: tails (u=0.DDDD < p=P)" (std::regex is avoided: GCC 12 warns inside it
+// under the sanitizers).
+bool is_coin_message(const std::string& message, const std::string& p) {
+  const std::string head = "coin: tails (u=0.";
+  const std::string tail = " < p=" + p + ")";
+  if (message.size() != head.size() + 4 + tail.size()) return false;
+  if (message.compare(0, head.size(), head) != 0) return false;
+  for (size_t i = head.size(); i < head.size() + 4; ++i) {
+    if (message[i] < '0' || message[i] > '9') return false;
+  }
+  return message.compare(head.size() + 4, tail.size(), tail) == 0;
+}
+
+
+namespace fs = std::filesystem;
+using results::Outcome;
+
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+using testing::processes_named;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-cli-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    db_ = (dir_ / "t.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Starts flakelab with `args` in the test's directory, output to files.
+  pid_t spawn(const std::vector<std::string>& args) {
+    const fs::path out = dir_ / "stdout";
+    const fs::path err = dir_ / "stderr";
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir_.c_str()) != 0) {
+        ::_exit(126);
+      }
+      std::vector<char*> argv{const_cast<char*>(FLAKELAB_BIN)};
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      ::execv(FLAKELAB_BIN, argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Waits for a spawned flakelab and collects its exit code and output.
+  Ran finish(pid_t pid) {
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid");
+    Ran ran;
+    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ran.out = slurp(dir_ / "stdout");
+    ran.err = slurp(dir_ / "stderr");
+    return ran;
+  }
+
+  Ran flakelab(const std::vector<std::string>& args) { return finish(spawn(args)); }
+
+  Ran run(std::vector<std::string> args) {
+    args.insert(args.begin(), "run");
+    args.push_back("--db");
+    args.push_back(db_);
+    return flakelab(args);
+  }
+
+  std::vector<int64_t> runs() { return results::Store(db_).run_ids(); }
+  std::vector<results::TrialRecord> trials_of_last_run() {
+    results::Store store(db_);
+    std::vector<int64_t> ids = store.run_ids();
+    if (ids.empty()) throw std::runtime_error("no run recorded");
+    return store.trials(ids.back());
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+std::string describe(const Ran& ran) {
+  return "exit " + std::to_string(ran.code) + "\nstdout:\n" + ran.out + "stderr:\n" + ran.err;
+}
+
+TEST_F(Cli, CoinAtZeroPassesAndRecordsEveryTrial) {
+  Ran ran = run({"selftest/coin", "-n", "200", "--param", "p=0"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("selftest/coin"), std::string::npos) << ran.out;
+  ASSERT_EQ(runs().size(), 1u);
+  std::vector<results::TrialRecord> trials = trials_of_last_run();
+  ASSERT_EQ(trials.size(), 200u);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i].index, static_cast<int64_t>(i));
+    EXPECT_EQ(trials[i].outcome, Outcome::kPass) << i << " " << trials[i].message;
+    EXPECT_GT(trials[i].duration_ms, 0);
+    EXPECT_EQ(trials[i].cpus_used.rfind("injector=", 0), 0u) << trials[i].cpus_used;
+  }
+  results::Store store(db_);
+  results::RunSummary summary = store.summarize(runs().back());
+  EXPECT_EQ(summary.params, "p=0");
+  EXPECT_EQ(summary.placement, "unpinned");
+}
+
+TEST_F(Cli, CoinAtOneFailsEveryTrialAndExitsOne) {
+  Ran ran = run({"selftest/coin", "-n", "50", "-p", "p=1"});
+  ASSERT_EQ(ran.code, 1) << describe(ran);
+  std::vector<results::TrialRecord> trials = trials_of_last_run();
+  ASSERT_EQ(trials.size(), 50u);
+  for (const auto& trial : trials) {
+    EXPECT_EQ(trial.outcome, Outcome::kFail);
+    EXPECT_TRUE(is_coin_message(trial.message, "1"))
+        << trial.message;
+  }
+}
+
+TEST_F(Cli, SameSeedGivesTheSameVerdicts) {
+  auto verdicts = [this](const std::string& seed) {
+    Ran ran = run({"selftest/coin", "-n", "100", "--param", "p=0.3", "--seed", seed});
+    EXPECT_EQ(ran.code, 1) << describe(ran);
+    EXPECT_NE(ran.out.find("seed: " + seed), std::string::npos) << ran.out;
+    std::string text;
+    for (const auto& trial : trials_of_last_run()) text += trial.message + "|";
+    return text;
+  };
+  const std::string first = verdicts("12345");
+  EXPECT_EQ(verdicts("12345"), first);
+  EXPECT_NE(verdicts("54321"), first);
+}
+
+TEST_F(Cli, ARandomSeedIsPrintedAndReplays) {
+  Ran ran = run({"selftest/coin", "-n", "60", "--param", "p=0.5"});
+  ASSERT_EQ(ran.code, 1) << describe(ran);
+  const size_t at = ran.out.find("seed: ");
+  ASSERT_NE(at, std::string::npos) << ran.out;
+  const std::string seed = ran.out.substr(at + 6, ran.out.find_first_not_of("0123456789", at + 6) - (at + 6));
+  ASSERT_FALSE(seed.empty()) << ran.out;
+  std::string first;
+  for (const auto& trial : trials_of_last_run()) first += trial.message + "|";
+  ASSERT_EQ(run({"selftest/coin", "-n", "60", "--param", "p=0.5", "--seed", seed}).code, 1);
+  std::string second;
+  for (const auto& trial : trials_of_last_run()) second += trial.message + "|";
+  EXPECT_EQ(first, second);
+}
+
+TEST_F(Cli, UsageErrorsExitTwoBeforeWritingAnything) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"selftest/nope"}, "unknown scenario 'selftest/nope'"},
+      {{"selftest/coin", "--param", "q=1"}, "scenario selftest/coin has no parameter 'q'"},
+      {{"selftest/noop", "--param", "leak_child=maybe"},
+       "--param leak_child=maybe: scenario selftest/noop accepts leak_child = off | on"},
+      {{"selftest/coin", "--param", "p"}, "bad --param 'p': expected NAME=VALUE"},
+      {{"selftest/coin", "--cpus", "victim:0"}, "bad --cpus 'victim:0'"},
+      {{"selftest/coin", "--cpus", "victim=x"}, "'x' is not a CPU number"},
+      {{"selftest/coin", "--cpus", "boss=0"}, "unknown role 'boss'"},
+      {{"selftest/coin", "--cpus", "victim=999"}, "CPU 999 does not exist on this machine"},
+      {{"selftest/coin", "-n", "0"}, "-n 0: need at least 1 trial"},
+      {{"selftest/coin", "--timeout", "0"}, "--timeout 0: need a positive number"},
+      {{"selftest/coin", "--timeout", "1e300"}, "need a positive number of seconds, at most 1e+06"},
+  };
+  for (const Case& c : cases) {
+    Ran ran = run(c.args);
+    EXPECT_EQ(ran.code, 2) << describe(ran);
+    EXPECT_NE(ran.err.find(c.message), std::string::npos) << describe(ran);
+  }
+  EXPECT_FALSE(fs::exists(db_));
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{}, {"frobnicate"}, {"run"}, {"run", "selftest/coin", "-n", "x"}}) {
+    Ran ran = flakelab(args);
+    EXPECT_EQ(ran.code, 2) << describe(ran);
+  }
+}
+
+TEST_F(Cli, ADatabaseThatCannotBeOpenedIsAHarnessError) {
+  Ran ran = flakelab({"run", "selftest/noop", "-n", "1", "--db", (dir_ / "no/such/dir/x.db").string()});
+  EXPECT_EQ(ran.code, 3) << describe(ran);
+  EXPECT_NE(ran.err.find("no/such/dir/x.db"), std::string::npos) << describe(ran);
+}
+
+TEST_F(Cli, ATrialOverItsTimeoutIsKilledWithItsChildren) {
+  const auto start = std::chrono::steady_clock::now();
+  Ran ran = run({"selftest/noop", "-n", "2", "--timeout", "1", "--param", "sleep_ms=3000",
+                 "--param", "leak_child=on"});
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(ran.code, 1) << describe(ran);
+  EXPECT_LT(elapsed, std::chrono::milliseconds(5000));
+  std::vector<results::TrialRecord> trials = trials_of_last_run();
+  ASSERT_EQ(trials.size(), 2u);
+  for (const auto& trial : trials) {
+    EXPECT_EQ(trial.outcome, Outcome::kTimeout);
+    EXPECT_EQ(trial.message, "timeout after 1s");
+    EXPECT_GE(trial.duration_ms, 1000);
+    EXPECT_LT(trial.duration_ms, 2500);
+  }
+  EXPECT_EQ(processes_named("flk-noop-leak"), std::vector<pid_t>{});
+}
+
+TEST_F(Cli, ProcessesLeftBehindByATrialAreGoneAfterIt) {
+  Ran ran = run({"selftest/noop", "-n", "5", "--param", "leak_child=on"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);  // the scenario saw its leaked child alive
+  EXPECT_EQ(processes_named("flk-noop-leak"), std::vector<pid_t>{});
+}
+
+TEST_F(Cli, PinnedVictimAndInjectorAreRecordedAsReadBack) {
+  Topology topology;
+  if (topology.pus().size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
+  const std::string a = std::to_string(topology.pus()[0]);
+  const std::string b = std::to_string(topology.pus()[1]);
+  for (const auto& [victim, injector] : {std::pair{a, b}, std::pair{b, a}, std::pair{a, a}}) {
+    const std::string placement = "victim=" + victim + ",injector=" + injector;
+    Ran ran = run({"selftest/noop", "-n", "20", "--param", "spawn_victim=on", "--cpus", placement});
+    ASSERT_EQ(ran.code, 0) << describe(ran);
+    for (const auto& trial : trials_of_last_run()) {
+      EXPECT_EQ(trial.outcome, Outcome::kPass) << trial.message;
+      EXPECT_EQ(trial.cpus_used, placement);
+    }
+    results::Store store(db_);
+    EXPECT_EQ(store.summarize(store.run_ids().back()).placement, placement);
+  }
+}
+
+TEST_F(Cli, UnpinnedRolesRecordWhereTheyMayRun) {
+  Ran ran = run({"selftest/noop", "-n", "3", "--param", "spawn_victim=on"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  Topology topology;
+  const std::string list = format_cpu_list(topology.pus());
+  for (const auto& trial : trials_of_last_run()) {
+    EXPECT_EQ(trial.cpus_used, "victim=" + list + ",injector=" + list);
+  }
+}
+
+TEST_F(Cli, TrialEndingsAreClassified) {
+  struct Case {
+    std::string how;
+    Outcome outcome;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"fail", Outcome::kFail, "misbehave: failed on purpose"},
+      {"error", Outcome::kError, "misbehave: error on purpose"},
+      {"throw", Outcome::kError, "misbehave: thrown on purpose"},
+      {"exit", Outcome::kError, "trial process exited with status 7 without writing a result"},
+      {"segv", Outcome::kError, "trial process killed by signal 11 (Segmentation fault)"},
+  };
+  for (const Case& c : cases) {
+    Ran ran = run({"selftest/misbehave", "-n", "3", "--param", "how=" + c.how});
+    EXPECT_EQ(ran.code, 1) << describe(ran);
+    std::vector<results::TrialRecord> trials = trials_of_last_run();
+    ASSERT_EQ(trials.size(), 3u) << c.how;
+    for (const auto& trial : trials) {
+      EXPECT_EQ(trial.outcome, c.outcome) << c.how;
+      EXPECT_EQ(trial.message, c.message) << c.how;
+    }
+    EXPECT_NE(ran.out.find(c.message), std::string::npos) << describe(ran);
+  }
+}
+
+TEST_F(Cli, ReportSummarizesRunsWithTheRunExitCodes) {
+  ASSERT_EQ(run({"selftest/coin", "-n", "30", "--param", "p=0"}).code, 0);
+  ASSERT_EQ(run({"selftest/coin", "-n", "30", "--param", "p=1"}).code, 1);
+  const std::vector<int64_t> ids = runs();
+  ASSERT_EQ(ids.size(), 2u);
+  Ran good = flakelab({"report", "--db", db_, "--run", std::to_string(ids[0])});
+  EXPECT_EQ(good.code, 0) << describe(good);
+  EXPECT_NE(good.out.find("selftest/coin"), std::string::npos) << good.out;
+  EXPECT_EQ(good.out.find("coin: tails"), std::string::npos) << good.out;
+  Ran bad = flakelab({"report", "--db", db_, "--run", std::to_string(ids[1])});
+  EXPECT_EQ(bad.code, 1) << describe(bad);
+  EXPECT_NE(bad.out.find("coin: tails"), std::string::npos) << bad.out;
+  Ran all = flakelab({"report", "--db", db_});
+  EXPECT_EQ(all.code, 1) << describe(all);
+  EXPECT_NE(all.out.find("p=0"), std::string::npos);
+  EXPECT_NE(all.out.find("p=1"), std::string::npos);
+  Ran missing_run = flakelab({"report", "--db", db_, "--run", "999"});
+  EXPECT_EQ(missing_run.code, 2) << describe(missing_run);
+  EXPECT_NE(missing_run.err.find("no run 999"), std::string::npos) << describe(missing_run);
+  Ran missing_db = flakelab({"report", "--db", (dir_ / "absent.db").string()});
+  EXPECT_EQ(missing_db.code, 3) << describe(missing_db);
+  EXPECT_NE(missing_db.err.find("absent.db: No such file or directory"), std::string::npos)
+      << describe(missing_db);
+  EXPECT_FALSE(fs::exists(dir_ / "absent.db"));
+}
+
+TEST_F(Cli, DefaultDatabaseIsInTheWorkingDirectory) {
+  Ran ran = flakelab({"run", "selftest/noop", "-n", "2"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_TRUE(fs::exists(dir_ / "flakelab.db"));
+  Ran report = flakelab({"report"});
+  EXPECT_EQ(report.code, 0) << describe(report);
+  EXPECT_NE(report.out.find("selftest/noop"), std::string::npos) << report.out;
+}
+
+TEST_F(Cli, AnInterruptStopsTheRunAndKeepsWhatItRecorded) {
+  pid_t pid = spawn({"run", "selftest/noop", "-n", "1000", "--param", "sleep_ms=100", "--param",
+                     "leak_child=on", "--db", db_});
+  ::usleep(800 * 1000);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  Ran ran = finish(pid);
+  EXPECT_EQ(ran.code, 128 + SIGINT) << describe(ran);
+  EXPECT_NE(ran.err.find("interrupted by signal 2 after"), std::string::npos) << describe(ran);
+  std::vector<results::TrialRecord> trials = trials_of_last_run();
+  EXPECT_GE(trials.size(), 2u);
+  EXPECT_LT(trials.size(), 10u);
+  for (const auto& trial : trials) EXPECT_EQ(trial.outcome, Outcome::kPass) << trial.message;
+  EXPECT_EQ(processes_named("flk-noop-leak"), std::vector<pid_t>{});
+}
+
+TEST_F(Cli, CpuPrintsTheIdentityAsTextAndJson) {
+  Ran text = flakelab({"cpu"});
+  ASSERT_EQ(text.code, 0) << describe(text);
+  Ran json = flakelab({"cpu", "--json"});
+  ASSERT_EQ(json.code, 0) << describe(json);
+  auto parsed = nlohmann::json::parse(json.out);
+  for (const char* key : {"vendor", "brand", "family", "model", "stepping", "codename",
+                          "microcode", "hypervisor", "kernel"}) {
+    EXPECT_TRUE(parsed.contains(key)) << key;
+  }
+  EXPECT_NE(text.out.find("vendor:       " + parsed["vendor"].get<std::string>()),
+            std::string::npos);
+  EXPECT_NE(text.out.find("kernel:       " + parsed["kernel"].get<std::string>()),
+            std::string::npos);
+  EXPECT_NE(text.out.find("model:        " + std::to_string(parsed["model"].get<int>())),
+            std::string::npos);
+}
+
+TEST_F(Cli, ScenariosListsNamesAndParams) {
+  Ran ran = flakelab({"scenarios"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("selftest/coin\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("--param p=0.05"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("--param leak_child=off  (off|on)"), std::string::npos) << ran.out;
+}
+
+TEST_F(Cli, VersionAndHelpExitZero) {
+  Ran version = flakelab({"--version"});
+  EXPECT_EQ(version.code, 0) << describe(version);
+  EXPECT_NE(version.out.find('.'), std::string::npos) << version.out;
+  Ran help = flakelab({"run", "--help"});
+  EXPECT_EQ(help.code, 0) << describe(help);
+  for (const char* flag : {"--cpus", "--param", "--db", "--seed", "--timeout", "-n"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace flakelab::harness
