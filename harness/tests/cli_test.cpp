@@ -382,5 +382,47 @@ TEST_F(Cli, VersionAndHelpExitZero) {
   }
 }
 
+// Issue 2's acceptance, through the real binary and its isolated trials.
+TEST_F(Cli, CompelInfectThousandTrialsAllPass) {
+  Ran ran = run({"compel/infect", "-n", "1000"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  std::vector<results::TrialRecord> trials = trials_of_last_run();
+  ASSERT_EQ(trials.size(), 1000u);
+  for (const auto& t : trials) ASSERT_EQ(t.outcome, Outcome::kPass) << t.index << ": " << t.message;
+}
+
+TEST_F(Cli, CompelFdspyPassesWithRealChecks) {
+  Ran ran = run({"compel/fdspy", "-n", "200"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_EQ(trials_of_last_run().size(), 200u);
+}
+
+TEST_F(Cli, CompelStackLegacyCheckReproducesTheFlakeAndTheFixedCheckDoesNot) {
+  std::vector<std::string> pin;
+  Topology topology;
+  if (topology.pus().size() >= 2) pin = {"--cpus", "victim=0,injector=0,writer=1"};
+  std::vector<std::string> legacy = {"compel/stack", "-n", "2000", "--param", "check=legacy", "--param",
+                                     "adjacent_writer=on"};
+  legacy.insert(legacy.end(), pin.begin(), pin.end());
+  Ran ran = run(legacy);
+  ASSERT_EQ(ran.code, 1) << describe(ran);
+  int failures = 0;
+  for (const auto& t : trials_of_last_run()) {
+    ASSERT_NE(t.outcome, Outcome::kError) << t.message;
+    ASSERT_NE(t.outcome, Outcome::kTimeout) << t.message;
+    if (t.outcome == Outcome::kFail) {
+      ++failures;
+      EXPECT_NE(t.message.find("Saved data unexpectedly modified"), std::string::npos) << t.message;
+    }
+  }
+  EXPECT_GT(failures, 0);
+
+  std::vector<std::string> fixed = {"compel/stack", "-n", "2000", "--param", "adjacent_writer=on"};
+  fixed.insert(fixed.end(), pin.begin(), pin.end());
+  ran = run(fixed);
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  for (const auto& t : trials_of_last_run()) ASSERT_EQ(t.outcome, Outcome::kPass) << t.message;
+}
+
 }  // namespace
 }  // namespace flakelab::harness
