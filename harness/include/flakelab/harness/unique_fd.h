@@ -1,36 +1,12 @@
-// Sole owner of one file descriptor.
+// File descriptor ownership for the harness, and O_CLOEXEC pipes.
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include "flakelab/compel/unique_fd.h"
 
 namespace flakelab::harness {
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+// The one fd owner of the project lives in compel, the lowest layer.
+using UniqueFd = compel::UniqueFd;
 
 // A pipe whose both ends are O_CLOEXEC. Throws HarnessError.
 struct PipeFds {
