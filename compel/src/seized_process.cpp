@@ -50,6 +50,12 @@ SeizedProcess::SeizedProcess(pid_t pid) : pid_(pid) {
           t = std::make_unique<SeizedThread>(pid, tid);
         } catch (const CompelError& e) {
           if (e.error_number() == ESRCH) continue;  // exited between listing and seizing
+          if (e.error_number() == EPERM && tid != pid) {
+            // ptrace refuses (EPERM, not ESRCH) a thread that has already exited but
+            // is still listed in /proc/PID/task.
+            auto thread = proc::read_status(tid);
+            if (!thread || thread->state == 'Z' || thread->state == 'X') continue;
+          }
           if (e.error_number() == EPERM) {
             auto now = proc::read_status(pid);
             if (now && now->tracer_pid != 0 && now->tracer_pid != getpid())
