@@ -11,6 +11,8 @@ packages=(
   pybind11-dev python3-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
   libprotobuf-dev protobuf-compiler
+  libxml2-utils   # xmllint: the JUnit report is validated against a schema
+  chromium        # headless rendering test of the HTML report
 )
 
 missing=()

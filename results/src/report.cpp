@@ -1,6 +1,8 @@
 // Text rendering of run summaries.
 #include "flakelab/results/report.h"
 
+#include "text_util.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,24 +13,8 @@
 namespace flakelab::results {
 namespace {
 
-enum class Round { kNearest, kUp };
-
-// Two decimals, or three significant digits below 1% so that a bound like 0.0150% does not
-// print as 0.00%.
-std::string percent(double fraction, Round round) {
-  double pct = fraction * 100.0;
-  int decimals = 2;
-  if (pct > 0.0 && pct < 1.0) {
-    decimals = std::min(8, 2 - static_cast<int>(std::floor(std::log10(pct))));
-  }
-  if (round == Round::kUp) {
-    const double scale = std::pow(10.0, decimals);
-    // The small slack keeps an exact value such as 0.15 (stored as 0.15000000000000002) from
-    // being pushed up a digit.
-    pct = std::ceil(pct * scale - 1e-6) / scale;
-  }
-  return fmt::format("{:.{}f}%", pct, decimals);
-}
+using detail::percent;
+using detail::Round;
 
 std::string_view or_dash(const std::string& text) {
   // Not a ?: expression: its common type would be a temporary std::string.
@@ -93,6 +79,22 @@ std::string format_summary_text(const RunSummary& s, const TextReportOptions& op
       for (std::size_t i = shown; i < s.messages.size(); ++i) rest += s.messages[i].count;
       fmt::format_to(it, "  {:>{}}  ({} more distinct messages)\n", rest, width,
                      s.messages.size() - shown);
+    }
+  }
+  if (options.show_signatures && !s.signatures.empty()) {
+    int64_t widest = 0;
+    for (const SignatureCount& sig : s.signatures) widest = std::max(widest, sig.count);
+    const std::size_t width = std::max<std::size_t>(6, fmt::formatted_size("{}", widest));
+    const std::size_t shown = std::min(options.max_messages, s.signatures.size());
+    fmt::format_to(it, "  signatures:\n");
+    for (std::size_t i = 0; i < shown; ++i) {
+      fmt::format_to(it, "  {:>{}}  {}  {}\n", s.signatures[i].count, width, s.signatures[i].hash,
+                     one_line(s.signatures[i].normalized, options.max_message_bytes));
+    }
+    if (shown < s.signatures.size()) {
+      int64_t rest = 0;
+      for (std::size_t i = shown; i < s.signatures.size(); ++i) rest += s.signatures[i].count;
+      fmt::format_to(it, "  {:>{}}  ({} more signatures)\n", rest, width, s.signatures.size() - shown);
     }
   }
   return out;

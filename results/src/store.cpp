@@ -1,4 +1,6 @@
-// The results store: one sqlite3 connection per Store, all of flakelab's SQL in this file.
+// The results store: one sqlite3 connection per Store; the schema, its migrations and the
+// write path. (Read-only queries live in query.cpp, merging in merge.cpp; the sqlite3 helpers
+// they share are in store_internal.h.)
 #include "flakelab/results/store.h"
 
 #include <fmt/format.h>
@@ -12,11 +14,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
+
+#include "store_internal.h"
 
 namespace flakelab::results {
 
@@ -48,7 +54,11 @@ namespace {
 struct Migration {
   int version;
   const char* sql;
+  // Runs after `sql` in the same transaction, for steps SQL cannot do (may be null).
+  void (*backfill)(sqlite3* db, const std::string& path, const Normalizer& normalizer);
 };
+
+void backfill_v2(sqlite3* db, const std::string& path, const Normalizer& normalizer);
 
 constexpr Migration kMigrations[] = {
     {1, R"sql(
@@ -92,150 +102,141 @@ CREATE TABLE trials (
 -- Unique: recording the same trial twice is a harness bug worth an error.
 CREATE UNIQUE INDEX trials_by_run ON trials(run_id, idx);
 CREATE INDEX trials_by_outcome ON trials(outcome, run_id);
-)sql"},
+)sql", nullptr},
+    {2, R"sql(
+-- One row per distinct normalized failure message (see signature.h).
+CREATE TABLE signatures (
+  id            INTEGER PRIMARY KEY,
+  hash          TEXT NOT NULL UNIQUE,   -- 16 hex digits of FNV-1a 64 of `normalized`
+  normalized    TEXT NOT NULL,
+  first_seen_ms INTEGER NOT NULL,       -- min failures.recorded_at_ms
+  last_seen_ms  INTEGER NOT NULL,       -- max failures.recorded_at_ms
+  count         INTEGER NOT NULL        -- number of failures rows
+);
+-- One row per non-pass trial that has a message.
+CREATE TABLE failures (
+  id             INTEGER PRIMARY KEY,
+  trial_id       INTEGER NOT NULL UNIQUE REFERENCES trials(id) ON DELETE CASCADE,
+  signature_id   INTEGER NOT NULL REFERENCES signatures(id),
+  message        TEXT NOT NULL,         -- full message
+  log_excerpt    TEXT NOT NULL DEFAULT '',
+  artifact_path  TEXT NOT NULL DEFAULT '',
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE INDEX failures_by_signature ON failures(signature_id, trial_id);
+CREATE INDEX signatures_by_last_seen ON signatures(last_seen_ms);
+ALTER TABLE runs ADD COLUMN cell TEXT;
+ALTER TABLE runs ADD COLUMN shard TEXT;
+ALTER TABLE runs ADD COLUMN campaign_hash TEXT;
+ALTER TABLE runs ADD COLUMN run_uid TEXT;  -- set for every run by begin_run / the backfill
+CREATE INDEX runs_by_cell ON runs(scenario, placement, params, host_id);
+CREATE INDEX runs_by_start ON runs(started_at_ms);
+CREATE INDEX runs_by_campaign ON runs(campaign_hash, shard);
+)sql", backfill_v2},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
               "kMigrations must end at Store::kSchemaVersion");
 
-StoreError make_error(const std::string& path, std::string_view op, std::string_view detail,
-                      int code) {
-  return StoreError(fmt::format("results store '{}': {}: {} (sqlite code {})", path, op, detail, code));
+using namespace detail;  // NOLINT: the helpers moved to store_internal.h
+
+constexpr const char* kUpsertSignatureSql =
+    "INSERT INTO signatures (hash, normalized, first_seen_ms, last_seen_ms, count) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO UPDATE SET "
+    "count = count + excluded.count, "
+    "first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), "
+    "last_seen_ms = max(last_seen_ms, excluded.last_seen_ms) RETURNING id";
+constexpr const char* kInsertFailureSql =
+    "INSERT INTO failures (trial_id, signature_id, message, log_excerpt, artifact_path, "
+    "recorded_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+// Text of an RFC 9562 UUID with the given version nibble and the RFC variant bits.
+std::string format_uuid(uint64_t hi, uint64_t lo, unsigned version) {
+  hi = (hi & ~0xF000ULL) | (static_cast<uint64_t>(version & 0xF) << 12);
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF,
+                     lo >> 48, lo & 0xFFFFFFFFFFFFULL);
 }
 
-[[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view op) {
-  throw make_error(path, op, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+// A random (version 4) UUID for a new run.
+std::string random_uuid() {
+  std::random_device device;
+  auto word = [&] { return (static_cast<uint64_t>(device()) << 32) | device(); };
+  const uint64_t hi = word();
+  const uint64_t lo = word();
+  return format_uuid(hi, lo, 4);
 }
 
-struct DbCloser {
-  // close_v2 so a statement that somehow outlived its owner cannot keep the handle open.
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
-};
-
-// One prepared statement. Errors name the store path and the statement's operation.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& path, const char* sql, const char* op)
-      : db_(db), path_(&path), op_(op) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
-      throw_sqlite(db, path, fmt::format("prepare '{}'", op));
+// v1 -> v2: every run gets a run_uid, every failing trial with a message a failures row and
+// a counted signature. A v1 run's uid is derived from its contents (a version 8 UUID), so
+// migrating two copies of one v1 file gives the same uids and merge still deduplicates them.
+void backfill_v2(sqlite3* db, const std::string& path, const Normalizer& normalizer) {
+  {
+    Statement select(db, path,
+                     "SELECT r.id, r.scenario, r.params, r.placement, r.seed, r.command_line, "
+                     "r.version, r.started_at_ms, h.hostname, h.cpu_brand, h.kernel, h.microcode "
+                     "FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_uid IS NULL",
+                     "migrate: read v1 runs");
+    Statement update(db, path, "UPDATE runs SET run_uid = ?2 WHERE id = ?1", "migrate: set run_uid");
+    std::vector<std::pair<int64_t, std::string>> uids;
+    while (select.next()) {
+      std::string key;
+      for (int col = 1; col <= 11; ++col) {
+        key += select.column_text(col);
+        key.push_back('\x1f');
+      }
+      key += std::to_string(select.column_int(0));
+      uids.emplace_back(select.column_int(0),
+                        format_uuid(fnv1a64("run_uid/hi\x1f" + key), fnv1a64("run_uid/lo\x1f" + key), 8));
     }
-    stmt_.reset(raw);
-  }
-
-  void bind_int(int index, int64_t value) { check_bind(sqlite3_bind_int64(stmt_.get(), index, value)); }
-  void bind_double(int index, double value) {
-    check_bind(sqlite3_bind_double(stmt_.get(), index, value));
-  }
-  // SQLITE_STATIC: callers keep the text alive until the statement is reset (Reset below).
-  void bind_text(int index, std::string_view text) {
-    check_bind(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_STATIC,
-                                   SQLITE_UTF8));
-  }
-
-  // Raw sqlite3_step result, for callers that handle errors themselves.
-  int step() noexcept { return sqlite3_step(stmt_.get()); }
-  // True for a row, false when done.
-  bool next() {
-    const int rc = step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw_sqlite(db_, *path_, op_);
-  }
-  void run() {
-    if (next()) throw make_error(*path_, op_, "statement unexpectedly returned rows", SQLITE_MISUSE);
-  }
-
-  int64_t column_int(int col) { return sqlite3_column_int64(stmt_.get(), col); }
-  double column_double(int col) { return sqlite3_column_double(stmt_.get(), col); }
-  bool column_is_null(int col) { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
-  std::string column_text(int col) {
-    const auto* text = sqlite3_column_text(stmt_.get(), col);  // before _bytes, per the docs
-    const int size = sqlite3_column_bytes(stmt_.get(), col);
-    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size)) : std::string();
-  }
-
-  // Unbinding drops the SQLITE_STATIC pointers; resetting ends the statement's read of the
-  // database, so a half-read SELECT never pins an old WAL snapshot.
-  void reset() noexcept {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-  }
-
-  const char* op() const { return op_; }
-
- private:
-  void check_bind(int rc) {
-    if (rc != SQLITE_OK) throw_sqlite(db_, *path_, fmt::format("bind parameters of '{}'", op_));
-  }
-
-  sqlite3* db_;
-  const std::string* path_;
-  const char* op_;
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
-};
-
-// Resets a statement when a use of it ends, however it ends.
-class Reset {
- public:
-  explicit Reset(Statement& stmt) : stmt_(stmt) {}
-  ~Reset() { stmt_.reset(); }
-  Reset(const Reset&) = delete;
-  Reset& operator=(const Reset&) = delete;
-
- private:
-  Statement& stmt_;
-};
-
-void exec(sqlite3* db, const std::string& path, const char* sql, std::string_view op) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) throw_sqlite(db, path, op);
-}
-
-// A transaction that rolls back unless committed.
-class Transaction {
- public:
-  enum class Kind { kRead, kWrite };
-
-  Transaction(sqlite3* db, const std::string& path, std::string_view op, Kind kind)
-      : db_(db), path_(path), op_(op) {
-    // A writer takes the write lock up front (IMMEDIATE), waiting up to busy_timeout for other
-    // processes. A deferred transaction that later tries to write can instead fail at once
-    // with SQLITE_BUSY_SNAPSHOT, which the busy handler does not retry.
-    exec(db_, path_, kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN",
-         fmt::format("{}: begin transaction", op_));
-  }
-  ~Transaction() {
-    // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) roll back by themselves; a second ROLLBACK
-    // would only fail.
-    if (!committed_ && !sqlite3_get_autocommit(db_)) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    select.reset();
+    for (const auto& [id, uid] : uids) {
+      Reset reset(update);
+      update.bind_int(1, id);
+      update.bind_text(2, uid);
+      update.run();
     }
   }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
+  exec(db, path, "CREATE UNIQUE INDEX runs_by_uid ON runs(run_uid)", "migrate: index run_uid");
 
-  void commit() {
-    exec(db_, path_, "COMMIT", fmt::format("{}: commit", op_));
-    committed_ = true;
+  Statement select(db, path,
+                   "SELECT t.id, t.message, r.started_at_ms FROM trials t JOIN runs r ON r.id = t.run_id "
+                   "WHERE t.outcome <> 'pass' AND t.message <> '' ORDER BY t.id",
+                   "migrate: read failing trials");
+  Statement upsert(db, path, kUpsertSignatureSql, "migrate: upsert signature");
+  Statement insert(db, path, kInsertFailureSql, "migrate: insert failure");
+  while (select.next()) {
+    const int64_t trial_id = select.column_int(0);
+    const std::string message = select.column_text(1);
+    const int64_t when = select.column_int(2);  // v1 kept no per-trial time: use the run's start
+    const Signature sig = normalizer.signature(message);
+    const std::string hex = sig.hex();
+    int64_t signature_id = 0;
+    {
+      Reset reset(upsert);
+      upsert.bind_text(1, hex);
+      upsert.bind_text(2, sig.normalized);
+      upsert.bind_int(3, when);
+      upsert.bind_int(4, when);
+      upsert.bind_int(5, 1);
+      if (!upsert.next()) throw make_error(path, upsert.op(), "no id returned", SQLITE_INTERNAL);
+      signature_id = upsert.column_int(0);
+    }
+    Reset reset(insert);
+    insert.bind_int(1, trial_id);
+    insert.bind_int(2, signature_id);
+    insert.bind_text(3, message);
+    insert.bind_text(4, "");
+    insert.bind_text(5, "");
+    insert.bind_int(6, when);
+    insert.run();
   }
-
- private:
-  sqlite3* db_;
-  const std::string& path_;
-  std::string_view op_;
-  bool committed_ = false;
-};
-
-int64_t query_int(sqlite3* db, const std::string& path, const char* sql, const char* op) {
-  Statement stmt(db, path, sql, op);
-  if (!stmt.next()) throw make_error(path, op, "no result", SQLITE_ERROR);
-  return stmt.column_int(0);
 }
 
 void check_version_supported(const std::string& path, int64_t version) {
@@ -252,7 +253,7 @@ void check_version_supported(const std::string& path, int64_t version) {
 }
 
 // Brings the schema to kSchemaVersion. `seen_version` was read without a lock.
-void migrate(sqlite3* db, const std::string& path, int64_t seen_version) {
+void migrate(sqlite3* db, const std::string& path, int64_t seen_version, const Normalizer& normalizer) {
   if (seen_version == Store::kSchemaVersion) return;  // the usual case takes no write lock
   Transaction tx(db, path, "migrate schema", Transaction::Kind::kWrite);
   // Re-read under the write lock: another process may have created the schema meanwhile.
@@ -273,6 +274,7 @@ void migrate(sqlite3* db, const std::string& path, int64_t seen_version) {
   for (const Migration& migration : kMigrations) {
     if (migration.version > version) {
       exec(db, path, migration.sql, fmt::format("migrate schema to version {}", migration.version));
+      if (migration.backfill != nullptr) migration.backfill(db, path, normalizer);
     }
   }
   // PRAGMA takes no bound parameters; the value is our own constant.
@@ -315,7 +317,7 @@ std::string enable_wal(sqlite3* db, const std::string& path) {
   }
 }
 
-DbPtr open_database(const std::string& path) {
+DbPtr open_database(const std::string& path, const Normalizer& normalizer) {
   check_sqlite_header(path);
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -355,7 +357,7 @@ DbPtr open_database(const std::string& path) {
   // In WAL mode NORMAL survives process crashes and only risks the last commits on power loss;
   // FULL would fsync every batch.
   exec(db.get(), path, "PRAGMA synchronous = NORMAL", "set synchronous mode");
-  migrate(db.get(), path, version);
+  migrate(db.get(), path, version, normalizer);
   return db;
 }
 
@@ -386,17 +388,31 @@ void bind_host(Statement& stmt, const HostInfo& host) {
 }
 
 struct PendingTrial {
-  int64_t run_id;
+  int64_t run_id = 0;
   TrialRecord trial;
+  // For a trial that gets a failures row (signature computed at add_trial, outside the lock).
+  bool failure = false;
+  uint64_t hash = 0;
+  std::string normalized;
+};
+
+// One batch's signatures, each upserted once per batch.
+struct BatchSignature {
+  const PendingTrial* first;  // holds the normalized text
+  int64_t count = 0;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  int64_t id = 0;
 };
 
 }  // namespace
 
 struct Store::Impl {
-  Impl(const std::string& store_path, int batch)
+  Impl(const std::string& store_path, int batch, Normalizer norm)
       : path(store_path),
         batch_size(batch),
-        db(open_database(path)),
+        normalizer(std::move(norm)),
+        db(open_database(path, normalizer)),
         select_host(db.get(), path,
                     "SELECT id FROM hosts WHERE hostname = ?1 AND cpu_vendor = ?2 AND "
                     "cpu_brand = ?3 AND cpu_family = ?4 AND cpu_model = ?5 AND "
@@ -413,13 +429,15 @@ struct Store::Impl {
                           "read host"),
         insert_run(db.get(), path,
                    "INSERT INTO runs (host_id, scenario, params, placement, seed, command_line, "
-                   "version, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   "version, started_at_ms, cell, shard, campaign_hash, run_uid) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                    "insert run"),
         update_run_end(db.get(), path, "UPDATE runs SET ended_at_ms = ?2 WHERE id = ?1", "end run"),
         run_exists(db.get(), path, "SELECT 1 FROM runs WHERE id = ?1", "look up run"),
         select_run(db.get(), path,
                    "SELECT host_id, scenario, params, placement, seed, command_line, version, "
-                   "started_at_ms, ended_at_ms FROM runs WHERE id = ?1",
+                   "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid "
+                   "FROM runs WHERE id = ?1",
                    "read run"),
         select_run_ids(db.get(), path, "SELECT id FROM runs ORDER BY id", "list runs"),
         insert_trial(db.get(), path,
@@ -427,8 +445,10 @@ struct Store::Impl {
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                      "write trial batch"),
         select_trials(db.get(), path,
-                      "SELECT idx, outcome, duration_ms, cpus_used, message FROM trials "
-                      "WHERE run_id = ?1 ORDER BY idx",
+                      "SELECT t.idx, t.outcome, t.duration_ms, t.cpus_used, t.message, "
+                      "f.log_excerpt, f.artifact_path, f.recorded_at_ms "
+                      "FROM trials t LEFT JOIN failures f ON f.trial_id = t.id "
+                      "WHERE t.run_id = ?1 ORDER BY t.idx",
                       "read trials"),
         count_outcomes(db.get(), path,
                        "SELECT outcome, count(*) FROM trials WHERE run_id = ?1 GROUP BY outcome",
@@ -438,7 +458,14 @@ struct Store::Impl {
                        "WHERE run_id = ?1 AND outcome <> 'pass' "
                        "GROUP BY message ORDER BY n DESC, message ASC",
                        "count messages"),
-        user_version(db.get(), path, "PRAGMA user_version", "read schema version") {}
+        user_version(db.get(), path, "PRAGMA user_version", "read schema version"),
+        count_signatures(db.get(), path,
+                         "SELECT s.hash, s.normalized, count(*) AS n FROM trials t "
+                         "JOIN failures f ON f.trial_id = t.id JOIN signatures s ON s.id = f.signature_id "
+                         "WHERE t.run_id = ?1 GROUP BY s.id ORDER BY n DESC, s.hash ASC",
+                         "count signatures"),
+        upsert_signature(db.get(), path, kUpsertSignatureSql, "write trial batch: upsert signature"),
+        insert_failure(db.get(), path, kInsertFailureSql, "write trial batch: insert failure") {}
 
   // Statements keep a pointer to `path`.
   Impl(const Impl&) = delete;
@@ -455,8 +482,48 @@ struct Store::Impl {
     known_runs.insert(run_id);
   }
 
+  // Inside flush()'s transaction: one upsert per distinct signature in the batch, then the
+  // failures rows.
+  void write_failures(const std::vector<std::pair<const PendingTrial*, int64_t>>& failing) {
+      Impl& im = *this;
+    if (failing.empty()) return;
+    std::unordered_map<uint64_t, BatchSignature> batch;
+    for (const auto& [pending, trial_id] : failing) {
+      const int64_t when = pending->trial.finished_at_ms;
+      auto [it, inserted] = batch.try_emplace(pending->hash, BatchSignature{pending, 0, when, when, 0});
+      BatchSignature& sig = it->second;
+      ++sig.count;
+      sig.first_seen_ms = std::min(sig.first_seen_ms, when);
+      sig.last_seen_ms = std::max(sig.last_seen_ms, when);
+    }
+    for (auto& [hash, sig] : batch) {
+      Statement& upsert = im.upsert_signature;
+      Reset reset(upsert);
+      const std::string hex = hash_hex(hash);
+      upsert.bind_text(1, hex);
+      upsert.bind_text(2, sig.first->normalized);
+      upsert.bind_int(3, sig.first_seen_ms);
+      upsert.bind_int(4, sig.last_seen_ms);
+      upsert.bind_int(5, sig.count);
+      if (!upsert.next()) throw make_error(im.path, upsert.op(), "no id returned", SQLITE_INTERNAL);
+      sig.id = upsert.column_int(0);
+    }
+    Statement& insert = im.insert_failure;
+    for (const auto& [pending, trial_id] : failing) {
+      Reset reset(insert);
+      insert.bind_int(1, trial_id);
+      insert.bind_int(2, batch.find(pending->hash)->second.id);
+      insert.bind_text(3, pending->trial.message);
+      insert.bind_text(4, pending->trial.log_excerpt);
+      insert.bind_text(5, pending->trial.artifact_path);
+      insert.bind_int(6, pending->trial.finished_at_ms);
+      insert.run();
+    }
+  }
+
   std::string path;
   int batch_size;
+  Normalizer normalizer;
   DbPtr db;  // declared before the statements, so it is closed after they are finalized
   Statement select_host;
   Statement insert_host;
@@ -471,16 +538,21 @@ struct Store::Impl {
   Statement count_outcomes;
   Statement count_messages;
   Statement user_version;
+  Statement count_signatures;
+  Statement upsert_signature;
+  Statement insert_failure;
   std::vector<PendingTrial> pending;
   std::unordered_set<int64_t> known_runs;
 };
 
-Store::Store(const std::string& path, int batch_size) {
+Store::Store(const std::string& path, int batch_size) : Store(path, batch_size, Normalizer()) {}
+
+Store::Store(const std::string& path, int batch_size, Normalizer normalizer) {
   if (batch_size < 1) {
     throw StoreError(
         fmt::format("results store '{}': batch size must be at least 1, got {}", path, batch_size));
   }
-  impl_ = std::make_unique<Impl>(path, batch_size);
+  impl_ = std::make_unique<Impl>(path, batch_size, std::move(normalizer));
   impl_->pending.reserve(static_cast<size_t>(std::min(batch_size, 65536)));
 }
 
@@ -524,6 +596,16 @@ int64_t Store::begin_run(int64_t host_id, const RunInfo& run) {
   im.insert_run.bind_text(6, run.command_line);
   im.insert_run.bind_text(7, run.version);
   im.insert_run.bind_int(8, run.started_at_ms);
+  auto bind_optional = [&](int index, const std::optional<std::string>& value) {
+    if (value) {
+      im.insert_run.bind_text(index, *value);
+    }  // else left NULL (bindings are cleared on reset)
+  };
+  bind_optional(9, run.cell);
+  bind_optional(10, run.shard);
+  bind_optional(11, run.campaign_hash);
+  const std::string uid = random_uuid();
+  im.insert_run.bind_text(12, uid);
   im.insert_run.run();
   const int64_t id = sqlite3_last_insert_rowid(im.db.get());
   im.known_runs.insert(id);
@@ -550,7 +632,17 @@ void Store::add_trial(int64_t run_id, const TrialRecord& trial) {
                      SQLITE_MISUSE);
   }
   im.require_run(run_id, "add trial");
-  im.pending.push_back(PendingTrial{run_id, trial});
+  PendingTrial added;
+  added.run_id = run_id;
+  added.trial = trial;
+  if (trial.outcome != Outcome::kPass && !trial.message.empty()) {
+    // Normalized here, outside the write lock; a throwing project mask leaves nothing pending.
+    added.failure = true;
+    if (added.trial.finished_at_ms == 0) added.trial.finished_at_ms = now_ms();
+    added.normalized = im.normalizer.normalize(trial.message);
+    added.hash = fnv1a64(added.normalized);
+  }
+  im.pending.push_back(std::move(added));
   if (im.pending.size() >= static_cast<size_t>(im.batch_size)) flush();
 }
 
@@ -559,8 +651,10 @@ void Store::flush() {
   if (im.pending.empty()) return;
   Transaction tx(im.db.get(), im.path, "write trial batch", Transaction::Kind::kWrite);
   Statement& insert = im.insert_trial;
+  std::vector<std::pair<const PendingTrial*, int64_t>> failing;  // with their trial ids
   for (size_t i = 0; i < im.pending.size(); ++i) {
-    const auto& [run_id, trial] = im.pending[i];
+    const int64_t run_id = im.pending[i].run_id;
+    const TrialRecord& trial = im.pending[i].trial;
     Reset reset(insert);
     insert.bind_int(1, run_id);
     insert.bind_int(2, trial.index);
@@ -569,7 +663,10 @@ void Store::flush() {
     insert.bind_text(5, trial.cpus_used);
     insert.bind_text(6, trial.message);
     const int rc = insert.step();
-    if (rc == SQLITE_DONE) continue;
+    if (rc == SQLITE_DONE) {
+      if (im.pending[i].failure) failing.emplace_back(&im.pending[i], sqlite3_last_insert_rowid(im.db.get()));
+      continue;
+    }
 
     // Read the error now: the rollback (tx going out of scope) replaces it.
     const std::string detail = sqlite3_errmsg(im.db.get());
@@ -584,6 +681,7 @@ void Store::flush() {
     throw make_error(im.path, "write trial batch",
                      fmt::format("{}; {} trials still pending", detail, im.pending.size()), code);
   }
+  im.write_failures(failing);
   tx.commit();
   im.pending.clear();
 }
@@ -617,6 +715,10 @@ RunRecord Store::run(int64_t run_id) const {
   record.info.version = stmt.column_text(6);
   record.info.started_at_ms = stmt.column_int(7);
   if (!stmt.column_is_null(8)) record.ended_at_ms = stmt.column_int(8);
+  if (!stmt.column_is_null(9)) record.info.cell = stmt.column_text(9);
+  if (!stmt.column_is_null(10)) record.info.shard = stmt.column_text(10);
+  if (!stmt.column_is_null(11)) record.info.campaign_hash = stmt.column_text(11);
+  record.run_uid = stmt.column_text(12);
   return record;
 }
 
@@ -664,6 +766,9 @@ std::vector<TrialRecord> Store::trials(int64_t run_id) {
     trial.duration_ms = stmt.column_double(2);
     trial.cpus_used = stmt.column_text(3);
     trial.message = stmt.column_text(4);
+    trial.log_excerpt = stmt.column_text(5);
+    trial.artifact_path = stmt.column_text(6);
+    trial.finished_at_ms = stmt.column_is_null(7) ? 0 : stmt.column_int(7);
     out.push_back(std::move(trial));
   }
   return out;
@@ -712,6 +817,12 @@ RunSummary Store::summarize(int64_t run_id) {
     stmt.bind_int(1, run_id);
     while (stmt.next()) summary.messages.push_back({stmt.column_text(0), stmt.column_int(1)});
   }
+  {
+    Statement& stmt = im.count_signatures;
+    Reset reset(stmt);
+    stmt.bind_int(1, run_id);
+    while (stmt.next()) summary.signatures.push_back({stmt.column_text(0), stmt.column_text(1), stmt.column_int(2)});
+  }
   tx.commit();
 
   const int64_t failing = summary.failures + summary.timeouts;
@@ -730,6 +841,10 @@ int Store::schema_version() const {
 }
 
 const std::string& Store::path() const { return impl_->path; }
+const Normalizer& Store::normalizer() const { return impl_->normalizer; }
+
+sqlite3* detail::StoreAccess::db(const Store& store) { return store.impl_->db.get(); }
+const std::string& detail::StoreAccess::path(const Store& store) { return store.impl_->path; }
 
 Interval wilson_interval(int64_t failures, int64_t trials, double z) {
   if (trials < 0 || failures < 0 || failures > trials) {

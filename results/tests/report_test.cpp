@@ -106,5 +106,22 @@ TEST(TextReport, MessagesAreOneLineTruncatedAndLimited) {
             "        3  (2 more distinct messages)\n");
 }
 
+TEST(TextReport, SignaturesOnlyWhenAsked) {
+  RunSummary s = stack_summary();
+  s.signatures = {{"badd9ec3c6a61031", "Saved data unexpectedly modified at <hex> (offset <n>)", 120},
+                  {"0123456789abcdef", "Trimmed message received (<n>/<n>)", 7}};
+  const std::string plain = format_summary_text(s);
+  EXPECT_EQ(plain.find("signatures:"), std::string::npos) << "default output unchanged";
+  TextReportOptions options;
+  options.show_signatures = true;
+  options.max_messages = 1;
+  const std::string text = format_summary_text(s, options);
+  EXPECT_NE(text.find("  signatures:\n"
+                      "     120  badd9ec3c6a61031  Saved data unexpectedly modified at <hex> (offset <n>)\n"
+                      "       7  (1 more signatures)\n"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace flakelab::results

@@ -11,6 +11,10 @@ namespace flakelab::results {
 struct TextReportOptions {
   std::size_t max_messages = 10;         // distinct messages listed; the rest are counted
   std::size_t max_message_bytes = 160;   // longer messages are cut (at a UTF-8 boundary)
+  // Also list the run's failure signatures (RunSummary::signatures), after the messages:
+  //   signatures:
+  //        127  badd9ec3c6a61031  Saved data unexpectedly modified at <hex> (offset <n>)
+  bool show_signatures = false;
 };
 
 // A compact, deterministic table, e.g.

@@ -1,0 +1,962 @@
+// Whole-store reports: text, JSON, JUnit XML and a self-contained HTML page with SVG charts.
+#include "flakelab/results/reports.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "text_util.h"
+
+namespace flakelab::results {
+
+using detail::percent;
+using detail::Round;
+
+const char* to_string(ReportFormat format) {
+  switch (format) {
+    case ReportFormat::kText:
+      return "text";
+    case ReportFormat::kJson:
+      return "json";
+    case ReportFormat::kJunit:
+      return "junit";
+    case ReportFormat::kHtml:
+      return "html";
+  }
+  return "invalid";
+}
+
+std::optional<ReportFormat> report_format_from_string(std::string_view text) {
+  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+    if (text == to_string(f)) return f;
+  }
+  return std::nullopt;
+}
+
+ReportData collect_report(Store& store, const ReportOptions& options) {
+  Query query(store);
+  ReportData data;
+  data.title = options.title;
+  data.filter = options.filter;
+  data.max_signatures = options.max_signatures;
+  data.max_message_bytes = options.max_message_bytes;
+  data.runs = query.runs(options.filter);
+  data.cells = pool_by_cell(data.runs);
+  for (const CellRate& cell : data.cells) data.totals.add(cell.counts);
+  data.signatures = query.signatures(options.filter);
+  data.cell_signatures = query.cell_signatures(options.filter, options.signatures_per_cell);
+  data.first_failures = query.first_failures(options.filter);
+  return data;
+}
+
+namespace {
+
+// Valid UTF-8 is copied; each invalid byte becomes U+FFFD. Returns the length of the valid
+// sequence at `i`, or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  const unsigned c = b(i);
+  if (c < 0x80) return 1;
+  auto cont = [&](std::size_t k) { return (b(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+    if (c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogates
+    if (c == 0xEF && b(i + 1) == 0xBF && (b(i + 2) == 0xBE || b(i + 2) == 0xBF)) return 0;  // U+FFFE/F
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;
+    if (c == 0xF4 && b(i + 1) >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+// Cut to at most max_bytes without splitting a UTF-8 sequence; "..." marks a cut.
+std::string cut(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + "...";
+}
+
+// Control characters (newlines of multi-line messages) as spaces, invalid UTF-8 as U+FFFD.
+std::string one_line(std::string_view text, std::size_t max_bytes) {
+  const std::string cut_text = cut(text, max_bytes);
+  std::string line;
+  line.reserve(cut_text.size());
+  std::size_t i = 0;
+  while (i < cut_text.size()) {
+    const std::size_t len = utf8_sequence(cut_text, i);
+    if (len == 0) {
+      line += "\xEF\xBF\xBD";
+      ++i;
+    } else if (len == 1) {
+      const auto byte = static_cast<unsigned char>(cut_text[i++]);
+      line.push_back(byte < 0x20 || byte == 0x7f ? ' ' : static_cast<char>(byte));
+    } else {
+      line.append(cut_text, i, len);
+      i += len;
+    }
+  }
+  return line;
+}
+
+std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
+
+std::string filter_text(const Filter& filter) {
+  std::string out;
+  if (!filter.run_ids.empty()) out += fmt::format("runs {}", fmt::join(filter.run_ids, ","));
+  if (filter.since_ms) {
+    if (!out.empty()) out += ", ";
+    out += "since " + format_time_ms(*filter.since_ms);
+  }
+  return out.empty() ? "all runs" : out;
+}
+
+std::string rate_text(const CellRate& cell) {
+  if (cell.counts.trials == 0) return "no trials";
+  if (cell.counts.failing() == 0) return "< " + percent(cell.upper_bound, Round::kUp);
+  return percent(cell.rate, Round::kNearest);
+}
+
+std::string interval_text(const CellRate& cell) {
+  if (cell.counts.trials == 0) return "-";
+  if (cell.counts.failing() == 0) return "95% upper bound";
+  return percent(cell.wilson_low, Round::kNearest) + " .. " + percent(cell.wilson_high, Round::kNearest);
+}
+
+// A plain text table: columns padded to their widest cell; numeric columns right-aligned.
+class Table {
+ public:
+  Table(std::vector<std::string> headers, std::vector<bool> right)
+      : headers_(std::move(headers)), right_(std::move(right)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string render(std::string_view indent = "  ") const {
+    std::vector<std::size_t> width(headers_.size());
+    for (std::size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();
+    for (const auto& row : rows_) {
+      for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    }
+    std::string out;
+    auto line = [&](const std::vector<std::string>& row) {
+      std::string text(indent);
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        if (c > 0) text += "  ";
+        const std::size_t pad = width[c] - row[c].size();
+        if (right_[c]) text.append(pad, ' ');
+        text += row[c];
+        if (!right_[c] && c + 1 < row.size()) text.append(pad, ' ');
+      }
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      out += text + "\n";
+    };
+    line(headers_);
+    for (const auto& row : rows_) line(row);
+    return out;
+  }
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+const FirstFailure* first_failure_of(const ReportData& data, const CellKey& cell) {
+  for (const FirstFailure& ff : data.first_failures) {
+    if (ff.cell == cell) return &ff;
+  }
+  return nullptr;
+}
+
+std::vector<const CellSignature*> signatures_of(const ReportData& data, const CellKey& cell) {
+  std::vector<const CellSignature*> out;
+  for (const CellSignature& cs : data.cell_signatures) {
+    if (cs.cell == cell) out.push_back(&cs);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string cell_label(const CellKey& cell) {
+  return fmt::format("{} [{}] {} @ {}", or_dash(cell.scenario), or_dash(cell.placement), or_dash(cell.params),
+                     or_dash(cell.cpu_model));
+}
+
+// ---------------------------------------------------------------------------------------------
+// text
+
+std::string render_text(const ReportData& data) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  const Counts& t = data.totals;
+  fmt::format_to(it, "{}\n", data.title);
+  fmt::format_to(it, "filter: {}\n", filter_text(data.filter));
+  fmt::format_to(it, "runs {}  cells {}  trials {}  pass {}  fail {}  timeout {}  error {}  signatures {}\n\n",
+                 data.runs.size(), data.cells.size(), t.trials, t.passes, t.failures, t.timeouts, t.errors,
+                 data.signatures.size());
+
+  fmt::format_to(it, "Failure rate per cell (fail + timeout; 95% Wilson interval, or the one-sided 95% upper "
+                     "bound 1-0.05^(1/n) when nothing failed)\n");
+  Table cells({"scenario", "placement", "params", "cpu", "runs", "trials", "failing", "errors", "rate",
+               "interval", "flaky"},
+              {false, false, false, false, true, true, true, true, true, false, false});
+  for (const CellRate& cell : data.cells) {
+    cells.add({or_dash(cell.cell.scenario), or_dash(cell.cell.placement), or_dash(cell.cell.params),
+               or_dash(cell.cell.cpu_model), std::to_string(cell.runs), std::to_string(cell.counts.trials),
+               std::to_string(cell.counts.failing()), std::to_string(cell.counts.errors), rate_text(cell),
+               interval_text(cell), cell.flaky() ? "flaky" : ""});
+  }
+  out += cells.render();
+
+  fmt::format_to(it, "\nTrials to first failure (runs with a failure; time = sum of trial durations)\n");
+  Table first({"scenario", "placement", "params", "cpu", "runs", "failed runs", "mean trials", "min", "max",
+               "mean ms"},
+              {false, false, false, false, true, true, true, true, true, true});
+  for (const FirstFailure& ff : data.first_failures) {
+    if (ff.runs_with_failure == 0) {
+      first.add({or_dash(ff.cell.scenario), or_dash(ff.cell.placement), or_dash(ff.cell.params),
+                 or_dash(ff.cell.cpu_model), std::to_string(ff.runs), "0", "-", "-", "-", "-"});
+    } else {
+      first.add({or_dash(ff.cell.scenario), or_dash(ff.cell.placement), or_dash(ff.cell.params),
+                 or_dash(ff.cell.cpu_model), std::to_string(ff.runs), std::to_string(ff.runs_with_failure),
+                 fmt::format("{:.1f}", ff.mean_trials), std::to_string(ff.min_trials),
+                 std::to_string(ff.max_trials), fmt::format("{:.1f}", ff.mean_ms)});
+    }
+  }
+  out += first.render();
+
+  fmt::format_to(it, "\nSignatures (most frequent first)\n");
+  Table sigs({"count", "cells", "hash", "first seen", "last seen", "signature"},
+             {true, true, false, false, false, false});
+  const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
+  for (std::size_t i = 0; i < shown; ++i) {
+    const SignatureStats& s = data.signatures[i];
+    sigs.add({std::to_string(s.count), std::to_string(s.cells), s.hash, format_time_ms(s.first_seen_ms),
+              format_time_ms(s.last_seen_ms), one_line(s.normalized, data.max_message_bytes)});
+  }
+  out += sigs.render();
+  if (shown < data.signatures.size()) {
+    fmt::format_to(it, "  ({} more signatures)\n", data.signatures.size() - shown);
+  }
+  for (std::size_t i = 0; i < shown; ++i) {
+    const SignatureStats& s = data.signatures[i];
+    fmt::format_to(it, "  {} e.g. {}\n", s.hash, one_line(s.example_message, data.max_message_bytes));
+  }
+
+  fmt::format_to(it, "\nRuns (by start time)\n");
+  Table runs({"run", "started", "scenario", "placement", "params", "cpu", "trials", "failing", "rate"},
+             {true, false, false, false, false, false, true, true, true});
+  for (const RunRate& run : data.runs) {
+    runs.add({std::to_string(run.run_id), format_time_ms(run.started_at_ms), or_dash(run.cell.scenario),
+              or_dash(run.cell.placement), or_dash(run.cell.params), or_dash(run.cell.cpu_model),
+              std::to_string(run.counts.trials), std::to_string(run.counts.failing()),
+              run.counts.trials ? percent(run.rate, Round::kNearest) : "-"});
+  }
+  out += runs.render();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json cell_json(const CellKey& cell) {
+  return ordered_json{{"scenario", cell.scenario},
+                      {"placement", cell.placement},
+                      {"params", cell.params},
+                      {"cpu_model", cell.cpu_model}};
+}
+
+void add_counts(ordered_json& j, const Counts& c) {
+  j["trials"] = c.trials;
+  j["passes"] = c.passes;
+  j["failures"] = c.failures;
+  j["timeouts"] = c.timeouts;
+  j["errors"] = c.errors;
+  j["failing"] = c.failing();
+}
+
+}  // namespace
+
+std::string render_json(const ReportData& data) {
+  ordered_json root;
+  root["schema"] = "flakelab-report/1";
+  root["title"] = data.title;
+  root["filter"] = ordered_json{{"run_ids", data.filter.run_ids},
+                                {"since_ms", data.filter.since_ms ? ordered_json(*data.filter.since_ms)
+                                                                  : ordered_json(nullptr)}};
+  ordered_json totals;
+  totals["runs"] = data.runs.size();
+  totals["cells"] = data.cells.size();
+  totals["signatures"] = data.signatures.size();
+  add_counts(totals, data.totals);
+  root["totals"] = totals;
+
+  ordered_json cells = ordered_json::array();
+  for (const CellRate& cell : data.cells) {
+    ordered_json j = cell_json(cell.cell);
+    j["runs"] = cell.runs;
+    add_counts(j, cell.counts);
+    j["rate"] = cell.rate;
+    j["wilson_low"] = cell.wilson_low;
+    j["wilson_high"] = cell.wilson_high;
+    j["upper_bound"] = cell.upper_bound;
+    j["flaky"] = cell.flaky();
+    j["wall_ms"] = cell.wall_ms;
+    if (const FirstFailure* ff = first_failure_of(data, cell.cell)) {
+      j["first_failure"] = ordered_json{{"runs_with_failure", ff->runs_with_failure},
+                                        {"mean_trials", ff->mean_trials},
+                                        {"min_trials", ff->min_trials},
+                                        {"max_trials", ff->max_trials},
+                                        {"mean_ms", ff->mean_ms}};
+    }
+    ordered_json sigs = ordered_json::array();
+    for (const CellSignature* cs : signatures_of(data, cell.cell)) {
+      sigs.push_back(ordered_json{{"hash", cs->hash},
+                                  {"count", cs->count},
+                                  {"normalized", cs->normalized},
+                                  {"example_message", cs->example_message}});
+    }
+    j["signatures"] = sigs;
+    cells.push_back(std::move(j));
+  }
+  root["cells"] = cells;
+
+  ordered_json sigs = ordered_json::array();
+  for (const SignatureStats& s : data.signatures) {
+    sigs.push_back(ordered_json{{"hash", s.hash},
+                                {"normalized", s.normalized},
+                                {"example_message", s.example_message},
+                                {"count", s.count},
+                                {"total_count", s.total_count},
+                                {"cells", s.cells},
+                                {"first_seen_ms", s.first_seen_ms},
+                                {"last_seen_ms", s.last_seen_ms},
+                                {"first_seen", format_time_ms(s.first_seen_ms)},
+                                {"last_seen", format_time_ms(s.last_seen_ms)}});
+  }
+  root["signatures"] = sigs;
+
+  ordered_json runs = ordered_json::array();
+  for (const RunRate& run : data.runs) {
+    ordered_json j{{"id", run.run_id}, {"run_uid", run.run_uid}};
+    j["scenario"] = run.cell.scenario;
+    j["placement"] = run.cell.placement;
+    j["params"] = run.cell.params;
+    j["cpu_model"] = run.cell.cpu_model;
+    j["started_at_ms"] = run.started_at_ms;
+    j["ended_at_ms"] = run.ended_at_ms ? ordered_json(*run.ended_at_ms) : ordered_json(nullptr);
+    add_counts(j, run.counts);
+    j["rate"] = run.rate;
+    j["wilson_low"] = run.wilson_low;
+    j["wilson_high"] = run.wilson_high;
+    runs.push_back(std::move(j));
+  }
+  root["runs"] = runs;
+  // Invalid UTF-8 in a message becomes U+FFFD rather than failing the report.
+  return root.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML helpers
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t len = utf8_sequence(text, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not valid UTF-8
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out.append(text.substr(i, len));
+      i += len;
+      continue;
+    }
+    const char c = text[i++];
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        // XML 1.0 forbids the other C0 controls, even as character references.
+        if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+        break;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Text content keeps its newlines readable (escaping them is only needed in attributes).
+std::string xml_text(std::string_view text) {
+  std::string out = xml_escape(text);
+  std::string readable;
+  readable.reserve(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out.compare(i, 5, "&#10;") == 0) {
+      readable.push_back('\n');
+      i += 4;
+    } else {
+      readable.push_back(out[i]);
+    }
+  }
+  return readable;
+}
+
+std::string seconds(int64_t ms) { return fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0); }
+
+std::string cell_summary(const CellRate& cell) {
+  std::string text = fmt::format("{} trials in {} runs: {} pass, {} fail, {} timeout, {} error; ", cell.counts.trials,
+                                 cell.runs, cell.counts.passes, cell.counts.failures, cell.counts.timeouts,
+                                 cell.counts.errors);
+  if (cell.counts.failing() == 0) {
+    text += fmt::format("0 failing; rate < {} at 95%", percent(cell.upper_bound, Round::kUp));
+  } else {
+    text += fmt::format("failure rate {} (95% Wilson {} .. {})", percent(cell.rate, Round::kNearest),
+                        percent(cell.wilson_low, Round::kNearest), percent(cell.wilson_high, Round::kNearest));
+  }
+  return text;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// JUnit XML
+
+std::string render_junit(const ReportData& data) {
+  // Group cells by scenario: one <testsuite> per scenario, one <testcase> per cell.
+  std::map<std::string, std::vector<const CellRate*>> suites;
+  for (const CellRate& cell : data.cells) suites[cell.cell.scenario].push_back(&cell);
+
+  enum class Status { kPass, kFlaky, kFail, kError };
+  auto status_of = [](const CellRate& c) {
+    if (c.counts.failing() > 0) return c.counts.passes > 0 ? Status::kFlaky : Status::kFail;
+    if (c.counts.errors > 0 && c.counts.passes == 0) return Status::kError;
+    return Status::kPass;
+  };
+
+  int64_t all_failures = 0;
+  int64_t all_errors = 0;
+  int64_t all_ms = 0;
+  for (const CellRate& cell : data.cells) {
+    all_failures += status_of(cell) == Status::kFail;
+    all_errors += status_of(cell) == Status::kError;
+    all_ms += cell.wall_ms;
+  }
+
+  std::string out;
+  auto it = std::back_inserter(out);
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  fmt::format_to(it, "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\">\n",
+                 xml_escape(data.title), data.cells.size(), all_failures, all_errors, seconds(all_ms));
+  for (const auto& [scenario, cells] : suites) {
+    int64_t failures = 0;
+    int64_t errors = 0;
+    int64_t ms = 0;
+    for (const CellRate* cell : cells) {
+      failures += status_of(*cell) == Status::kFail;
+      errors += status_of(*cell) == Status::kError;
+      ms += cell->wall_ms;
+    }
+    fmt::format_to(it,
+                   "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" "
+                   "time=\"{}\">\n",
+                   xml_escape(or_dash(scenario)), cells.size(), failures, errors, seconds(ms));
+    for (const CellRate* cell : cells) {
+      const Status status = status_of(*cell);
+      const auto sigs = signatures_of(data, cell->cell);
+      fmt::format_to(it, "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">\n",
+                     xml_escape("flakelab." + or_dash(scenario)),
+                     xml_escape(fmt::format("[{}] {} @ {}", or_dash(cell->cell.placement),
+                                            or_dash(cell->cell.params), or_dash(cell->cell.cpu_model))),
+                     seconds(cell->wall_ms));
+      out += "      <properties>\n";
+      auto property = [&](std::string_view name, const std::string& value) {
+        fmt::format_to(it, "        <property name=\"{}\" value=\"{}\"/>\n", xml_escape(name), xml_escape(value));
+      };
+      property("flaky", cell->flaky() ? "true" : "false");
+      property("runs", std::to_string(cell->runs));
+      property("trials", std::to_string(cell->counts.trials));
+      property("passes", std::to_string(cell->counts.passes));
+      property("failures", std::to_string(cell->counts.failures));
+      property("timeouts", std::to_string(cell->counts.timeouts));
+      property("errors", std::to_string(cell->counts.errors));
+      property("rate", fmt::format("{:.6f}", cell->rate));
+      property("wilson_low", fmt::format("{:.6f}", cell->wilson_low));
+      property("wilson_high", fmt::format("{:.6f}", cell->wilson_high));
+      property("upper_bound_95", fmt::format("{:.6f}", cell->upper_bound));
+      for (const CellSignature* cs : sigs) property("signature", fmt::format("{} x{}", cs->hash, cs->count));
+      out += "      </properties>\n";
+
+      std::string details;
+      for (const CellSignature* cs : sigs) {
+        details += fmt::format("signature {} ({} failures): {}\n  example: {}\n", cs->hash, cs->count, cs->normalized,
+                               cut(cs->example_message, 4000));
+      }
+      const std::string top_hash = sigs.empty() ? "none" : sigs.front()->hash;
+      const std::string top_message = sigs.empty() ? "" : one_line(sigs.front()->example_message, 500);
+      const std::string message = fmt::format("{} of {} trials failed ({}); signature {}{}{}", cell->counts.failing(),
+                                              cell->counts.trials, percent(cell->rate, Round::kNearest), top_hash,
+                                              top_message.empty() ? "" : ": ", top_message);
+      switch (status) {
+        case Status::kFail:
+          fmt::format_to(it, "      <failure message=\"{}\" type=\"flakelab.signature.{}\">{}</failure>\n",
+                         xml_escape(message), xml_escape(top_hash), xml_text(details));
+          break;
+        case Status::kFlaky:
+          // Surefire/Jenkins: a test that passed but also failed is <flakyFailure>; the
+          // property flaky=true says the same to CI servers that ignore the element.
+          fmt::format_to(it,
+                         "      <flakyFailure message=\"{}\" type=\"flakelab.signature.{}\">\n"
+                         "        <stackTrace>{}</stackTrace>\n      </flakyFailure>\n",
+                         xml_escape(message), xml_escape(top_hash), xml_text(details));
+          break;
+        case Status::kError:
+          fmt::format_to(it, "      <error message=\"{}\" type=\"flakelab.error\">{}</error>\n",
+                         xml_escape(fmt::format("all {} trials ended in a harness error", cell->counts.trials)),
+                         xml_text(details));
+          break;
+        case Status::kPass:
+          break;
+      }
+      fmt::format_to(it, "      <system-out>{}{}</system-out>\n", xml_text(cell_summary(*cell)),
+                     status == Status::kFlaky ? xml_text("\nFLAKY: some trials passed, some failed") : "");
+      out += "    </testcase>\n";
+    }
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML
+
+namespace {
+
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr std::size_t kColorCount = std::size(kColors);
+
+std::string num(double v) { return fmt::format("{:.1f}", v); }
+
+// The smallest of 1, 2, 5 x 10^k at or above v (v > 0).
+double nice_ceiling(double v) {
+  if (!(v > 0)) return 1;
+  const double exp = std::pow(10.0, std::floor(std::log10(v)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * exp >= v * (1 - 1e-12)) return m * exp;
+  }
+  return 10 * exp;
+}
+
+std::string pct_label(double fraction) {
+  const double pct = fraction * 100;
+  if (pct == 0) return "0%";
+  if (pct >= 1) return fmt::format("{:g}%", std::round(pct * 100) / 100);
+  return fmt::format("{:.3g}%", pct);
+}
+
+struct Bar {
+  std::string label;
+  double value = 0;
+  std::optional<double> low;
+  std::optional<double> high;
+  std::string note;  // shown right of the bar
+  std::string title; // tooltip
+};
+
+// Horizontal bars with optional interval whiskers; `as_percent` formats the axis.
+std::string bar_chart(const std::string& id, const std::vector<Bar>& bars, bool as_percent) {
+  constexpr double kLabelW = 380, kPlotW = 420, kNoteW = 170, kRowH = 22, kTop = 26, kBottom = 10;
+  const double width = kLabelW + kPlotW + kNoteW;
+  const double height = kTop + kRowH * static_cast<double>(bars.size()) + kBottom;
+  double max = 0;
+  for (const Bar& b : bars) max = std::max({max, b.value, b.high.value_or(0)});
+  const double axis_max = as_percent ? std::min(1.0, nice_ceiling(std::max(max, 0.001))) : nice_ceiling(std::max(max, 1.0));
+  auto x = [&](double v) { return kLabelW + kPlotW * v / axis_max; };
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "<svg id=\"{}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+                 "viewBox=\"0 0 {} {}\" role=\"img\">\n",
+                 id, num(width), num(height), num(width), num(height));
+  for (int t = 0; t <= 4; ++t) {
+    const double v = axis_max * t / 4;
+    fmt::format_to(it,
+                   "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" class=\"grid\"/>"
+                   "<text x=\"{0}\" y=\"{3}\" class=\"tick\" text-anchor=\"middle\">{4}</text>\n",
+                   num(x(v)), num(kTop - 4), num(height - kBottom), num(kTop - 8),
+                   as_percent ? pct_label(v) : fmt::format("{:g}", v));
+  }
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    const double y = kTop + kRowH * static_cast<double>(i);
+    fmt::format_to(it, "<g class=\"bar\"><title>{}</title>", xml_escape(b.title.empty() ? b.label : b.title));
+    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"end\">{}</text>", num(kLabelW - 6),
+                   num(y + 15), xml_escape(cut(b.label, 56)));
+    fmt::format_to(it, "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>", num(kLabelW), num(y + 4),
+                   num(std::max(0.0, x(b.value) - kLabelW)), num(kRowH - 8), kColors[0]);
+    if (b.low && b.high) {
+      const double cy = y + kRowH / 2;
+      fmt::format_to(it,
+                     "<path class=\"whisker\" d=\"M{0} {1}H{2}M{0} {3}V{4}M{2} {3}V{4}\"/>",
+                     num(x(*b.low)), num(cy), num(x(*b.high)), num(cy - 6), num(cy + 6));
+    }
+    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"note\">{}</text></g>\n", num(kLabelW + kPlotW + 8),
+                   num(y + 15), xml_escape(b.note));
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+struct Point {
+  double x = 0;
+  double y = 0;
+  double low = 0;
+  double high = 0;
+  std::string title;
+};
+struct Series {
+  std::string name;
+  std::vector<Point> points;  // sorted by x
+};
+
+// Points with interval whiskers joined per series; x linear. `x_label` formats x ticks.
+template <typename XLabel>
+std::string xy_chart(const std::string& id, const std::vector<Series>& series, const std::string& x_title,
+                     XLabel x_label) {
+  constexpr double kLeft = 60, kRight = 80, kTop = 16, kPlotH = 260, kPlotW = 760, kAxis = 44, kLegendRow = 18;
+  const double legend_h = kLegendRow * static_cast<double>(std::min<std::size_t>(series.size(), 11));
+  const double width = kLeft + kPlotW + kRight;
+  const double height = kTop + kPlotH + kAxis + legend_h;
+  double xmin = 0, xmax = 0, ymax = 0;
+  bool first = true;
+  for (const Series& s : series) {
+    for (const Point& p : s.points) {
+      xmin = first ? p.x : std::min(xmin, p.x);
+      xmax = first ? p.x : std::max(xmax, p.x);
+      ymax = std::max(ymax, p.high);
+      first = false;
+    }
+  }
+  if (xmax <= xmin) {
+    xmin -= 1;
+    xmax += 1;
+  }
+  const double axis_y = std::min(1.0, nice_ceiling(std::max(ymax, 0.001)));
+  auto px = [&](double v) { return kLeft + kPlotW * (v - xmin) / (xmax - xmin); };
+  auto py = [&](double v) { return kTop + kPlotH * (1 - v / axis_y); };
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "<svg id=\"{}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+                 "viewBox=\"0 0 {} {}\" role=\"img\">\n",
+                 id, num(width), num(height), num(width), num(height));
+  for (int t = 0; t <= 4; ++t) {
+    const double v = axis_y * t / 4;
+    fmt::format_to(it,
+                   "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"grid\"/>"
+                   "<text x=\"{3}\" y=\"{4}\" class=\"tick\" text-anchor=\"end\">{5}</text>\n",
+                   num(kLeft), num(py(v)), num(kLeft + kPlotW), num(kLeft - 6), num(py(v) + 4), pct_label(v));
+  }
+  for (int t = 0; t <= 4; ++t) {
+    const double v = xmin + (xmax - xmin) * t / 4;
+    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>\n", num(px(v)),
+                   num(kTop + kPlotH + 16), xml_escape(x_label(v)));
+  }
+  fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{}</text>\n",
+                 num(kLeft + kPlotW / 2), num(kTop + kPlotH + 34), xml_escape(x_title));
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const char* color = kColors[s % kColorCount];
+    const auto& points = series[s].points;
+    fmt::format_to(it, "<g class=\"series\" stroke=\"{0}\" fill=\"{0}\">", color);
+    if (points.size() > 1) {
+      out += "<polyline fill=\"none\" points=\"";
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        fmt::format_to(it, "{}{},{}", i ? " " : "", num(px(points[i].x)), num(py(points[i].y)));
+      }
+      out += "\"/>";
+    }
+    for (const Point& p : points) {
+      fmt::format_to(it,
+                     "<g class=\"point\"><title>{4}</title><path class=\"whisker\" d=\"M{0} {1}V{2}M{5} {1}H{6}M{5} "
+                     "{2}H{6}\"/><circle cx=\"{0}\" cy=\"{3}\" r=\"3.5\"/></g>",
+                     num(px(p.x)), num(py(p.low)), num(py(p.high)), num(py(p.y)), xml_escape(p.title),
+                     num(px(p.x) - 3), num(px(p.x) + 3));
+    }
+    out += "</g>\n";
+  }
+  for (std::size_t s = 0; s < series.size() && s < 11; ++s) {
+    const double y = kTop + kPlotH + kAxis + kLegendRow * static_cast<double>(s) + 12;
+    if (s == 10) {
+      fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"legend\">... and {} more</text>\n", num(kLeft), num(y),
+                     series.size() - 10);
+      break;
+    }
+    fmt::format_to(it,
+                   "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>"
+                   "<text x=\"{}\" y=\"{}\" class=\"legend\">{}</text>\n",
+                   num(kLeft), num(y - 10), kColors[s % kColorCount], num(kLeft + 18), num(y), xml_escape(series[s].name));
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+std::string html_rate(const Counts& counts, double rate, double low, double high, double upper) {
+  if (counts.trials == 0) return "no trials";
+  if (counts.failing() == 0) return "&lt; " + percent(upper, Round::kUp) + " (95% upper bound)";
+  return fmt::format("{} ({} .. {})", percent(rate, Round::kNearest), percent(low, Round::kNearest),
+                     percent(high, Round::kNearest));
+}
+
+Point pooled_point(double x, const Counts& counts, const std::string& title) {
+  Point p;
+  p.x = x;
+  p.y = counts.trials ? static_cast<double>(counts.failing()) / static_cast<double>(counts.trials) : 0;
+  const Interval interval = wilson_interval(counts.failing(), counts.trials);
+  p.low = interval.low;
+  p.high = interval.high;
+  p.title = fmt::format("{}: {} of {} failing", title, counts.failing(), counts.trials);
+  return p;
+}
+
+constexpr const char* kStyle = R"css(
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr.flaky td { background: #fff4e0; }
+code { font-size: 12px; }
+.chart { display: block; margin: 8px 0; background: #fafafa; border: 1px solid #eee; }
+.chart .grid { stroke: #ddd; stroke-width: 1; }
+.chart .tick, .chart .note, .chart .legend, .chart .axis { font-size: 11px; fill: #444; stroke: none; }
+.chart .label { font-size: 12px; fill: #222; }
+.chart .whisker { stroke: #222; stroke-width: 1.5; fill: none; }
+.chart .series .whisker { stroke: inherit; }
+.chart polyline { stroke-width: 1.5; opacity: 0.6; }
+.empty { color: #777; font-style: italic; }
+)css";
+
+}  // namespace
+
+std::string render_html(const ReportData& data) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  const std::string title = xml_escape(data.title);
+  fmt::format_to(it,
+                 "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n"
+                 "<style>{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+                 title, kStyle, title);
+  const Counts& t = data.totals;
+  fmt::format_to(it,
+                 "<p id=\"totals\">Filter: {}. {} runs, {} cells, {} trials: {} pass, {} fail, {} timeout, {} error; "
+                 "{} distinct failure signatures.</p>\n",
+                 xml_escape(filter_text(data.filter)), data.runs.size(), data.cells.size(), t.trials, t.passes,
+                 t.failures, t.timeouts, t.errors, data.signatures.size());
+
+  // Chart 1: failure rate per placement: one bar per scenario x parameters x placement, pooled
+  // over CPU models (cells differ only by CPU sit in the cell table).
+  {
+    std::map<CellKey, Counts> pooled;
+    for (const CellRate& cell : data.cells) {
+      CellKey key = cell.cell;
+      key.cpu_model.clear();
+      pooled[key].add(cell.counts);
+    }
+    std::vector<Bar> bars;
+    for (const auto& [key, counts] : pooled) {
+      Bar bar;
+      bar.label = fmt::format("{} {} [{}]", or_dash(key.scenario), or_dash(key.params), or_dash(key.placement));
+      const Interval interval = wilson_interval(counts.failing(), counts.trials);
+      bar.value = counts.trials ? static_cast<double>(counts.failing()) / static_cast<double>(counts.trials) : 0;
+      bar.low = interval.low;
+      bar.high = counts.failing() == 0 ? zero_failure_upper_bound(counts.trials) : interval.high;
+      bar.note = fmt::format("{}/{}", counts.failing(), counts.trials);
+      bar.title = fmt::format("{}: {} of {} failing, 95% interval {} .. {}", bar.label, counts.failing(),
+                              counts.trials, pct_label(*bar.low), pct_label(*bar.high));
+      bars.push_back(std::move(bar));
+    }
+    out += "<h2>Failure rate per placement</h2>\n<p>Fail + timeout per scenario, parameters and placement (all CPU "
+           "models pooled); whiskers are 95% Wilson intervals (the one-sided 95% upper bound when nothing "
+           "failed).</p>\n";
+    out += bars.empty() ? "<p class=\"empty\">No trials.</p>\n" : bar_chart("chart-placement", bars, true);
+  }
+
+  // Chart 2: rate against restore_delay_us.
+  {
+    std::map<std::string, std::map<double, Counts>> by_scenario;
+    for (const CellRate& cell : data.cells) {
+      const auto delay = cell.cell.param("restore_delay_us");
+      if (!delay) continue;
+      char* end = nullptr;
+      const double value = std::strtod(delay->c_str(), &end);
+      if (end == delay->c_str() || *end != '\0') continue;
+      by_scenario[cell.cell.scenario][value].add(cell.counts);
+    }
+    std::vector<Series> series;
+    for (const auto& [scenario, points] : by_scenario) {
+      Series s;
+      s.name = or_dash(scenario);
+      for (const auto& [delay, counts] : points) {
+        s.points.push_back(pooled_point(delay, counts, fmt::format("{} restore_delay_us={:g}", s.name, delay)));
+      }
+      series.push_back(std::move(s));
+    }
+    out += "<h2>Failure rate against restore_delay_us</h2>\n";
+    out += series.empty() ? "<p class=\"empty\">No cell has a restore_delay_us parameter.</p>\n"
+                          : xy_chart("chart-delay", series, "restore_delay_us",
+                                     [](double v) { return fmt::format("{:g}", std::round(v * 10) / 10); });
+  }
+
+  // Chart 3: signatures by count.
+  {
+    std::vector<Bar> bars;
+    const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+      const SignatureStats& s = data.signatures[i];
+      Bar bar;
+      bar.label = s.hash.substr(0, 8) + " " + one_line(s.normalized, 40);
+      bar.value = static_cast<double>(s.count);
+      bar.note = std::to_string(s.count);
+      bar.title = one_line(s.normalized, 300);
+      bars.push_back(std::move(bar));
+    }
+    out += "<h2>Failure signatures by count</h2>\n";
+    out += bars.empty() ? "<p class=\"empty\">No failures.</p>\n" : bar_chart("chart-signatures", bars, false);
+  }
+
+  // Chart 4: rate per run over time, one series per cell.
+  {
+    std::map<CellKey, Series> by_cell;
+    for (const RunRate& run : data.runs) {
+      if (run.counts.trials == 0) continue;
+      Series& s = by_cell[run.cell];
+      s.name = cell_label(run.cell);
+      Point p = pooled_point(static_cast<double>(run.started_at_ms), run.counts,
+                             fmt::format("run {} {}", run.run_id, format_time_ms(run.started_at_ms)));
+      s.points.push_back(std::move(p));
+    }
+    std::vector<Series> series;
+    for (auto& [key, s] : by_cell) series.push_back(std::move(s));
+    out += "<h2>Failure rate per run over time</h2>\n";
+    out += series.empty() ? "<p class=\"empty\">No runs with trials.</p>\n"
+                          : xy_chart("chart-runs", series, "run start (UTC)", [](double v) {
+                              return format_time_ms(static_cast<int64_t>(std::llround(v))).substr(0, 16);
+                            });
+  }
+
+  // Tables.
+  out += "<h2>Cells</h2>\n<table id=\"cells\">\n<tr><th>scenario</th><th>placement</th><th>params</th><th>cpu</th>"
+         "<th>runs</th><th>trials</th><th>failing</th><th>errors</th><th>rate (95% interval)</th>"
+         "<th>trials to first failure</th><th>top signatures</th></tr>\n";
+  for (const CellRate& cell : data.cells) {
+    const FirstFailure* ff = first_failure_of(data, cell.cell);
+    std::string first = "-";
+    if (ff && ff->runs_with_failure > 0) {
+      first = fmt::format("{:.1f} (in {} of {} runs)", ff->mean_trials, ff->runs_with_failure, ff->runs);
+    }
+    std::string sigs;
+    for (const CellSignature* cs : signatures_of(data, cell.cell)) {
+      sigs += fmt::format("<code title=\"{}\">{}</code> &#215;{}<br>", xml_escape(one_line(cs->example_message, 500)),
+                          cs->hash, cs->count);
+    }
+    fmt::format_to(it,
+                   "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                   "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n",
+                   cell.flaky() ? " class=\"flaky\"" : "", xml_escape(or_dash(cell.cell.scenario)),
+                   xml_escape(or_dash(cell.cell.placement)), xml_escape(or_dash(cell.cell.params)),
+                   xml_escape(or_dash(cell.cell.cpu_model)), cell.runs, cell.counts.trials, cell.counts.failing(),
+                   cell.counts.errors,
+                   html_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high, cell.upper_bound),
+                   cell.flaky() ? " <b>flaky</b>" : "", xml_escape(first), sigs);
+  }
+  out += "</table>\n";
+
+  out += "<h2>Signatures</h2>\n<table id=\"signatures\">\n<tr><th>count</th><th>cells</th><th>hash</th>"
+         "<th>first seen</th><th>last seen</th><th>normalized</th><th>example</th></tr>\n";
+  const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
+  for (std::size_t i = 0; i < shown; ++i) {
+    const SignatureStats& s = data.signatures[i];
+    fmt::format_to(it,
+                   "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
+                   "<td><code>{}</code></td><td><code>{}</code></td></tr>\n",
+                   s.count, s.cells, s.hash, format_time_ms(s.first_seen_ms), format_time_ms(s.last_seen_ms),
+                   xml_escape(one_line(s.normalized, data.max_message_bytes)),
+                   xml_escape(one_line(s.example_message, data.max_message_bytes)));
+  }
+  out += "</table>\n";
+  if (shown < data.signatures.size()) {
+    fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
+  }
+
+  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>trials</th>"
+         "<th>failing</th><th>rate (95% Wilson)</th></tr>\n";
+  for (const RunRate& run : data.runs) {
+    fmt::format_to(it,
+                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                   "<td>{}</td></tr>\n",
+                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)), run.counts.trials,
+                   run.counts.failing(),
+                   html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
+                             zero_failure_upper_bound(run.counts.trials)));
+  }
+  out += "</table>\n</body>\n</html>\n";
+  return out;
+}
+
+std::string render_report(const ReportData& data, ReportFormat format) {
+  switch (format) {
+    case ReportFormat::kText:
+      return render_text(data);
+    case ReportFormat::kJson:
+      return render_json(data);
+    case ReportFormat::kJunit:
+      return render_junit(data);
+    case ReportFormat::kHtml:
+      return render_html(data);
+  }
+  throw std::invalid_argument("render_report: invalid format");
+}
+
+}  // namespace flakelab::results

@@ -1,0 +1,358 @@
+// Whole-store reports: text, JSON, JUnit XML (validated against tests/junit.xsd with xmllint and
+// parsed with Python's xml.etree), HTML (self-contained, charts present, well-formed SVG).
+#include "flakelab/results/reports.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fixtures.h"
+#include "temp_dir.h"
+
+namespace flakelab::results {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::TempDir;
+using namespace testing;  // NOLINT: fixtures
+
+constexpr int64_t kT0 = 1'763'900'000'000;
+constexpr int64_t kDay = 86'400'000;
+// Needs escaping everywhere; has a control character and a byte that is not UTF-8.
+const std::string kNastyMessage = "parasite said <\"boom\" & 'bang'>\x01 at 0x10 \xff end";
+
+struct Fixture {
+  TempDir dir;
+  std::string path = dir.file("report.db");
+
+  Fixture() {
+    Store store(path, 128);
+    const int64_t e = store.upsert_host(epyc());
+    const int64_t x = store.upsert_host(xeon());
+    int64_t r = store.begin_run(e, make_run("compel/stack", "check=legacy", "victim=0,injector=1", kT0));
+    add_trials(store, r, 400, 8, stack_message, kT0);  // flaky: 50 of 400
+    store.end_run(r, kT0 + 90'000);
+    r = store.begin_run(x, make_run("compel/stack", "check=legacy", "victim=0,injector=2", kT0 + kDay));
+    add_trials(store, r, 200, 40, stack_message, kT0 + kDay);  // flaky: 5 of 200
+    r = store.begin_run(e, make_run("compel/stack", "check=guard_zone", "victim=0,injector=1", kT0 + 2 * kDay));
+    add_trials(store, r, 1000, 0, stack_message);  // clean
+    for (int delay : {0, 500, 2000, 8000}) {
+      r = store.begin_run(e, make_run("scm06", "restore_delay_us=" + std::to_string(delay), "unpinned",
+                                      kT0 + 3 * kDay + delay));
+      const int every = delay == 0 ? 1 : delay / 250;  // delay 0: every trial fails
+      add_trials(store, r, 100, every, bind_message, kT0 + 3 * kDay);
+    }
+    r = store.begin_run(e, make_run("weird & <odd>", "a=\"1\"", "victim='0'", kT0 + 4 * kDay));
+    store.add_trial(r, make_trial(0, Outcome::kPass));
+    store.add_trial(r, make_trial(1, Outcome::kFail, kNastyMessage, kT0 + 4 * kDay));
+    r = store.begin_run(e, make_run("broken", "", "unpinned", kT0 + 5 * kDay));
+    store.add_trial(r, make_trial(0, Outcome::kError, "seize 4242: Operation not permitted", kT0 + 5 * kDay));
+  }
+};
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.file(name);
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return path;
+}
+
+// Runs a command; returns its exit status and puts stdout+stderr in *output.
+int run(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  std::size_t got = 0;
+  while ((got = fread(buffer, 1, sizeof buffer, pipe)) > 0) output->append(buffer, got);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool executable(const char* path) { return access(path, X_OK) == 0; }
+
+TEST(Reports, FormatNames) {
+  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+    EXPECT_EQ(report_format_from_string(to_string(f)), f);
+  }
+  EXPECT_FALSE(report_format_from_string("xml").has_value());
+}
+
+TEST(Reports, TextHasTheSummaryTables) {
+  Fixture f;
+  Store store(f.path);
+  const std::string text = render_text(collect_report(store));
+  EXPECT_THAT(text, HasSubstr("runs 9  cells 9  trials 2003  pass 1781  fail 221  timeout 0  error 1  signatures 4"));
+  EXPECT_THAT(text, HasSubstr("Failure rate per cell"));
+  EXPECT_THAT(text, HasSubstr("12.50%"));         // legacy on injector=1: 50/400
+  EXPECT_THAT(text, HasSubstr("< 0.300%"));       // guard zone: 1-0.05^(1/1000) = 0.2991%
+  EXPECT_THAT(text, HasSubstr("flaky"));
+  EXPECT_THAT(text, HasSubstr("Trials to first failure"));
+  EXPECT_THAT(text, HasSubstr("Signatures (most frequent first)"));
+  EXPECT_THAT(text, HasSubstr("unix: Can't bind id <hex> ino <ino> addr : Address already in use"));
+  EXPECT_THAT(text, HasSubstr("Runs (by start time)"));
+  EXPECT_THAT(text, Not(HasSubstr("\x01")));
+  EXPECT_THAT(text, Not(HasSubstr("\xff"))) << "invalid UTF-8 is replaced";
+  EXPECT_THAT(text, HasSubstr("parasite said <\"boom\" & 'bang'>  at <hex> \xEF\xBF\xBD end"));
+}
+
+TEST(Reports, JsonIsParseableAndMatchesTheQueries) {
+  Fixture f;
+  Store store(f.path);
+  const ReportData data = collect_report(store);
+  const auto j = nlohmann::json::parse(render_json(data));
+  EXPECT_EQ(j["schema"], "flakelab-report/1");
+  EXPECT_EQ(j["totals"]["trials"], 2003);
+  EXPECT_EQ(j["totals"]["runs"], 9);
+  ASSERT_EQ(j["cells"].size(), 9u);
+  const auto& legacy = j["cells"][2];
+  EXPECT_EQ(legacy["scenario"], "compel/stack");
+  EXPECT_EQ(legacy["placement"], "victim=0,injector=1");
+  EXPECT_EQ(legacy["failures"], 50);
+  EXPECT_EQ(legacy["flaky"], true);
+  EXPECT_DOUBLE_EQ(legacy["rate"].get<double>(), 0.125);
+  EXPECT_EQ(legacy["first_failure"]["min_trials"], 8);
+  EXPECT_EQ(legacy["signatures"][0]["count"], 50);
+  EXPECT_EQ(legacy["wall_ms"], 90'000);
+  const auto& guard = j["cells"][1];
+  EXPECT_EQ(guard["params"], "check=guard_zone");
+  EXPECT_NEAR(guard["upper_bound"].get<double>(), zero_failure_upper_bound(1000), 1e-12);
+  // bind: delay 0 every trial, 500 every 2nd, 2000 every 8th, 8000 every 32nd.
+  EXPECT_EQ(j["signatures"][0]["count"], 100 + 50 + 12 + 3);
+  EXPECT_EQ(j["signatures"][0]["cells"], 4);
+  EXPECT_EQ(j["runs"].size(), 9u);
+  EXPECT_EQ(j["runs"][0]["run_uid"].get<std::string>().size(), 36u);
+  // The message that is not valid UTF-8 survives as U+FFFD.
+  bool found = false;
+  for (const auto& s : j["signatures"]) {
+    if (s["example_message"].get<std::string>().find("parasite said") != std::string::npos) {
+      found = true;
+      EXPECT_THAT(s["example_message"].get<std::string>(), HasSubstr("\xEF\xBF\xBD"));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Reports, JunitValidatesAgainstTheSchemaAndMarksFlakyCells) {
+  Fixture f;
+  Store store(f.path);
+  const std::string xml = render_junit(collect_report(store));
+  TempDir dir;
+  const std::string file = write(dir, "junit.xml", xml);
+  std::string output;
+  if (executable("/usr/bin/xmllint")) {
+    EXPECT_EQ(run("/usr/bin/xmllint --noout --schema " FLAKELAB_RESULTS_TEST_DIR "/junit.xsd " + file, &output), 0)
+        << output << "\n" << xml;
+  } else {
+    ADD_FAILURE() << "xmllint (Debian package libxml2-utils) is needed to validate the JUnit output";
+  }
+  ASSERT_TRUE(executable("/usr/bin/python3"));
+  const std::string script = write(dir, "check.py", R"py(
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites", root.tag
+cases = root.findall("./testsuite/testcase")
+assert int(root.get("tests")) == len(cases) == 9, (root.get("tests"), len(cases))
+def props(tc):
+    return {p.get("name"): p.get("value") for p in tc.findall("./properties/property")}
+flaky = [tc for tc in cases if props(tc)["flaky"] == "true"]
+assert len(flaky) == 6, [tc.get("name") for tc in flaky]
+for tc in flaky:
+    ff = tc.find("flakyFailure")
+    assert ff is not None and tc.find("failure") is None, tc.get("name")
+    assert ff.get("type").startswith("flakelab.signature."), ff.get("type")
+    assert "signature " in ff.find("stackTrace").text
+    assert "FLAKY" in tc.find("system-out").text
+failed = [tc for tc in cases if tc.find("failure") is not None]
+assert len(failed) == 1 and "restore_delay_us=0" in failed[0].get("name"), [tc.get("name") for tc in failed]
+fail = failed[0].find("failure")
+assert "unix: Can't bind id 0x" in fail.get("message"), fail.get("message")
+assert len(fail.get("type")) == len("flakelab.signature.") + 16
+errors = [tc for tc in cases if tc.find("error") is not None]
+assert len(errors) == 1 and errors[0].get("classname") == "flakelab.broken"
+assert int(root.get("failures")) == 1 and int(root.get("errors")) == 1
+weird = [tc for tc in cases if tc.get("classname") == "flakelab.weird & <odd>"]
+assert len(weird) == 1, [tc.get("classname") for tc in cases]
+msg = weird[0].find("flakyFailure").get("message")
+assert "<\"boom\" & 'bang'>" in msg and "\ufffd" in msg and "\x01" not in msg, repr(msg)
+clean = [tc for tc in cases if "guard_zone" in tc.get("name")][0]
+assert len(list(clean)) == 2 and props(clean)["upper_bound_95"].startswith("0.0029"), props(clean)
+print("ok")
+)py");
+  output.clear();
+  EXPECT_EQ(run("/usr/bin/python3 " + script + " " + file, &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("ok"));
+}
+
+TEST(Reports, HtmlIsSelfContainedWithTheFourCharts) {
+  Fixture f;
+  Store store(f.path);
+  const std::string html = render_html(collect_report(store));
+  for (const char* id : {"chart-placement", "chart-delay", "chart-signatures", "chart-runs"}) {
+    EXPECT_THAT(html, HasSubstr(std::string("<svg id=\"") + id + "\"")) << id;
+  }
+  // No network: no scripts, no external resources.
+  for (const char* bad : {"<script", "src=", "href=", "@import", "url(", "<link", "<iframe"}) {
+    EXPECT_THAT(html, Not(HasSubstr(bad))) << bad;
+  }
+  EXPECT_THAT(html, HasSubstr("weird &amp; &lt;odd&gt;"));
+  TempDir dir;
+  const std::string file = write(dir, "report.html", html);
+  const std::string script = write(dir, "check.py", R"py(
+import sys, re, xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+text = open(sys.argv[1], encoding="utf-8").read()
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.stack = []; self.svgs = 0; self.circles = 0; self.rects = 0
+    def handle_starttag(self, tag, attrs):
+        if tag == "svg": self.svgs += 1
+        if tag == "circle": self.circles += 1
+        if tag == "rect": self.rects += 1
+        if tag not in ("meta", "br", "line", "rect", "circle", "path", "polyline"): self.stack.append(tag)
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag in self.stack and self.stack[-1] == tag: self.stack.pop()
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+        self.stack.pop()
+p = P(); p.feed(text); p.close()
+assert not p.stack, p.stack
+assert p.svgs == 4, p.svgs
+assert p.circles >= 9 + 4, p.circles
+for svg in re.findall(r"<svg.*?</svg>", text, re.S):
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+print("ok")
+)py");
+  std::string output;
+  ASSERT_TRUE(executable("/usr/bin/python3"));
+  EXPECT_EQ(run("/usr/bin/python3 " + script + " " + file, &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("ok"));
+}
+
+// Renders the page in Debian's headless Chromium: the screenshot must not be blank and must show
+// the charts' bar colour; the rendered DOM must hold the four charts.
+TEST(Reports, HtmlRendersInHeadlessChromium) {
+  const char* chromium = nullptr;
+  for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+    if (executable(candidate)) {
+      chromium = candidate;
+      break;
+    }
+  }
+  if (chromium == nullptr) GTEST_SKIP() << "Debian's chromium package is not installed";
+  ASSERT_TRUE(executable("/usr/bin/python3"));
+  Fixture f;
+  Store store(f.path);
+  TempDir dir;
+  const std::string page = write(dir, "report.html", render_html(collect_report(store)));
+  const std::string shot = dir.file("shot.png");
+  const std::string common = std::string("timeout 120 ") + chromium +
+                             " --headless=new --no-sandbox --disable-gpu --hide-scrollbars --no-first-run"
+                             " --user-data-dir=" + dir.file("profile") + " --window-size=1200,2000 ";
+  std::string output;
+  ASSERT_EQ(run(common + "--screenshot=" + shot + " file://" + page, &output), 0) << output;
+  output.clear();
+  ASSERT_EQ(run(common + "--dump-dom file://" + page + " > " + dir.file("dom.html"), &output), 0) << output;
+  const std::string script = write(dir, "png.py", R"py(
+import sys, zlib, struct, re
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, idat, width = 8, b"", 0
+while pos < len(data):
+    length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + length]
+    if kind == b"IHDR":
+        width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+        assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
+        bpp = 3 if color == 2 else 4
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + length
+raw = zlib.decompress(idat)
+stride = width * bpp
+prev = bytearray(stride)
+white = blue = 0
+for y in range(height):
+    ftype = raw[y * (stride + 1)]
+    line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b = prev[i]
+        c = prev[i - bpp] if i >= bpp else 0
+        if ftype == 1: line[i] = (line[i] + a) & 255
+        elif ftype == 2: line[i] = (line[i] + b) & 255
+        elif ftype == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif ftype == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, stride, bpp):
+        r, g, bl = line[x], line[x + 1], line[x + 2]
+        if r > 245 and g > 245 and bl > 245: white += 1
+        if abs(r - 0x1f) < 12 and abs(g - 0x77) < 12 and abs(bl - 0xb4) < 12: blue += 1
+    prev = line
+total = width * height
+assert white < total * 0.98, "blank screenshot (%d of %d pixels white)" % (white, total)
+assert blue > 2000, "no chart bars in the screenshot (%d bar-coloured pixels)" % blue
+dom = open(sys.argv[2], encoding="utf-8").read()
+charts = re.findall(r'<svg id="(chart-[a-z]+)"', dom)
+assert charts == ["chart-placement", "chart-delay", "chart-signatures", "chart-runs"], charts
+print("ok", width, height, white, blue)
+)py");
+  output.clear();
+  EXPECT_EQ(run("/usr/bin/python3 " + script + " " + shot + " " + dir.file("dom.html"), &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("ok"));
+}
+
+TEST(Reports, DeterministicForTheSameDatabase) {
+  Fixture f;
+  std::string first[4];
+  {
+    Store store(f.path);
+    const ReportData data = collect_report(store);
+    for (ReportFormat fmt : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+      first[static_cast<int>(fmt)] = render_report(data, fmt);
+    }
+  }
+  Store store(f.path);
+  const ReportData data = collect_report(store);
+  for (ReportFormat fmt : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+    EXPECT_EQ(render_report(data, fmt), first[static_cast<int>(fmt)]) << to_string(fmt);
+  }
+}
+
+TEST(Reports, FilteredReportAndEmptyStore) {
+  Fixture f;
+  Store store(f.path);
+  ReportOptions options;
+  options.filter.since_ms = kT0 + 3 * kDay;
+  const ReportData data = collect_report(store, options);
+  EXPECT_EQ(data.runs.size(), 6u);
+  EXPECT_THAT(render_text(data), HasSubstr("filter: since 2025-11-26"));
+
+  TempDir dir;
+  Store empty(dir.file("empty.db"));
+  const ReportData none = collect_report(empty);
+  EXPECT_THAT(render_text(none), HasSubstr("runs 0  cells 0  trials 0"));
+  EXPECT_THAT(render_html(none), HasSubstr("No trials."));
+  EXPECT_EQ(nlohmann::json::parse(render_json(none))["cells"].size(), 0u);
+  EXPECT_THAT(render_junit(none), HasSubstr("tests=\"0\""));
+}
+
+TEST(Reports, XmlEscape) {
+  EXPECT_EQ(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+  EXPECT_EQ(xml_escape("tab\there\nnl"), "tab&#9;here&#10;nl");
+  EXPECT_EQ(xml_escape(std::string("nul\0bell\x07", 9)), "nulbell");
+  EXPECT_EQ(xml_escape("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(xml_escape("bad \xc3 \xed\xa0\x80"), "bad \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+}  // namespace
+}  // namespace flakelab::results

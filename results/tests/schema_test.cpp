@@ -1,0 +1,330 @@
+// Schema v2: migration from v1 files, failures/signatures written with each batch, new run columns.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <cctype>
+#include <set>
+#include <string>
+
+#include "fixtures.h"
+#include "flakelab/results/store.h"
+#include "raw_db.h"
+#include "temp_dir.h"
+
+namespace flakelab::results {
+namespace {
+
+using testing::RawDb;
+using testing::TempDir;
+using namespace testing;  // NOLINT: fixtures
+
+// The v1 schema exactly as flakelab 0.1 (schema version 1) created it.
+constexpr const char* kV1Schema = R"sql(
+CREATE TABLE hosts (
+  id           INTEGER PRIMARY KEY,
+  hostname     TEXT NOT NULL,
+  cpu_vendor   TEXT NOT NULL,
+  cpu_brand    TEXT NOT NULL,
+  cpu_family   INTEGER NOT NULL,
+  cpu_model    INTEGER NOT NULL,
+  cpu_stepping INTEGER NOT NULL,
+  cpu_codename TEXT NOT NULL,
+  kernel       TEXT NOT NULL,
+  microcode    TEXT NOT NULL,
+  UNIQUE (hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping,
+          cpu_codename, kernel, microcode)
+);
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  host_id       INTEGER NOT NULL REFERENCES hosts(id),
+  scenario      TEXT NOT NULL,
+  params        TEXT NOT NULL,
+  placement     TEXT NOT NULL,
+  seed          TEXT NOT NULL,
+  command_line  TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  ended_at_ms   INTEGER
+);
+CREATE INDEX runs_by_host ON runs(host_id);
+CREATE TABLE trials (
+  id          INTEGER PRIMARY KEY,
+  run_id      INTEGER NOT NULL REFERENCES runs(id),
+  idx         INTEGER NOT NULL,
+  outcome     TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'timeout', 'error')),
+  duration_ms REAL NOT NULL,
+  cpus_used   TEXT NOT NULL,
+  message     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX trials_by_run ON trials(run_id, idx);
+CREATE INDEX trials_by_outcome ON trials(outcome, run_id);
+PRAGMA user_version = 1;
+)sql";
+
+// A v1 file with 2 runs: 100 trials of compel/stack (10 failing, 2 messages shapes), and
+// 50 of scm06 (5 bind failures, 1 timeout without message).
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+void make_v1_db(const std::string& path) {
+  RawDb raw(path);
+  ASSERT_EQ(raw.exec("PRAGMA journal_mode = WAL"), SQLITE_OK);
+  ASSERT_EQ(raw.exec(kV1Schema), SQLITE_OK);
+  ASSERT_EQ(raw.exec("INSERT INTO hosts VALUES (1, 'old-box', 'AuthenticAMD', 'AMD EPYC 7763 64-Core Processor', "
+                     "25, 1, 1, 'Milan', '6.1.0', '')"),
+            SQLITE_OK);
+  ASSERT_EQ(raw.exec("INSERT INTO runs VALUES (1, 1, 'compel/stack', 'check=legacy', 'victim=0,injector=1', "
+                     "'18446744073709551615', 'flakelab run', '0.1.0', 1700000000000, 1700000100000), "
+                     "(2, 1, 'scm06', 'restore_delay_us=0', 'unpinned', '7', 'flakelab run', '0.1.0', "
+                     "1700000200000, NULL)"),
+            SQLITE_OK);
+  std::string sql = "BEGIN;";
+  for (int i = 0; i < 100; ++i) {
+    std::string outcome = i % 10 == 9 ? "fail" : "pass";
+    std::string message = outcome == "pass" ? "" : (i % 20 == 19 ? stack_message(i) : "Trimmed message received (" + std::to_string(i) + "/0)");
+    sql += "INSERT INTO trials (run_id, idx, outcome, duration_ms, cpus_used, message) VALUES (1, " +
+           std::to_string(i) + ", '" + outcome + "', 1.5, 'victim=0', " + quote(message) + ");";
+  }
+  for (int i = 0; i < 50; ++i) {
+    std::string outcome = i % 10 == 0 ? "fail" : (i == 7 ? "timeout" : "pass");
+    std::string message = outcome == "fail" ? bind_message(i) : "";
+    sql += "INSERT INTO trials (run_id, idx, outcome, duration_ms, cpus_used, message) VALUES (2, " +
+           std::to_string(i) + ", '" + outcome + "', 2.5, '', " + quote(message) + ");";
+  }
+  sql += "COMMIT;";
+  ASSERT_EQ(raw.exec(sql), SQLITE_OK);
+}
+
+// 8-4-4-4-12 lowercase hex, version 4 or 8, RFC variant (no <regex>: see results/CMakeLists.txt).
+bool is_uuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return (text[14] == '4' || text[14] == '8') && std::string("89ab").find(text[19]) != std::string::npos;
+}
+
+// Collapses SQL comments and whitespace, so DDL with and without comments compares equal.
+std::string strip_sql(const std::string& sql) {
+  std::string out;
+  bool space = false;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    if (sql.compare(i, 2, "--") == 0) {
+      while (i < sql.size() && sql[i] != '\n') ++i;
+      space = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += sql[i];
+  }
+  return out;
+}
+
+TEST(Schema, MigratesV1InPlaceKeepingData) {
+  TempDir dir;
+  const std::string path = dir.file("v1.db");
+  make_v1_db(path);
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.integer("PRAGMA user_version"), 1);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), 2);
+  EXPECT_EQ(store.run_ids(), (std::vector<int64_t>{1, 2}));
+  const auto trials = store.trials(1);
+  ASSERT_EQ(trials.size(), 100u);
+  EXPECT_EQ(trials[19].message, stack_message(19));
+  EXPECT_EQ(store.run(1).info.seed, 18446744073709551615ULL);
+  EXPECT_EQ(store.summarize(2).failures, 5);
+  EXPECT_EQ(store.summarize(2).timeouts, 1);
+
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  // Failures backfilled: every non-pass trial with a message (15), not the bare timeout.
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM failures"), 15);
+  // Three signatures: stack (5), trimmed (5), bind (5); counts match the failures.
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM signatures"), 3);
+  EXPECT_EQ(raw.text("SELECT group_concat(count, ',') FROM (SELECT count FROM signatures ORDER BY count)"), "5,5,5");
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM signatures s WHERE count <> "
+                        "(SELECT count(*) FROM failures f WHERE f.signature_id = s.id)"),
+            0);
+  EXPECT_EQ(raw.integer("SELECT first_seen_ms FROM signatures WHERE normalized LIKE 'unix:%'"), 1700000200000);
+  // Every run has a unique uid.
+  EXPECT_EQ(raw.integer("SELECT count(DISTINCT run_uid) FROM runs WHERE run_uid IS NOT NULL"), 2);
+  EXPECT_TRUE(is_uuid(store.run(1).run_uid)) << store.run(1).run_uid;
+  EXPECT_FALSE(store.run(1).info.shard.has_value());
+  EXPECT_FALSE(store.run(1).info.campaign_hash.has_value());
+
+  // New trials after the migration are recorded as usual.
+  store.add_trial(2, make_trial(50, Outcome::kFail, bind_message(50)));
+  store.flush();
+  EXPECT_EQ(raw.integer("SELECT count FROM signatures WHERE normalized LIKE 'unix:%'"), 6);
+}
+
+TEST(Schema, MigratedRunUidsAreStableAcrossCopies) {
+  TempDir dir;
+  make_v1_db(dir.file("a.db"));
+  std::filesystem::copy_file(dir.file("a.db"), dir.file("b.db"));
+  Store a(dir.file("a.db"));
+  Store b(dir.file("b.db"));
+  EXPECT_EQ(a.run(1).run_uid, b.run(1).run_uid);
+  EXPECT_EQ(a.run(2).run_uid, b.run(2).run_uid);
+  EXPECT_NE(a.run(1).run_uid, a.run(2).run_uid);
+}
+
+TEST(Schema, FreshAndMigratedSchemasAreIdentical) {
+  TempDir dir;
+  make_v1_db(dir.file("old.db"));
+  { Store migrated(dir.file("old.db")); }
+  { Store fresh(dir.file("new.db")); }
+  // Comments and layout aside (the test's copy of the v1 DDL has no comments).
+  auto schema = [](const std::string& path) {
+    RawDb raw(path);
+    const std::string text = raw.text("SELECT group_concat(type || ' ' || name || ': ' || coalesce(sql, ''), char(10)) FROM "
+                    "(SELECT * FROM sqlite_schema ORDER BY type, name)");
+    return strip_sql(text);
+  };
+  EXPECT_EQ(schema(dir.file("old.db")), schema(dir.file("new.db")));
+  RawDb raw(dir.file("new.db"));
+  for (const char* table : {"hosts", "runs", "trials", "failures", "signatures"}) {
+    EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='") + table +
+                          "'"),
+              1)
+        << table;
+  }
+  for (const char* index : {"failures_by_signature", "runs_by_uid", "runs_by_cell", "runs_by_start"}) {
+    EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE type='index' AND name='") + index +
+                          "'"),
+              1)
+        << index;
+  }
+}
+
+TEST(Schema, FailingTrialsGetFailureRowsAndSignaturesInTheSameBatch) {
+  TempDir dir;
+  const std::string path = dir.file("r.db");
+  Store store(path, /*batch_size=*/10);
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc()), make_run("scm06", "", "unpinned", 1000));
+  TrialRecord with_log = make_trial(0, Outcome::kFail, bind_message(1), 5000);
+  with_log.log_excerpt = "restore: bind\nEADDRINUSE";
+  with_log.artifact_path = "/var/lib/flakelab/artifacts/run1/trial0";
+  store.add_trial(run_id, with_log);
+  store.add_trial(run_id, make_trial(1, Outcome::kPass, "", 5001));
+  store.add_trial(run_id, make_trial(2, Outcome::kTimeout, "trial exceeded 5000 ms", 5002));
+  store.add_trial(run_id, make_trial(3, Outcome::kError, "", 5003));  // no message: no failures row
+  store.add_trial(run_id, make_trial(4, Outcome::kError, "seize 4242: EPERM", 5004));
+  store.add_trial(run_id, make_trial(5, Outcome::kFail, bind_message(2), 3000));
+  store.add_trial(run_id, make_trial(6, Outcome::kFail, bind_message(3), 9000));
+
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM failures"), 0) << "nothing written before the batch";
+  store.flush();
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM trials"), 7);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM failures"), 5);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM signatures"), 3);
+  EXPECT_EQ(raw.integer("SELECT count FROM signatures WHERE normalized LIKE 'unix:%'"), 3);
+  EXPECT_EQ(raw.integer("SELECT first_seen_ms FROM signatures WHERE normalized LIKE 'unix:%'"), 3000);
+  EXPECT_EQ(raw.integer("SELECT last_seen_ms FROM signatures WHERE normalized LIKE 'unix:%'"), 9000);
+  EXPECT_EQ(raw.text("SELECT hash FROM signatures WHERE normalized LIKE 'unix:%'"),
+            Normalizer().signature(bind_message(1)).hex());
+
+  // Across batches the upsert accumulates.
+  store.add_trial(run_id, make_trial(7, Outcome::kFail, bind_message(7), 100));
+  store.flush();
+  EXPECT_EQ(raw.integer("SELECT count FROM signatures WHERE normalized LIKE 'unix:%'"), 4);
+  EXPECT_EQ(raw.integer("SELECT first_seen_ms FROM signatures WHERE normalized LIKE 'unix:%'"), 100);
+
+  const auto trials = store.trials(run_id);
+  ASSERT_EQ(trials.size(), 8u);
+  EXPECT_EQ(trials[0].log_excerpt, "restore: bind\nEADDRINUSE");
+  EXPECT_EQ(trials[0].artifact_path, "/var/lib/flakelab/artifacts/run1/trial0");
+  EXPECT_EQ(trials[0].finished_at_ms, 5000);
+  EXPECT_EQ(trials[1].finished_at_ms, 0) << "a pass has no failures row";
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+}
+
+TEST(Schema, DuplicateTrialRollsBackItsFailureRowsToo) {
+  TempDir dir;
+  const std::string path = dir.file("r.db");
+  Store store(path, 100);
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc()), make_run("scm06", "", "unpinned", 1000));
+  store.add_trial(run_id, make_trial(0, Outcome::kFail, "a 1"));
+  store.add_trial(run_id, make_trial(0, Outcome::kFail, "a 2"));
+  EXPECT_THROW(store.flush(), StoreError);
+  store.flush();
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM failures"), 1);
+  EXPECT_EQ(raw.integer("SELECT count FROM signatures"), 1);
+}
+
+TEST(Schema, RunSummaryClustersFailuresBySignature) {
+  TempDir dir;
+  Store store(dir.file("r.db"));
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc()), make_run("scm06", "", "unpinned", 1));
+  for (int i = 0; i < 6; ++i) store.add_trial(run_id, make_trial(i, Outcome::kFail, bind_message(i)));
+  store.add_trial(run_id, make_trial(6, Outcome::kTimeout, "Trimmed message received (12/0)"));
+  store.add_trial(run_id, make_trial(7, Outcome::kFail, ""));  // no message: no signature
+  store.add_trial(run_id, make_trial(8, Outcome::kPass));
+  const RunSummary summary = store.summarize(run_id);
+  EXPECT_EQ(summary.messages.size(), 8u) << "raw messages stay distinct";
+  ASSERT_EQ(summary.signatures.size(), 2u);
+  EXPECT_EQ(summary.signatures[0].count, 6);
+  EXPECT_EQ(summary.signatures[0].hash, Normalizer().signature(bind_message(0)).hex());
+  EXPECT_EQ(summary.signatures[1].normalized, "Trimmed message received (<n>/<n>)");
+}
+
+TEST(Schema, RunColumnsForSharding) {
+  TempDir dir;
+  Store store(dir.file("r.db"));
+  RunInfo info = make_run("scm06", "restore_delay_us=100", "unpinned", 1000);
+  info.cell = "scm06/delay-100";
+  info.shard = "3/8";
+  info.campaign_hash = "c0ffee";
+  const int64_t host = store.upsert_host(epyc());
+  const int64_t a = store.begin_run(host, info);
+  const int64_t b = store.begin_run(host, make_run("scm06", "", "unpinned", 2000));
+  const RunRecord ra = store.run(a);
+  EXPECT_EQ(ra.info.cell, "scm06/delay-100");
+  EXPECT_EQ(ra.info.shard, "3/8");
+  EXPECT_EQ(ra.info.campaign_hash, "c0ffee");
+  EXPECT_FALSE(store.run(b).info.shard.has_value());
+  EXPECT_TRUE(is_uuid(ra.run_uid)) << ra.run_uid;
+  EXPECT_NE(ra.run_uid, store.run(b).run_uid);
+}
+
+TEST(Schema, ProjectMasksApplyToStoredSignatures) {
+  TempDir dir;
+  const std::string path = dir.file("r.db");
+  Store store(path, 16,
+              Normalizer::from_config_string("[[mask]]\npattern = \"victim-[a-z]+\"\nreplace = \"<victim>\"\n",
+                                             "masks.toml"));
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc()), make_run("x", "", "", 1));
+  store.add_trial(run_id, make_trial(0, Outcome::kFail, "victim-alpha died"));
+  store.add_trial(run_id, make_trial(1, Outcome::kFail, "victim-beta died"));
+  store.flush();
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM signatures"), 1);
+  EXPECT_EQ(raw.text("SELECT normalized FROM signatures"), "<victim> died");
+}
+
+}  // namespace
+}  // namespace flakelab::results
