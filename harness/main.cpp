@@ -1,4 +1,4 @@
-// flakelab: the command-line entry point. Verbs: cpu, scenarios, run, report.
+// flakelab: the command-line entry point. Verbs: cpu, scenarios, run, report, merge.
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -63,6 +63,18 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand("report", "print the summary of one run or of all runs");
   report->add_option("--db", report_db, "SQLite database file")->capture_default_str();
   CLI::Option* report_run_option = report->add_option("--run", report_run, "run id (default: all)");
+  std::string report_since, report_format = "text", report_output;
+  CLI::Option* report_since_option =
+      report->add_option("--since", report_since, "only runs started at or after this date (2026-11-23[T20:00:00]) or epoch ms");
+  CLI::Option* report_format_option =
+      report->add_option("--format", report_format, "text | json | junit | html (the triage report)");
+  CLI::Option* report_output_option = report->add_option("-o,--output", report_output, "write the report to FILE");
+
+  std::string merge_output;
+  std::vector<std::string> merge_inputs;
+  CLI::App* merge = app.add_subcommand("merge", "combine results databases from many machines into one");
+  merge->add_option("-o,--output", merge_output, "output database (created or extended)")->required();
+  merge->add_option("inputs", merge_inputs, "input databases")->required();
 
   try {
     app.parse(argc, argv);
@@ -94,7 +106,20 @@ int main(int argc, char** argv) {
     if (*report) {
       std::optional<int64_t> run_id;
       if (report_run_option->count() > 0) run_id = report_run;
-      return report_command(report_db, run_id);
+      if (report_format_option->count() == 0 && report_since_option->count() == 0 &&
+          report_output_option->count() == 0) {
+        return report_command(report_db, run_id);  // the per-run summaries `run` prints
+      }
+      ReportRequest request;
+      request.db_path = report_db;
+      request.run_id = run_id;
+      if (report_since_option->count() > 0) request.since = report_since;
+      request.format = report_format;
+      if (report_output_option->count() > 0) request.output = report_output;
+      return formatted_report_command(request);
+    }
+    if (*merge) {
+      return merge_command(merge_output, merge_inputs);
     }
     return fail(kExitUsage, "no verb given");
   } catch (const UsageError& e) {

@@ -4,9 +4,14 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
+#include <stdexcept>
 
 #include "flakelab/harness/error.h"
+#include "flakelab/results/merge.h"
+#include "flakelab/results/query.h"
 #include "flakelab/results/report.h"
+#include "flakelab/results/reports.h"
 
 namespace flakelab::harness {
 
@@ -37,6 +42,61 @@ int report_command(const std::string& db_path, std::optional<int64_t> run_id) {
     failed = failed || has_failures(summary);
   }
   return failed ? kExitTrialsFailed : kExitOk;
+}
+
+int formatted_report_command(const ReportRequest& request) {
+  const auto format = results::report_format_from_string(request.format);
+  if (!format) {
+    throw UsageError(fmt::format("unknown report format '{}' (text, json, junit, html)", request.format));
+  }
+  struct stat st {};
+  if (::stat(request.db_path.c_str(), &st) != 0) throw os_error("open database " + request.db_path);
+  results::Store store(request.db_path);
+  results::ReportOptions options;
+  std::vector<int64_t> ids = store.run_ids();
+  if (request.run_id) {
+    if (std::find(ids.begin(), ids.end(), *request.run_id) == ids.end()) {
+      throw UsageError(fmt::format("no run {} in {} ({} runs recorded)", *request.run_id, request.db_path,
+                                   ids.size()));
+    }
+    options.filter.run_ids = {*request.run_id};
+    ids = {*request.run_id};
+  }
+  if (request.since) {
+    try {
+      options.filter.since_ms = results::parse_date_ms(*request.since);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(fmt::format("--since: {}", e.what()));
+    }
+    std::erase_if(ids, [&](int64_t id) { return store.run(id).info.started_at_ms < *options.filter.since_ms; });
+  }
+  const std::string text = results::render_report(results::collect_report(store, options), *format);
+  if (request.output) {
+    std::ofstream out(*request.output, std::ios::binary | std::ios::trunc);
+    if (!out) throw os_error("open " + *request.output + " for writing");
+    out << text;
+    out.close();
+    if (!out) throw os_error("write " + *request.output);
+    fmt::print(stderr, "report ({}) written to {}\n", request.format, *request.output);
+  } else {
+    fmt::print("{}", text);
+  }
+  bool failed = false;
+  for (int64_t id : ids) failed = failed || has_failures(store.summarize(id));
+  return failed ? kExitTrialsFailed : kExitOk;
+}
+
+int merge_command(const std::string& output, const std::vector<std::string>& inputs) {
+  for (const std::string& input : inputs) {
+    struct stat st {};
+    if (::stat(input.c_str(), &st) != 0) throw os_error("open input database " + input);
+  }
+  const results::MergeStats stats = results::merge(output, inputs);
+  fmt::print("merged {} databases into {}: {} hosts, {} runs ({} already present), {} trials ({} already present), "
+             "{} failures, {} new signatures\n",
+             stats.inputs, output, stats.hosts_added, stats.runs_added, stats.runs_already_present, stats.trials_added,
+             stats.trials_already_present, stats.failures_added, stats.signatures_added);
+  return kExitOk;
 }
 
 }  // namespace flakelab::harness

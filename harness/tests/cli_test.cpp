@@ -382,6 +382,46 @@ TEST_F(Cli, VersionAndHelpExitZero) {
   }
 }
 
+TEST_F(Cli, ReportFormatsAreWrittenAndBadOnesRefused) {
+  ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0.2", "--seed", "3"}).code, 1);
+  Ran json = flakelab({"report", "--db", db_, "--format", "json"});
+  ASSERT_EQ(json.code, 1) << describe(json);
+  nlohmann::json doc = nlohmann::json::parse(json.out);
+  ASSERT_FALSE(doc["cells"].empty()) << json.out;
+  const std::string xml = (dir_ / "r.xml").string();
+  Ran junit = flakelab({"report", "--db", db_, "--format", "junit", "-o", xml});
+  ASSERT_EQ(junit.code, 1) << describe(junit);
+  EXPECT_NE(slurp(xml).find("<testsuite"), std::string::npos);
+  EXPECT_NE(slurp(xml).find("selftest/coin"), std::string::npos);
+  const std::string html = (dir_ / "r.html").string();
+  ASSERT_EQ(flakelab({"report", "--db", db_, "--format", "html", "-o", html}).code, 1);
+  EXPECT_NE(slurp(html).find("<svg"), std::string::npos);
+  Ran bad = flakelab({"report", "--db", db_, "--format", "yaml"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("unknown report format 'yaml'"), std::string::npos) << bad.err;
+  Ran since = flakelab({"report", "--db", db_, "--since", "2999-01-01", "--format", "text"});
+  EXPECT_EQ(since.code, 0) << describe(since);
+  EXPECT_EQ(flakelab({"report", "--db", db_, "--since", "soon"}).code, 2);
+}
+
+TEST_F(Cli, MergeCombinesDatabasesAndIsIdempotent) {
+  const std::string other = (dir_ / "other.db").string();
+  ASSERT_EQ(run({"selftest/coin", "-n", "120", "--param", "p=0"}).code, 0);
+  ASSERT_EQ(flakelab({"run", "selftest/coin", "-n", "80", "--param", "p=0", "--db", other}).code, 0);
+  const std::string all = (dir_ / "all.db").string();
+  Ran first = flakelab({"merge", "-o", all, db_, other});
+  ASSERT_EQ(first.code, 0) << describe(first);
+  Ran again = flakelab({"merge", "-o", all, db_, other});
+  ASSERT_EQ(again.code, 0) << describe(again);
+  results::Store merged(all);
+  int64_t trials = 0;
+  for (int64_t id : merged.run_ids()) trials += static_cast<int64_t>(merged.trials(id).size());
+  EXPECT_EQ(merged.run_ids().size(), 2u);
+  EXPECT_EQ(trials, 200);
+  EXPECT_EQ(flakelab({"merge", "-o", all, (dir_ / "missing.db").string()}).code, 3);
+  EXPECT_EQ(flakelab({"merge", "-o", all}).code, 2);
+}
+
 // Issue 2's acceptance, through the real binary and its isolated trials.
 TEST_F(Cli, CompelInfectThousandTrialsAllPass) {
   Ran ran = run({"compel/infect", "-n", "1000"});

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flakelab/results/store.h"
 
@@ -16,5 +17,21 @@ bool has_failures(const results::RunSummary& summary);
 // Returns kExitOk or kExitTrialsFailed. Throws UsageError (no such run) or
 // HarnessError / results::StoreError (database missing or unreadable).
 int report_command(const std::string& db_path, std::optional<int64_t> run_id);
+
+struct ReportRequest {
+  std::string db_path = "flakelab.db";
+  std::optional<int64_t> run_id;
+  std::optional<std::string> since;   // a date or epoch ms (results::parse_date_ms)
+  std::string format = "text";        // text | json | junit | html
+  std::optional<std::string> output;  // file; stdout if unset
+};
+
+// `flakelab report --format ...`: renders the triage report (results/REPORTS.md) of
+// the selected runs. Same exit codes as report_command(); UsageError for a bad format,
+// date or run id.
+int formatted_report_command(const ReportRequest& request);
+
+// `flakelab merge -o OUT IN...`: prints what was added. Returns kExitOk.
+int merge_command(const std::string& output, const std::vector<std::string>& inputs);
 
 }  // namespace flakelab::harness
