@@ -92,8 +92,16 @@ for entry in "${CAMPAIGN[@]}"; do
   echo
 done
 
-echo "=== flakelab report --db $db ==="
-"$flakelab" report --db "$db"
+echo "=== flakelab report --db $db --format text ==="
+"$flakelab" report --db "$db" --format text
+html="${db%.db}.html"
+if "$flakelab" report --db "$db" --format html -o "$html" 2>/dev/null || [[ -s "$html" ]]; then
+  echo
+  echo "HTML report: $(cd "$(dirname "$html")" && pwd)/$(basename "$html")"
+else
+  echo "ERROR: could not write the HTML report $html"
+  status=3
+fi
 echo
 if ((status == 0)); then
   echo "campaign: OK"
