@@ -1,0 +1,68 @@
+// A checkpoint image: metadata (protobuf, engine/proto/image.proto) plus raw page
+// data. The harness keeps images in memory; the CLI reads and writes directories:
+//
+//   DIR/process.img   header + serialized pb::Process
+//   DIR/pages.img     header + the bytes of every PageRun, in order
+//
+// Each file starts with a 32-byte header: magic, format version, header size,
+// payload length and the payload's CRC32C (see image_file.cpp). Everything read
+// back is untrusted: decode_image() and validate_image() throw ImageError naming
+// the file and field for anything malformed, and never crash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "image.pb.h"
+
+namespace flakelab::engine {
+
+inline constexpr const char* kProcessFile = "process.img";
+inline constexpr const char* kPagesFile = "pages.img";
+inline constexpr uint32_t kImageFormatVersion = 1;
+
+struct Image {
+  pb::Process process;
+  std::vector<uint8_t> pages;   // concatenated PageRun contents
+};
+
+// Limits that keep a hostile image from making us allocate or loop without bound.
+struct ImageLimits {
+  static constexpr uint64_t kMaxVmas = 65530;          // vm.max_map_count default
+  static constexpr uint64_t kMaxPageRuns = 1u << 22;
+  static constexpr uint64_t kMaxThreads = 512;
+  static constexpr uint64_t kMaxPendingSignals = 1u << 16;
+  static constexpr uint64_t kMaxFds = 65536;
+  static constexpr uint32_t kMaxFdNumber = 1u << 20;      // fs.nr_open default
+  static constexpr uint32_t kMaxPipeCapacity = 1u << 28;
+  static constexpr uint64_t kMaxXstate = 64 * 1024;
+  static constexpr uint64_t kMaxAuxv = 4096;
+  static constexpr uint64_t kMaxPath = 4095;
+  static constexpr uint64_t kMaxPagesBytes = 64ull << 30;
+  static constexpr uint64_t kMaxMetadataBytes = 256ull << 20;
+  // Highest user address on x86-64 with 4-level paging (TASK_SIZE).
+  static constexpr uint64_t kUserTop = 0x7ffffffff000ull;
+};
+
+// The two files' bytes, framed.
+std::vector<uint8_t> encode_process_file(const pb::Process& process);
+std::vector<uint8_t> encode_pages_file(std::span<const uint8_t> pages);
+
+// Checks framing and schema, then validate_image(). `*_name` only labels errors.
+Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_t> pages_file,
+                   const std::string& process_name = kProcessFile,
+                   const std::string& pages_name = kPagesFile);
+
+// Semantic checks (addresses, sizes, counts, ordering). Restore calls it too, so an
+// in-memory image from the harness gets the same scrutiny as one from disk.
+void validate_image(const Image& image, const std::string& process_name = kProcessFile,
+                    const std::string& pages_name = kPagesFile);
+
+// Writes DIR/process.img and DIR/pages.img (DIR is created if missing); each file is
+// written to a temporary name, fsync'd and renamed into place.
+void write_image_dir(const Image& image, const std::string& dir);
+Image read_image_dir(const std::string& dir);
+
+}  // namespace flakelab::engine

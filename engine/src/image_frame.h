@@ -1,0 +1,18 @@
+// The framing of image files (header + payload), shared by the codec and by tests
+// and fuzzers that need to build files with valid checksums around chosen bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace flakelab::engine::detail {
+
+inline constexpr uint64_t kProcessMagic = 0x00434f52504b4c46ull;  // "FLKPROC\0"
+inline constexpr uint64_t kPagesMagic = 0x00454741504b4c46ull;    // "FLKPAGE\0"
+inline constexpr size_t kHeaderSize = 32;
+
+// A framed file; `version` other than the current one only for tests.
+std::vector<uint8_t> frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version);
+
+}  // namespace flakelab::engine::detail

@@ -1,0 +1,580 @@
+#include "flakelab/engine/restore.h"
+
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "address_space.h"
+#include "files.h"
+#include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/seized_process.h"
+#include "flakelab/compel/unique_fd.h"
+#include "flakelab/engine/error.h"
+#include "proc_files.h"
+#include "trampoline.h"
+#include "vdso.h"
+
+namespace flakelab::engine {
+namespace {
+
+using compel::UniqueFd;
+
+constexpr uint64_t kPage = 4096;
+constexpr long kPtraceGetRseqConfiguration = 0x420f;
+constexpr long kRseqFlagUnregister = 1;
+// Kernel-internal restart codes (include/linux/errno.h).
+constexpr long kERESTARTSYS = 512, kERESTARTNOINTR = 513, kERESTARTNOHAND = 514, kERESTART_RESTARTBLOCK = 516;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Sole owner of the new process until it is handed to the caller: kills and reaps
+// it unless disarmed, so a failed restore leaves nothing behind.
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  pid_t disarm() { return std::exchange(pid_, -1); }
+
+ private:
+  pid_t pid_;
+};
+
+struct RseqConfig {
+  uint64_t rseq_abi_pointer;
+  uint32_t rseq_abi_size;
+  uint32_t signature;
+  uint32_t flags;
+  uint32_t pad;
+};
+
+// Files the target needs, opened by the restorer before clone3 so that the child
+// inherits them at the same numbers.
+struct InheritedFiles {
+  std::map<std::pair<std::string, int>, UniqueFd> mapped;  // by path and open mode
+  UniqueFd cwd;
+  UniqueFd exe;
+  std::vector<UniqueFd> open_files;  // per pb::File, above every saved fd number
+
+  // A shared mapping that may become writable needs a file opened for writing.
+  static int mode_for(const pb::Vma& v) {
+    return v.kind() == pb::VMA_FILE_SHARED && v.maywrite() ? O_RDWR : O_RDONLY;
+  }
+  int fd_for(const pb::Vma& v) const { return mapped.at({v.path(), mode_for(v)}).get(); }
+
+  void open_all(const pb::Process& p) {
+    for (const auto& v : p.vmas()) {
+      if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
+      int mode = mode_for(v);
+      if (mapped.count({v.path(), mode})) continue;
+      UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
+      if (!fd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open " + v.path());
+      struct stat st;
+      if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + v.path());
+      if (v.inode() != 0 && st.st_ino != v.inode())
+        throw EngineError("restore pid " + std::to_string(p.pid()) + ": " + v.path() + " was replaced since the dump (inode " +
+                          std::to_string(st.st_ino) + ", image has " + std::to_string(v.inode()) + ")");
+      mapped.emplace(std::make_pair(v.path(), mode), std::move(fd));
+    }
+    cwd.reset(::open(p.cwd().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cwd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open cwd " + p.cwd());
+    exe.reset(::open(p.mm().exe_path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (!exe) throw_errno("restore pid " + std::to_string(p.pid()) + ": open exe " + p.mm().exe_path());
+    int top = 3;
+    for (const auto& fd : p.fds()) top = std::max(top, static_cast<int>(fd.fd()) + 1);
+    open_files = reopen_files(p, top);
+  }
+};
+
+user_regs_struct to_regs(const pb::GpRegs& g) {
+  user_regs_struct r{};
+  r.r15 = g.r15(); r.r14 = g.r14(); r.r13 = g.r13(); r.r12 = g.r12();
+  r.rbp = g.rbp(); r.rbx = g.rbx(); r.r11 = g.r11(); r.r10 = g.r10();
+  r.r9 = g.r9(); r.r8 = g.r8(); r.rax = g.rax(); r.rcx = g.rcx();
+  r.rdx = g.rdx(); r.rsi = g.rsi(); r.rdi = g.rdi(); r.orig_rax = g.orig_rax();
+  r.rip = g.rip(); r.cs = g.cs(); r.eflags = g.eflags(); r.rsp = g.rsp();
+  r.ss = g.ss(); r.fs_base = g.fs_base(); r.gs_base = g.gs_base(); r.ds = g.ds();
+  r.es = g.es(); r.fs = g.fs(); r.gs = g.gs();
+  return r;
+}
+
+// A thread dumped inside a syscall resumes by re-executing it (the kernel would
+// have restarted it had it been released instead), except that calls needing a
+// restart block (nanosleep & co.) return EINTR: their kernel state is gone.
+user_regs_struct with_restart_applied(user_regs_struct r) {
+  long rax = static_cast<long>(r.rax);
+  if (static_cast<long>(r.orig_rax) >= 0) {
+    if (rax == -kERESTARTSYS || rax == -kERESTARTNOINTR || rax == -kERESTARTNOHAND) {
+      r.rax = r.orig_rax;
+      r.rip -= 2;  // back onto the 2-byte syscall instruction
+    } else if (rax == -kERESTART_RESTARTBLOCK) {
+      r.rax = static_cast<uint64_t>(-EINTR);
+    }
+  }
+  r.orig_rax = static_cast<uint64_t>(-1);
+  return r;
+}
+
+// Bump allocator over the trampoline's scratch area: syscall arguments the kernel
+// reads from the target's memory.
+class Scratch {
+ public:
+  Scratch(pid_t pid, const Trampoline& t) : pid_(pid), t_(t) {}
+  uint64_t put(const void* data, size_t size) {
+    if (used_ + size > t_.scratch_size()) throw EngineError("restore: trampoline scratch area is full");
+    uint64_t addr = t_.scratch() + used_;
+    iovec local{const_cast<void*>(data), size};
+    iovec remote{reinterpret_cast<void*>(addr), size};
+    if (process_vm_writev(pid_, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size))
+      throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (trampoline scratch)");
+    used_ += (size + 15) & ~size_t{15};
+    return addr;
+  }
+  void reset() { used_ = 0; }
+
+ private:
+  pid_t pid_;
+  Trampoline t_;
+  size_t used_ = 0;
+};
+
+// Rebuilds the target from inside, one remote syscall at a time.
+class Transmuter {
+ public:
+  Transmuter(compel::RemoteSession& session, pid_t pid, const Image& image, const Trampoline& t,
+             const InheritedFiles& files)
+      : s_(session), pid_(pid), image_(image), p_(image.process), t_(t), files_(files), scratch_(pid, t) {}
+
+  void run() {
+    forget_rseq();
+    unmap_everything_else();
+    set_mm_fields();
+    auto current = procfs::read_maps(pid_, false);
+    std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base, t_.base + Trampoline::kSize}};
+    for (const auto& v : p_.vmas()) busy.emplace_back(v.start(), v.end());
+    move_vdso_group(s_, current, p_, busy);
+    map_vmas();
+    write_pages();
+    protect_vmas();
+    set_signal_state();
+    set_attributes();
+    install_fds();
+  }
+
+ private:
+  long call(const std::string& what, long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
+            long a6 = 0) {
+    return s_.syscall_checked(what + " (restoring pid " + std::to_string(pid_) + ")", nr, a1, a2, a3, a4, a5, a6);
+  }
+
+  uint64_t put(const void* data, size_t size) { return scratch_.put(data, size); }
+  void reset_scratch() { scratch_.reset(); }
+
+  // The restorer's rseq area was inherited; the kernel would keep writing there.
+  void forget_rseq() {
+    RseqConfig rseq{};
+    if (ptrace(static_cast<__ptrace_request>(kPtraceGetRseqConfiguration), pid_, reinterpret_cast<void*>(sizeof(rseq)),
+               &rseq) > 0 &&
+        rseq.rseq_abi_size != 0)
+      call("rseq unregister", SYS_rseq, static_cast<long>(rseq.rseq_abi_pointer), rseq.rseq_abi_size,
+           kRseqFlagUnregister, rseq.signature);
+  }
+
+  void unmap_everything_else() {
+    for (const auto& m : procfs::read_maps(pid_, false)) {
+      if (m.path == "[vsyscall]" || m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") continue;
+      uint64_t lo = t_.base, hi = t_.base + Trampoline::kSize;
+      auto unmap = [&](uint64_t a, uint64_t b) {
+        if (a < b) call("munmap " + hex(a), SYS_munmap, static_cast<long>(a), static_cast<long>(b - a));
+      };
+      unmap(m.start, std::min(m.end, lo));
+      unmap(std::max(m.start, hi), m.end);
+    }
+  }
+
+  // Before any file is mapped again: replacing the exe link is refused while the
+  // old executable (the restorer's) is still mapped.
+  void set_mm_fields() {
+    const auto& mm = p_.mm();
+    prctl_mm_map map{};
+    map.start_code = mm.start_code();
+    map.end_code = mm.end_code();
+    map.start_data = mm.start_data();
+    map.end_data = mm.end_data();
+    map.start_brk = mm.start_brk();
+    map.brk = mm.brk();
+    map.start_stack = mm.start_stack();
+    map.arg_start = mm.arg_start();
+    map.arg_end = mm.arg_end();
+    map.env_start = mm.env_start();
+    map.env_end = mm.env_end();
+    map.auxv_size = static_cast<uint32_t>(mm.auxv().size());
+    map.auxv = reinterpret_cast<__u64*>(map.auxv_size ? put(mm.auxv().data(), mm.auxv().size()) : 0);
+    map.exe_fd = static_cast<uint32_t>(files_.exe.get());
+    uint64_t addr = put(&map, sizeof(map));
+    call("prctl PR_SET_MM_MAP", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, static_cast<long>(addr), sizeof(map));
+    reset_scratch();
+  }
+
+  void map_vmas() {
+    for (const auto& v : p_.vmas()) {
+      if (v.kind() == pb::VMA_FILE_SHARED) {
+        // No pages to write: map it as it was right away.
+        long r = call("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
+                      static_cast<long>(v.end() - v.start()), v.prot(), MAP_SHARED | MAP_FIXED, files_.fd_for(v),
+                      static_cast<long>(v.pgoff()));
+        if (static_cast<uint64_t>(r) != v.start())
+          throw EngineError("restore pid " + std::to_string(pid_) + ": mmap " + hex(v.start()) + " landed at " + hex(r));
+        continue;
+      }
+      if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
+      // Writable first so that pages can be written; protect_vmas() finishes.
+      long flags = MAP_PRIVATE | MAP_FIXED | (v.growsdown() ? MAP_GROWSDOWN : 0) | (v.noreserve() ? MAP_NORESERVE : 0);
+      long fd = -1;
+      long off = 0;
+      if (v.kind() == pb::VMA_ANON_PRIVATE) {
+        flags |= MAP_ANONYMOUS;
+      } else {
+        fd = files_.fd_for(v);
+        off = static_cast<long>(v.pgoff());
+      }
+      long r = call("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
+                    static_cast<long>(v.end() - v.start()), PROT_READ | PROT_WRITE, flags, fd, off);
+      if (static_cast<uint64_t>(r) != v.start())
+        throw EngineError("restore pid " + std::to_string(pid_) + ": mmap " + hex(v.start()) + " landed at " + hex(r));
+    }
+  }
+
+  void write_pages() {
+    const auto& runs = p_.pages();
+    size_t offset = 0;
+    constexpr int kBatch = 512;
+    for (int first = 0; first < runs.size(); first += kBatch) {
+      int last = std::min(runs.size(), first + kBatch);
+      std::vector<iovec> local, remote;
+      size_t bytes = 0;
+      for (int i = first; i < last; ++i) {
+        size_t len = runs[i].nr_pages() * kPage;
+        local.push_back({const_cast<uint8_t*>(image_.pages.data()) + offset + bytes, len});
+        remote.push_back({reinterpret_cast<void*>(runs[i].vaddr()), len});
+        bytes += len;
+      }
+      ssize_t n = process_vm_writev(pid_, local.data(), local.size(), remote.data(), remote.size(), 0);
+      if (n != static_cast<ssize_t>(bytes))
+        throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages from " + hex(runs[first].vaddr()) + ")",
+                    n < 0 ? errno : EFAULT);
+      offset += bytes;
+    }
+  }
+
+  void protect_vmas() {
+    for (const auto& v : p_.vmas()) {
+      if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
+      if (v.prot() == (PROT_READ | PROT_WRITE)) continue;
+      call("mprotect " + hex(v.start()), SYS_mprotect, static_cast<long>(v.start()),
+           static_cast<long>(v.end() - v.start()), v.prot());
+    }
+  }
+
+  void set_signal_state() {
+    std::map<uint32_t, const pb::SigAction*> saved;
+    for (const auto& sa : p_.sigactions()) saved[sa.signo()] = &sa;
+    // Every signal, so that no handler inherited from the restorer survives.
+    for (uint32_t sig = 1; sig <= 64; ++sig) {
+      if (sig == SIGKILL || sig == SIGSTOP) continue;
+      struct {
+        uint64_t handler, flags, restorer, mask;
+      } ksa{};  // SIG_DFL unless saved
+      if (auto it = saved.find(sig); it != saved.end())
+        ksa = {it->second->handler(), it->second->flags(), it->second->restorer(), it->second->mask()};
+      uint64_t addr = put(&ksa, sizeof(ksa));
+      call("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, static_cast<long>(addr), 0, 8);
+      reset_scratch();
+    }
+    for (const auto& it : p_.itimers()) {
+      itimerval v{{it.interval_sec(), it.interval_usec()}, {it.value_sec(), it.value_usec()}};
+      call("setitimer " + std::to_string(it.which()), SYS_setitimer, it.which(), static_cast<long>(put(&v, sizeof(v))), 0);
+      reset_scratch();
+    }
+  }
+
+  // Puts every saved fd in place (dup3 from the inherited copies, which all sit
+  // above the highest saved number), then closes everything else the target
+  // inherited from the restorer.
+  void install_fds() {
+    std::vector<uint32_t> keep;
+    for (const auto& fd : p_.fds()) {
+      call("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.open_files.at(fd.file()).get(), fd.fd(),
+           fd.cloexec() ? O_CLOEXEC : 0);
+      keep.push_back(fd.fd());
+    }
+    std::sort(keep.begin(), keep.end());
+    uint64_t from = 0;
+    for (uint32_t k : keep) {
+      if (k > from) call("close_range", SYS_close_range, static_cast<long>(from), k - 1, 0);
+      from = uint64_t{k} + 1;
+    }
+    call("close_range", SYS_close_range, static_cast<long>(from), ~0u, 0);
+  }
+
+  void set_attributes() {
+    call("fchdir", SYS_fchdir, files_.cwd.get());
+    call("umask", SYS_umask, p_.umask());
+    call("personality", SYS_personality, p_.personality());
+    std::string comm = p_.comm();
+    call("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, static_cast<long>(put(comm.c_str(), comm.size() + 1)));
+    reset_scratch();
+    call("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
+  }
+
+  compel::RemoteSession& s_;
+  pid_t pid_;
+  const Image& image_;
+  const pb::Process& p_;
+  Trampoline t_;
+  const InheritedFiles& files_;
+  Scratch scratch_;
+};
+
+// Creates thread `tid` in the target: the leader runs clone3(set_tid) from the
+// trampoline's spawn snippet and traps back; the new thread sleeps in pause().
+std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
+                                                   const Trampoline& t) {
+  Scratch scratch(pid, t);
+  pid_t want = tid;
+  uint64_t tid_addr = scratch.put(&want, sizeof(want));
+  clone_args args{};
+  args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  args.set_tid = tid_addr;
+  args.set_tid_size = 1;
+  uint64_t args_addr = scratch.put(&args, sizeof(args));
+  user_regs_struct regs = leader.get_regs();
+  regs.rip = t.base + kSpawnOffset;
+  regs.rax = SYS_clone3;
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  regs.rdi = args_addr;
+  regs.rsi = sizeof(args);
+  leader.set_regs(regs);
+  leader.resume();
+  int status = leader.wait_stop();
+  if ((status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
+    throw EngineError("restore pid " + std::to_string(pid) + ": unexpected stop (status " + hex(status) +
+                      ") while creating thread " + std::to_string(tid));
+  long r = static_cast<long>(leader.get_regs().rax);
+  if (r < 0) throw_errno("restore pid " + std::to_string(pid) + ": remote clone3 set_tid " + std::to_string(tid), static_cast<int>(-r));
+  if (r != tid)
+    throw EngineError("restore pid " + std::to_string(pid) + ": clone3 gave tid " + std::to_string(r) + ", not " +
+                      std::to_string(tid));
+  auto th = std::make_unique<compel::SeizedThread>(pid, tid);
+  if (!th->wait_initial_stop())
+    throw EngineError("restore pid " + std::to_string(pid) + ": new thread " + std::to_string(tid) + " exited");
+  return th;
+}
+
+// Per-thread kernel state that only the thread itself can set. Queued signals go
+// back last: the kernel takes forged siginfo (si_code >= 0) only from the target
+// thread itself; compel keeps every signal blocked meanwhile, so they stay queued.
+void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread& t, const Trampoline& tr,
+                          const pb::Process* leader_of) {
+  compel::RemoteSession s(th);
+  Scratch scratch(pid, tr);
+  std::string what = " (restoring tid " + std::to_string(t.tid()) + ")";
+  s.syscall_checked("set_tid_address" + what, SYS_set_tid_address, static_cast<long>(t.clear_child_tid()));
+  stack_t ss{};
+  if (t.has_altstack() && !(t.altstack().flags() & SS_DISABLE)) {
+    ss.ss_sp = reinterpret_cast<void*>(t.altstack().sp());
+    ss.ss_size = t.altstack().size();
+    ss.ss_flags = t.altstack().flags() & ~SS_ONSTACK;
+  } else {
+    ss.ss_flags = SS_DISABLE;
+  }
+  s.syscall_checked("sigaltstack" + what, SYS_sigaltstack, static_cast<long>(scratch.put(&ss, sizeof(ss))), 0);
+  if (t.robust_list() != 0)
+    s.syscall_checked("set_robust_list" + what, SYS_set_robust_list, static_cast<long>(t.robust_list()),
+                      static_cast<long>(t.robust_list_len()));
+  if (t.has_rseq() && t.rseq().size() != 0)
+    s.syscall_checked("rseq register" + what, SYS_rseq, static_cast<long>(t.rseq().address()), t.rseq().size(), 0,
+                      t.rseq().signature());
+  scratch.reset();
+  if (leader_of) {
+    for (const auto& sig : leader_of->shared_pending()) {
+      uint64_t info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
+      s.syscall_checked("rt_sigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_sigqueueinfo, pid, sig.signo(),
+                        static_cast<long>(info));
+      scratch.reset();
+    }
+  }
+  for (const auto& sig : t.pending()) {
+    uint64_t info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
+    s.syscall_checked("rt_tgsigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_tgsigqueueinfo, pid,
+                      static_cast<long>(t.tid()), sig.signo(), static_cast<long>(info));
+    scratch.reset();
+  }
+  s.settle();
+}
+
+// The thread's own registers, XSTATE and mask; it runs them once detached.
+void load_thread_registers(compel::SeizedThread& th, const pb::Thread& t) {
+  th.set_regs(with_restart_applied(to_regs(t.gp())));
+  th.set_xstate(std::vector<uint8_t>(t.xstate().begin(), t.xstate().end()));
+  th.set_sigmask(t.blocked());
+}
+
+// "" once the new process reports from its trampoline, else why not.
+std::string wait_ready(int fd) {
+  pollfd pfd{fd, POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&pfd, 1, 5000);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return "it did not report within 5 s";
+  char c = 0;
+  if (r < 0 || ::read(fd, &c, 1) != 1 || c != 'R') return "it exited (could its trampoline not be mapped?)";
+  return "";
+}
+
+// Removes the trampoline with a munmap issued by the leader from the vDSO (the
+// trampoline cannot unmap itself and return). The leader is left in a syscall-exit
+// stop; no thread executes trampoline code again.
+void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::Process& p) {
+  uint64_t vdso = 0;
+  for (const auto& v : p.vmas())
+    if (v.kind() == pb::VMA_VDSO) vdso = v.start();
+  if (vdso == 0) throw EngineError("restore pid " + std::to_string(p.pid()) + ": images without a vDSO are not supported yet");
+  user_regs_struct regs = th.get_regs();
+  regs.rip = vdso + vdso_syscall_offset();
+  regs.rax = SYS_munmap;
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  regs.rdi = t.base;
+  regs.rsi = Trampoline::kSize;
+  th.set_regs(regs);
+  for (int stop = 0; stop < 2; ++stop) {  // syscall entry, then exit
+    th.resume_syscall();
+    int status = th.wait_stop();
+    if (WSTOPSIG(status) != (SIGTRAP | 0x80))
+      throw EngineError("restore pid " + std::to_string(p.pid()) + ": unexpected stop (status " + hex(status) +
+                        ") while leaving the trampoline");
+  }
+  long r = static_cast<long>(th.get_regs().rax);
+  if (r != 0) throw_errno("restore pid " + std::to_string(p.pid()) + ": munmap trampoline", static_cast<int>(-r));
+}
+
+void set_rlimits(pid_t pid, const pb::Process& p) {
+  for (const auto& r : p.rlimits()) {
+    struct rlimit lim{r.cur(), r.max()};
+    if (prlimit(pid, static_cast<__rlimit_resource>(r.resource()), &lim, nullptr) != 0)
+      throw_errno("prlimit pid " + std::to_string(pid) + " resource " + std::to_string(r.resource()));
+  }
+}
+
+std::vector<Range> busy_ranges(const pb::Process& p) {
+  std::vector<Range> busy;
+  for (const auto& m : procfs::read_maps(getpid(), false)) busy.push_back({m.start, m.end});
+  for (const auto& v : p.vmas()) busy.push_back({v.start(), v.end()});
+  return busy;
+}
+
+}  // namespace
+
+pid_t restore_process(const Image& image, const RestoreOptions& options) {
+  validate_image(image, "(restore)");
+  const pb::Process& p = image.process;
+  const pid_t pid = static_cast<pid_t>(p.pid());
+  InheritedFiles files;
+  files.open_all(p);
+  // Another thread of the restorer may map something where the trampoline was to
+  // go between choosing the spot and clone3; the child then exits and we retry.
+  std::optional<ChildGuard> guard;
+  Trampoline t;
+  for (int attempt = 1;; ++attempt) {
+    auto base = find_free_range(busy_ranges(p), Trampoline::kSize, ImageLimits::kUserTop);
+    if (!base) throw EngineError("restore pid " + std::to_string(pid) + ": no free address range for the trampoline");
+    t = Trampoline{*base};
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
+    UniqueFd ready_r(fds[0]), ready_w(fds[1]);
+    guard.emplace(clone_into_trampoline(pid, t, trampoline_code(ready_w.get()), options.pid_wait_ms));
+    ready_w.reset();
+    std::string why = wait_ready(ready_r.get());
+    if (why.empty()) break;
+    guard.reset();  // kills and reaps it, freeing the pid
+    if (attempt == 3)
+      throw EngineError("restore pid " + std::to_string(pid) + ": the new process did not reach its trampoline: " + why);
+  }
+  const pid_t child = pid;
+  try {
+    compel::SeizedProcess proc(child);
+    compel::SeizedThread& th = proc.leader();
+    if (!t.contains(th.get_regs().rip))
+      throw EngineError("restore pid " + std::to_string(pid) + ": the new process is not in its trampoline");
+    // Threads other than the leader are attached here; they detach when this goes.
+    std::vector<std::unique_ptr<compel::SeizedThread>> others;
+    // On failure, kill before any thread is detached: nothing half-restored runs.
+    struct KillOnUnwind {
+      pid_t pid;
+      int exceptions = std::uncaught_exceptions();
+      ~KillOnUnwind() {
+        if (std::uncaught_exceptions() > exceptions) ::kill(pid, SIGKILL);
+      }
+    } kill_on_unwind{child};
+    {
+      compel::RemoteSession session(th);
+      Transmuter(session, child, image, t, files).run();
+      session.settle();
+    }
+    std::vector<compel::SeizedThread*> all = {&th};
+    for (int i = 1; i < p.threads_size(); ++i) {
+      others.push_back(spawn_thread(th, child, static_cast<pid_t>(p.threads(i).tid()), t));
+      all.push_back(others.back().get());
+    }
+    for (size_t i = 0; i < all.size(); ++i)
+      restore_thread_state(*all[i], child, p.threads(static_cast<int>(i)), t, i == 0 ? &p : nullptr);
+    set_rlimits(child, p);
+    leave_trampoline(th, t, p);
+    for (size_t i = 0; i < all.size(); ++i) load_thread_registers(*all[i], p.threads(static_cast<int>(i)));
+    // Queued while every thread is still in a ptrace stop: the group stops as soon
+    // as it is detached, before running any of its own code.
+    if (p.stopped() && ::kill(child, SIGSTOP) != 0) throw_errno("restore pid " + std::to_string(pid) + ": kill SIGSTOP");
+    for (auto& o : others) o->release();
+    proc.release();
+  } catch (const compel::CompelError& e) {
+    throw EngineError("restore pid " + std::to_string(pid) + ": " + e.what(), e.error_number());
+  }
+  return guard->disarm();
+}
+
+}  // namespace flakelab::engine

@@ -1,0 +1,36 @@
+// The restored process's first home: a small mapping at an address that neither
+// the restorer nor the image uses. Its first page holds code that reports "ready"
+// on a pipe and then sleeps in pause(); the rest is scratch memory for arguments
+// of remote syscalls (structs and strings the kernel reads from the target).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace flakelab::engine {
+
+struct Trampoline {
+  static constexpr uint64_t kSize = 16 * 4096;
+  static constexpr uint64_t kCodeSize = 4096;
+  uint64_t base = 0;
+  uint64_t scratch() const { return base + kCodeSize; }
+  uint64_t scratch_size() const { return kSize - kCodeSize; }
+  bool contains(uint64_t addr) const { return addr >= base && addr < base + kSize; }
+};
+
+// Machine code. At offset 0: write(ready_fd, "R", 1); for (;;) pause();
+// At kSpawnOffset: syscall (the injector loads clone3 arguments); the parent
+// thread then traps (int3) back to the injector, the new thread sleeps in pause()
+// with the signals it inherited blocked, until the injector takes it over.
+std::vector<uint8_t> trampoline_code(int ready_fd);
+inline constexpr uint64_t kSpawnOffset = 64;
+
+// clone3() with set_tid = {pid}; the child blocks all signals, asks for SIGKILL
+// if the restorer dies, maps the trampoline at `t.base`, copies `code` there and
+// jumps to it on a stack inside it. Returns the child's pid in the parent; retries
+// while the pid is taken (EEXIST) for up to `wait_ms`. Throws EngineError.
+pid_t clone_into_trampoline(pid_t pid, const Trampoline& t, const std::vector<uint8_t>& code, int wait_ms);
+
+}  // namespace flakelab::engine

@@ -1,0 +1,445 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "flakelab/engine/dump.h"
+#include "flakelab/engine/error.h"
+#include "flakelab/engine/restore.h"
+#include "victim.h"
+
+using namespace flakelab::engine;
+using namespace flakelab::engine::testing;
+
+namespace {
+
+bool alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+std::string proc_status_field(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+  return "";
+}
+
+// Owns a test child across dump/restore (same pid throughout).
+struct ChildPid {
+  pid_t pid = -1;
+  ~ChildPid() { kill_child(pid); }
+};
+
+// A temporary directory removed at the end of the test, whatever happens.
+class TempDir {
+ public:
+  explicit TempDir(const char* prefix) {
+    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+int expect_clean_exit(pid_t pid) {
+  int status = wait_exit(pid);
+  EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST(DumpRestore, MemoryRegistersAndHandlersSurvive) {
+  ChildPid v{start_memory_victim()};
+  std::string maps_before = maps_summary(v.pid);
+  Image image = dump_process(v.pid);
+  EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
+  EXPECT_GT(image.process.pages_size(), 0);
+  // Only present pages: 64 MiB region touched every 97th page is ~676 pages.
+  EXPECT_LT(image.pages.size(), size_t{48} << 20);
+
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  EXPECT_EQ(maps_summary(restored), maps_before);
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, LeaveRunningKeepsAnIntactVictim) {
+  ChildPid v{start_memory_victim()};
+  Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
+  EXPECT_GT(image.process.pages_size(), 0);
+  ASSERT_TRUE(alive(v.pid));
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  // Released untraced, not stopped.
+  std::string status;
+  {
+    std::ifstream in("/proc/" + std::to_string(v.pid) + "/status");
+    status.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos);
+  EXPECT_NE(status.find("State:\tS"), std::string::npos);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
+  ChildPid v{start_memory_victim()};
+  std::string maps_before = maps_summary(v.pid);
+  TempDir tmp("flk-cycles");
+  const std::string& dir = tmp.path();
+  for (int cycle = 0; cycle < 10; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    write_image_dir(dump_process(v.pid), dir);
+    pid_t restored = restore_process(read_image_dir(dir));
+    ASSERT_EQ(restored, v.pid);
+    ASSERT_TRUE(wait_sleeping(restored));
+    ASSERT_EQ(maps_summary(restored), maps_before);
+  }
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+// An exec'd program has its own layout (vDSO elsewhere, another executable), so the
+// restorer must move the vDSO group and replace the exe link.
+TEST(DumpRestore, ExecedProgramGetsItsLayoutExeAndArgsBack) {
+  ChildPid v;
+  v.pid = fork();
+  ASSERT_GE(v.pid, 0);
+  if (v.pid == 0) {
+    syscall(SYS_close_range, 0, ~0u, 0);
+    execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  std::string maps_before = maps_summary(v.pid);
+  std::string exe_before = std::filesystem::read_symlink("/proc/" + std::to_string(v.pid) + "/exe");
+  Image image = dump_process(v.pid);
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  EXPECT_EQ(maps_summary(restored), maps_before);
+  EXPECT_EQ(std::filesystem::read_symlink("/proc/" + std::to_string(restored) + "/exe").string(), exe_before);
+  std::ifstream cmdline("/proc/" + std::to_string(restored) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(args, std::string("sleep\0" "1000\0", 11));
+  std::ifstream comm("/proc/" + std::to_string(restored) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "sleep");
+  // Still a working program: default SIGTERM disposition kills it.
+  ASSERT_EQ(kill(restored, SIGTERM), 0);
+  int status = wait_exit(restored);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  v.pid = -1;
+}
+
+TEST(DumpRestore, JobControlStoppedProcessIsRestoredStopped) {
+  ChildPid v{start_memory_victim()};
+  ASSERT_EQ(kill(v.pid, SIGSTOP), 0);
+  ASSERT_TRUE(wait_state(v.pid, 'T'));
+  Image image = dump_process(v.pid);
+  EXPECT_TRUE(image.process.stopped());
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_state(restored, 'T')) << "restored process is not stopped";
+  ASSERT_EQ(kill(restored, SIGCONT), 0);
+  ASSERT_TRUE(wait_sleeping(restored));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, LeaveRunningKeepsAStoppedProcessStopped) {
+  ChildPid v{start_memory_victim()};
+  ASSERT_EQ(kill(v.pid, SIGSTOP), 0);
+  ASSERT_TRUE(wait_state(v.pid, 'T'));
+  dump_process(v.pid, DumpOptions{.leave_running = true});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(wait_state(v.pid, 'T'));
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
+  ASSERT_EQ(kill(v.pid, SIGCONT), 0);
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, QueuedSignalsKeepTheirOrderAndSiginfo) {
+  ChildPid v{start_signal_victim()};
+  Image image = dump_process(v.pid);
+  EXPECT_EQ(image.process.shared_pending_size(), 2);
+  EXPECT_EQ(image.process.threads(0).pending_size(), 1);
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  // SIGUSR2 (12) privately, SIGRTMIN+1 (35) process-wide.
+  EXPECT_EQ(proc_status_field(restored, "SigPnd"), "0000000000000800");
+  EXPECT_EQ(proc_status_field(restored, "ShdPnd"), "0000000400000000");
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, LeaveRunningKeepsQueuedSignals) {
+  ChildPid v{start_signal_victim()};
+  Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
+  EXPECT_EQ(image.process.shared_pending_size(), 2);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, SignalVictimChecksItselfUntouched) {
+  ChildPid v{start_signal_victim()};
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, AttributesAndItimerSurvive) {
+  TempDir tmp("flk-attr");
+  const std::string& dir = tmp.path();
+  ChildPid v{start_attr_victim(dir)};
+  Image image = dump_process(v.pid);
+  EXPECT_EQ(image.process.itimers_size(), 1);
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpUnsupported, SocketFailsBeforeTouchingTheProcess) {
+  ChildPid v;
+  v.pid = fork();
+  if (v.pid == 0) {
+    syscall(SYS_close_range, 0, ~0u, 0);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) _exit(1);
+    for (;;) pause();
+  }
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  try {
+    dump_process(v.pid);
+    FAIL() << "dump succeeded";
+  } catch (const EngineError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("pid " + std::to_string(v.pid) + " fd 0 (socket:["), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not supported yet"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(alive(v.pid));
+  EXPECT_TRUE(wait_sleeping(v.pid));
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
+}
+
+TEST(DumpUnsupported, PipeWithItsOtherEndElsewhereFails) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ChildPid v;
+  v.pid = fork();
+  if (v.pid == 0) {
+    dup2(p[1], 0);
+    syscall(SYS_close_range, 1, ~0u, 0);
+    for (;;) pause();
+  }
+  close(p[1]);
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  try {
+    dump_process(v.pid);
+    FAIL() << "dump succeeded";
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("other end is not in this process"), std::string::npos) << e.what();
+  }
+  close(p[0]);
+  EXPECT_TRUE(alive(v.pid));
+}
+
+TEST(DumpRestore, PipesKeepTheirUnreadBytesCapacityAndFlags) {
+  ChildPid v{start_pipe_victim()};
+  std::vector<int> fds = fd_numbers(v.pid);
+  Image image = dump_process(v.pid);
+  ASSERT_EQ(image.process.pipes_size(), 2);
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  EXPECT_EQ(fd_numbers(restored), fds);
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, LeaveRunningDoesNotConsumePipeData) {
+  ChildPid v{start_pipe_victim()};
+  Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
+  ASSERT_EQ(image.process.pipes_size(), 2);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpUnsupported, SharedAnonymousMappingFailsBeforeTouchingTheProcess) {
+  ChildPid v;
+  v.pid = fork();
+  if (v.pid == 0) {
+    syscall(SYS_close_range, 0, ~0u, 0);
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) _exit(1);
+    for (;;) pause();
+  }
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  try {
+    dump_process(v.pid);
+    FAIL() << "dump succeeded";
+  } catch (const EngineError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("rw-s /dev/zero (deleted)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not supported yet"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(alive(v.pid));
+  EXPECT_TRUE(wait_sleeping(v.pid));
+}
+
+TEST(DumpRestore, ThreadsKeepTheirTidsRegistersAndTls) {
+  ChildPid v{start_thread_victim(3)};
+  std::vector<pid_t> tids = thread_ids(v.pid);
+  ASSERT_EQ(tids.size(), 4u);
+  std::string maps_before = maps_summary(v.pid);
+  Image image = dump_process(v.pid);
+  EXPECT_EQ(image.process.threads_size(), 4);
+  EXPECT_FALSE(alive(v.pid));
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_all_sleeping(restored));
+  EXPECT_EQ(thread_ids(restored), tids);
+  EXPECT_EQ(maps_summary(restored), maps_before);
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, ThreadsSurviveRepeatedCycles) {
+  ChildPid v{start_thread_victim(5)};
+  std::vector<pid_t> tids = thread_ids(v.pid);
+  for (int cycle = 0; cycle < 5; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    pid_t restored = restore_process(dump_process(v.pid));
+    ASSERT_EQ(restored, v.pid);
+    ASSERT_TRUE(wait_all_sleeping(restored));
+    ASSERT_EQ(thread_ids(restored), tids);
+  }
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, FilesKeepOffsetsSharingFlagsAndKinds) {
+  TempDir tmp("flk-files");
+  const std::string& dir = tmp.path();
+  ChildPid v{start_file_victim(dir)};
+  std::vector<int> fds = fd_numbers(v.pid);
+  Image image = dump_process(v.pid);
+  EXPECT_EQ(image.process.fds_size(), 5);
+  EXPECT_EQ(image.process.files_size(), 4) << "the dup()ed fd must share its file";
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  EXPECT_EQ(fd_numbers(restored), fds);
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+  std::ifstream data(dir + "/data");
+  std::string content((std::istreambuf_iterator<char>(data)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "0123456789abcdefXY");
+}
+
+TEST(RestoreFailure, ReplacedOpenFileIsReported) {
+  TempDir tmp("flk-files");
+  const std::string& dir = tmp.path();
+  ChildPid v{start_file_victim(dir)};
+  Image image = dump_process(v.pid);
+  // Same path, another inode (the old file is kept so its inode number is not reused).
+  std::filesystem::rename(dir + "/data", dir + "/data.old");
+  std::ofstream(dir + "/data") << "impostor";
+  try {
+    restore_process(image);
+    FAIL() << "restore succeeded";
+  } catch (const EngineError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(dir + "/data"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("replaced since the dump"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(alive(v.pid));
+  v.pid = -1;
+}
+
+TEST(RestoreFailure, CorruptImageIsRefusedBeforeAnyProcessExists) {
+  ChildPid v{start_memory_victim()};
+  Image image = dump_process(v.pid);
+  image.process.mutable_vmas(0)->set_end(0xffff900000000000ull);
+  try {
+    restore_process(image);
+    FAIL() << "restore succeeded";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("vmas[0].end"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(alive(v.pid));
+  v.pid = -1;
+}
+
+TEST(RestoreFailure, KernelRejectionLateInRestoreLeavesNothingBehind) {
+  ChildPid v{start_memory_victim()};
+  Image image = dump_process(v.pid);
+  // A compacted-format XSAVE header: PTRACE_SETREGSET refuses it, in the very last
+  // step, after the whole address space was rebuilt.
+  std::string xs = image.process.threads(0).xstate();
+  uint64_t xcomp_bv = 1ull << 63;
+  std::memcpy(xs.data() + 512 + 8, &xcomp_bv, 8);
+  image.process.mutable_threads(0)->set_xstate(xs);
+  try {
+    restore_process(image);
+    FAIL() << "restore succeeded";
+  } catch (const EngineError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("NT_X86_XSTATE"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(alive(v.pid)) << "a half-restored process was left behind";
+  int status;
+  EXPECT_EQ(waitpid(v.pid, &status, WNOHANG), -1) << "a zombie was left behind";
+  v.pid = -1;
+}
+
+TEST(RestoreFailure, ReplacedMappedFileIsReported) {
+  ChildPid v{start_memory_victim()};
+  Image image = dump_process(v.pid);
+  for (auto& vma : *image.process.mutable_vmas())
+    if (vma.kind() == pb::VMA_FILE_PRIVATE) vma.set_inode(vma.inode() + 1);
+  try {
+    restore_process(image);
+    FAIL() << "restore succeeded";
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("was replaced since the dump"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(alive(v.pid));
+  v.pid = -1;
+}
