@@ -9,6 +9,7 @@ packages=(
   libhwloc-dev hwloc libcpuid-dev
   libsqlite3-dev sqlite3
   pybind11-dev python3-dev
+  python3-pandas python3-matplotlib python3-nbclient python3-nbformat python3-ipykernel python3-pytest  # pybind/ tests, notebook
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
   libprotobuf-dev protobuf-compiler
   libxml2-utils   # xmllint: the JUnit report is validated against a schema

@@ -1,0 +1,398 @@
+// The Python module `flakelab`: CPU identity and topology, the scenario catalog, running
+// trials into a results DB (GIL released while a trial runs, progress callback, Ctrl-C stops
+// cleanly), and Results: triage queries returned as pandas DataFrames.
+#include <fmt/core.h>
+#include <hwloc.h>
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flakelab/harness/cpu_identity.h"
+#include "flakelab/harness/error.h"
+#include "flakelab/harness/params.h"
+#include "flakelab/harness/placement.h"
+#include "flakelab/harness/seed.h"
+#include "flakelab/harness/topology.h"
+#include "flakelab/harness/trial_runner.h"
+#include "flakelab/results/query.h"
+#include "flakelab/results/store.h"
+#include "flakelab/scenarios/scenario.h"
+
+#ifndef FLAKELAB_VERSION
+#error "FLAKELAB_VERSION must be defined by the build"
+#endif
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace flakelab::python {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Columns in order; turned into a pandas.DataFrame (columns kept even with no rows).
+class Columns {
+ public:
+  explicit Columns(std::vector<std::string> names) : names_(std::move(names)) {
+    for (const auto& name : names_) data_[py::str(name)] = py::list();
+  }
+  template <typename T>
+  void add(const char* name, T&& value) {
+    data_[py::str(name)].cast<py::list>().append(py::cast(std::forward<T>(value)));
+  }
+  py::object frame() const {
+    py::module_ pandas = py::module_::import("pandas");
+    return pandas.attr("DataFrame")(data_, "columns"_a = py::cast(names_));
+  }
+
+ private:
+  std::vector<std::string> names_;
+  py::dict data_;
+};
+
+py::dict cpu() {
+  const harness::CpuIdentity c = harness::detect_cpu_identity();
+  return py::dict("vendor"_a = c.vendor, "brand"_a = c.brand, "family"_a = c.family,
+                  "model"_a = c.model, "stepping"_a = c.stepping, "codename"_a = c.codename,
+                  "cores"_a = c.cores, "logical_cpus"_a = c.logical_cpus,
+                  "hypervisor"_a = c.hypervisor, "hypervisor_vendor"_a = c.hypervisor_vendor,
+                  "kernel"_a = c.kernel, "machine"_a = c.machine, "hostname"_a = c.hostname,
+                  "microcode"_a = c.microcode);
+}
+
+py::dict topology() {
+  const harness::Topology topo;
+  auto count = [&](hwloc_obj_type_t type) { return hwloc_get_nbobjs_by_type(topo.raw(), type); };
+  return py::dict("pus"_a = topo.pus(), "cpu_list"_a = harness::format_cpu_list(topo.pus()),
+                  "packages"_a = count(HWLOC_OBJ_PACKAGE), "cores"_a = count(HWLOC_OBJ_CORE),
+                  "machine_pus"_a = count(HWLOC_OBJ_PU));
+}
+
+py::list scenario_list() {
+  py::list out;
+  for (const auto& scenario : scenarios::registry()) {
+    py::list params;
+    for (const auto& p : scenario->params()) {
+      params.append(py::dict("name"_a = p.name, "default"_a = p.default_value, "help"_a = p.help,
+                             "choices"_a = p.choices));
+    }
+    out.append(py::dict("name"_a = scenario->name(), "description"_a = scenario->description(),
+                        "params"_a = params));
+  }
+  return out;
+}
+
+std::string placement_text(const py::object& cpus) {
+  if (cpus.is_none()) return "";
+  if (py::isinstance<py::str>(cpus)) return cpus.cast<std::string>();
+  if (py::isinstance<py::dict>(cpus)) {
+    std::string out;
+    for (auto item : cpus.cast<py::dict>()) {
+      if (!out.empty()) out += ',';
+      out += py::str(item.first).cast<std::string>() + "=" + py::str(item.second).cast<std::string>();
+    }
+    return out;
+  }
+  throw py::type_error("cpus: expected None, a str like 'victim=0,injector=1' or a dict {role: cpu}");
+}
+
+std::vector<std::string> param_assignments(const py::object& params) {
+  std::vector<std::string> out;
+  if (params.is_none()) return out;
+  if (!py::isinstance<py::dict>(params)) throw py::type_error("params: expected a dict {name: value}");
+  for (auto item : params.cast<py::dict>()) {
+    py::object value = py::reinterpret_borrow<py::object>(item.second);
+    std::string text;
+    if (py::isinstance<py::bool_>(value)) {
+      text = value.cast<bool>() ? "on" : "off";
+    } else {
+      text = py::str(value).cast<std::string>();
+    }
+    out.push_back(py::str(item.first).cast<std::string>() + "=" + text);
+  }
+  return out;
+}
+
+int64_t run(const std::string& scenario_name, int64_t trials, const py::object& params_obj,
+            const std::string& db, std::optional<uint64_t> seed_opt, const py::object& cpus,
+            double timeout_s, const py::object& progress) {
+  // Validate everything before anything is written.
+  scenarios::Scenario* scenario = scenarios::find_scenario(scenario_name);
+  if (scenario == nullptr) throw py::value_error(fmt::format("unknown scenario '{}'", scenario_name));
+  if (trials < 1) throw py::value_error(fmt::format("trials={}: need at least 1 trial", trials));
+  if (!(timeout_s > 0) || !(timeout_s <= 1e6)) {
+    throw py::value_error(fmt::format("timeout={}: need a positive number of seconds, at most 1e6", timeout_s));
+  }
+  if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
+    throw py::type_error("progress: expected a callable(done, total, failures) or None");
+  }
+  const std::vector<std::string> assignments = param_assignments(params_obj);
+  const std::string cpus_text = placement_text(cpus);
+  std::map<std::string, std::string> params;
+  harness::Placement placement;
+  try {
+    params = harness::resolve_params(*scenario, assignments);
+    placement = harness::Placement::parse(cpus_text);
+  } catch (const harness::UsageError& e) {
+    throw py::value_error(e.what());
+  }
+  const harness::Topology topology;
+  try {
+    placement.validate(topology);
+  } catch (const harness::UsageError& e) {
+    throw py::value_error(e.what());
+  }
+  const uint64_t seed = seed_opt.value_or(harness::random_run_seed());
+  const harness::CpuIdentity cpu_id = harness::detect_cpu_identity();
+
+  results::Store store(db);
+  const int64_t host_id = store.upsert_host(harness::to_host_info(cpu_id));
+  results::RunInfo info;
+  info.scenario = scenario->name();
+  info.params = harness::canonical_params(params);
+  info.placement = placement.to_string();
+  info.seed = seed;
+  info.command_line = fmt::format("python: flakelab.run('{}', trials={}, params='{}', cpus='{}', timeout={})",
+                                  info.scenario, trials, info.params, cpus_text, timeout_s);
+  info.version = FLAKELAB_VERSION;
+  info.started_at_ms = now_ms();
+  const int64_t run_id = store.begin_run(host_id, info);
+
+  harness::TrialRunner runner(topology, placement, harness::TrialOptions{timeout_s});
+  int64_t done = 0;
+  int64_t failed = 0;
+  auto finish = [&] {
+    store.flush();
+    store.end_run(run_id, now_ms());
+  };
+  try {
+    for (int64_t index = 0; index < trials; ++index) {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      harness::TrialOutcome trial;
+      {
+        py::gil_scoped_release nogil;
+        trial = runner.run(*scenario, params, index, harness::trial_seed(seed, index));
+      }
+      // A signal (Ctrl-C) that arrived while the trial ran may have killed it: that trial
+      // is not judged, as in `flakelab run`.
+      if (trial.interrupted || PyErr_CheckSignals() != 0) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        break;
+      }
+      results::TrialRecord record;
+      record.index = index;
+      record.outcome = trial.outcome;
+      record.duration_ms = trial.duration_ms;
+      record.cpus_used = std::move(trial.cpus_used);
+      record.message = std::move(trial.message);
+      store.add_trial(run_id, record);
+      ++done;
+      if (record.outcome != results::Outcome::kPass) ++failed;
+      if (!progress.is_none()) progress(done, trials, failed);
+    }
+  } catch (py::error_already_set& e) {
+    // KeyboardInterrupt (or any exception from the callback): keep the finished trials.
+    {
+      py::gil_scoped_release nogil;
+      finish();
+    }
+    try {
+      e.value().attr("run_id") = run_id;
+    } catch (py::error_already_set&) {
+      // e.g. an exception type without __dict__; the run id is only a convenience.
+    }
+    throw;
+  } catch (...) {
+    try {
+      finish();
+    } catch (...) {
+    }
+    throw;
+  }
+  {
+    py::gil_scoped_release nogil;
+    finish();
+  }
+  return run_id;
+}
+
+// flakelab.Results: read-only triage over a results DB.
+class Results {
+ public:
+  explicit Results(const std::string& path) {
+    if (!std::filesystem::exists(path)) {
+      PyErr_SetString(PyExc_FileNotFoundError, fmt::format("no results database at '{}'", path).c_str());
+      throw py::error_already_set();
+    }
+    store_ = std::make_unique<results::Store>(path);
+    query_ = std::make_unique<results::Query>(*store_);
+  }
+
+  py::object rates() {
+    const auto rates = query_->rates();
+    Columns c({"scenario", "placement", "params", "cpu_model", "runs", "trials", "passes", "failures",
+               "timeouts", "errors", "failing", "rate", "wilson_low", "wilson_high", "upper_bound",
+               "flaky", "wall_ms"});
+    for (const auto& r : rates) {
+      c.add("scenario", r.cell.scenario);
+      c.add("placement", r.cell.placement);
+      c.add("params", r.cell.params);
+      c.add("cpu_model", r.cell.cpu_model);
+      c.add("runs", r.runs);
+      c.add("trials", r.counts.trials);
+      c.add("passes", r.counts.passes);
+      c.add("failures", r.counts.failures);
+      c.add("timeouts", r.counts.timeouts);
+      c.add("errors", r.counts.errors);
+      c.add("failing", r.counts.failing());
+      c.add("rate", r.rate);
+      c.add("wilson_low", r.wilson_low);
+      c.add("wilson_high", r.wilson_high);
+      c.add("upper_bound", r.upper_bound);
+      c.add("flaky", r.flaky());
+      c.add("wall_ms", r.wall_ms);
+    }
+    return c.frame();
+  }
+
+  py::object signatures() {
+    const auto sigs = query_->signatures();
+    Columns c({"hash", "normalized", "example_message", "count", "total_count", "first_seen_ms",
+               "last_seen_ms", "cells"});
+    for (const auto& s : sigs) {
+      c.add("hash", s.hash);
+      c.add("normalized", s.normalized);
+      c.add("example_message", s.example_message);
+      c.add("count", s.count);
+      c.add("total_count", s.total_count);
+      c.add("first_seen_ms", s.first_seen_ms);
+      c.add("last_seen_ms", s.last_seen_ms);
+      c.add("cells", s.cells);
+    }
+    return c.frame();
+  }
+
+  py::object trials(std::optional<int64_t> run_id, std::optional<std::string> signature) {
+    std::vector<int64_t> ids;
+    if (run_id) {
+      store_->run(*run_id);  // throws StoreError (RuntimeError) if absent
+      ids.push_back(*run_id);
+    } else {
+      ids = store_->run_ids();
+    }
+    std::set<std::pair<int64_t, int64_t>> wanted;
+    if (signature) {
+      results::Filter filter;
+      if (run_id) filter.run_ids = ids;
+      for (const auto& t : query_->trials_for_signature(*signature, filter)) wanted.emplace(t.run_id, t.index);
+    }
+    Columns c({"run_id", "scenario", "placement", "params", "index", "outcome", "duration_ms", "cpus_used",
+               "message", "signature", "log_excerpt", "artifact_path", "finished_at_ms"});
+    const results::Normalizer& normalizer = store_->normalizer();
+    for (int64_t id : ids) {
+      const results::RunRecord run = store_->run(id);
+      for (const auto& t : store_->trials(id)) {
+        if (signature && wanted.count({id, t.index}) == 0) continue;
+        c.add("run_id", id);
+        c.add("scenario", run.info.scenario);
+        c.add("placement", run.info.placement);
+        c.add("params", run.info.params);
+        c.add("index", t.index);
+        c.add("outcome", std::string(results::to_string(t.outcome)));
+        c.add("duration_ms", t.duration_ms);
+        c.add("cpus_used", t.cpus_used);
+        c.add("message", t.message);
+        const bool has_sig = t.outcome != results::Outcome::kPass && !t.message.empty();
+        c.add("signature", has_sig ? normalizer.signature(t.message).hex() : std::string());
+        c.add("log_excerpt", t.log_excerpt);
+        c.add("artifact_path", t.artifact_path);
+        c.add("finished_at_ms", t.finished_at_ms);
+      }
+    }
+    return c.frame();
+  }
+
+  std::vector<int64_t> runs() const { return store_->run_ids(); }
+  std::string path() const { return store_->path(); }
+
+ private:
+  std::unique_ptr<results::Store> store_;
+  std::unique_ptr<results::Query> query_;
+};
+
+}  // namespace
+}  // namespace flakelab::python
+
+PYBIND11_MODULE(flakelab, m) {
+  using namespace flakelab;
+  using flakelab::python::Results;
+  m.doc() = "flakelab: run flaky-test trials and triage their results (SQLite).";
+  m.attr("__version__") = FLAKELAB_VERSION;
+
+  py::register_exception<results::StoreError>(m, "StoreError", PyExc_RuntimeError);
+  py::register_exception<harness::HarnessError>(m, "HarnessError", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const harness::UsageError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  m.def("cpu", &python::cpu,
+        "Identity of this CPU and kernel: dict with vendor, brand, family, model, stepping, codename,\n"
+        "cores, logical_cpus, hypervisor, hypervisor_vendor, kernel, machine, hostname, microcode.");
+  m.def("topology", &python::topology,
+        "This machine's processing units (hwloc): dict with pus (Linux CPU numbers this process may\n"
+        "use, ascending), cpu_list ('0-3' form), packages, cores, machine_pus.");
+  m.def("scenarios", &python::scenario_list,
+        "Every built-in scenario, sorted by name: list of dicts with name, description and params\n"
+        "(a list of dicts with name, default, help, choices).");
+  m.def("run", &python::run, py::arg("scenario"), py::kw_only(), py::arg("trials") = 100,
+        py::arg("params") = py::none(), py::arg("db") = "flakelab.db", py::arg("seed") = py::none(),
+        py::arg("cpus") = py::none(), py::arg("timeout") = 10.0, py::arg("progress") = py::none(),
+        "Runs `trials` trials of `scenario` into the results DB `db` and returns the run id.\n\n"
+        "params: dict {name: value} of scenario params (bools become on/off); seed: run seed (random\n"
+        "if None); cpus: placement, 'victim=0,injector=1' or {'victim': 0, ...} (None: unpinned);\n"
+        "timeout: seconds per trial; progress: callable(done, total, failures) called after each\n"
+        "trial. The GIL is released while a trial runs. Ctrl-C (KeyboardInterrupt), or any exception\n"
+        "raised by the callback, stops the run: finished trials are kept in the DB, the run is ended,\n"
+        "and the exception propagates with a `run_id` attribute. Bad scenario/params/cpus raise\n"
+        "ValueError before anything is written.");
+
+  py::class_<Results>(m, "Results",
+                      "A results DB opened for triage. Every query returns a pandas.DataFrame.\n"
+                      "Failing means outcome fail or timeout; errors are counted, not rated.")
+      .def(py::init<const std::string&>(), py::arg("path"),
+           "Opens the results DB at `path` (FileNotFoundError if missing; migrates an older schema).")
+      .def("rates", &Results::rates,
+           "Failure rate per cell (scenario x placement x params x CPU model), ordered by cell.\n"
+           "Columns: scenario, placement, params ('k=v,k=v'), cpu_model, runs, trials, passes,\n"
+           "failures, timeouts, errors, failing (failures+timeouts), rate (failing/trials),\n"
+           "wilson_low, wilson_high (95% Wilson interval), upper_bound (one-sided 95% bound when\n"
+           "nothing failed, else wilson_high), flaky (some passed and some failed), wall_ms.")
+      .def("signatures", &Results::signatures,
+           "Failure signatures, most frequent first. Columns: hash (16 hex digits), normalized,\n"
+           "example_message, count, total_count, first_seen_ms, last_seen_ms (unix epoch ms), cells.")
+      .def("trials", &Results::trials, py::arg("run") = py::none(), py::arg("signature") = py::none(),
+           "Trials, ordered by run id then index; only run `run` and/or only those with signature\n"
+           "hash `signature` when given. Columns: run_id, scenario, placement, params, index, outcome\n"
+           "(pass/fail/timeout/error), duration_ms, cpus_used, message, signature (hash, '' for a\n"
+           "pass or no message), log_excerpt, artifact_path, finished_at_ms.")
+      .def("runs", &Results::runs, "Run ids in the DB, ascending.")
+      .def_property_readonly("path", &Results::path);
+}

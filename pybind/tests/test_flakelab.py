@@ -1,0 +1,240 @@
+"""Tests of the `flakelab` Python module and the triage notebook.
+
+Run by ctest as `pybind_pytest` (PYTHONPATH points at the built module, FLAKELAB_NOTEBOOK at
+results/notebooks/triage.ipynb), or by hand:
+    PYTHONPATH=BUILD/python /usr/bin/python3 -m pytest -q pybind/tests
+"""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import flakelab
+
+NOTEBOOK = pathlib.Path(
+    os.environ.get(
+        "FLAKELAB_NOTEBOOK",
+        pathlib.Path(__file__).resolve().parents[2] / "results" / "notebooks" / "triage.ipynb",
+    )
+)
+
+RATE_COLUMNS = ["scenario", "placement", "params", "cpu_model", "runs", "trials", "passes", "failures",
+                "timeouts", "errors", "failing", "rate", "wilson_low", "wilson_high", "upper_bound",
+                "flaky", "wall_ms"]
+SIGNATURE_COLUMNS = ["hash", "normalized", "example_message", "count", "total_count", "first_seen_ms",
+                     "last_seen_ms", "cells"]
+TRIAL_COLUMNS = ["run_id", "scenario", "placement", "params", "index", "outcome", "duration_ms",
+                 "cpus_used", "message", "signature", "log_excerpt", "artifact_path", "finished_at_ms"]
+
+
+def test_cpu():
+    cpu = flakelab.cpu()
+    for key in ["vendor", "brand", "family", "model", "stepping", "codename", "kernel", "microcode",
+                "hostname"]:
+        assert key in cpu
+    assert cpu["vendor"]
+    assert cpu["kernel"] == os.uname().release
+    assert isinstance(cpu["family"], int) and cpu["family"] > 0
+
+
+def test_topology():
+    topo = flakelab.topology()
+    pus = topo["pus"]
+    assert pus and all(isinstance(pu, int) for pu in pus)
+    assert pus == sorted(pus)
+    assert set(pus) <= set(os.sched_getaffinity(0))
+    assert topo["cores"] >= 1 and topo["packages"] >= 1
+
+
+def test_scenarios():
+    scenarios = {s["name"]: s for s in flakelab.scenarios()}
+    assert "selftest/coin" in scenarios and "compel/stack" in scenarios
+    coin = scenarios["selftest/coin"]
+    assert coin["description"]
+    assert [p["name"] for p in coin["params"]] == ["p"]
+    stack = {p["name"]: p for p in scenarios["compel/stack"]["params"]}
+    assert "legacy" in stack["check"]["choices"]
+
+
+def test_bad_arguments_write_nothing(tmp_path):
+    db = tmp_path / "bad.db"
+    with pytest.raises(ValueError, match="unknown scenario"):
+        flakelab.run("no/such", trials=1, db=str(db))
+    with pytest.raises(ValueError):
+        flakelab.run("selftest/coin", trials=1, params={"nope": 1}, db=str(db))
+    with pytest.raises(ValueError):
+        flakelab.run("selftest/coin", trials=0, db=str(db))
+    with pytest.raises(ValueError):
+        flakelab.run("selftest/coin", trials=1, cpus="victim=100000", db=str(db))
+    assert not db.exists()
+    with pytest.raises(FileNotFoundError):
+        flakelab.Results(str(db))
+
+
+def test_coin_p0_p1_results(tmp_path):
+    db = str(tmp_path / "coin.db")
+    pass_run = flakelab.run("selftest/coin", trials=20, params={"p": 0}, db=db, seed=7)
+    fail_run = flakelab.run("selftest/coin", trials=15, params={"p": 1}, db=db, seed=8)
+    assert pass_run != fail_run
+
+    results = flakelab.Results(db)
+    assert results.runs() == sorted([pass_run, fail_run])
+
+    rates = results.rates()
+    assert list(rates.columns) == RATE_COLUMNS
+    assert len(rates) == 2
+    by_p = {row.params: row for row in rates.itertuples()}
+    ok, bad = by_p["p=0"], by_p["p=1"]
+    assert (ok.trials, ok.passes, ok.failing, ok.rate) == (20, 20, 0, 0.0)
+    assert (bad.trials, bad.failures, bad.rate) == (15, 15, 1.0)
+    assert not ok.flaky and not bad.flaky
+    for row in (ok, bad):
+        assert 0.0 <= row.wilson_low <= row.rate <= row.wilson_high <= 1.0
+    assert ok.wilson_low == pytest.approx(0.0, abs=1e-12)
+    assert 0.1 < ok.wilson_high < 0.3  # 95% Wilson upper bound for 0/20 is about 0.161
+    assert ok.upper_bound == pytest.approx(1 - 0.05 ** (1 / 20))
+    assert bad.wilson_high == pytest.approx(1.0)
+    assert 0.7 < bad.wilson_low < 0.9  # about 0.796 for 15/15
+
+    sigs = results.signatures()
+    assert list(sigs.columns) == SIGNATURE_COLUMNS
+    assert len(sigs) == 1
+    assert sigs["count"][0] == 15 and sigs["cells"][0] == 1
+    assert len(sigs["hash"][0]) == 16
+
+    trials = results.trials()
+    assert list(trials.columns) == TRIAL_COLUMNS
+    assert len(trials) == 35
+    assert len(results.trials(run=pass_run)) == 20
+    failed = results.trials(run=fail_run)
+    assert list(failed["index"]) == list(range(15))
+    assert set(failed["outcome"]) == {"fail"}
+    assert set(failed["signature"]) == {sigs["hash"][0]}
+    assert set(results.trials(run=pass_run)["outcome"]) == {"pass"}
+    by_sig = results.trials(signature=sigs["hash"][0])
+    assert len(by_sig) == 15 and set(by_sig["run_id"]) == {fail_run}
+    assert len(results.trials(run=pass_run, signature=sigs["hash"][0])) == 0
+
+    empty = flakelab.Results(db).trials(signature="0000000000000000")
+    assert len(empty) == 0 and list(empty.columns) == TRIAL_COLUMNS
+
+
+def test_progress_callback(tmp_path):
+    calls = []
+    flakelab.run("selftest/coin", trials=12, params={"p": 1}, db=str(tmp_path / "p.db"),
+                 progress=lambda done, total, failures: calls.append((done, total, failures)))
+    assert calls == [(i, 12, i) for i in range(1, 13)]
+
+
+def test_gil_released_while_trials_run(tmp_path):
+    import threading
+
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            stop.wait(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        # 10 trials of 50 ms: if the GIL were held, the ticker could only run between trials.
+        flakelab.run("selftest/noop", trials=10, params={"sleep_ms": 50}, db=str(tmp_path / "gil.db"))
+    finally:
+        stop.set()
+        thread.join()
+    assert ticks >= 50
+
+
+def test_keyboard_interrupt_from_callback_keeps_finished_trials(tmp_path):
+    db = str(tmp_path / "ki.db")
+
+    def progress(done, total, failures):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        flakelab.run("selftest/coin", trials=50, params={"p": 0.5}, db=db, seed=3, progress=progress)
+    run_id = info.value.run_id
+    results = flakelab.Results(db)
+    assert results.runs() == [run_id]
+    trials = results.trials(run=run_id)
+    assert list(trials["index"]) == [0, 1, 2, 3, 4]
+    assert results.rates()["trials"][0] == 5
+
+
+def test_sigint_stops_run_cleanly(tmp_path):
+    """A real SIGINT while trials run: KeyboardInterrupt, and every reported trial is in the DB."""
+    db = tmp_path / "sigint.db"
+    script = textwrap.dedent(f"""
+        import sys, flakelab
+        def progress(done, total, failures):
+            print(done, flush=True)
+        try:
+            flakelab.run("selftest/noop", trials=100000, params={{"sleep_ms": 20}}, db={str(db)!r},
+                         progress=progress)
+        except KeyboardInterrupt as e:
+            print("interrupted", e.run_id, flush=True)
+            sys.exit(130)
+        sys.exit(0)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    lines = []
+    while len(lines) < 5:
+        line = proc.stdout.readline()
+        assert line, "the run ended before it was interrupted"
+        lines.append(line.strip())
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    lines += out.split()
+    assert proc.returncode == 130
+    assert "interrupted" in lines
+    done = [int(x) for x in lines[: lines.index("interrupted")]]
+    results = flakelab.Results(str(db))
+    trials = results.trials()
+    assert len(trials) == done[-1] >= 5
+    assert set(trials["outcome"]) == {"pass"}
+    assert list(trials["index"]) == list(range(len(trials)))
+
+
+def _make_triage_db(path):
+    pus = flakelab.topology()["pus"]
+    cpus = f"victim={pus[0]},injector={pus[0]},writer={pus[-1]}"
+    flakelab.run("compel/stack", trials=100, params={"check": "legacy", "adjacent_writer": "on"},
+                 cpus=cpus, db=path, seed=11)
+    flakelab.run("compel/stack", trials=20, params={"check": "legacy", "adjacent_writer": "on"},
+                 db=path, seed=12)
+    flakelab.run("selftest/coin", trials=100, params={"p": 0.2}, db=path, seed=13)
+    flakelab.run("selftest/coin", trials=30, params={"p": 0}, db=path, seed=14)
+
+
+def test_notebook_executes_headless(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    assert NOTEBOOK.is_file(), NOTEBOOK
+    db = str(tmp_path / "triage.db")
+    _make_triage_db(db)
+    assert len(flakelab.Results(db).rates()) == 4
+
+    monkeypatch.setenv("FLAKELAB_DB", db)
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError on any error
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # two rate-per-placement charts (compel/stack, selftest/coin) + signatures
+    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "restore_delay_us" in text  # no scm06 cells here: the notebook says so
