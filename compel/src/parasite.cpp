@@ -100,8 +100,6 @@ void write_remote(pid_t pid, uint64_t addr, const void* data, size_t size) {
 
 }  // namespace
 
-ParasiteBlob default_parasite_blob();
-
 Parasite::Parasite(SeizedProcess& process, const ParasiteBlob& blob, const InfectOptions& options)
     : process_(process), on_step_(options.on_step) {
   if (!blob.data || blob.size == 0) throw CompelError("infect: empty parasite blob", EINVAL);

@@ -61,15 +61,39 @@ void Child::kill_and_reap() {
 
 namespace {
 
-struct RegSnapshot {
-  uint64_t gp[5];
-  uint8_t ymm[4][32];
-};
+uint64_t checksum(const std::vector<uint8_t>& data) {
+  uint64_t h = 1469598103934665603ULL;
+  for (uint8_t b : data) h = (h ^ b) * 1099511628211ULL;
+  return h;
+}
 
-// read(fd, buf, n) with known values live in rbx, r12-r15 and ymm8-11 across the
-// syscall; the values after the syscall land in *out.
-long read_keeping_registers(int fd, void* buf, size_t n, const RegSnapshot* in, RegSnapshot* out) {
+void echo_loop(int in, int out) {
+  std::vector<uint8_t> memory(1 << 20);
+  for (size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<uint8_t>(i * 131 + 7);
+  const uint64_t expected = checksum(memory);
+  RegSnapshot want{};
+  for (int i = 0; i < 5; ++i) want.gp[i] = 0x1111111111111111ULL * static_cast<uint64_t>(i + 1) ^ 0xabcdef;
+  for (int r = 0; r < 4; ++r)
+    for (int b = 0; b < 32; ++b) want.ymm[r][b] = static_cast<uint8_t>(r * 32 + b + 1);
+  for (;;) {
+    uint32_t n = 0;
+    RegSnapshot got{};
+    long r = syscall_keeping_registers(SYS_read, in, reinterpret_cast<long>(&n), sizeof(n), 0, &want, &got);
+    if (r == -EINTR) continue;
+    if (r != sizeof(n)) _exit(r == 0 ? 0 : 3);
+    uint32_t reply[2] = {n, 0};
+    if (std::memcmp(&want, &got, sizeof(want)) == 0) reply[1] |= kRegsIntact;
+    if (checksum(memory) == expected) reply[1] |= kMemoryIntact;
+    if (write(out, reply, sizeof(reply)) != sizeof(reply)) _exit(4);
+  }
+}
+
+}  // namespace
+
+long syscall_keeping_registers(long nr, long a1, long a2, long a3, long a4, const RegSnapshot* in,
+                               RegSnapshot* out) {
   long ret;
+  register long r10 __asm__("r10") = a4;
   __asm__ volatile(
       "mov 0(%[in]), %%rbx\n\t"
       "mov 8(%[in]), %%r12\n\t"
@@ -92,39 +116,10 @@ long read_keeping_registers(int fd, void* buf, size_t n, const RegSnapshot* in, 
       "vmovdqu %%ymm11, 136(%[out])\n\t"
       "vzeroupper\n\t"
       : "=a"(ret)
-      : "a"(static_cast<long>(SYS_read)), "D"(fd), "S"(buf), "d"(n), [in] "r"(in), [out] "r"(out)
+      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [in] "r"(in), [out] "r"(out)
       : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15", "xmm8", "xmm9", "xmm10", "xmm11", "memory");
   return ret;
 }
-
-uint64_t checksum(const std::vector<uint8_t>& data) {
-  uint64_t h = 1469598103934665603ULL;
-  for (uint8_t b : data) h = (h ^ b) * 1099511628211ULL;
-  return h;
-}
-
-void echo_loop(int in, int out) {
-  std::vector<uint8_t> memory(1 << 20);
-  for (size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<uint8_t>(i * 131 + 7);
-  const uint64_t expected = checksum(memory);
-  RegSnapshot want{};
-  for (int i = 0; i < 5; ++i) want.gp[i] = 0x1111111111111111ULL * static_cast<uint64_t>(i + 1) ^ 0xabcdef;
-  for (int r = 0; r < 4; ++r)
-    for (int b = 0; b < 32; ++b) want.ymm[r][b] = static_cast<uint8_t>(r * 32 + b + 1);
-  for (;;) {
-    uint32_t n = 0;
-    RegSnapshot got{};
-    long r = read_keeping_registers(in, &n, sizeof(n), &want, &got);
-    if (r == -EINTR) continue;
-    if (r != sizeof(n)) _exit(r == 0 ? 0 : 3);
-    uint32_t reply[2] = {n, 0};
-    if (std::memcmp(&want, &got, sizeof(want)) == 0) reply[1] |= kRegsIntact;
-    if (checksum(memory) == expected) reply[1] |= kMemoryIntact;
-    if (write(out, reply, sizeof(reply)) != sizeof(reply)) _exit(4);
-  }
-}
-
-}  // namespace
 
 EchoVictim EchoVictim::start(const std::function<void()>& before_loop) {
   int to[2], from[2];

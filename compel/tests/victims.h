@@ -45,6 +45,18 @@ struct EchoVictim {
   int echo(uint32_t n, int timeout_ms = 5000);
 };
 
+// Known register values for the "registers intact" checks of victims.
+struct RegSnapshot {
+  uint64_t gp[5];      // rbx, r12, r13, r14, r15
+  uint8_t ymm[4][32];  // ymm8..ymm11
+};
+
+// Issues syscall `nr` with `in` loaded into rbx, r12-r15 and ymm8-11, and stores what
+// those registers hold after the syscall into *out: a checkpoint or an injection in
+// the middle of the call must leave them unchanged.
+long syscall_keeping_registers(long nr, long a1, long a2, long a3, long a4, const RegSnapshot* in,
+                               RegSnapshot* out);
+
 constexpr int kRegsIntact = 1;
 constexpr int kMemoryIntact = 2;
 

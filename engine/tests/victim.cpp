@@ -1,4 +1,5 @@
 #include "victim.h"
+#include "victims.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -31,48 +32,15 @@
 namespace flakelab::engine::testing {
 namespace {
 
+using compel::testing::RegSnapshot;
+using compel::testing::syscall_keeping_registers;
+
 constexpr size_t kPage = 4096;
 constexpr size_t kBigSize = 64 << 20;
 constexpr size_t kBigStride = 97;  // touch every 97th page
 
 volatile sig_atomic_t g_wake = 0;
 void on_usr1(int) { g_wake = 1; }
-
-struct RegSnapshot {
-  uint64_t gp[5];
-  uint8_t ymm[4][32];
-};
-
-// pause() with known values live in rbx, r12-r15 and ymm8-11 across the syscall;
-// the values after it land in *out.
-long pause_keeping_registers(const RegSnapshot* in, RegSnapshot* out) {
-  long ret;
-  __asm__ volatile(
-      "mov 0(%[in]), %%rbx\n\t"
-      "mov 8(%[in]), %%r12\n\t"
-      "mov 16(%[in]), %%r13\n\t"
-      "mov 24(%[in]), %%r14\n\t"
-      "mov 32(%[in]), %%r15\n\t"
-      "vmovdqu 40(%[in]), %%ymm8\n\t"
-      "vmovdqu 72(%[in]), %%ymm9\n\t"
-      "vmovdqu 104(%[in]), %%ymm10\n\t"
-      "vmovdqu 136(%[in]), %%ymm11\n\t"
-      "syscall\n\t"
-      "mov %%rbx, 0(%[out])\n\t"
-      "mov %%r12, 8(%[out])\n\t"
-      "mov %%r13, 16(%[out])\n\t"
-      "mov %%r14, 24(%[out])\n\t"
-      "mov %%r15, 32(%[out])\n\t"
-      "vmovdqu %%ymm8, 40(%[out])\n\t"
-      "vmovdqu %%ymm9, 72(%[out])\n\t"
-      "vmovdqu %%ymm10, 104(%[out])\n\t"
-      "vmovdqu %%ymm11, 136(%[out])\n\t"
-      "vzeroupper\n\t"
-      : "=a"(ret)
-      : "a"(static_cast<long>(SYS_pause)), [in] "r"(in), [out] "r"(out)
-      : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15", "xmm8", "xmm9", "xmm10", "xmm11", "memory");
-  return ret;
-}
 
 uint8_t pattern(size_t page, size_t i) { return static_cast<uint8_t>(page * 31 + i * 7 + 3); }
 
@@ -123,7 +91,7 @@ bool check(const uint8_t* p, size_t page_no) {
   int bad = 0;
   for (;;) {
     got = {};
-    long r = pause_keeping_registers(&want, &got);
+    long r = syscall_keeping_registers(SYS_pause, 0, 0, 0, 0, &want, &got);
     if (r != -EINTR) _exit(102);
     if (g_wake) break;
   }
@@ -159,38 +127,6 @@ std::atomic<int> g_parked{0};
 uint32_t g_go = 0;  // futex word
 thread_local uint64_t t_tls = 0;
 
-// futex(FUTEX_WAIT_PRIVATE, 0) with known values live in rbx, r12-r15, ymm8-11.
-long futex_wait_keeping_registers(uint32_t* word, const RegSnapshot* in, RegSnapshot* out) {
-  long ret;
-  register long timeout __asm__("r10") = 0;
-  __asm__ volatile(
-      "mov 0(%[in]), %%rbx\n\t"
-      "mov 8(%[in]), %%r12\n\t"
-      "mov 16(%[in]), %%r13\n\t"
-      "mov 24(%[in]), %%r14\n\t"
-      "mov 32(%[in]), %%r15\n\t"
-      "vmovdqu 40(%[in]), %%ymm8\n\t"
-      "vmovdqu 72(%[in]), %%ymm9\n\t"
-      "vmovdqu 104(%[in]), %%ymm10\n\t"
-      "vmovdqu 136(%[in]), %%ymm11\n\t"
-      "syscall\n\t"
-      "mov %%rbx, 0(%[out])\n\t"
-      "mov %%r12, 8(%[out])\n\t"
-      "mov %%r13, 16(%[out])\n\t"
-      "mov %%r14, 24(%[out])\n\t"
-      "mov %%r15, 32(%[out])\n\t"
-      "vmovdqu %%ymm8, 40(%[out])\n\t"
-      "vmovdqu %%ymm9, 72(%[out])\n\t"
-      "vmovdqu %%ymm10, 104(%[out])\n\t"
-      "vmovdqu %%ymm11, 136(%[out])\n\t"
-      "vzeroupper\n\t"
-      : "=a"(ret)
-      : "a"(static_cast<long>(SYS_futex)), "D"(word), "S"(static_cast<long>(FUTEX_WAIT_PRIVATE)), "d"(0L),
-        "r"(timeout), [in] "r"(in), [out] "r"(out)
-      : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15", "xmm8", "xmm9", "xmm10", "xmm11", "memory");
-  return ret;
-}
-
 RegSnapshot thread_pattern(int i) {
   RegSnapshot s{};
   for (int k = 0; k < 5; ++k) s.gp[k] = 0x1000000000000001ULL * static_cast<uint64_t>(k + 1) + static_cast<uint64_t>(i) * 0x10101;
@@ -206,7 +142,7 @@ void thread_body(int i) {
   g_parked.fetch_add(1);
   while (__atomic_load_n(&g_go, __ATOMIC_SEQ_CST) == 0) {
     got = {};
-    futex_wait_keeping_registers(&g_go, &want, &got);
+    syscall_keeping_registers(SYS_futex, reinterpret_cast<long>(&g_go), FUTEX_WAIT_PRIVATE, 0, 0, &want, &got);
   }
   int bad = 0;
   if (std::memcmp(&want, &got, sizeof(want)) != 0) bad |= kThreadBadRegs;
@@ -236,7 +172,7 @@ void thread_body(int i) {
   close(ready_fd);
   for (;;) {
     got = {};
-    pause_keeping_registers(&want, &got);
+    syscall_keeping_registers(SYS_pause, 0, 0, 0, 0, &want, &got);
     if (g_wake) break;
   }
   int bad = std::memcmp(&want, &got, sizeof(want)) != 0 ? kThreadBadMainRegs : 0;
