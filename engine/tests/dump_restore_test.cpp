@@ -19,7 +19,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
-#include "victim.h"
+#include "flakelab/engine/victims.h"
 
 using namespace flakelab::engine;
 using namespace flakelab::engine::testing;

@@ -1,4 +1,4 @@
-#include "victim.h"
+#include "flakelab/engine/victims.h"
 #include "victims.h"
 
 #include <fcntl.h>
