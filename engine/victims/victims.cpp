@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -347,88 +348,57 @@ alignas(16) uint8_t g_altstack[64 * 1024];
 
 }  // namespace
 
-pid_t start_attr_victim(const std::string& dir) {
+namespace {
+std::function<void()>& victim_setup() {
+  static std::function<void()> setup;
+  return setup;
+}
+}  // namespace
+
+void set_victim_setup(std::function<void()> setup) { victim_setup() = std::move(setup); }
+
+pid_t start_victim(const std::string& what, const std::function<void(int)>& body, bool all_threads) {
   int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(what + ": pipe: " + std::strerror(errno));
   pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    throw std::runtime_error(what + ": fork: " + std::strerror(err));
+  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(fds[0]);
-    attr_victim(fds[1], dir);
+    if (victim_setup()) victim_setup()();
+    body(fds[1]);
+    _exit(127);  // bodies end in _exit(); returning is a bug in the victim
   }
   close(fds[1]);
   char c = 0;
   ssize_t n = read(fds[0], &c, 1);
   close(fds[0]);
-  if (n != 1 || !wait_sleeping(pid)) {
+  if (n != 1 || !(all_threads ? wait_all_sleeping(pid) : wait_sleeping(pid))) {
     kill_child(pid);
-    throw std::runtime_error("attributes victim did not start");
+    throw std::runtime_error(what + " did not start");
   }
   return pid;
+}
+
+pid_t start_attr_victim(const std::string& dir) {
+  return start_victim("attributes victim", [&](int ready) { attr_victim(ready, dir); });
 }
 
 pid_t start_signal_victim() {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    signal_victim(fds[1]);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("signal victim did not start");
-  }
-  return pid;
+  return start_victim("signal victim", [](int ready) { signal_victim(ready); });
 }
 
 pid_t start_pipe_victim() {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    pipe_victim(fds[1]);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("pipe victim did not start");
-  }
-  return pid;
+  return start_victim("pipe victim", [](int ready) { pipe_victim(ready); });
 }
 
 pid_t start_file_victim(const std::string& dir) {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    file_victim(fds[1], dir);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("file victim did not start");
-  }
-  return pid;
+  return start_victim("file victim", [&](int ready) { file_victim(ready, dir); });
 }
 
 std::vector<int> fd_numbers(pid_t pid) {
@@ -441,24 +411,7 @@ std::vector<int> fd_numbers(pid_t pid) {
 
 pid_t start_thread_victim(int threads) {
   if (threads > kMaxThreads) throw std::runtime_error("too many threads");
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    thread_victim(fds[1], threads);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_all_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("thread victim did not start");
-  }
-  return pid;
+  return start_victim("thread victim", [&](int ready) { thread_victim(ready, threads); }, true);
 }
 
 std::vector<pid_t> thread_ids(pid_t pid) {
@@ -490,24 +443,7 @@ bool wait_all_sleeping(pid_t pid, int timeout_ms) {
 }
 
 pid_t start_memory_victim() {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    memory_victim(fds[1]);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("memory victim did not start");
-  }
-  return pid;
+  return start_victim("memory victim", [](int ready) { memory_victim(ready); });
 }
 
 int wait_exit(pid_t pid, int timeout_ms) {

@@ -10,10 +10,22 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace flakelab::engine::testing {
+
+// Forks a victim: the child asks for SIGKILL on its parent's death, runs the setup
+// hook (see set_victim_setup), then `body(ready_fd)`, which writes one byte to
+// ready_fd once its state is set up, sleeps, and ends in _exit(). Returns once the
+// victim (with `all_threads`, every thread of it) sleeps. Throws std::runtime_error
+// naming `what` on failure, leaving no child behind.
+pid_t start_victim(const std::string& what, const std::function<void(int)>& body, bool all_threads = false);
+
+// Runs `setup` first in every victim forked from now on (the cr/* scenarios pin the
+// victim there, before it starts threads). Empty: nothing.
+void set_victim_setup(std::function<void()> setup);
 
 constexpr int kVictimOk = 0;
 constexpr int kVictimBadRegs = 1;
