@@ -287,13 +287,20 @@ void dump_signals(compel::SeizedProcess& proc, Image& image) {
   auto timers = parasite.get_itimers();
   for (size_t i = 0; i < timers.size(); ++i) {
     const auto& t = timers[i];
-    if (t.value.tv_sec == 0 && t.value.tv_usec == 0) continue;  // disarmed
+    bool value_zero = t.value.tv_sec == 0 && t.value.tv_usec == 0;
+    bool interval_zero = t.interval.tv_sec == 0 && t.interval.tv_usec == 0;
+    if (value_zero && interval_zero) continue;  // disarmed
+    // A periodic ITIMER_REAL whose SIGALRM is still pending reads as value 0: the
+    // kernel re-arms it only when the signal is dequeued (dequeue_signal). Restore
+    // it armed for one interval, or it would never fire again after restore (the
+    // re-queued SIGALRM would find nothing to re-arm). Found by cr/attrs cycles.
+    auto value = value_zero ? t.interval : t.value;
     auto* it = image.process.add_itimers();
     it->set_which(static_cast<uint32_t>(i));
     it->set_interval_sec(t.interval.tv_sec);
     it->set_interval_usec(t.interval.tv_usec);
-    it->set_value_sec(t.value.tv_sec);
-    it->set_value_usec(t.value.tv_usec);
+    it->set_value_sec(value.tv_sec);
+    it->set_value_usec(value.tv_usec);
   }
   parasite.cure();
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,6 +228,42 @@ TEST(DumpRestore, AttributesAndItimerSurvive) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
   EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  v.pid = -1;
+}
+
+// A periodic ITIMER_REAL whose SIGALRM is pending but not yet dequeued reads as
+// value 0: the kernel re-arms it only when the signal is dequeued. It must still be
+// restored armed, or it never fires again (cr/attrs found this: a process dumped
+// again right after a restore has not run its handler yet).
+volatile sig_atomic_t g_alarms = 0;
+
+TEST(DumpRestore, PeriodicTimerWithItsSignalPendingKeepsFiring) {
+  ChildPid v{start_victim("alarm victim", [](int ready) {
+    if (ready > 0) syscall(SYS_close_range, 0, ready - 1, 0);
+    syscall(SYS_close_range, ready + 1, ~0u, 0);
+    signal(SIGALRM, [](int) { g_alarms = g_alarms + 1; });
+    signal(SIGUSR1, [](int) {});
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alrm, nullptr);
+    itimerval every_5ms{{0, 5000}, {0, 5000}};
+    setitimer(ITIMER_REAL, &every_5ms, nullptr);
+    usleep(20000);   // SIGALRM is now pending and the timer idle
+    if (write(ready, "r", 1) != 1) _exit(100);
+    close(ready);
+    pause();
+    sigprocmask(SIG_UNBLOCK, &alrm, nullptr);
+    for (int i = 0; i < 200 && g_alarms < 4; ++i) usleep(1000);
+    _exit(g_alarms >= 4 ? 0 : 1);
+  })};
+  Image image = dump_process(v.pid);
+  ASSERT_EQ(image.process.itimers_size(), 1) << "the periodic timer was saved disarmed";
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(expect_clean_exit(restored), 0) << "ITIMER_REAL stopped firing after restore";
   v.pid = -1;
 }
 

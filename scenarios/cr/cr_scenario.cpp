@@ -1,0 +1,176 @@
+// cr/<victim>: start one of the engine's self-checking victims, checkpoint it (the
+// dump kills it), restore it with the same pid, repeat `cycles` times, then let it
+// check everything it set up. The verdict is the victim's own: which parts of its
+// state came back damaged. Engine errors fail the trial with the engine's message.
+#include <fmt/format.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "cr_victims.h"
+#include "flakelab/engine/dump.h"
+#include "flakelab/engine/error.h"
+#include "flakelab/engine/restore.h"
+#include "flakelab/engine/victims.h"
+
+namespace flakelab::scenarios {
+namespace {
+
+using cr::CrVictim;
+namespace victims = flakelab::engine::testing;
+
+// A directory under $TMPDIR (or /tmp) removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = getenv("TMPDIR");
+    std::string templ = std::string(base && *base ? base : "/tmp") + "/flakelab-cr-XXXXXX";
+    if (!mkdtemp(templ.data())) throw std::runtime_error(fmt::format("mkdtemp {}: {}", templ, strerror(errno)));
+    path_ = templ;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Owns the victim's pid across dump/restore cycles (the pid stays the same, the
+// process behind it changes): kills and reaps whatever is there on the way out.
+class VictimPid {
+ public:
+  explicit VictimPid(pid_t pid) : pid_(pid) {}
+  ~VictimPid() {
+    if (pid_ > 0) victims::kill_child(pid_);
+  }
+  VictimPid(const VictimPid&) = delete;
+  VictimPid& operator=(const VictimPid&) = delete;
+  pid_t get() const { return pid_; }
+  void release() { pid_ = -1; }
+
+ private:
+  pid_t pid_;
+};
+
+// The victim setup hook is process-global; this scopes it to one trial.
+class VictimSetupScope {
+ public:
+  explicit VictimSetupScope(std::function<void()> setup) { victims::set_victim_setup(std::move(setup)); }
+  ~VictimSetupScope() { victims::set_victim_setup(nullptr); }
+  VictimSetupScope(const VictimSetupScope&) = delete;
+  VictimSetupScope& operator=(const VictimSetupScope&) = delete;
+};
+
+// A restored process inherits the restorer's affinity (affinity is not part of the
+// image); put every thread back on the victim's PU.
+void repin(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  for (pid_t tid : victims::thread_ids(pid))
+    if (sched_setaffinity(tid, sizeof(set), &set) != 0 && errno != ESRCH)
+      throw std::runtime_error(fmt::format("sched_setaffinity tid {} to CPU {}: {}", tid, cpu, strerror(errno)));
+}
+
+class CrScenario : public Scenario {
+ public:
+  explicit CrScenario(const CrVictim& victim) : victim_(victim) {}
+
+  std::string name() const override { return "cr/" + victim_.name; }
+  std::string description() const override {
+    return "dump, kill and restore a victim, then it checks itself: " + victim_.description;
+  }
+  std::vector<ParamSpec> params() const override {
+    std::vector<ParamSpec> all = {
+        {"cycles", "1", "dump/restore cycles before the victim checks itself (1-100)", {}},
+        {"images", "memory", "keep images in memory, or write and read them back in a directory", {"memory", "dir"}},
+    };
+    all.insert(all.end(), victim_.params.begin(), victim_.params.end());
+    return all;
+  }
+
+  TrialResult run(TrialContext& ctx) override {
+    int cycles = std::stoi(ctx.param("cycles"));
+    if (cycles < 1 || cycles > 100) return TrialResult::error(fmt::format("cycles={} is outside 1-100", cycles));
+    const bool via_dir = ctx.param_is("images", "dir");
+    ScratchDir scratch;
+    VictimSetupScope setup([&ctx] { ctx.bind_self(Role::kVictim); });
+    std::unique_ptr<VictimPid> victim;
+    try {
+      victim = std::make_unique<VictimPid>(victim_.start(ctx, scratch.path()));
+    } catch (const std::exception& e) {
+      return TrialResult::error(fmt::format("{}: {}", name(), e.what()));
+    }
+    const pid_t pid = victim->get();
+    ctx.record_binding(Role::kVictim, pid);
+
+    for (int cycle = 1; cycle <= cycles; ++cycle) {
+      std::string step = "dump";
+      try {
+        engine::Image image = engine::dump_process(pid);
+        if (via_dir) {
+          step = "write/read images";
+          const std::string dir = scratch.path() + "/images";
+          engine::write_image_dir(image, dir);
+          image = engine::read_image_dir(dir);
+        }
+        step = "restore";
+        pid_t restored = engine::restore_process(image);
+        if (restored != pid)
+          return TrialResult::fail(fmt::format("cycle {}: restored pid {} instead of {}", cycle, restored, pid));
+      } catch (const engine::EngineError& e) {
+        return TrialResult::fail(fmt::format("cycle {} {}: {}", cycle, step, e.what()));
+      }
+    }
+    if (auto cpu = ctx.cpu_of(Role::kVictim)) repin(pid, *cpu);
+    // The victims wait with `while (!checked) pause();`: a signal that lands before
+    // a restored thread re-enters pause() would be lost (as it would be before the
+    // dump, between the check and the call). Signal once every thread sleeps.
+    if (!victims::wait_all_sleeping(pid))
+      return TrialResult::fail(fmt::format("restored victim pid {}: not every thread went back to sleep within 5 s", pid));
+
+    if (kill(pid, SIGUSR1) != 0)
+      return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
+    int status = victims::wait_exit(pid, 10000);
+    victim->release();
+    if (status == -1) return TrialResult::fail(fmt::format("restored victim pid {} did not finish its check within 10 s", pid));
+    if (WIFSIGNALED(status))
+      return TrialResult::fail(fmt::format("restored victim pid {} was killed by signal {} ({})", pid, WTERMSIG(status),
+                                           sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
+    if (WEXITSTATUS(status) != 0)
+      return TrialResult::fail(fmt::format("restored victim found damage after {} cycle(s): {} (status 0x{:x})", cycles,
+                                           cr::describe_damage(victim_, WEXITSTATUS(status)), WEXITSTATUS(status)));
+    return TrialResult::pass();
+  }
+
+ private:
+  const CrVictim& victim_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scenario> make_cr_scenario(const std::string& victim_name) {
+  for (const CrVictim& v : cr::cr_victims())
+    if (v.name == victim_name) return std::make_unique<CrScenario>(v);
+  throw std::logic_error("no engine victim named " + victim_name);
+}
+
+std::unique_ptr<Scenario> make_cr_memory() { return make_cr_scenario("memory"); }
+std::unique_ptr<Scenario> make_cr_threads() { return make_cr_scenario("threads"); }
+std::unique_ptr<Scenario> make_cr_files() { return make_cr_scenario("files"); }
+std::unique_ptr<Scenario> make_cr_pipes() { return make_cr_scenario("pipes"); }
+std::unique_ptr<Scenario> make_cr_signals() { return make_cr_scenario("signals"); }
+std::unique_ptr<Scenario> make_cr_attrs() { return make_cr_scenario("attrs"); }
+
+}  // namespace flakelab::scenarios

@@ -1,0 +1,92 @@
+#include "cr_victims.h"
+
+#include <fmt/format.h>
+
+#include "flakelab/engine/victims.h"
+
+namespace flakelab::scenarios::cr {
+
+namespace victims = flakelab::engine::testing;
+
+const std::vector<CrVictim>& cr_victims() {
+  static const std::vector<CrVictim> all = {
+      {"memory",
+       "64 MiB sparse anonymous region, read-only and PROT_NONE pages with data, heap, stack, callee-saved "
+       "registers and ymm8-11",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_memory_victim(); },
+       {{victims::kVictimBadRegs, "registers"},
+        {victims::kVictimBadBig, "sparse region contents"},
+        {victims::kVictimBadReadOnly, "read-only page"},
+        {victims::kVictimBadGuard, "PROT_NONE page"},
+        {victims::kVictimBadHeap, "heap"},
+        {victims::kVictimBadStack, "stack"},
+        {victims::kVictimBadUntouched, "never-touched pages are no longer zero"}}},
+      {"threads",
+       "a main thread and N others, each with its own registers and thread_local value, waiting in futex(); "
+       "checks tids, registers, TLS and that pthread_join works",
+       {{"threads", "4", "threads besides the main one (1-64)", {}}},
+       [](const TrialContext& ctx, const std::string&) {
+         int n = std::stoi(ctx.param("threads"));
+         if (n < 1 || n > 64) throw std::invalid_argument(fmt::format("threads={} is outside 1-64", n));
+         return victims::start_thread_victim(n);
+       },
+       {{victims::kThreadBadMainRegs, "main thread registers"},
+        {victims::kThreadBadRegs, "registers of another thread"},
+        {victims::kThreadBadTid, "thread ids"},
+        {victims::kThreadBadTls, "thread-local storage"}}},
+      {"files",
+       "a file open at offset 5 with a dup() sharing the offset, an O_APPEND file, /dev/null with FD_CLOEXEC, "
+       "a directory",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_file_victim(dir); },
+       {{victims::kFileBadOffset, "file offset"},
+        {victims::kFileBadShared, "dup()ed fds no longer share their offset"},
+        {victims::kFileBadAppend, "O_APPEND"},
+        {victims::kFileBadCloexec, "FD_CLOEXEC"},
+        {victims::kFileBadDevNull, "/dev/null"},
+        {victims::kFileBadDir, "directory fd"}}},
+      {"pipes",
+       "a 256 KiB pipe holding 100 000 unread bytes with a dup()ed write end, and an empty O_NONBLOCK pipe",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_pipe_victim(); },
+       {{victims::kPipeBadData, "unread pipe data"},
+        {victims::kPipeBadCapacity, "pipe capacity"},
+        {victims::kPipeBadNonblock, "O_NONBLOCK"},
+        {victims::kPipeBadUse, "pipes no longer work"}}},
+      {"signals",
+       "blocked SIGUSR2 and SIGRTMIN+1 queued process-wide (values 42, 43) and per thread; checks order, values, "
+       "si_code and si_pid",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_signal_victim(); },
+       {{victims::kSignalBadShared, "process-wide queued signals"},
+        {victims::kSignalBadPrivate, "per-thread queued signal"},
+        {victims::kSignalBadExtra, "unexpected extra signal"}}},
+      {"attrs",
+       "cwd, umask 027, RLIMIT_NOFILE 100/200, sigaltstack, personality, comm, ITIMER_REAL every 5 ms",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_attr_victim(dir); },
+       {{victims::kAttrBadCwd, "cwd"},
+        {victims::kAttrBadUmask, "umask"},
+        {victims::kAttrBadRlimit, "rlimits"},
+        {victims::kAttrBadAltstack, "sigaltstack"},
+        {victims::kAttrBadTimer, "ITIMER_REAL stopped firing"},
+        {victims::kAttrBadPersonality, "personality"},
+        {victims::kAttrBadComm, "comm"}}},
+  };
+  return all;
+}
+
+std::string describe_damage(const CrVictim& victim, int status) {
+  std::string out;
+  int known = 0;
+  for (const auto& [bit, what] : victim.damage_bits) {
+    known |= bit;
+    if (status & bit) out += (out.empty() ? "" : ", ") + what;
+  }
+  for (int bit = 1; bit < 256; bit <<= 1)
+    if ((status & bit) && !(known & bit)) out += (out.empty() ? "" : ", ") + fmt::format("bit 0x{:x}", bit);
+  return out;
+}
+
+}  // namespace flakelab::scenarios::cr
