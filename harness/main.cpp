@@ -1,4 +1,5 @@
-// flakelab: the command-line entry point. Verbs: cpu, scenarios, run, report, merge.
+// flakelab: the command-line entry point. Verbs: cpu, scenarios, run, report, merge,
+// and the engine's dump, restore, show.
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -6,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "flakelab/harness/cpu_identity.h"
+#include "flakelab/harness/engine_commands.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/params.h"
 #include "flakelab/harness/run_command.h"
@@ -76,6 +78,8 @@ int main(int argc, char** argv) {
   merge->add_option("-o,--output", merge_output, "output database (created or extended)")->required();
   merge->add_option("inputs", merge_inputs, "input databases")->required();
 
+  EngineVerbs engine_verbs(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -121,6 +125,7 @@ int main(int argc, char** argv) {
     if (*merge) {
       return merge_command(merge_output, merge_inputs);
     }
+    if (auto code = engine_verbs.dispatch()) return *code;
     return fail(kExitUsage, "no verb given");
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());

@@ -369,6 +369,7 @@ void kill_and_wait(pid_t pid, const std::vector<compel::SeizedThread*>& threads)
 }  // namespace
 
 Image dump_process(pid_t pid, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
   auto maps = procfs::read_maps(pid, false);  // the kinds only; flags are read once frozen
   if (std::string why = unsupported(pid, maps, false); !why.empty()) throw EngineError("dump: " + why);
   Image image;

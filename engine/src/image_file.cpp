@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -49,25 +50,34 @@ std::string hex(uint64_t v) {
 
 }  // namespace
 
-std::vector<uint8_t> detail::frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version) {
+std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, std::span<const uint8_t> payload,
+                                                               uint32_t version) {
   Header h{magic, version, kHeaderSize, payload.size(), crc32c(payload.data(), payload.size()), 0};
   h.header_crc = crc32c(&h, offsetof(Header, header_crc));
-  std::vector<uint8_t> out(kHeaderSize + payload.size());
+  std::array<uint8_t, kHeaderSize> out;
   std::memcpy(out.data(), &h, kHeaderSize);
+  return out;
+}
+
+std::vector<uint8_t> detail::frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version) {
+  auto head = frame_header(magic, payload, version);
+  std::vector<uint8_t> out(kHeaderSize + payload.size());
+  std::memcpy(out.data(), head.data(), kHeaderSize);
   if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
   return out;
 }
 
 namespace {
 
-// Returns the payload of a framed file after checking every header field.
-std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, uint64_t max_payload,
-                                 const std::string& name) {
-  if (file.size() < kHeaderSize)
-    throw ImageError(name, "header", "truncated: file has " + std::to_string(file.size()) +
+// Checks every field of the header at the start of `head` for a file of
+// `file_size` bytes; returns it.
+Header check_header(std::span<const uint8_t> head, uint64_t file_size, uint64_t magic, uint64_t max_payload,
+                    const std::string& name) {
+  if (head.size() < kHeaderSize)
+    throw ImageError(name, "header", "truncated: file has " + std::to_string(file_size) +
                                          " bytes, the header alone needs " + std::to_string(kHeaderSize));
   Header h;
-  std::memcpy(&h, file.data(), kHeaderSize);
+  std::memcpy(&h, head.data(), kHeaderSize);
   if (h.magic != magic)
     throw ImageError(name, "magic", "got " + hex(h.magic) + ", expected " + hex(magic) + " (not a flakelab " +
                                         (magic == kProcessMagic ? "process" : "pages") + " image)");
@@ -83,16 +93,27 @@ std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, 
   if (h.payload_len > max_payload)
     throw ImageError(name, "payload_len", std::to_string(h.payload_len) + " bytes exceeds the limit of " +
                                               std::to_string(max_payload));
-  uint64_t have = file.size() - kHeaderSize;
+  uint64_t have = file_size - kHeaderSize;
   if (h.payload_len > have)
     throw ImageError(name, "payload_len", "truncated: header says " + std::to_string(h.payload_len) +
                                               " payload bytes, file has " + std::to_string(have));
   if (h.payload_len < have)
     throw ImageError(name, "payload_len", std::to_string(have - h.payload_len) +
                                               " unexpected trailing bytes after the payload");
-  auto payload = file.subspan(kHeaderSize);
+  return h;
+}
+
+void check_payload(const Header& h, std::span<const uint8_t> payload, const std::string& name) {
   if (crc32c(payload.data(), payload.size()) != h.payload_crc)
     throw ImageError(name, "payload_crc", "payload checksum mismatch (file is corrupt)");
+}
+
+// Returns the payload of a framed file after checking every header field.
+std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, uint64_t max_payload,
+                                 const std::string& name) {
+  Header h = check_header(file, file.size(), magic, max_payload, name);
+  auto payload = file.subspan(kHeaderSize);
+  check_payload(h, payload, name);
   return payload;
 }
 
@@ -128,15 +149,37 @@ class File {
     return buf;
   }
 
-  void write_all(std::span<const uint8_t> data) {
+  uint64_t size() {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) throw_errno("fstat " + path_);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  // Reads up to `size` bytes; fewer only at end of file.
+  size_t read_some(uint8_t* data, size_t size) {
     size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+    while (done < size) {
+      ssize_t n = ::read(fd_, data + done, size - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("write " + path_);
+      if (n < 0) throw_errno("read " + path_);
+      if (n == 0) break;
       done += static_cast<size_t>(n);
     }
-    if (::fsync(fd_) != 0) throw_errno("fsync " + path_);
+    return done;
+  }
+
+  // Writes the pieces in order. Not fsync'd: images are working files of a stress
+  // run, and the rename into place already keeps a reader from seeing half a file.
+  void write_all(std::span<const uint8_t> first, std::span<const uint8_t> second = {}) {
+    for (auto piece : {first, second}) {
+      size_t done = 0;
+      while (done < piece.size()) {
+        ssize_t n = ::write(fd_, piece.data() + done, piece.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("write " + path_);
+        done += static_cast<size_t>(n);
+      }
+    }
   }
 
  private:
@@ -144,11 +187,12 @@ class File {
   int fd_ = -1;
 };
 
-void write_file_atomically(const std::string& path, std::span<const uint8_t> data) {
+void write_file_atomically(const std::string& path, std::span<const uint8_t> head,
+                           std::span<const uint8_t> payload = {}) {
   std::string tmp = path + ".tmp";
   {
     File f(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    f.write_all(data);
+    f.write_all(head, payload);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -167,12 +211,21 @@ std::vector<uint8_t> encode_process_file(const pb::Process& process) {
 
 std::vector<uint8_t> encode_pages_file(std::span<const uint8_t> pages) { return frame(kPagesMagic, pages); }
 
-Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_t> pages_file,
-                   const std::string& process_name, const std::string& pages_name) {
-  Image image;
+namespace {
+
+// The metadata file's payload, parsed; the pages are set by the caller.
+void parse_process(std::span<const uint8_t> process_file, const std::string& process_name, Image& image) {
   auto meta = unframe(process_file, kProcessMagic, ImageLimits::kMaxMetadataBytes, process_name);
   if (!image.process.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
     throw ImageError(process_name, "payload", "not a valid flakelab.engine.pb.Process message");
+}
+
+}  // namespace
+
+Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_t> pages_file,
+                   const std::string& process_name, const std::string& pages_name) {
+  Image image;
+  parse_process(process_file, process_name, image);
   auto pages = unframe(pages_file, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_name);
   image.pages.assign(pages.begin(), pages.end());
   validate_image(image, process_name, pages_name);
@@ -181,17 +234,30 @@ Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_
 
 void write_image_dir(const Image& image, const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
-  // Pages first: a directory with a process file always has its pages.
-  write_file_atomically(dir + "/" + kPagesFile, encode_pages_file(image.pages));
+  // Pages first: a directory with a process file always has its pages. The header
+  // and the page data go out as two writes: no framed copy of hundreds of MiB.
+  auto pages_head = detail::frame_header(kPagesMagic, image.pages, kImageFormatVersion);
+  write_file_atomically(dir + "/" + kPagesFile, pages_head, image.pages);
   write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.process));
 }
 
 Image read_image_dir(const std::string& dir) {
   std::string process_path = dir + "/" + kProcessFile;
   std::string pages_path = dir + "/" + kPagesFile;
-  auto process_bytes = File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64);
-  auto pages_bytes = File(pages_path, O_RDONLY).read_all(ImageLimits::kMaxPagesBytes + 64);
-  return decode_image(process_bytes, pages_bytes, process_path, pages_path);
+  Image image;
+  parse_process(File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64), process_path, image);
+  // The page data is read straight into the image's buffer (no second copy).
+  File pages(pages_path, O_RDONLY);
+  uint64_t size = pages.size();
+  uint8_t head[kHeaderSize];
+  size_t got = pages.read_some(head, kHeaderSize);
+  Header h = check_header({head, got}, size, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_path);
+  image.pages.resize(h.payload_len);
+  if (pages.read_some(image.pages.data(), image.pages.size()) != image.pages.size())
+    throw ImageError(pages_path, "payload_len", "file shrank while it was read");
+  check_payload(h, image.pages, pages_path);
+  validate_image(image, process_path, pages_path);
+  return image;
 }
 
 }  // namespace flakelab::engine

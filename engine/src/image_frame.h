@@ -2,6 +2,8 @@
 // and fuzzers that need to build files with valid checksums around chosen bytes.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -11,6 +13,9 @@ namespace flakelab::engine::detail {
 inline constexpr uint64_t kProcessMagic = 0x00434f52504b4c46ull;  // "FLKPROC\0"
 inline constexpr uint64_t kPagesMagic = 0x00454741504b4c46ull;    // "FLKPAGE\0"
 inline constexpr size_t kHeaderSize = 32;
+
+// The header of a framed file with this payload.
+std::array<uint8_t, kHeaderSize> frame_header(uint64_t magic, std::span<const uint8_t> payload, uint32_t version);
 
 // A framed file; `version` other than the current one only for tests.
 std::vector<uint8_t> frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version);

@@ -1,5 +1,7 @@
 #include "flakelab/engine/show.h"
 
+#include <nlohmann/json.hpp>
+
 #include <google/protobuf/util/json_util.h>
 #include <sys/mman.h>
 
@@ -57,17 +59,81 @@ std::string show_image_text(const Image& image) {
   return out;
 }
 
+namespace {
+
+// protobuf's JSON mapping writes `bytes` as base64; names and paths are better
+// read as text. Returns false (leaving `out` unspecified) for invalid base64.
+bool decode_base64(const std::string& in, std::string& out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  out.clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Text fields of the schema that are `bytes` only because Linux names need not be
+// UTF-8: shown as strings when they are UTF-8 (the usual case), else left base64.
+void decode_names(nlohmann::ordered_json& node) {
+  static const char* const kNames[] = {"comm", "cwd", "path", "name", "exe_path"};
+  if (node.is_array()) {
+    for (auto& item : node) decode_names(item);
+    return;
+  }
+  if (!node.is_object()) return;
+  for (auto& [key, value] : node.items()) {
+    bool is_name = false;
+    for (const char* n : kNames) is_name = is_name || key == n;
+    std::string text;
+    if (is_name && value.is_string() && decode_base64(value.get<std::string>(), text) && valid_utf8(text))
+      value = text;
+    else
+      decode_names(value);
+  }
+}
+
+}  // namespace
+
 std::string show_image_json(const Image& image) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
   options.preserve_proto_field_names = true;
   auto status = google::protobuf::util::MessageToJsonString(image.process, &json, options);
   if (!status.ok()) throw EngineError("show: JSON conversion failed: " + status.ToString());
-  while (!json.empty() && (json.back() == '\n' || json.back() == ' ')) json.pop_back();
-  if (json.size() < 2 || json.back() != '}') throw EngineError("show: unexpected JSON from protobuf");
-  json.pop_back();
-  return json + ",\n \"page_data_bytes\": " + std::to_string(image.pages.size()) + "\n}\n";
+  auto doc = nlohmann::ordered_json::parse(json);
+  decode_names(doc);
+  doc["page_data_bytes"] = image.pages.size();
+  return doc.dump(1) + "\n";
 }
 
 }  // namespace flakelab::engine

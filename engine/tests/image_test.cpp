@@ -340,6 +340,7 @@ TEST(ImageShow, JsonHasFieldsAndPageSize) {
   EXPECT_NE(json.find("\"pid\": 4242"), std::string::npos) << json;
   EXPECT_NE(json.find("\"kind\": \"VMA_FILE_PRIVATE\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"page_data_bytes\": 12288"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"path\": \"/usr/bin/true\""), std::string::npos) << "paths as text\n" << json;
   EXPECT_EQ(json.substr(json.size() - 2), "}\n");
 }
 

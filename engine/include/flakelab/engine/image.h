@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/engine/page_bytes.h"
 #include "image.pb.h"
 
 namespace flakelab::engine {
@@ -25,7 +26,7 @@ inline constexpr uint32_t kImageFormatVersion = 1;
 
 struct Image {
   pb::Process process;
-  std::vector<uint8_t> pages;   // concatenated PageRun contents
+  PageBytes pages;   // concatenated PageRun contents
 };
 
 // Limits that keep a hostile image from making us allocate or loop without bound.

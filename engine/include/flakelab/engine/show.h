@@ -10,8 +10,9 @@ namespace flakelab::engine {
 // A summary: process attributes, threads, mappings, files, pipes, signals.
 std::string show_image_text(const Image& image);
 
-// The metadata as JSON (protobuf's JSON mapping: bytes fields are base64), plus
-// the size of the page data.
+// The metadata as JSON (protobuf's JSON mapping with the schema's field names;
+// names and paths as strings when they are UTF-8, other bytes fields base64), plus
+// "page_data_bytes".
 std::string show_image_json(const Image& image);
 
 }  // namespace flakelab::engine

@@ -1,0 +1,71 @@
+// `flakelab dump`, `restore` and `show`: the checkpoint engine from the command
+// line, with CRIU's flag names where CRIU has the same flag.
+//
+//   flakelab dump -t PID -D DIR [--leave-running] [-v N] [-o LOG]
+//   flakelab restore -D DIR [-d|--restore-detached] [--pidfile FILE] [-v N] [-o LOG]
+//   flakelab show -D DIR [--json]
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace flakelab::harness {
+
+// Engine logging as CRIU spells it: -v0 nothing, -v1 errors, -v2 warnings
+// (default), -v3 information, -v4 debug; -o FILE logs there instead of stderr
+// (a relative FILE is taken relative to the image directory, as CRIU does).
+struct EngineLogOptions {
+  int verbosity = 2;
+  std::string log_file;
+};
+
+struct DumpCommand {
+  pid_t pid = 0;
+  std::string dir;
+  bool leave_running = false;
+  EngineLogOptions log;
+};
+
+struct RestoreCommand {
+  std::string dir;
+  bool detached = false;
+  std::string pidfile;
+  EngineLogOptions log;
+};
+
+struct ShowCommand {
+  std::string dir;
+  bool json = false;
+};
+
+// Exit status: 0 on success, 1 when the engine failed (the message says why),
+// 2 for unusable arguments. `restore` without `detached` returns the restored
+// process's own exit status (128+N if a signal N killed it).
+int dump_command(const DumpCommand& command);
+int restore_command(const RestoreCommand& command);
+int show_command(const ShowCommand& command);
+
+// The three verbs on `app`; dispatch() runs the one that was parsed, if any.
+class EngineVerbs {
+ public:
+  explicit EngineVerbs(CLI::App& app);
+  EngineVerbs(const EngineVerbs&) = delete;   // CLI11 holds pointers into it
+  EngineVerbs& operator=(const EngineVerbs&) = delete;
+  std::optional<int> dispatch() const;
+
+ private:
+  CLI::App* dump_ = nullptr;
+  CLI::App* restore_ = nullptr;
+  CLI::App* show_ = nullptr;
+  DumpCommand dump_command_;
+  RestoreCommand restore_command_;
+  ShowCommand show_command_;
+};
+
+}  // namespace flakelab::harness

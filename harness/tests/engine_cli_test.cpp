@@ -1,0 +1,241 @@
+// `flakelab dump`, `restore` and `show` end to end, on the engine's self-checking
+// victims: the image directory, the logs, restore waiting or detached (with the
+// pidfile), --leave-running, and the messages and exit codes for bad input. Also
+// the cr/* acceptance run through `flakelab run`.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "flakelab/engine/victims.h"
+
+namespace flakelab::harness {
+namespace {
+
+namespace fs = std::filesystem;
+namespace victims = flakelab::engine::testing;
+
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string describe(const Ran& ran) {
+  return "exit " + std::to_string(ran.code) + "\nstdout:\n" + ran.out + "stderr:\n" + ran.err;
+}
+
+bool alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+std::string status_field(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+  return "";
+}
+
+class EngineCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-engine-cli-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    images_ = (dir_ / "images").string();
+  }
+  void TearDown() override {
+    if (victim_ > 0) victims::kill_child(victim_);
+    fs::remove_all(dir_);
+  }
+
+  pid_t spawn(const std::vector<std::string>& args) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+      int o = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir_.c_str()) != 0) ::_exit(126);
+      std::vector<char*> argv{const_cast<char*>(FLAKELAB_BIN)};
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      ::execv(FLAKELAB_BIN, argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+  Ran finish(pid_t pid) {
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid");
+    Ran ran;
+    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ran.out = slurp(dir_ / "stdout");
+    ran.err = slurp(dir_ / "stderr");
+    return ran;
+  }
+  Ran flakelab(const std::vector<std::string>& args) { return finish(spawn(args)); }
+
+  // Dumps the victim through the CLI (which kills it) and reaps it as its parent.
+  Ran dump(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"dump", "-t", std::to_string(victim_), "-D", images_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Ran ran = flakelab(args);
+    if (ran.code == 0 && std::find(extra.begin(), extra.end(), "--leave-running") == extra.end()) {
+      int status;
+      waitpid(victim_, &status, 0);
+    }
+    return ran;
+  }
+
+  // Polls for a pidfile; -1 if it does not appear within 10 s.
+  pid_t read_pidfile(const fs::path& path) {
+    for (int i = 0; i < 1000; ++i) {
+      std::ifstream in(path);
+      pid_t pid = -1;
+      if (in >> pid) return pid;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+  fs::path dir_;
+  std::string images_;
+  pid_t victim_ = -1;
+};
+
+TEST_F(EngineCli, DumpShowAndRestoreWaitingForTheVictim) {
+  victim_ = victims::start_memory_victim();
+  Ran dumped = dump({"-v4", "-o", "dump.log"});
+  ASSERT_EQ(dumped.code, 0) << describe(dumped);
+  EXPECT_FALSE(alive(victim_) && status_field(victim_, "State").rfind("Z", 0) != 0) << "dump did not kill it";
+  EXPECT_TRUE(fs::exists(fs::path(images_) / "process.img"));
+  EXPECT_TRUE(fs::exists(fs::path(images_) / "pages.img"));
+  std::string log = slurp(fs::path(images_) / "dump.log");   // -o is relative to -D, as in CRIU
+  EXPECT_NE(log.find("dumped pid " + std::to_string(victim_)), std::string::npos) << log;
+  EXPECT_NE(log.find("debug: image:"), std::string::npos) << "-v4 logs the image summary\n" << log;
+
+  Ran shown = flakelab({"show", "-D", images_});
+  ASSERT_EQ(shown.code, 0) << describe(shown);
+  EXPECT_NE(shown.out.find("process " + std::to_string(victim_)), std::string::npos) << shown.out;
+  Ran json = flakelab({"show", "-D", images_, "--json"});
+  ASSERT_EQ(json.code, 0) << describe(json);
+  nlohmann::json doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["pid"], victim_) << json.out.substr(0, 400);
+  EXPECT_EQ(doc["comm"], "harness_tests") << "names are shown as text, not base64";
+  EXPECT_GT(doc["page_data_bytes"].get<int64_t>(), 0);
+
+  // Without -d the CLI stays the restored process's parent and returns its status.
+  pid_t restore = spawn({"restore", "-D", images_, "--pidfile", (dir_ / "pid").string()});
+  pid_t restored = read_pidfile(dir_ / "pid");
+  ASSERT_EQ(restored, victim_) << describe(finish(restore));
+  ASSERT_TRUE(victims::wait_sleeping(restored));
+  EXPECT_EQ(status_field(restored, "PPid"), std::to_string(restore));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  Ran ran = finish(restore);
+  EXPECT_EQ(ran.code, victims::kVictimOk) << "the victim's own verdict\n" << describe(ran);
+  victim_ = -1;
+}
+
+TEST_F(EngineCli, RestoreDetachedReturnsWithTheProcessRunningOnItsOwn) {
+  // The restored process outlives the CLI: we adopt it as subreaper to reap it.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  victim_ = victims::start_victim("detachable victim", [](int ready) {
+    prctl(PR_SET_PDEATHSIG, 0);   // must survive the restoring CLI's exit
+    if (ready > 0) syscall(SYS_close_range, 0, ready - 1, 0);
+    syscall(SYS_close_range, ready + 1, ~0u, 0);
+    signal(SIGUSR1, [](int) { _exit(42); });
+    if (write(ready, "r", 1) != 1) _exit(100);
+    close(ready);
+    for (;;) pause();
+  });
+  ASSERT_EQ(dump().code, 0);
+  Ran ran = flakelab({"restore", "-D", images_, "-d", "--pidfile", (dir_ / "pid").string()});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_EQ(slurp(dir_ / "pid"), std::to_string(victim_) + "\n");
+  ASSERT_TRUE(victims::wait_sleeping(victim_)) << "restored process is not running";
+  EXPECT_EQ(status_field(victim_, "TracerPid"), "0");
+  EXPECT_EQ(status_field(victim_, "PPid"), std::to_string(getpid())) << "not reparented to us (subreaper)";
+  ASSERT_EQ(kill(victim_, SIGUSR1), 0);
+  int status = victims::wait_exit(victim_);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << status;
+  victim_ = -1;
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+TEST_F(EngineCli, LeaveRunningLeavesAnIntactUntracedVictim) {
+  victim_ = victims::start_thread_victim(3);
+  Ran ran = dump({"--leave-running"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  ASSERT_TRUE(victims::wait_all_sleeping(victim_));
+  EXPECT_EQ(status_field(victim_, "TracerPid"), "0");
+  ASSERT_EQ(kill(victim_, SIGUSR1), 0);
+  int status = victims::wait_exit(victim_);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == victims::kVictimOk) << status;
+  victim_ = -1;
+  EXPECT_TRUE(fs::exists(fs::path(images_) / "process.img"));
+}
+
+TEST_F(EngineCli, BadPidIsAClearErrorNotACrash) {
+  Ran ran = flakelab({"dump", "-t", "999999999", "-D", images_});
+  EXPECT_EQ(ran.code, 1) << describe(ran);
+  EXPECT_NE(ran.err.find("pid 999999999 does not exist"), std::string::npos) << ran.err;
+  EXPECT_FALSE(fs::exists(fs::path(images_) / "process.img"));
+  Ran negative = flakelab({"dump", "-t", "-5", "-D", images_});
+  EXPECT_EQ(negative.code, 2) << describe(negative);
+}
+
+TEST_F(EngineCli, MissingFlagsAndBadLevelsAreUsageErrors) {
+  EXPECT_EQ(flakelab({"dump", "-D", images_}).code, 2);
+  EXPECT_EQ(flakelab({"restore"}).code, 2);
+  Ran level = flakelab({"dump", "-t", "1", "-D", images_, "-v", "9"});
+  EXPECT_EQ(level.code, 2) << describe(level);
+  EXPECT_NE(level.err.find("-v 9"), std::string::npos) << level.err;
+}
+
+TEST_F(EngineCli, CorruptImagesAreRefusedNamingFileAndField) {
+  victim_ = victims::start_memory_victim();
+  ASSERT_EQ(dump().code, 0);
+  const pid_t dumped = victim_;
+  victim_ = -1;
+  {
+    std::fstream f(fs::path(images_) / "pages.img", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 17);
+    f.put('\x5a');
+  }
+  Ran ran = flakelab({"restore", "-D", images_});
+  EXPECT_EQ(ran.code, 1) << describe(ran);
+  EXPECT_NE(ran.err.find("pages.img: payload_crc"), std::string::npos) << ran.err;
+  EXPECT_FALSE(alive(dumped)) << "a process was left behind";
+  Ran shown = flakelab({"show", "-D", images_});
+  EXPECT_EQ(shown.code, 1);
+  EXPECT_NE(shown.err.find("payload_crc"), std::string::npos) << shown.err;
+  Ran missing = flakelab({"show", "-D", (dir_ / "nowhere").string()});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("nowhere/process.img: No such file"), std::string::npos) << missing.err;
+}
+
+// Issue 3's acceptance: the harness replays an engine victim 200 times.
+TEST_F(EngineCli, CrThreadsPassesTwoHundredTimesInTheHarness) {
+  Ran ran = flakelab({"run", "cr/threads", "-n", "200", "--db", (dir_ / "cr.db").string()});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("trials 200  pass 200"), std::string::npos) << ran.out;
+}
+
+}  // namespace
+}  // namespace flakelab::harness
