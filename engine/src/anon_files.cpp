@@ -184,7 +184,21 @@ std::string describe_timerfd(pid_t pid, int fd, const Fdinfo& info, bool frozen,
       if (std::string why = read_timer(parse_fdinfo(procfs::read_file(path)), t); !why.empty()) return why;
     }
   }
+  timespec due{};
+  if ((t.flags & TFD_TIMER_ABSTIME) && (t.value_sec || t.value_nsec)) {
+    // fdinfo shows the time left; the deadline is now + that on the timer's clock.
+    if (clock_gettime(static_cast<clockid_t>(t.clockid), &due) != 0)
+      throw_errno("dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + ": clock_gettime");
+    due.tv_sec += t.value_sec;
+    due.tv_nsec += t.value_nsec;
+    if (due.tv_nsec >= 1000000000) {
+      due.tv_nsec -= 1000000000;
+      ++due.tv_sec;
+    }
+  }
   auto* r = f->mutable_timerfd();
+  r->set_due_sec(due.tv_sec);
+  r->set_due_nsec(due.tv_nsec);
   r->set_clockid(static_cast<uint32_t>(t.clockid));
   r->set_ticks(t.ticks);
   r->set_settime_flags(static_cast<uint32_t>(t.flags));
@@ -266,18 +280,10 @@ UniqueFd create_anon_file(const pb::Process& p, const pb::File& f, int min_fd) {
       itimerspec its{};
       its.it_interval = {static_cast<time_t>(t.interval_sec()), static_cast<long>(t.interval_nsec())};
       its.it_value = {static_cast<time_t>(t.value_sec()), static_cast<long>(t.value_nsec())};
-      // The time left was saved; an absolute timer keeps its flags (and with them
-      // TFD_TIMER_CANCEL_ON_SET) by being armed at now + time left.
-      if ((t.settime_flags() & TFD_TIMER_ABSTIME) && (t.value_sec() || t.value_nsec())) {
-        timespec now;
-        if (clock_gettime(static_cast<clockid_t>(t.clockid()), &now) != 0) throw_errno(what + ": clock_gettime");
-        its.it_value.tv_sec += now.tv_sec;
-        its.it_value.tv_nsec += now.tv_nsec;
-        if (its.it_value.tv_nsec >= 1000000000) {
-          its.it_value.tv_nsec -= 1000000000;
-          ++its.it_value.tv_sec;
-        }
-      }
+      // An absolute timer keeps its deadline (and its flags, TFD_TIMER_CANCEL_ON_SET
+      // with them); a deadline passed meanwhile fires at once, missed periods counted.
+      if ((t.settime_flags() & TFD_TIMER_ABSTIME) && (t.value_sec() || t.value_nsec()))
+        its.it_value = {static_cast<time_t>(t.due_sec()), static_cast<long>(t.due_nsec())};
       if (timerfd_settime(fd.get(), static_cast<int>(t.settime_flags()), &its, nullptr) != 0)
         throw_errno(what + ": timerfd_settime");
       // After settime, which zeroes them. A timer due within these microseconds
@@ -308,15 +314,13 @@ UniqueFd create_anon_file(const pb::Process& p, const pb::File& f, int min_fd) {
 }
 
 void restore_epoll_watches(const pb::Process& p, const TargetCalls& target) {
+  std::map<uint32_t, int> fd_of;  // files index -> one fd number of it in the target
+  for (const auto& fd : p.fds()) fd_of.emplace(fd.file(), static_cast<int>(fd.fd()));
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     if (f.kind() != pb::FILE_EPOLL || f.epoll().watches_size() == 0) continue;
-    int epfd = -1;
-    for (const auto& fd : p.fds())
-      if (fd.file() == static_cast<uint32_t>(i)) {
-        epfd = static_cast<int>(fd.fd());
-        break;
-      }
+    auto it = fd_of.find(static_cast<uint32_t>(i));
+    int epfd = it == fd_of.end() ? -1 : it->second;
     if (epfd < 0) throw EngineError("restore pid " + std::to_string(p.pid()) + ": epoll files[" + std::to_string(i) + "] has no fd");
     for (const auto& w : f.epoll().watches()) {
       epoll_event ev{};

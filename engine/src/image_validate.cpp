@@ -188,7 +188,11 @@ void validate_anon_files(const Checker& c, const pb::Process& p) {
                                     EPOLLONESHOT | EPOLLET;
   constexpr int64_t kKtimeSecMax = 9223372036;  // KTIME_SEC_MAX
   std::map<uint32_t, uint32_t> file_of;         // fd -> files index
-  for (const auto& fd : p.fds()) file_of[fd.fd()] = fd.file();
+  std::set<uint32_t> referenced;                // files some fd refers to
+  for (const auto& fd : p.fds()) {
+    file_of[fd.fd()] = fd.file();
+    referenced.insert(fd.file());
+  }
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     if (f.kind() < pb::FILE_EVENTFD || f.kind() > pb::FILE_SIGNALFD) continue;
@@ -202,9 +206,7 @@ void validate_anon_files(const Checker& c, const pb::Process& p) {
         break;
       case pb::FILE_EPOLL: {
         if (!f.has_epoll()) c.fail(name + "epoll", "missing");
-        bool has_fd = false;
-        for (const auto& [fd, file] : file_of) has_fd |= file == static_cast<uint32_t>(i);
-        if (!has_fd) c.fail(name + "epoll", "no fd refers to this epoll, so its watches have no number to go to");
+        if (!referenced.count(static_cast<uint32_t>(i))) c.fail(name + "epoll", "no fd refers to this epoll, so its watches have no number to go to");
         c.count(name + "epoll.watches", f.epoll().watches_size(), ImageLimits::kMaxFds);
         std::set<uint32_t> tfds;
         for (int k = 0; k < f.epoll().watches_size(); ++k) {
@@ -236,6 +238,11 @@ void validate_anon_files(const Checker& c, const pb::Process& p) {
         if (t.interval_sec() < 0 || t.interval_sec() > kKtimeSecMax || t.interval_nsec() < 0 ||
             t.interval_nsec() >= 1000000000)
           c.fail(name + "timerfd.interval", "is not a valid interval");
+        if (t.due_sec() < 0 || t.due_sec() > kKtimeSecMax || t.due_nsec() < 0 || t.due_nsec() >= 1000000000)
+          c.fail(name + "timerfd.due", "is not a valid deadline");
+        if ((t.settime_flags() & TFD_TIMER_ABSTIME) && (t.value_sec() || t.value_nsec()) && !t.due_sec() &&
+            !t.due_nsec())
+          c.fail(name + "timerfd.due", "an armed absolute timer needs its deadline");
         break;
       }
       case pb::FILE_SIGNALFD:

@@ -40,10 +40,13 @@ std::string anon_text(const pb::File& f) {
     }
     case pb::FILE_TIMERFD: {
       const auto& t = f.timerfd();
-      return format("timerfd clock %u ticks %llu left %lld.%09lld interval %lld.%09lld settime flags 0%o", t.clockid(),
-                    static_cast<ull>(t.ticks()), static_cast<long long>(t.value_sec()),
-                    static_cast<long long>(t.value_nsec()), static_cast<long long>(t.interval_sec()),
-                    static_cast<long long>(t.interval_nsec()), t.settime_flags());
+      std::string s = format("timerfd clock %u ticks %llu left %lld.%09lld interval %lld.%09lld settime flags 0%o",
+                             t.clockid(), static_cast<ull>(t.ticks()), static_cast<long long>(t.value_sec()),
+                             static_cast<long long>(t.value_nsec()), static_cast<long long>(t.interval_sec()),
+                             static_cast<long long>(t.interval_nsec()), t.settime_flags());
+      if (t.due_sec() || t.due_nsec())
+        s += format(" due %lld.%09lld", static_cast<long long>(t.due_sec()), static_cast<long long>(t.due_nsec()));
+      return s;
     }
     case pb::FILE_SIGNALFD:
       return format("signalfd sigmask %016llx", static_cast<ull>(f.signalfd().mask()));

@@ -115,6 +115,9 @@ void expect_victim_state(const Image& image) {
   ASSERT_NE(abs, nullptr);
   EXPECT_EQ(abs->timerfd().settime_flags(), static_cast<uint32_t>(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET));
   EXPECT_GT(abs->timerfd().value_sec(), 90);
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  EXPECT_GT(abs->timerfd().due_sec(), now.tv_sec + 90) << "an absolute timer needs its deadline";
   // The second thread was inside epoll_wait; the freeze made it return EINTR
   // (not a restart code: epoll_wait is never restarted, see signal(7)).
   ASSERT_EQ(p.threads_size(), 2);

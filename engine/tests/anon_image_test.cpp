@@ -57,6 +57,8 @@ Image anon_image() {
   t->set_value_sec(1);
   t->set_value_nsec(500);
   t->set_interval_nsec(5000000);
+  t->set_due_sec(1000);
+  t->set_due_nsec(7);
   add_file(pb::FILE_SIGNALFD, 8)->mutable_signalfd()->set_mask(0x800);
   return img;
 }
@@ -127,6 +129,14 @@ TEST(AnonImage, BadTimerfd) {
   expect_field([&](pb::Process& p) { t(p)->set_value_sec(-1); }, "files[5].timerfd.value");
   expect_field([&](pb::Process& p) { t(p)->set_interval_sec(1ll << 40); }, "files[5].timerfd.interval");
   expect_field([&](pb::Process& p) { t(p)->set_interval_nsec(-5); }, "files[5].timerfd.interval");
+  expect_field([&](pb::Process& p) { t(p)->set_due_nsec(1000000000); }, "files[5].timerfd.due");
+  expect_field([&](pb::Process& p) { t(p)->set_due_sec(-3); }, "files[5].timerfd.due");
+  expect_field(
+      [&](pb::Process& p) {
+        t(p)->set_due_sec(0);
+        t(p)->set_due_nsec(0);
+      },
+      "files[5].timerfd.due");
 }
 
 TEST(AnonImage, BadSignalfd) {
@@ -142,7 +152,7 @@ TEST(AnonImage, ShowPrintsTheirState) {
   for (const char* want :
        {"4 -> file 3 eventfd count 5 semaphore flags 04002", "5 -> file 4 epoll 2 watches",
         "watch fd 4 events 0x80000019 data 0x1122334455667788", "watch fd 6 events 0x40000000 data 0x7",
-        "7 -> file 5 timerfd clock 1 ticks 3 left 1.000000500 interval 0.005000000 settime flags 01",
+        "7 -> file 5 timerfd clock 1 ticks 3 left 1.000000500 interval 0.005000000 settime flags 01 due 1000.000000007",
         "8 -> file 6 signalfd sigmask 0000000000000800"})
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   std::string json = show_image_json(anon_image());

@@ -8,7 +8,7 @@
 //   CLOCK_MONOTONIC one with a 60 s interval that expired once (1 unread tick);
 //   a blocking CLOCK_MONOTONIC one firing every 20 ms, never read (>= 3 ticks
 //   unread when ready); a CLOCK_REALTIME TFD_TIMER_ABSTIME |
-//   TFD_TIMER_CANCEL_ON_SET one due in 100 s;
+//   TFD_TIMER_CANCEL_ON_SET one due in 100 s (it must keep that deadline);
 // - signalfd for {SIGUSR2, SIGRTMIN+3} (O_NONBLOCK, FD_CLOEXEC) with
 //   SIGRTMIN+3 (value 77) queued, and SIGRTMIN+4 (value 88, not in its mask);
 // - an epoll watching an eventfd under two numbers (fd and its dup), a pipe's
