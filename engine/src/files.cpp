@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "flakelab/compel/proc.h"
+#include "anon_files.h"
 #include "flakelab/engine/error.h"
 #include "pipes.h"
 #include "proc_files.h"
@@ -69,6 +70,30 @@ std::string collect_files(pid_t pid, pb::Process* out) {
                         : S_ISCHR(st.st_mode) ? pb::FILE_CHARDEV
                         : S_ISFIFO(st.st_mode) && link.rfind("pipe:[", 0) == 0 ? pb::FILE_PIPE
                                               : pb::FILE_UNKNOWN;
+    if (pb::FileKind anon = anon_file_kind(link); anon != pb::FILE_UNKNOWN) {
+      uint32_t file = out ? static_cast<uint32_t>(out->files_size()) : 0;
+      bool shared = false;
+      for (const Seen& s : seen) {
+        if (s.dev == st.st_dev && s.ino == st.st_ino && syscall(SYS_kcmp, pid, pid, KCMP_FILE, s.fd, fd) == 0) {
+          file = s.file;
+          shared = true;
+          break;
+        }
+      }
+      if (!shared) {
+        pb::File unused;  // the check alone reads the same fdinfo
+        if (std::string why = describe_anon_file(pid, fd, anon, out != nullptr, out ? out->add_files() : &unused);
+            !why.empty())
+          return where + " (" + link + "): " + why;
+      }
+      seen.push_back({fd, st.st_dev, st.st_ino, file});
+      if (!out) continue;
+      auto* d = out->add_fds();
+      d->set_fd(static_cast<uint32_t>(fd));
+      d->set_file(file);
+      d->set_cloexec(read_fdinfo(pid, fd).flags & O_CLOEXEC);
+      continue;
+    }
     if (kind == pb::FILE_PIPE) {
       FdInfo info = read_fdinfo(pid, fd);
       bool reads = (info.flags & O_ACCMODE) == O_RDONLY;
@@ -146,6 +171,10 @@ std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
   for (const auto& pipe : p.pipes()) pipes.emplace(pipe.id(), recreate_pipe(pipe, static_cast<pid_t>(p.pid())));
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
+    if (is_anon_file_kind(f.kind())) {
+      out.push_back(create_anon_file(p, f, min_fd));
+      continue;
+    }
     if (f.kind() == pb::FILE_PIPE) {
       std::string what = "restore pid " + std::to_string(p.pid()) + ": pipe:[" + std::to_string(f.pipe_id()) + "]";
       auto& ends = pipes.at(f.pipe_id());

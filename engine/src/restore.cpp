@@ -27,6 +27,7 @@
 #include <string>
 
 #include "address_space.h"
+#include "anon_files.h"
 #include "files.h"
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_session.h"
@@ -193,6 +194,7 @@ class Transmuter {
     set_signal_state();
     set_attributes();
     install_fds();
+    add_epoll_watches();
   }
 
  private:
@@ -349,6 +351,17 @@ class Transmuter {
       from = uint64_t{k} + 1;
     }
     call("close_range", SYS_close_range, static_cast<long>(from), ~0u, 0);
+  }
+
+  // Needs every fd in place: watches are keyed by the target's fd numbers.
+  void add_epoll_watches() {
+    restore_epoll_watches(p_, TargetCalls{
+                                  [this](const std::string& what, long nr, long a1, long a2, long a3, long a4) {
+                                    return call(what, nr, a1, a2, a3, a4);
+                                  },
+                                  [this](const void* data, size_t size) { return put(data, size); },
+                                  [this] { reset_scratch(); },
+                              });
   }
 
   void set_attributes() {

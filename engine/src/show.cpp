@@ -26,6 +26,37 @@ std::string prot_text(uint32_t prot) {
   return s;
 }
 
+// eventfd/epoll/timerfd/signalfd: their state on the fd line; epoll watches
+// on lines of their own.
+std::string anon_text(const pb::File& f) {
+  using ull = unsigned long long;
+  switch (f.kind()) {
+    case pb::FILE_EVENTFD:
+      return format("eventfd count %llu%s", static_cast<ull>(f.eventfd().count()),
+                    f.eventfd().semaphore() ? " semaphore" : "");
+    case pb::FILE_EPOLL: {
+      std::string s = format("epoll %d watches", f.epoll().watches_size());
+      for (const auto& w : f.epoll().watches())
+        s += format("\n      watch fd %u events 0x%x data 0x%llx", w.tfd(), w.events(), static_cast<ull>(w.data()));
+      return s;
+    }
+    case pb::FILE_TIMERFD: {
+      const auto& t = f.timerfd();
+      std::string s = format("timerfd clock %u ticks %llu left %lld.%09lld interval %lld.%09lld settime flags 0%o",
+                             t.clockid(), static_cast<ull>(t.ticks()), static_cast<long long>(t.value_sec()),
+                             static_cast<long long>(t.value_nsec()), static_cast<long long>(t.interval_sec()),
+                             static_cast<long long>(t.interval_nsec()), t.settime_flags());
+      if (t.due_sec() || t.due_nsec())
+        s += format(" due %lld.%09lld", static_cast<long long>(t.due_sec()), static_cast<long long>(t.due_nsec()));
+      return s;
+    }
+    case pb::FILE_SIGNALFD:
+      return format("signalfd sigmask %016llx", static_cast<ull>(f.signalfd().mask()));
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 std::string show_image_text(const Image& image) {
@@ -49,6 +80,7 @@ std::string show_image_text(const Image& image) {
   for (const auto& fd : p.fds()) {
     const auto& f = p.files(static_cast<int>(fd.file()));
     std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id())) : f.path();
+    if (std::string anon = anon_text(f); !anon.empty()) what = anon;
     out += format("  %u -> file %u %s flags 0%o pos %llu%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
                   static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "");
   }
