@@ -36,6 +36,9 @@ void* map_large(size_t length) {
   size_t tail = (start + span) - (aligned + length);
   if (tail) ::munmap(reinterpret_cast<void*>(aligned + length), tail);
   ::madvise(reinterpret_cast<void*>(aligned), length, MADV_HUGEPAGE);   // a hint; fine if refused
+  // Image buffers are never a child's business: a victim forked by a process that
+  // holds (or caches) one would otherwise carry hundreds of MiB into its own dump.
+  ::madvise(reinterpret_cast<void*>(aligned), length, MADV_DONTFORK);
   return reinterpret_cast<void*>(aligned);
 }
 

@@ -348,24 +348,7 @@ void waiter_body(Waiter* w) {
 }  // namespace
 
 pid_t start_anon_fd_victim() {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(fds[0]);
-    anon_fd_victim(fds[1]);
-  }
-  close(fds[1]);
-  char c = 0;
-  ssize_t n = read(fds[0], &c, 1);
-  close(fds[0]);
-  if (n != 1 || !wait_all_sleeping(pid)) {
-    kill_child(pid);
-    throw std::runtime_error("anon-fd victim did not start (status byte " + std::to_string(n) + ")");
-  }
-  return pid;
+  return start_victim("anon-fd victim", [](int ready) { anon_fd_victim(ready); }, true);
 }
 
 }  // namespace flakelab::engine::testing

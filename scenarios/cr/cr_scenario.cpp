@@ -140,6 +140,7 @@ class CrScenario : public Scenario {
     if (!victims::wait_all_sleeping(pid))
       return TrialResult::fail(fmt::format("restored victim pid {}: not every thread went back to sleep within 5 s", pid));
 
+    if (victim_.poke) victim_.poke(pid);
     if (kill(pid, SIGUSR1) != 0)
       return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
     int status = victims::wait_exit(pid, 10000);
@@ -172,5 +173,6 @@ std::unique_ptr<Scenario> make_cr_files() { return make_cr_scenario("files"); }
 std::unique_ptr<Scenario> make_cr_pipes() { return make_cr_scenario("pipes"); }
 std::unique_ptr<Scenario> make_cr_signals() { return make_cr_scenario("signals"); }
 std::unique_ptr<Scenario> make_cr_attrs() { return make_cr_scenario("attrs"); }
+std::unique_ptr<Scenario> make_cr_anon_fds() { return make_cr_scenario("anon-fds"); }
 
 }  // namespace flakelab::scenarios

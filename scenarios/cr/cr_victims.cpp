@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <signal.h>
+
+#include "flakelab/engine/anon_fd_victims.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::scenarios::cr {
@@ -15,6 +18,7 @@ const std::vector<CrVictim>& cr_victims() {
        "registers and ymm8-11",
        {},
        [](const TrialContext&, const std::string&) { return victims::start_memory_victim(); },
+       nullptr,
        {{victims::kVictimBadRegs, "registers"},
         {victims::kVictimBadBig, "sparse region contents"},
         {victims::kVictimBadReadOnly, "read-only page"},
@@ -31,6 +35,7 @@ const std::vector<CrVictim>& cr_victims() {
          if (n < 1 || n > 64) throw std::invalid_argument(fmt::format("threads={} is outside 1-64", n));
          return victims::start_thread_victim(n);
        },
+       nullptr,
        {{victims::kThreadBadMainRegs, "main thread registers"},
         {victims::kThreadBadRegs, "registers of another thread"},
         {victims::kThreadBadTid, "thread ids"},
@@ -40,6 +45,7 @@ const std::vector<CrVictim>& cr_victims() {
        "a directory",
        {},
        [](const TrialContext&, const std::string& dir) { return victims::start_file_victim(dir); },
+       nullptr,
        {{victims::kFileBadOffset, "file offset"},
         {victims::kFileBadShared, "dup()ed fds no longer share their offset"},
         {victims::kFileBadAppend, "O_APPEND"},
@@ -50,6 +56,7 @@ const std::vector<CrVictim>& cr_victims() {
        "a 256 KiB pipe holding 100 000 unread bytes with a dup()ed write end, and an empty O_NONBLOCK pipe",
        {},
        [](const TrialContext&, const std::string&) { return victims::start_pipe_victim(); },
+       nullptr,
        {{victims::kPipeBadData, "unread pipe data"},
         {victims::kPipeBadCapacity, "pipe capacity"},
         {victims::kPipeBadNonblock, "O_NONBLOCK"},
@@ -59,6 +66,7 @@ const std::vector<CrVictim>& cr_victims() {
        "si_code and si_pid",
        {},
        [](const TrialContext&, const std::string&) { return victims::start_signal_victim(); },
+       nullptr,
        {{victims::kSignalBadShared, "process-wide queued signals"},
         {victims::kSignalBadPrivate, "per-thread queued signal"},
         {victims::kSignalBadExtra, "unexpected extra signal"}}},
@@ -66,6 +74,7 @@ const std::vector<CrVictim>& cr_victims() {
        "cwd, umask 027, RLIMIT_NOFILE 100/200, sigaltstack, personality, comm, ITIMER_REAL every 5 ms",
        {},
        [](const TrialContext&, const std::string& dir) { return victims::start_attr_victim(dir); },
+       nullptr,
        {{victims::kAttrBadCwd, "cwd"},
         {victims::kAttrBadUmask, "umask"},
         {victims::kAttrBadRlimit, "rlimits"},
@@ -73,6 +82,20 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kAttrBadTimer, "ITIMER_REAL stopped firing"},
         {victims::kAttrBadPersonality, "personality"},
         {victims::kAttrBadComm, "comm"}}},
+      {"anon-fds",
+       "eventfd counters (64-bit, semaphore), timerfds (ticks, clocks, intervals, absolute deadline), a signalfd, "
+       "epoll watch lists (incl. nested epoll, EPOLLET/ONESHOT) and a thread blocked in epoll_wait",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_anon_fd_victim(); },
+       [](pid_t pid) { ::kill(pid, SIGUSR2); },   // its signalfd must deliver this one
+       {{victims::kAnonBadEventfd, "eventfd counters"},
+        {victims::kAnonBadSharing, "dup() sharing, FD_CLOEXEC or O_NONBLOCK"},
+        {victims::kAnonBadTimerTicks, "unread timerfd ticks"},
+        {victims::kAnonBadTimerTiming, "timerfd clocks, deadlines or intervals"},
+        {victims::kAnonBadSignalfd, "signalfd"},
+        {victims::kAnonBadEpollList, "epoll watch list"},
+        {victims::kAnonBadEpollEvents, "epoll events"},
+        {victims::kAnonBadWaiter, "thread blocked in epoll_wait"}}},
   };
   return all;
 }

@@ -20,6 +20,9 @@ struct CrVictim {
   // Starts the victim (a child of the caller, sleeping with its state set up).
   // `dir` is a private scratch directory of the trial.
   std::function<pid_t(const TrialContext& ctx, const std::string& dir)> start;
+  // Sent to the restored victim before SIGUSR1 asks it to check itself (e.g. a
+  // signal its signalfd must deliver); may be empty.
+  std::function<void(pid_t)> poke;
   // Exit-status bits the victim reports, lowest first: {bit, what was damaged}.
   std::vector<std::pair<int, std::string>> damage_bits;
 };

@@ -40,7 +40,14 @@ TEST_P(CrScenario, PassesThreeCyclesThroughImageDirectories) {
   expect_passes("cr/" + GetParam(), 2, {{"cycles", "3"}, {"images", "dir"}});
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario, ::testing::Values("attrs", "files", "memory", "pipes", "signals", "threads"));
+INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario,
+                         ::testing::Values("anon-fds", "attrs", "files", "memory", "pipes", "signals", "threads"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name)
+                             if (c == '-') c = '_';
+                           return name;
+                         });
 
 TEST(CrScenarios, OneScenarioPerEngineVictim) {
   for (const auto& v : cr::cr_victims()) EXPECT_NE(find_scenario("cr/" + v.name), nullptr) << v.name;
