@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -137,7 +138,11 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     if (f.kind() != pb::FILE_FIFO) continue;
     std::string what = who + f.path();
     compel::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
-    if (!fd) throw_errno(what + ": open with flags 0" + std::to_string(f.flags()));
+    if (!fd) {
+      char flags[16];
+      snprintf(flags, sizeof(flags), "0%o", f.flags());
+      throw_errno(what + ": open with flags " + flags);
+    }
     struct stat st;
     if (fstat(fd.get(), &st) != 0) throw_errno(what + ": fstat");
     if (st.st_ino != f.inode()) throw EngineError(what + ": the FIFO was replaced since the dump");

@@ -98,7 +98,7 @@ struct InheritedFiles {
     return v.kind() == pb::VMA_FILE_SHARED && v.maywrite() ? O_RDWR : O_RDONLY;
   }
   int fd_for(const pb::Vma& v) const {
-    return v.saved_file() != 0 ? saved.fd(v.saved_file()) : mapped.at({v.path(), mode_for(v)}).get();
+    return v.saved_file() != 0 ? saved.fd_for_mapping(v) : mapped.at({v.path(), mode_for(v)}).get();
   }
 
   void open_all(const pb::Process& p) {

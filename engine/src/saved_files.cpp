@@ -221,6 +221,9 @@ bool is_saved_fd(const std::string& link, const struct stat& st) {
 
 std::string check_saved_files(pid_t pid, const std::vector<procfs::MapEntry>& maps) {
   std::string base = "/proc/" + std::to_string(pid);
+  // Its mappings could be stored, but restore opens the exe link by path.
+  if (std::string exe = procfs::read_link(base + "/exe"); ends_with(exe, kDeleted))
+    return "pid " + std::to_string(pid) + ": its executable " + exe + " was deleted or replaced (not supported yet)";
   std::map<std::pair<dev_t, ino_t>, bool> seen;
   uint64_t total = 0;
   auto check = [&](const std::string& proc_path, const std::string& link, const std::string& where) -> std::string {
@@ -329,9 +332,22 @@ void SavedFiles::recreate(const pb::Process& p) {
     if (early != 0 && fcntl(fd.get(), F_ADD_SEALS, early) != 0) throw_errno(what + ": F_ADD_SEALS");
     fds_.emplace(f.id(), std::move(fd));
   }
+  for (const auto& v : p.vmas()) {
+    if (v.kind() != pb::VMA_SAVED_SHARED || v.maywrite() || read_only_.count(v.saved_file())) continue;
+    std::string self = "/proc/self/fd/" + std::to_string(fd(v.saved_file()));
+    compel::UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ro) throw_errno("restore pid " + std::to_string(p.pid()) + ": saved file #" + std::to_string(v.saved_file()) +
+                         ": open read-only as " + self);
+    read_only_.emplace(v.saved_file(), std::move(ro));
+  }
 }
 
 int SavedFiles::fd(uint32_t id) const { return fds_.at(id).get(); }
+
+int SavedFiles::fd_for_mapping(const pb::Vma& v) const {
+  if (v.kind() == pb::VMA_SAVED_SHARED && !v.maywrite()) return read_only_.at(v.saved_file()).get();
+  return fd(v.saved_file());
+}
 
 void SavedFiles::open_descriptions(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) const {
   for (int i = 0; i < p.files_size(); ++i) {

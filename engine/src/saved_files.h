@@ -45,6 +45,9 @@ class SavedFiles {
   // not stop the target from mapping it. Throws EngineError naming the file.
   void recreate(const pb::Process& p);
   int fd(uint32_t id) const;
+  // What to map `v` (a mapping of a saved file) from: a read-only description if
+  // the original could never become writable (no VM_MAYWRITE), so it still cannot.
+  int fd_for_mapping(const pb::Vma& v) const;
   // For every FILE_SAVED file of `p`: a new open file description of its object
   // with the saved flags and offset, at a number >= min_fd, into open_files[i].
   void open_descriptions(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) const;
@@ -54,6 +57,7 @@ class SavedFiles {
 
  private:
   std::map<uint32_t, compel::UniqueFd> fds_;
+  std::map<uint32_t, compel::UniqueFd> read_only_;  // for shared mappings without VM_MAYWRITE
 };
 
 }  // namespace flakelab::engine

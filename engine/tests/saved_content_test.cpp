@@ -86,6 +86,29 @@ int count_files(const pb::Process& p, pb::FileKind kind) {
   return n;
 }
 
+// Forks a child that closes every fd, runs `setup` (its fds start at 0), reports
+// and sleeps in pause(). Returns once it sleeps; -1 if it did not get there.
+template <typename Fn>
+pid_t fork_paused(Fn setup) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int ready = fcntl(fds[1], F_DUPFD, 500);
+    syscall(SYS_close_range, 0, 499, 0);
+    if (!setup()) _exit(1);
+    if (write(ready, "r", 1) != 1) _exit(1);
+    close(ready);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  char c;
+  bool ok = pid > 0 && read(fds[0], &c, 1) == 1 && wait_sleeping(pid);
+  close(fds[0]);
+  if (!ok) kill_child(pid);
+  return ok ? pid : -1;
+}
+
 // Runs dump, which must fail, and returns its message; the victim must be intact.
 std::string refusal(pid_t pid) {
   std::string msg;
@@ -127,7 +150,7 @@ TEST(SavedFiles, UnlinkedFilesKeepContentsOffsetsAndStayUnlinked) {
     shared += vma.kind() == pb::VMA_SAVED_SHARED;
     priv += vma.kind() == pb::VMA_FILE_PRIVATE && vma.saved_file() == f->id();
   }
-  EXPECT_EQ(shared, 2);
+  EXPECT_EQ(shared, 3);
   EXPECT_EQ(priv, 1);
   EXPECT_NE(show_image_text(image).find("SAVED_UNLINKED " + dir + "/unlinked size"), std::string::npos)
       << show_image_text(image);
@@ -157,19 +180,14 @@ TEST(SavedFiles, LeaveRunningKeepsUnlinkedFilesAndOffsets) {
 TEST(SavedFiles, TooLargeUnlinkedFileIsRefusedBeforeTouchingTheProcess) {
   TempDir tmp("flk-unlinked");
   std::string path = tmp.path() + "/big";
-  ChildPid v;
-  v.pid = fork();
-  ASSERT_GE(v.pid, 0);
-  if (v.pid == 0) {
-    syscall(SYS_close_range, 0, ~0u, 0);
+  ChildPid v{fork_paused([&] {
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     std::vector<char> chunk(1 << 20, 'x');
     for (int i = 0; i < 65; ++i)
-      if (write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) _exit(1);
-    if (write(fd, "!", 1) != 1 || unlink(path.c_str()) != 0) _exit(1);
-    for (;;) pause();
-  }
-  ASSERT_TRUE(wait_sleeping(v.pid, 20000));
+      if (write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) return false;
+    return write(fd, "!", 1) == 1 && unlink(path.c_str()) == 0;
+  })};
+  ASSERT_GT(v.pid, 0);
   std::string msg = refusal(v.pid);
   EXPECT_NE(msg.find("pid " + std::to_string(v.pid) + " fd 0 (" + path + " (deleted))"), std::string::npos) << msg;
   EXPECT_NE(msg.find("more than 64 MiB"), std::string::npos) << msg;
@@ -276,15 +294,8 @@ TEST(Fifos, FifoOpenInAnotherProcessIsRefused) {
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
   int ours = open(path.c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(ours, 0);
-  ChildPid v;
-  v.pid = fork();
-  ASSERT_GE(v.pid, 0);
-  if (v.pid == 0) {
-    syscall(SYS_close_range, 0, ~0u, 0);
-    if (open(path.c_str(), O_RDONLY | O_NONBLOCK) != 0) _exit(1);
-    for (;;) pause();
-  }
-  ASSERT_TRUE(wait_sleeping(v.pid));
+  ChildPid v{fork_paused([&] { return open(path.c_str(), O_RDONLY | O_NONBLOCK) == 0; })};
+  ASSERT_GT(v.pid, 0);
   std::string msg = refusal(v.pid);
   EXPECT_NE(msg.find("pid " + std::to_string(v.pid) + " fd 0 (FIFO " + path + ")"), std::string::npos) << msg;
   EXPECT_NE(msg.find("also open in another process (pid " + std::to_string(getpid()) + " fd " + std::to_string(ours) + ")"),
@@ -315,4 +326,46 @@ TEST(Fifos, RemovedFifoFailsRestoreAndLeavesNothingBehind) {
   char c;
   EXPECT_EQ(read(fd, &c, 1), 0);
   close(fd);
+}
+
+// The victims check contents: a damaged image is noticed (so the tests above can fail).
+TEST(SavedFiles, VictimsNoticeDamagedContents) {
+  {
+    TempDir tmp("flk-unlinked");
+    ChildPid v{start_unlinked_victim(tmp.path())};
+    Image image = dump_process(v.pid);
+    for (auto& f : *image.process.mutable_saved_files())
+      if (f.path() == tmp.path() + "/unlinked") (*f.mutable_data(0)->mutable_data())[2000] ^= 1;
+    ASSERT_EQ(restore_process(image), v.pid);
+    ASSERT_TRUE(wait_sleeping(v.pid));
+    ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+    EXPECT_EQ(exit_code(v.pid) & kUnlinkedBadContent, kUnlinkedBadContent);
+    v.pid = -1;
+  }
+  {
+    ChildPid v{start_shmem_victim()};
+    Image image = dump_process(v.pid);
+    for (auto& f : *image.process.mutable_saved_files())
+      if (f.kind() == pb::SAVED_SHARED_ANON && f.size() == 16 * 4096) (*f.mutable_data(0)->mutable_data())[5] ^= 1;
+      else if (f.path() == "flk-memfd") f.set_seals(F_SEAL_SHRINK);  // F_SEAL_GROW lost
+    ASSERT_EQ(restore_process(image), v.pid);
+    ASSERT_TRUE(wait_sleeping(v.pid));
+    ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+    int bad = exit_code(v.pid);
+    EXPECT_EQ(bad & kShmemBadAnon, kShmemBadAnon) << bad;
+    EXPECT_EQ(bad & kShmemBadSeals, kShmemBadSeals) << bad;
+    v.pid = -1;
+  }
+}
+
+TEST(Fifos, VictimNoticesLostFifoBytes) {
+  TempDir tmp("flk-fifo");
+  ChildPid v{start_fifo_victim(tmp.path())};
+  Image image = dump_process(v.pid);
+  image.process.mutable_fifos(0)->mutable_data()->pop_back();
+  ASSERT_EQ(restore_process(image), v.pid);
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid) & kFifoBadData, kFifoBadData);
+  v.pid = -1;
 }

@@ -99,7 +99,9 @@ bool dir_is_empty(const std::string& dir) {
   if (b < 0 || c < 0 || d < 0 || lseek(a, 7, SEEK_SET) != 7 || lseek(d, kUnlinkedTailOffset + 50, SEEK_SET) < 0) _exit(100);
   auto* shared = static_cast<uint8_t*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0));
   auto* priv = static_cast<uint8_t*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, a, 0));
-  if (shared == MAP_FAILED || priv == MAP_FAILED) _exit(100);
+  // From the read-only fd: can never be made writable.
+  auto* ro = static_cast<uint8_t*>(mmap(nullptr, kPage, PROT_READ, MAP_SHARED, d, 0));
+  if (shared == MAP_FAILED || priv == MAP_FAILED || ro == MAP_FAILED) _exit(100);
   std::memcpy(shared + 100, "shared-write", 12);  // into the file
   std::memcpy(priv + 200, "private-cow", 11);     // a private copy only
   std::memcpy(head.data() + 100, "shared-write", 12);
@@ -147,6 +149,8 @@ bool dir_is_empty(const std::string& dir) {
       std::memcmp(priv + 211, head.data() + 211, head.size() - 211) != 0)
     bad |= kUnlinkedBadMapping;
   if (!check(only, 2 * kPage, 3)) bad |= kUnlinkedBadMapping;
+  if (std::memcmp(ro, head.data(), head.size()) != 0 || mprotect(ro, kPage, PROT_READ | PROT_WRITE) != -1 || errno != EACCES)
+    bad |= kUnlinkedBadMapping;
   // Further writes: through an fd into the shared mapping, appends at the end,
   // and still nothing in the directory.
   if (write(b, "X", 1) != 1 || shared[11] != 'X') bad |= kUnlinkedBadWrites;

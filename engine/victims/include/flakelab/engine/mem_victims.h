@@ -15,7 +15,8 @@ namespace flakelab::engine::testing {
 // holding kUnlinkedHead bytes of a pattern, a hole, and kUnlinkedTail bytes at
 // kUnlinkedTailOffset, open read-write at offset 7 (and a dup()), O_WRONLY|O_APPEND
 // and read-only at another offset, mapped shared (a write through the mapping
-// changed the file) and private (a copy-on-write change), then unlinked; and
+// changed the file), shared read-only from the read-only fd (never writable) and
+// private (a copy-on-write change), then unlinked; and
 // "mapped-only", unlinked with no fd, only a shared mapping. On SIGUSR1 it checks
 // that nothing reappeared in `dir`, the links, contents, size, mode, offsets, dup
 // sharing, flags, that the mappings and fds are one file, and that further writes
