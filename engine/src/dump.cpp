@@ -292,13 +292,17 @@ void dump_signals(compel::SeizedProcess& proc, Image& image) {
   auto timers = parasite.get_itimers();
   for (size_t i = 0; i < timers.size(); ++i) {
     const auto& t = timers[i];
-    if (t.value.tv_sec == 0 && t.value.tv_usec == 0) continue;  // disarmed
+    bool zero_value = t.value.tv_sec == 0 && t.value.tv_usec == 0;
+    if (zero_value && t.interval.tv_sec == 0 && t.interval.tv_usec == 0) continue;  // disarmed
     auto* it = image.process.add_itimers();
     it->set_which(static_cast<uint32_t>(i));
     it->set_interval_sec(t.interval.tv_sec);
     it->set_interval_usec(t.interval.tv_usec);
-    it->set_value_sec(t.value.tv_sec);
-    it->set_value_usec(t.value.tv_usec);
+    // A periodic ITIMER_REAL that fired reads 0 until its SIGALRM (saved among the
+    // pending signals) is dequeued and rearms it; setitimer() with 0 would disarm
+    // it for good, so it restarts one interval later instead.
+    it->set_value_sec(zero_value ? t.interval.tv_sec : t.value.tv_sec);
+    it->set_value_usec(zero_value ? t.interval.tv_usec : t.value.tv_usec);
   }
   parasite.cure();
 }
