@@ -19,6 +19,7 @@ namespace flakelab::engine {
 namespace {
 
 // Linux >= 6.3; Debian bookworm's headers predate them.
+constexpr unsigned kMfdNoexecSeal = 0x8U;
 constexpr unsigned kMfdExec = 0x10U;
 constexpr int kSealExec = 0x20;
 constexpr long kSecretmemMagic = 0x5345434d;
@@ -302,8 +303,13 @@ void SavedFiles::recreate(const pb::Process& p) {
     } else if (f.kind() == pb::SAVED_MEMFD) {
       // Sealing is allowed so that the saved seals can be put back; an image
       // without F_SEAL_SEAL had it allowed, one with it gets it back below.
+      // MFD_EXEC: mode 0777 and no F_SEAL_EXEC, both set below as saved. Older
+      // kernels lack it (EINVAL); vm.memfd_noexec=2 forbids it (EACCES), and then
+      // every memfd, the saved one too, had MFD_NOEXEC_SEAL.
       fd.reset(static_cast<int>(memfd_create(f.path().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec)));
       if (!fd && errno == EINVAL) fd.reset(static_cast<int>(memfd_create(f.path().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING)));
+      if (!fd && errno == EACCES)
+        fd.reset(static_cast<int>(memfd_create(f.path().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdNoexecSeal)));
       if (!fd) throw_errno(what + ": memfd_create");
     } else {
       fd = create_shared_anon(f.size(), what);
