@@ -29,6 +29,7 @@
 #include "files.h"
 #include "pagemap.h"
 #include "proc_files.h"
+#include "saved_files.h"
 
 namespace flakelab::engine {
 namespace {
@@ -50,6 +51,8 @@ pb::VmaKind classify(const procfs::MapEntry& m) {
   if (m.path == "[vdso]") return pb::VMA_VDSO;
   if (m.path == "[vvar]") return pb::VMA_VVAR;
   if (m.path == "[vvar_vclock]") return pb::VMA_VVAR_VCLOCK;
+  // Shared anonymous memory, memfds, unlinked files: their contents go into the image.
+  if (is_saved_mapping(m)) return m.shared ? pb::VMA_SAVED_SHARED : pb::VMA_FILE_PRIVATE;
   const std::string deleted = " (deleted)";
   bool named_file = m.inode != 0 && !m.path.empty() && m.path[0] == '/' &&
                     !(m.path.size() > deleted.size() &&
@@ -74,13 +77,15 @@ std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bo
     if (m.path == "[vsyscall]") continue;
     if (classify(m) == pb::VMA_UNKNOWN)
       return pid_text(pid) + " mapping " + m.describe() + ": " +
-             (m.shared ? "shared anonymous or unlinked mappings are" : "this kind of mapping is") + " not supported yet";
-    if (classify(m) == pb::VMA_FILE_PRIVATE || classify(m) == pb::VMA_FILE_SHARED) {
+             (m.path.rfind("/SYSV", 0) == 0 ? "SysV shared memory (shmat) is" : "this kind of mapping is") +
+             " not supported yet";
+    if ((classify(m) == pb::VMA_FILE_PRIVATE || classify(m) == pb::VMA_FILE_SHARED) && !is_saved_mapping(m)) {
       struct stat st;
       if (::stat(m.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != m.inode)
         return pid_text(pid) + " mapping " + m.describe() + ": the file is not a regular file reachable by its path";
     }
   }
+  if (std::string why = check_saved_files(pid, maps); !why.empty()) return why;
   if (seized) return "";
   return "";
 }
@@ -396,6 +401,7 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));
     }
     dump_memory(pid, maps, image);
+    collect_saved_mappings(pid, maps, image.process);
     validate_image(image, "(dump of " + pid_text(pid) + ")");
     if (!options.leave_running) kill_and_wait(pid, threads);
   } catch (const compel::CompelError& e) {

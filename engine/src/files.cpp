@@ -12,8 +12,11 @@
 #include "flakelab/compel/proc.h"
 #include "anon_files.h"
 #include "flakelab/engine/error.h"
+#include "fifos.h"
 #include "pipes.h"
 #include "proc_files.h"
+#include "saved_image.h"
+#include "saved_files.h"
 
 namespace flakelab::engine {
 namespace {
@@ -53,6 +56,7 @@ std::string collect_files(pid_t pid, pb::Process* out) {
   struct Ends {
     int read = 0, write = 0;
     int some_fd = -1;
+    dev_t dev = 0;
   };
   std::map<uint64_t, Ends> pipes;
   for (int fd : compel::proc::list_fds(pid)) {
@@ -65,7 +69,9 @@ std::string collect_files(pid_t pid, pb::Process* out) {
       continue;  // closed meanwhile
     }
     if (::stat((base + std::to_string(fd)).c_str(), &st) != 0) continue;
-    pb::FileKind kind = S_ISREG(st.st_mode) ? pb::FILE_REGULAR
+    pb::FileKind kind = is_saved_fd(link, st) ? pb::FILE_SAVED  // contents go into the image
+                        : is_fifo_fd(link, st) ? pb::FILE_FIFO
+                        : S_ISREG(st.st_mode) ? pb::FILE_REGULAR
                         : S_ISDIR(st.st_mode) ? pb::FILE_DIRECTORY
                         : S_ISCHR(st.st_mode) ? pb::FILE_CHARDEV
                         : S_ISFIFO(st.st_mode) && link.rfind("pipe:[", 0) == 0 ? pb::FILE_PIPE
@@ -110,6 +116,7 @@ std::string collect_files(pid_t pid, pb::Process* out) {
       if (!shared && ++(reads ? e.read : e.write) > 1)
         return where + " (" + link + "): a pipe end opened twice (not via dup) is not supported yet";
       e.some_fd = fd;
+      e.dev = st.st_dev;
       seen.push_back({fd, st.st_dev, st.st_ino, file});
       if (!out) continue;
       if (!shared) {
@@ -127,9 +134,10 @@ std::string collect_files(pid_t pid, pb::Process* out) {
     if (kind == pb::FILE_UNKNOWN || link.empty() || link[0] != '/')
       return where + " (" + link + "): this kind of file is not supported yet";
     struct stat by_path;
-    if (ends_with(link, " (deleted)") || ::stat(link.c_str(), &by_path) != 0 || by_path.st_ino != st.st_ino ||
-        by_path.st_dev != st.st_dev)
-      return where + " (" + link + "): the file is not reachable by its path (unlinked files are not supported yet)";
+    if (kind != pb::FILE_SAVED &&
+        (ends_with(link, " (deleted)") || ::stat(link.c_str(), &by_path) != 0 || by_path.st_ino != st.st_ino ||
+         by_path.st_dev != st.st_dev))
+      return where + " (" + link + "): the file is not reachable by its path (renamed or replaced, or a removed FIFO)";
     FdInfo info = read_fdinfo(pid, fd);
     if (info.flags & O_PATH) return where + " (" + link + "): O_PATH descriptors are not supported yet";
     if (!out) continue;
@@ -157,11 +165,18 @@ std::string collect_files(pid_t pid, pb::Process* out) {
     d->set_cloexec(info.flags & O_CLOEXEC);
   }
   for (const auto& [id, e] : pipes) {
+    // A missing end closed by everyone is fine (restore keeps only the saved end);
+    // one held by another process is not, until process trees are dumped.
+    std::string link = "pipe:[" + std::to_string(id) + "]";
     if (e.read == 0 || e.write == 0)
-      return "pid " + std::to_string(pid) + " fd " + std::to_string(e.some_fd) + " (pipe:[" + std::to_string(id) +
-             "]): the pipe's other end is not in this process (not supported yet)";
+      if (std::string holder = held_elsewhere(pid, link, e.dev, id); !holder.empty())
+        return "pid " + std::to_string(pid) + " fd " + std::to_string(e.some_fd) + " (" + link +
+               "): the pipe is also open in another process (" + holder +
+               "); pipes shared between processes are not supported until process trees are (part 2)";
     if (out) *out->add_pipes() = snapshot_pipe(pid, e.some_fd, id);
   }
+  if (std::string why = collect_fifos(pid, out); !why.empty()) return why;
+  if (out) collect_saved_fds(pid, *out);
   return "";
 }
 
@@ -173,6 +188,10 @@ std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
     const auto& f = p.files(i);
     if (is_anon_file_kind(f.kind())) {
       out.push_back(create_anon_file(p, f, min_fd));
+      continue;
+    }
+    if (is_saved_file_kind(f.kind())) {
+      out.emplace_back();  // opened by SavedFiles::open_descriptions() / reopen_fifos()
       continue;
     }
     if (f.kind() == pb::FILE_PIPE) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -70,14 +71,20 @@ std::vector<PageRange> Pagemap::private_pages(uint64_t start, uint64_t end) {
       throw_errno("PAGEMAP_SCAN pid " + std::to_string(pid_) + (err == ENOTTY ? " (needs Linux >= 6.7)" : ""), err);
     }
     for (long i = 0; i < n; ++i) {
+      // When the vector fills inside a huge-page-sized range, walk_end can point
+      // back at that range's start (seen on 6.18): the next call reports again
+      // what we have. Keep only what lies beyond.
+      uint64_t start = vec[i].start;
+      if (!out.empty() && start < out.back().end) start = out.back().end;
+      if (start >= vec[i].end) continue;
       // Adjacent regions differ only in the present/swapped bit: merge them.
-      if (!out.empty() && out.back().end == vec[i].start)
+      if (!out.empty() && out.back().end == start)
         out.back().end = vec[i].end;
       else
-        out.push_back({vec[i].start, vec[i].end});
+        out.push_back({start, vec[i].end});
     }
     if (arg.walk_end <= pos) break;
-    pos = arg.walk_end;
+    pos = std::max<uint64_t>(arg.walk_end, out.empty() ? 0 : out.back().end);
   }
   return out;
 }

@@ -35,6 +35,8 @@
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "proc_files.h"
+#include "fifos.h"
+#include "saved_files.h"
 #include "trampoline.h"
 #include "vdso.h"
 
@@ -90,16 +92,21 @@ struct InheritedFiles {
   UniqueFd cwd;
   UniqueFd exe;
   std::vector<UniqueFd> open_files;  // per pb::File, above every saved fd number
+  SavedFiles saved;                  // unlinked files, memfds, shared anonymous memory
 
   // A shared mapping that may become writable needs a file opened for writing.
   static int mode_for(const pb::Vma& v) {
     return v.kind() == pb::VMA_FILE_SHARED && v.maywrite() ? O_RDWR : O_RDONLY;
   }
-  int fd_for(const pb::Vma& v) const { return mapped.at({v.path(), mode_for(v)}).get(); }
+  int fd_for(const pb::Vma& v) const {
+    return v.saved_file() != 0 ? saved.fd_for_mapping(v) : mapped.at({v.path(), mode_for(v)}).get();
+  }
 
   void open_all(const pb::Process& p) {
+    saved.recreate(p);
     for (const auto& v : p.vmas()) {
       if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
+      if (v.saved_file() != 0) continue;  // recreated above
       int mode = mode_for(v);
       if (mapped.count({v.path(), mode})) continue;
       UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
@@ -118,6 +125,8 @@ struct InheritedFiles {
     int top = 3;
     for (const auto& fd : p.fds()) top = std::max(top, static_cast<int>(fd.fd()) + 1);
     open_files = reopen_files(p, top);
+    saved.open_descriptions(p, open_files, top);
+    reopen_fifos(p, open_files, top);
   }
 };
 
@@ -254,7 +263,7 @@ class Transmuter {
 
   void map_vmas() {
     for (const auto& v : p_.vmas()) {
-      if (v.kind() == pb::VMA_FILE_SHARED) {
+      if (v.kind() == pb::VMA_FILE_SHARED || v.kind() == pb::VMA_SAVED_SHARED) {
         // No pages to write: map it as it was right away.
         long r = call("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
                       static_cast<long>(v.end() - v.start()), v.prot(), MAP_SHARED | MAP_FIXED, files_.fd_for(v),
@@ -569,6 +578,7 @@ pid_t restore_process(const Image& image, const RestoreOptions& options) {
       Transmuter(session, child, image, t, files).run();
       session.settle();
     }
+    files.saved.seal_late(p);  // now that every mapping of a sealed memfd exists
     std::vector<compel::SeizedThread*> all = {&th};
     for (int i = 1; i < p.threads_size(); ++i) {
       others.push_back(spawn_thread(th, child, static_cast<pid_t>(p.threads(i).tid()), t));

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "flakelab/engine/error.h"
+#include "saved_image.h"
 
 namespace flakelab::engine {
 namespace {
@@ -84,6 +85,7 @@ std::string show_image_text(const Image& image) {
     out += format("  %u -> file %u %s flags 0%o pos %llu%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
                   static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "");
   }
+  out += show_saved_content(p);
   int handled = 0;
   for (const auto& s : p.sigactions()) handled += s.handler() > 1;  // not SIG_DFL/SIG_IGN
   out += format("signals: %d handlers installed, %d queued process-wide, %d itimers\n", handled,

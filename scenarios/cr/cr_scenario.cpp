@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,7 +109,11 @@ class CrScenario : public Scenario {
     VictimSetupScope setup([&ctx] { ctx.bind_self(Role::kVictim); });
     std::unique_ptr<VictimPid> victim;
     try {
-      victim = std::make_unique<VictimPid>(victim_.start(ctx, scratch.path()));
+      // The victim gets a directory of its own (some check that it stays empty).
+      const std::string victim_dir = scratch.path() + "/victim";
+      if (mkdir(victim_dir.c_str(), 0700) != 0)
+        return TrialResult::error(fmt::format("mkdir {}: {}", victim_dir, strerror(errno)));
+      victim = std::make_unique<VictimPid>(victim_.start(ctx, victim_dir));
     } catch (const std::exception& e) {
       return TrialResult::error(fmt::format("{}: {}", name(), e.what()));
     }
@@ -174,5 +179,8 @@ std::unique_ptr<Scenario> make_cr_pipes() { return make_cr_scenario("pipes"); }
 std::unique_ptr<Scenario> make_cr_signals() { return make_cr_scenario("signals"); }
 std::unique_ptr<Scenario> make_cr_attrs() { return make_cr_scenario("attrs"); }
 std::unique_ptr<Scenario> make_cr_anon_fds() { return make_cr_scenario("anon-fds"); }
+std::unique_ptr<Scenario> make_cr_unlinked() { return make_cr_scenario("unlinked"); }
+std::unique_ptr<Scenario> make_cr_fifos() { return make_cr_scenario("fifos"); }
+std::unique_ptr<Scenario> make_cr_shmem() { return make_cr_scenario("shmem"); }
 
 }  // namespace flakelab::scenarios

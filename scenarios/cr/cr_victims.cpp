@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "flakelab/engine/anon_fd_victims.h"
+#include "flakelab/engine/mem_victims.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::scenarios::cr {
@@ -96,6 +97,43 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kAnonBadEpollList, "epoll watch list"},
         {victims::kAnonBadEpollEvents, "epoll events"},
         {victims::kAnonBadWaiter, "thread blocked in epoll_wait"}}},
+      {"unlinked",
+       "a file unlinked while open (with a hole), open three ways, dup()ed, mapped shared, shared read-only and "
+       "private; another unlinked file only mapped",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_unlinked_victim(dir); },
+       nullptr,
+       {{victims::kUnlinkedBadVisible, "the file reappeared in its directory"},
+        {victims::kUnlinkedBadContent, "contents"},
+        {victims::kUnlinkedBadOffset, "offsets or dup() sharing"},
+        {victims::kUnlinkedBadFlags, "open flags"},
+        {victims::kUnlinkedBadMode, "mode"},
+        {victims::kUnlinkedBadMapping, "mappings are no longer the same file"},
+        {victims::kUnlinkedBadWrites, "writes no longer reach the file"}}},
+      {"fifos",
+       "FIFOs holding unread data (read+write ends, O_RDWR, writers gone, readers gone) and one-ended pipes",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_fifo_victim(dir); },
+       nullptr,
+       {{victims::kFifoBadData, "unread bytes"},
+        {victims::kFifoBadFlags, "flags"},
+        {victims::kFifoBadCapacity, "capacity"},
+        {victims::kFifoBadUse, "FIFOs no longer carry data"},
+        {victims::kFifoBadOneEnded, "one-ended pipes"},
+        {victims::kFifoBadPath, "FIFO paths"}}},
+      {"shmem",
+       "shared anonymous memory mapped three ways, a sparse 256 MiB shared region, memfds (shared, private, "
+       "sealed) as fds and mappings",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_shmem_victim(); },
+       nullptr,
+       {{victims::kShmemBadAnon, "shared anonymous contents"},
+        {victims::kShmemBadAnonShared, "shared anonymous aliases are no longer one object"},
+        {victims::kShmemBadSparse, "sparse shared region"},
+        {victims::kShmemBadMemfd, "memfd contents, name, size or offset"},
+        {victims::kShmemBadMemfdShared, "memfd aliases are no longer one object"},
+        {victims::kShmemBadSeals, "memfd seals"},
+        {victims::kShmemBadPrivate, "private memfd mapping"}}},
   };
   return all;
 }

@@ -41,7 +41,8 @@ TEST_P(CrScenario, PassesThreeCyclesThroughImageDirectories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario,
-                         ::testing::Values("anon-fds", "attrs", "files", "memory", "pipes", "signals", "threads"),
+                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "shmem", "signals",
+                                           "threads", "unlinked"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name)

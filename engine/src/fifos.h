@@ -1,0 +1,35 @@
+// Named pipes (FIFOs): dump copies their unread bytes with tee() (not consumed)
+// into a pb::Fifo; restore reopens each saved open file description by path with
+// its flags and puts the bytes back. Also: finding another process that holds a
+// pipe or FIFO, which dump refuses until process trees are supported.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "flakelab/compel/unique_fd.h"
+#include "flakelab/engine/image.h"
+
+namespace flakelab::engine {
+
+// An fd on a FIFO that has a path (anonymous pipes read "pipe:[N]").
+bool is_fifo_fd(const std::string& link, const struct stat& st);
+
+// "pid N fd M" of a process other than `pid` with an fd whose link reads `link`
+// and whose inode is (dev, ino), or "" if there is none. Scans /proc/*/fd.
+std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino);
+
+// Without `out`: checks that no FIFO the process holds is open elsewhere. With
+// `out` (files already collected, process frozen): also adds a pb::Fifo per FIFO
+// and sets File.fifo_id. Returns "" or why the process cannot be dumped.
+std::string collect_fifos(pid_t pid, pb::Process* out);
+
+// For every FILE_FIFO file of `p`: the FIFO reopened by path with the saved flags
+// (never blocking: the restorer holds it open read-write meanwhile), holding the
+// saved bytes, at a number >= min_fd, into open_files[i]. Throws EngineError.
+void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd);
+
+}  // namespace flakelab::engine
