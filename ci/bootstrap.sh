@@ -14,6 +14,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libxml2-utils   # xmllint: the JUnit report is validated against a schema
   chromium        # headless rendering test of the HTML report
+  clang-14 libclang-rt-14-dev   # libFuzzer: the image decoder fuzzer (ci/fuzz.sh)
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command (2): bootstrap, then build and run every test twice: a Release build
-# in build/ and an ASan+UBSan build in build-asan/. Exits non-zero if anything fails.
+# in build/ and an ASan+UBSan build in build-asan/; then fuzz the image decoder for
+# a bounded time (ci/fuzz.sh). Exits non-zero if anything fails.
 # FLAKELAB_BUILD / FLAKELAB_BUILD_ASAN override the two build directories.
 set -uo pipefail
 
@@ -38,9 +39,19 @@ suite() {
 suite release "${FLAKELAB_BUILD:-build}" Release
 suite asan+ubsan "${FLAKELAB_BUILD_ASAN:-build-asan}" RelWithDebInfo --sanitize
 
+# The image decoder under libFuzzer, for a bounded time.
+echo
+echo "=== fuzz: image decoder ==="
+if bash ci/fuzz.sh "${FLAKELAB_BUILD_FUZZ:-build-fuzz}"; then
+  results[fuzz]="no crash in ${FLAKELAB_FUZZ_SECONDS:-60}s"
+else
+  results[fuzz]="FAILED"
+  failed=1
+fi
+
 echo
 echo "=== summary ==="
-for name in release asan+ubsan; do
+for name in release asan+ubsan fuzz; do
   echo "$name: ${results[$name]:-not run}"
 done
 if ((failed)); then
