@@ -27,6 +27,7 @@
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
+#include "page_copy.h"
 #include "pagemap.h"
 #include "proc_files.h"
 #include "saved_files.h"
@@ -106,48 +107,30 @@ void set_gp(pb::GpRegs* g, const user_regs_struct& r) {
   g->set_es(r.es); g->set_fs(r.fs); g->set_gs(r.gs);
 }
 
-// Copies the page runs of `image` out of the process: process_vm_readv in
-// batches, /proc/PID/mem (which may read PROT_NONE pages) for what it refuses.
+// Copies the page runs of `image` out of the process: process_vm_readv (on
+// several threads for large images), then /proc/PID/mem (which may read PROT_NONE
+// pages) page by page for whatever it refused.
 void read_pages(pid_t pid, Image& image) {
-  const auto& runs = image.process.pages();
   image.pages.resize(image.process.pages_bytes());
+  auto segments = page_segments(image.process);
+  auto done = copy_segments(pid, image.pages.data(), segments, CopyDirection::kFromProcess);
   std::string mem_path = "/proc/" + std::to_string(pid) + "/mem";
   compel::UniqueFd mem;
-  size_t offset = 0;
-  constexpr int kBatch = 512;
-  for (int first = 0; first < runs.size(); first += kBatch) {
-    int last = std::min(runs.size(), first + kBatch);
-    std::vector<iovec> local, remote;
-    size_t batch_bytes = 0;
-    for (int i = first; i < last; ++i) {
-      size_t len = runs[i].nr_pages() * kPage;
-      local.push_back({image.pages.data() + offset + batch_bytes, len});
-      remote.push_back({reinterpret_cast<void*>(runs[i].vaddr()), len});
-      batch_bytes += len;
-    }
-    ssize_t got = process_vm_readv(pid, local.data(), local.size(), remote.data(), remote.size(), 0);
-    size_t done = got < 0 ? 0 : static_cast<size_t>(got);
-    // Whatever process_vm_readv did not deliver, page by page from /proc/PID/mem.
-    size_t pos = 0;
-    for (int i = first; i < last; ++i) {
-      size_t len = runs[i].nr_pages() * kPage;
-      for (size_t off = 0; off < len; off += kPage) {
-        if (pos + off < done) continue;
-        if (!mem) {
-          mem.reset(::open(mem_path.c_str(), O_RDONLY | O_CLOEXEC));
-          if (!mem) throw_errno("open " + mem_path);
-        }
-        uint64_t addr = runs[i].vaddr() + off;
-        ssize_t n = ::pread(mem.get(), image.pages.data() + offset + pos + off, kPage, static_cast<off_t>(addr));
-        if (n != static_cast<ssize_t>(kPage)) {
-          char buf[32];
-          snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(addr));
-          throw_errno("read " + mem_path + " at 0x" + buf, n < 0 ? errno : EIO);
-        }
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const auto& seg = segments[i];
+    for (size_t off = done[i] / kPage * kPage; off < seg.len; off += kPage) {
+      if (!mem) {
+        mem.reset(::open(mem_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!mem) throw_errno("open " + mem_path);
       }
-      pos += len;
+      uint64_t addr = seg.remote + off;
+      ssize_t n = ::pread(mem.get(), image.pages.data() + seg.local_offset + off, kPage, static_cast<off_t>(addr));
+      if (n != static_cast<ssize_t>(kPage)) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(addr));
+        throw_errno("read " + mem_path + " at 0x" + buf, n < 0 ? errno : EIO);
+      }
     }
-    offset += batch_bytes;
   }
 }
 

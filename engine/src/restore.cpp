@@ -29,6 +29,7 @@
 #include "address_space.h"
 #include "anon_files.h"
 #include "files.h"
+#include "page_copy.h"
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
@@ -291,25 +292,13 @@ class Transmuter {
   }
 
   void write_pages() {
-    const auto& runs = p_.pages();
-    size_t offset = 0;
-    constexpr int kBatch = 512;
-    for (int first = 0; first < runs.size(); first += kBatch) {
-      int last = std::min(runs.size(), first + kBatch);
-      std::vector<iovec> local, remote;
-      size_t bytes = 0;
-      for (int i = first; i < last; ++i) {
-        size_t len = runs[i].nr_pages() * kPage;
-        local.push_back({const_cast<uint8_t*>(image_.pages.data()) + offset + bytes, len});
-        remote.push_back({reinterpret_cast<void*>(runs[i].vaddr()), len});
-        bytes += len;
-      }
-      ssize_t n = process_vm_writev(pid_, local.data(), local.size(), remote.data(), remote.size(), 0);
-      if (n != static_cast<ssize_t>(bytes))
-        throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages from " + hex(runs[first].vaddr()) + ")",
-                    n < 0 ? errno : EFAULT);
-      offset += bytes;
-    }
+    auto segments = page_segments(p_);
+    auto done = copy_segments(pid_, const_cast<uint8_t*>(image_.pages.data()), segments, CopyDirection::kToProcess);
+    for (size_t i = 0; i < segments.size(); ++i)
+      if (done[i] != segments[i].len)
+        throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
+                        hex(segments[i].remote + done[i]) + ")",
+                    EFAULT);
   }
 
   void protect_vmas() {

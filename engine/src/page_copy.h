@@ -1,0 +1,42 @@
+// Bulk copies between an image's page buffer and another process's memory with
+// process_vm_readv/writev. Large copies are cut into chunks and spread over up to
+// four threads (never more than the CPUs the caller may run on): faulting in and
+// zeroing the target's pages and the copy itself scale with cores, and a pinned
+// caller with one CPU gets one thread, as before.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "flakelab/engine/image.h"
+
+namespace flakelab::engine {
+
+// One contiguous piece: `len` bytes at `remote` in the other process, at
+// `local_offset` in the buffer.
+struct PageSegment {
+  uint64_t remote = 0;
+  size_t len = 0;
+  size_t local_offset = 0;
+};
+
+// The image's page runs as segments in buffer order, none longer than `max_len`
+// (a multiple of the page size; 2 MiB is a good unit of work).
+inline constexpr size_t kCopySegment = size_t{2} << 20;
+std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_len = kCopySegment);
+
+enum class CopyDirection { kFromProcess, kToProcess };
+
+// Copies every segment; returns, per segment, how many of its bytes were copied
+// (process_vm_* stop at the first page they cannot access; the caller decides
+// what a short segment means). Never throws for partial copies.
+std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
+                                  CopyDirection direction);
+
+// Threads copy_segments() would use for `total_bytes` (for tests and logs).
+int copy_threads_for(size_t total_bytes);
+
+}  // namespace flakelab::engine
