@@ -4,13 +4,15 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <unordered_map>
 
 namespace flakelab::engine::detail {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
-// Below this, malloc does fine.
-constexpr size_t kLargeBlock = size_t{4} << 20;
+// Below this, malloc does fine. Above it glibc would mmap and munmap the block
+// every time, and each new block costs a page fault per 4 KiB page.
+constexpr size_t kLargeBlock = size_t{256} << 10;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -19,6 +21,7 @@ struct Cache {
   std::mutex mutex;
   void* block = nullptr;
   size_t length = 0;
+  std::unordered_map<void*, size_t> lent;   // recycled blocks in use: their real length
 };
 Cache& cache() {
   static Cache c;
@@ -54,8 +57,10 @@ void* allocate_page_bytes(size_t size) {
   {
     Cache& c = cache();
     std::lock_guard lock(c.mutex);
-    if (c.block && c.length == length) {
+    // The same process dumped again needs about the same size.
+    if (c.block && c.length >= length && c.length <= 2 * length) {
       void* p = c.block;
+      c.lent[p] = c.length;
       c.block = nullptr;
       c.length = 0;
       return p;
@@ -70,6 +75,16 @@ void free_page_bytes(void* p, size_t size) noexcept {
     return;
   }
   size_t length = round_up(size, kHugePage);
+  // A recycled block may be longer than this request: find its real length.
+  {
+    Cache& c = cache();
+    std::lock_guard lock(c.mutex);
+    auto it = c.lent.find(p);
+    if (it != c.lent.end()) {
+      length = it->second;
+      c.lent.erase(it);
+    }
+  }
   void* evicted = nullptr;
   size_t evicted_length = 0;
   {
