@@ -228,7 +228,7 @@ TEST_F(Cli, ATrialOverItsTimeoutIsKilledWithItsChildren) {
   ASSERT_EQ(trials.size(), 2u);
   for (const auto& trial : trials) {
     EXPECT_EQ(trial.outcome, Outcome::kTimeout);
-    EXPECT_EQ(trial.message, "timeout after 1s");
+    EXPECT_EQ(trial.message, "timeout after 1s (SIGABRT)");
     EXPECT_GE(trial.duration_ms, 1000);
     EXPECT_LT(trial.duration_ms, 2500);
   }
