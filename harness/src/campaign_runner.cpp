@@ -402,9 +402,13 @@ std::string format_cell_table(const CampaignPlan& plan, const CampaignResult& re
     if (cell.ignored > 0) note(fmt::format("{} ignored", cell.ignored));
     if (cell.plan->expect == Expect::kFlaky) note("expected flaky");
     if (!cell.as_expected()) note("UNEXPECTED");
-    out += fmt::format("{:<{}}  {:>7}  {:>6}  {:>7}  {:<20}  {:>10}  {}\n", cell.plan->label(), width, cell.trials,
-                       cell.failing(), rate, interval,
-                       cell.first_failing_index ? fmt::format("#{}", *cell.first_failing_index) : std::string("-"), notes);
+    std::string row = fmt::format("{:<{}}  {:>7}  {:>6}  {:>7}  {:<20}  {:>10}  {}", cell.plan->label(), width,
+                                  cell.trials, cell.failing(), rate, interval,
+                                  cell.first_failing_index ? fmt::format("#{}", *cell.first_failing_index)
+                                                           : std::string("-"),
+                                  notes);
+    row.erase(row.find_last_not_of(' ') + 1);
+    out += row + "\n";
   }
   for (const PlannedCell& cell : plan.skipped) {
     out += fmt::format("{:<{}}  skipped: {}\n", cell.label(), width, cell.placement.skip_reason);

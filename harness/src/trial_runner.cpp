@@ -214,12 +214,13 @@ std::vector<pid_t> process_tree(pid_t pid) {
   return out;
 }
 
-RunningTrial::RunningTrial(ChildProcess child, UniqueFd result_fd, const TrialOptions& options, int64_t index)
+RunningTrial::RunningTrial(ChildProcess child, UniqueFd result_fd, const TrialOptions& options, int64_t index,
+                           Clock::time_point start)
     : child_(std::move(child)),
       result_fd_(std::move(result_fd)),
       options_(options),
       index_(index),
-      start_(Clock::now()),
+      start_(start),
       deadline_(start_ + seconds(options.timeout_s)) {}
 
 void RunningTrial::poll_fds(pollfd& pidfd, pollfd& result) const {
@@ -355,12 +356,13 @@ std::unique_ptr<RunningTrial> TrialRunner::start(const TrialRequest& request) co
   // fork()-like clone: no new stack, the child continues here. CLONE_PIDFD puts a
   // pidfd for the child in `pidfd` (the parent_tid argument).
   int pidfd = -1;
+  const auto start = Clock::now();
   const long pid = ::syscall(SYS_clone, kTrialNamespaces | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
   if (pid < 0) throw os_error("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_PIDFD) for a trial");
   if (pid == 0) trial_main(pipe.write.get(), topology_, request);
   ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   pipe.write.reset();
-  return std::make_unique<RunningTrial>(std::move(child), std::move(pipe.read), options_, request.index);
+  return std::make_unique<RunningTrial>(std::move(child), std::move(pipe.read), options_, request.index, start);
 }
 
 TrialOutcome TrialRunner::run(const TrialRequest& request) const {

@@ -75,7 +75,9 @@ class RunningTrial {
  public:
   using Clock = std::chrono::steady_clock;
 
-  RunningTrial(ChildProcess child, UniqueFd result_fd, const TrialOptions& options, int64_t index);
+  // `start`: when the trial process was created (just before clone).
+  RunningTrial(ChildProcess child, UniqueFd result_fd, const TrialOptions& options, int64_t index,
+               Clock::time_point start);
   RunningTrial(const RunningTrial&) = delete;
   RunningTrial& operator=(const RunningTrial&) = delete;
 
