@@ -165,8 +165,9 @@ py::object run(const std::string& scenario_name, int64_t trials, const py::objec
   hooks.on_trial = [&](const harness::CellProgress& p) {
     py::gil_scoped_acquire gil;
     try {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      // The trial is recorded: report it, then honour a Ctrl-C that came meanwhile.
       if (!progress.is_none()) progress(p.done, p.total, p.failing);
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       return true;
     } catch (py::error_already_set& e) {
       pending.emplace(std::move(e));
