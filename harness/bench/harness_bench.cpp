@@ -4,8 +4,8 @@
 //
 //   BM_Trial/selftest_noop   harness overhead per trial (the scenario does nothing)
 //   BM_Trial/compel_infect   a full compel/infect trial through the harness, for scale
-//   BM_Throughput/jobs:N     trials/s of a CPU-bound trial (selftest/noop busy_us=2000)
-//                            with N workers pinned same-pu on disjoint PUs
+//   BM_Throughput/jobs:N/busy_us:B  trials/s of a CPU-bound trial (selftest/noop
+//                            busy_us=B) with N workers pinned same-pu on disjoint PUs
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
@@ -64,6 +64,7 @@ void BM_Trial(benchmark::State& state, const char* scenario) {
 void BM_Throughput(benchmark::State& state) {
   const Topology topology;
   const int jobs = static_cast<int>(state.range(0));
+  const std::string busy_us = std::to_string(state.range(1));
   if (static_cast<int>(topology.pus().size()) < jobs) {
     state.SkipWithError("not enough PUs");
     return;
@@ -72,16 +73,24 @@ void BM_Throughput(benchmark::State& state) {
   constexpr int64_t kTrials = 100;
   double wall = 0;
   for (auto _ : state) {
-    wall += run_cell(topology, tmp.dir + "/b.db", "selftest/noop", {{"busy_us", "2000"}}, kTrials, jobs, "same-pu");
+    wall += run_cell(topology, tmp.dir + "/b.db", "selftest/noop", {{"busy_us", busy_us}}, kTrials, jobs, "same-pu");
   }
   state.counters["trials_per_s"] = static_cast<double>(state.iterations() * kTrials) / wall;
-  state.SetLabel("selftest/noop busy_us=2000, same-pu workers");
+  state.SetLabel("selftest/noop, same-pu workers");
 }
 
 }  // namespace
 
 BENCHMARK_CAPTURE(BM_Trial, selftest_noop, "selftest/noop")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 BENCHMARK_CAPTURE(BM_Trial, compel_infect, "compel/infect")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
-BENCHMARK(BM_Throughput)->ArgName("jobs")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+BENCHMARK(BM_Throughput)
+    ->ArgNames({"jobs", "busy_us"})
+    ->Args({1, 2000})
+    ->Args({2, 2000})
+    ->Args({1, 10000})
+    ->Args({2, 10000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(3);
 
 BENCHMARK_MAIN();

@@ -164,15 +164,19 @@ py::object run(const std::string& scenario_name, int64_t trials, const py::objec
   hooks.on_cell_start = [&](const harness::PlannedCell&, size_t, int64_t run_id) { last_run = run_id; };
   hooks.on_trial = [&](const harness::CellProgress& p) {
     py::gil_scoped_acquire gil;
+    // The trial is recorded: report it even if Ctrl-C came meanwhile (its
+    // KeyboardInterrupt is held while the callback runs), then stop.
+    std::optional<py::error_already_set> interrupted;
+    if (PyErr_CheckSignals() != 0) interrupted.emplace();
     try {
-      // The trial is recorded: report it, then honour a Ctrl-C that came meanwhile.
       if (!progress.is_none()) progress(p.done, p.total, p.failing);
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      return true;
+      if (!interrupted && PyErr_CheckSignals() != 0) interrupted.emplace();
     } catch (py::error_already_set& e) {
-      pending.emplace(std::move(e));
-      return false;
+      if (!interrupted) interrupted.emplace(std::move(e));
     }
+    if (!interrupted) return true;
+    pending.emplace(std::move(*interrupted));
+    return false;
   };
   hooks.should_stop = [&] {
     py::gil_scoped_acquire gil;
