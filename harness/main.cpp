@@ -1,17 +1,20 @@
-// flakelab: the command-line entry point. Verbs: cpu, scenarios, run, report, merge,
-// and the engine's dump, restore, show.
+// flakelab: the command-line entry point. Verbs: cpu, topo, scenarios, run, report,
+// compare, merge, and the engine's dump, restore, show.
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
+#include "flakelab/harness/compare_command.h"
 #include "flakelab/harness/cpu_identity.h"
 #include "flakelab/harness/engine_commands.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/params.h"
-#include "flakelab/harness/run_command.h"
 #include "flakelab/harness/report_command.h"
+#include "flakelab/harness/run_command.h"
+#include "flakelab/harness/topo_command.h"
+#include "flakelab/harness/topology.h"
 #include "flakelab/results/store.h"
 
 namespace {
@@ -22,6 +25,12 @@ int fail(int code, const std::string& message) {
   std::fflush(stdout);
   fmt::print(stderr, "flakelab: {}\n", message);
   return code;
+}
+
+// Copies an option's value into `target` only if it was given.
+template <typename T>
+void given(const CLI::Option* option, const T& value, std::optional<T>& target) {
+  if (option->count() > 0) target = value;
 }
 
 }  // namespace
@@ -38,27 +47,59 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   bool cpu_json = false;
-  CLI::App* cpu = app.add_subcommand("cpu", "print the CPU identity (libcpuid) and kernel");
+  CLI::App* cpu = app.add_subcommand("cpu", "print the CPU identity (libcpuid, flakelab's table) and kernel");
   cpu->add_flag("--json", cpu_json, "print JSON");
 
-  CLI::App* list = app.add_subcommand("scenarios", "list scenarios with their parameters");
+  bool topo_json = false, topo_share = false;
+  int topo_jobs = 1;
+  std::string topo_spec;
+  CLI::App* topo = app.add_subcommand("topo", "print the topology (hwloc) and the placements it offers");
+  topo->add_flag("--json", topo_json, "print JSON");
+  topo->add_option("--topology", topo_spec, "plan against an hwloc XML file or a synthetic description");
+  topo->add_option("-j,--jobs", topo_jobs, "plan placements for this many workers")->capture_default_str();
+  topo->add_flag("--share-pus", topo_share, "let workers share PUs");
+
+  CLI::App* list = app.add_subcommand("scenarios", "list scenarios with their parameters and jitter points");
 
   RunOptions run_options;
+  int64_t trials = 0, until_failures = 0;
   uint64_t seed = 0;
-  CLI::App* run = app.add_subcommand("run", "run N trials of a scenario, record them, summarize");
-  run->add_option("scenario", run_options.scenario, "scenario name, see `flakelab scenarios`")
-      ->required();
-  run->add_option("-n,--trials", run_options.trials, "number of trials")->capture_default_str();
-  run->add_option("--cpus", run_options.cpus,
-                  "pin roles to CPUs: victim=A,injector=B[,writer=C] (default: unpinned)");
+  int jobs = 1;
+  double timeout = 10;
+  std::string placement, db, max_time, keep_artifacts, artifacts_dir, noise, jitter;
+  CLI::App* run = app.add_subcommand("run", "run trials of scenarios (or a campaign file), record them, summarize");
+  run->add_option("scenarios", run_options.scenarios, "scenario names, see `flakelab scenarios`");
+  run->add_option("--campaign", run_options.campaign, "TOML campaign file (scenarios, parameter grids, placements)");
+  auto* trials_opt = run->add_option("-n,--trials", trials, "trials per cell (default 100)");
+  run->add_option("--cpus", run_options.cpus, "pin roles to CPUs: victim=A,injector=B[,writer=C] (placement 'cpus')");
+  auto* placement_opt = run->add_option(
+      "--placement", placement,
+      "same-pu, smt-siblings, same-core, same-l3, cross-l3, cross-numa, unpinned, random; a comma list, or all "
+      "(default unpinned)");
   run->add_option("-p,--param", run_options.params, "scenario parameter NAME=VALUE (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  run->add_option("--db", run_options.db, "SQLite database file")->capture_default_str();
-  CLI::Option* seed_option =
-      run->add_option("--seed", seed, "run seed (default: random, printed)");
-  run->add_option("--timeout", run_options.timeout_s, "seconds before a trial is killed")
-      ->capture_default_str();
+  auto* db_opt = run->add_option("--db", db, "SQLite database file (default flakelab.db)");
+  auto* seed_opt = run->add_option("--seed", seed, "run seed (default: random, printed)");
+  auto* jobs_opt = run->add_option("-j,--jobs", jobs, "workers running trials at once, each on its own PUs");
+  run->add_flag("--share-pus", run_options.share_pus, "let pinned workers share PUs");
+  auto* timeout_opt = run->add_option("--timeout", timeout, "seconds before a trial gets SIGABRT, then SIGKILL (default 10)");
+  auto* max_time_opt = run->add_option("--max-time", max_time, "wall-time budget of the whole run: 90, 90s, 10m, 1h");
+  auto* until_opt = run->add_option("--until-failures", until_failures, "stop a cell after K failing trials");
+  run->add_flag("--keep-hung", run_options.keep_hung,
+                "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
+  auto* keep_opt = run->add_option("--keep-artifacts", keep_artifacts, "keep trial directories: failed (default), always, never");
+  auto* artifacts_opt = run->add_option("--artifacts-dir", artifacts_dir, "where kept trial directories go (default: flakelab-artifacts beside the database)");
+  run->add_option("--failure", run_options.failure, "a fail whose message matches none of these REGEXes is an error")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--ignore", run_options.ignore, "a non-pass trial whose message matches REGEX is recorded as pass")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* noise_opt = run->add_option("--noise", noise, "noise processes: KIND@WHERE,... (spin|cache|syscall @ smt-sibling|same-l3|other-l3)");
+  auto* jitter_opt = run->add_option("--jitter", jitter, "random delays at the scenario's points: MAX or POINT=MAX,... (e.g. 500us)");
+  run->add_option("--topology", run_options.topology, "plan against another machine (hwloc XML file or synthetic description): a dry run");
+  run->add_flag("--dry-run", run_options.dry_run, "print the plan (cells, PUs per worker, skipped placements) and exit");
 
   std::string report_db = "flakelab.db";
   int64_t report_run = 0;
@@ -71,6 +112,13 @@ int main(int argc, char** argv) {
   CLI::Option* report_format_option =
       report->add_option("--format", report_format, "text | json | junit | html (the triage report)");
   CLI::Option* report_output_option = report->add_option("-o,--output", report_output, "write the report to FILE");
+
+  CompareRequest compare_request;
+  CLI::App* compare = app.add_subcommand("compare", "two runs' cells side by side, with Fisher's exact test");
+  compare->add_option("run_a", compare_request.run_a, "run id (stands for every cell of its `flakelab run`)")->required();
+  compare->add_option("run_b", compare_request.run_b, "run id to compare with")->required();
+  compare->add_option("--db", compare_request.db_a, "SQLite database file")->capture_default_str();
+  compare->add_option("--db-b", compare_request.db_b, "database of RUN_B (default: --db)");
 
   std::string merge_output;
   std::vector<std::string> merge_inputs;
@@ -98,12 +146,30 @@ int main(int argc, char** argv) {
       fmt::print("{}", cpu_json ? format_cpu_json(identity) : format_cpu_text(identity));
       return kExitOk;
     }
+    if (*topo) {
+      const Topology topology = topo_spec.empty() ? Topology() : Topology::from_spec(topo_spec);
+      if (topo_jobs < 1) throw UsageError(fmt::format("-j {}: need at least 1 worker", topo_jobs));
+      fmt::print("{}", topo_json ? format_topology_json(topology, topo_jobs, topo_share)
+                                 : format_topology_text(topology, topo_jobs, topo_share));
+      return kExitOk;
+    }
     if (*list) {
       fmt::print("{}", format_scenario_list());
       return kExitOk;
     }
     if (*run) {
-      if (seed_option->count() > 0) run_options.seed = seed;
+      given(trials_opt, trials, run_options.trials);
+      given(placement_opt, placement, run_options.placement);
+      given(db_opt, db, run_options.db);
+      given(seed_opt, seed, run_options.seed);
+      given(jobs_opt, jobs, run_options.jobs);
+      given(timeout_opt, timeout, run_options.timeout_s);
+      given(max_time_opt, max_time, run_options.max_time);
+      given(until_opt, until_failures, run_options.until_failures);
+      given(keep_opt, keep_artifacts, run_options.keep_artifacts);
+      given(artifacts_opt, artifacts_dir, run_options.artifacts_dir);
+      given(noise_opt, noise, run_options.noise);
+      given(jitter_opt, jitter, run_options.jitter);
       run_options.command_line = quote_command_line(argc, argv);
       return run_command(run_options);
     }
@@ -122,9 +188,8 @@ int main(int argc, char** argv) {
       if (report_output_option->count() > 0) request.output = report_output;
       return formatted_report_command(request);
     }
-    if (*merge) {
-      return merge_command(merge_output, merge_inputs);
-    }
+    if (*compare) return compare_command(compare_request);
+    if (*merge) return merge_command(merge_output, merge_inputs);
     if (auto code = engine_verbs.dispatch()) return *code;
     return fail(kExitUsage, "no verb given");
   } catch (const UsageError& e) {

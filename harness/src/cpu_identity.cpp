@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "flakelab/harness/error.h"
+#include "flakelab/harness/microarchitecture.h"
 
 namespace flakelab::harness {
 namespace {
@@ -45,6 +46,27 @@ const char* hypervisor_name(hypervisor_vendor_t vendor) {
 }
 
 }  // namespace
+
+void apply_microarchitecture_table(CpuIdentity& cpu) {
+  if (auto entry = lookup_microarchitecture(cpu.vendor, cpu.family, cpu.model)) {
+    cpu.table_codename = entry->codename;
+    cpu.microarchitecture = entry->uarch;
+  } else {
+    cpu.table_codename.clear();
+    cpu.microarchitecture.clear();
+  }
+}
+
+std::string describe_smt(const std::string& control_text, const std::string& active_text) {
+  const std::string control = trim(control_text);
+  const std::string active = trim(active_text);
+  if (control == "notsupported" || control == "notimplemented") return "off (not supported)";
+  if (control == "forceoff" || control == "off") return "off (disabled)";
+  if (active == "1") return "on";
+  if (active == "0") return "off";
+  if (control == "on") return "on";
+  return "unknown";
+}
 
 std::string microcode_from_cpuinfo(const std::string& cpuinfo_text) {
   std::istringstream lines(cpuinfo_text);
@@ -85,6 +107,9 @@ CpuIdentity detect_cpu_identity() {
   cpu.machine = uts.machine;
   cpu.hostname = uts.nodename;
   cpu.microcode = microcode_from_cpuinfo(read_text_file("/proc/cpuinfo"));
+  cpu.smt = describe_smt(read_text_file("/sys/devices/system/cpu/smt/control"),
+                         read_text_file("/sys/devices/system/cpu/smt/active"));
+  apply_microarchitecture_table(cpu);
   return cpu;
 }
 
@@ -113,11 +138,16 @@ std::string format_cpu_text(const CpuIdentity& cpu) {
   out += fmt::format("family:       {} (0x{:x})\n", cpu.family, cpu.family);
   out += fmt::format("model:        {} (0x{:x})\n", cpu.model, cpu.model);
   out += fmt::format("stepping:     {}\n", cpu.stepping);
-  out += fmt::format("codename:     {}\n", cpu.codename);
+  out += fmt::format("codename:     {} (libcpuid)\n", cpu.codename);
+  out += fmt::format("table:        {}\n",
+                     cpu.table_codename.empty()
+                         ? std::string("(not in flakelab's table)")
+                         : fmt::format("{}, {} (flakelab's table)", cpu.table_codename, cpu.microarchitecture));
   out += fmt::format("cores:        {} (per package, from CPUID)\n", cpu.cores);
   out += fmt::format("logical CPUs: {} (per package, from CPUID)\n", cpu.logical_cpus);
   out += fmt::format("microcode:    {}\n", cpu.microcode.empty() ? "(not reported)" : cpu.microcode);
   out += fmt::format("hypervisor:   {}\n", hypervisor);
+  out += fmt::format("SMT:          {}\n", cpu.smt);
   out += fmt::format("kernel:       {} ({})\n", cpu.kernel, cpu.machine);
   out += fmt::format("hostname:     {}\n", cpu.hostname);
   return out;
@@ -131,6 +161,9 @@ std::string format_cpu_json(const CpuIdentity& cpu) {
   j["model"] = cpu.model;
   j["stepping"] = cpu.stepping;
   j["codename"] = cpu.codename;
+  j["table_codename"] = cpu.table_codename;
+  j["microarchitecture"] = cpu.microarchitecture;
+  j["smt"] = cpu.smt;
   j["cores"] = cpu.cores;
   j["logical_cpus"] = cpu.logical_cpus;
   j["microcode"] = cpu.microcode;

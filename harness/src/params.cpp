@@ -76,6 +76,8 @@ std::string format_scenario_list() {
       if (!spec.choices.empty()) head += fmt::format("  ({})", join(spec.choices, "|"));
       out += fmt::format("      {:<40} {}\n", head, spec.help);
     }
+    const std::vector<std::string> points = scenario->jitter_points();
+    if (!points.empty()) out += fmt::format("      jitter points (--jitter): {}\n", join(points, ", "));
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "flakelab/harness/error.h"
@@ -75,7 +76,18 @@ bool Placement::unpinned() const {
   for (const auto& cpu : cpus_) {
     if (cpu) return false;
   }
-  return true;
+  return noise_.empty();
+}
+
+std::vector<int> Placement::cpus() const {
+  std::vector<int> out;
+  for (const auto& cpu : cpus_) {
+    if (cpu) out.push_back(*cpu);
+  }
+  for (const NoiseThread& thread : noise_) out.push_back(thread.cpu);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::string Placement::to_string() const {
@@ -85,6 +97,10 @@ std::string Placement::to_string() const {
       if (!out.empty()) out += ',';
       out += fmt::format("{}={}", scenarios::to_string(role), *cpu);
     }
+  }
+  for (const NoiseThread& thread : noise_) {
+    if (!out.empty()) out += ',';
+    out += fmt::format("noise={}:{}", harness::to_string(thread.kind), thread.cpu);
   }
   return out.empty() ? "unpinned" : out;
 }

@@ -1,44 +1,23 @@
 #include "flakelab/harness/run_command.h"
 
 #include <fmt/core.h>
-#include <spdlog/spdlog.h>
+#include <poll.h>
+#include <time.h>
 
-#include <chrono>
+#include <memory>
 
-#include "flakelab/harness/cpu_identity.h"
+#include "flakelab/harness/campaign_file.h"
+#include "flakelab/harness/campaign_runner.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
-#include "flakelab/harness/params.h"
-#include "flakelab/harness/placement.h"
 #include "flakelab/harness/progress.h"
 #include "flakelab/harness/seed.h"
-#include "flakelab/harness/report_command.h"
 #include "flakelab/harness/topology.h"
-#include "flakelab/harness/trial_runner.h"
 #include "flakelab/results/report.h"
 #include "flakelab/results/store.h"
 
-#ifndef FLAKELAB_VERSION
-#error "FLAKELAB_VERSION must be defined by the build"
-#endif
-
 namespace flakelab::harness {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string known_scenarios() {
-  std::string out;
-  for (const auto& scenario : scenarios::registry()) {
-    if (!out.empty()) out += ", ";
-    out += scenario->name();
-  }
-  return out;
-}
 
 bool shell_safe(const std::string& arg) {
   if (arg.empty()) return false;
@@ -48,6 +27,40 @@ bool shell_safe(const std::string& arg) {
     if (!ok) return false;
   }
   return true;
+}
+
+// --param k=v,... as (name, {value}) pairs; resolve_params checks names and values.
+std::vector<std::pair<std::string, std::vector<std::string>>> param_pairs(const std::vector<std::string>& params) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const std::string& assignment : params) {
+    const size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError(fmt::format("bad --param '{}': expected NAME=VALUE", assignment));
+    }
+    out.emplace_back(assignment.substr(0, eq), std::vector<std::string>{assignment.substr(eq + 1)});
+  }
+  return out;
+}
+
+// Waits, after the summary, while --keep-hung trials stay stopped for a debugger.
+void hold_kept_trials(const CampaignResult& result) {
+  for (const auto& trial : result.kept) {
+    std::string pids;
+    for (pid_t pid : process_tree(trial->pid())) pids += fmt::format(" {}", pid);
+    fmt::print(stderr,
+               "flakelab: trial {} hung and is left stopped (--keep-hung): trial process {}, all pids:{}\n"
+               "flakelab: attach with `gdb -p PID` (send SIGCONT after detaching to let it run); "
+               "Ctrl-C or SIGTERM ends flakelab and kills it\n",
+               trial->index(), trial->pid(), pids);
+  }
+  std::fflush(stderr);
+  for (;;) {
+    bool all_gone = true;
+    for (const auto& trial : result.kept) all_gone = all_gone && trial->kept_exited();
+    if (all_gone || interrupt_signal() != 0) return;
+    const timespec tick{0, 200 * 1000 * 1000};
+    ::ppoll(nullptr, 0, &tick, interrupt_wait_mask());
+  }
 }
 
 }  // namespace
@@ -68,77 +81,122 @@ std::string quote_command_line(int argc, const char* const* argv) {
   return out;
 }
 
+CampaignSpec build_campaign_spec(const RunOptions& options) {
+  CampaignSpec spec;
+  if (!options.campaign.empty()) {
+    if (!options.scenarios.empty() || !options.params.empty() || !options.cpus.empty()) {
+      throw UsageError("--campaign FILE names its scenarios, params and placements; give no SCENARIO, --param "
+                       "or --cpus with it");
+    }
+    load_campaign_file(options.campaign, spec);
+  } else {
+    if (options.scenarios.empty()) throw UsageError("nothing to run: give a SCENARIO (see `flakelab scenarios`) or --campaign FILE");
+    if (!options.cpus.empty() && options.placement) {
+      throw UsageError("--cpus and --placement both say where roles run; give one");
+    }
+    for (const std::string& scenario : options.scenarios) {
+      EntrySpec entry;
+      entry.scenario = scenario;
+      entry.params = param_pairs(options.params);
+      entry.cpus = options.cpus;
+      spec.entries.push_back(std::move(entry));
+    }
+  }
+  // Command-line values override the file's, for every entry.
+  for (EntrySpec& entry : spec.entries) {
+    if (options.trials) entry.trials = *options.trials;
+    if (options.placement) entry.placements = *options.placement;
+    if (options.noise) entry.noise = *options.noise;
+    if (options.jitter) entry.jitter = *options.jitter;
+    if (options.until_failures) entry.until_failures = *options.until_failures;
+    if (options.timeout_s) entry.timeout_s = *options.timeout_s;
+  }
+  if (options.db) spec.db = *options.db;
+  if (options.seed) spec.seed = *options.seed;
+  if (options.jobs) spec.jobs = *options.jobs;
+  if (options.share_pus) spec.share_pus = true;
+  if (options.timeout_s) spec.timeout_s = *options.timeout_s;
+  if (options.max_time) spec.max_time_s = parse_seconds(*options.max_time, "--max-time");
+  if (options.keep_hung) spec.keep_hung = true;
+  if (options.keep_artifacts) spec.keep_artifacts = keep_artifacts_from_string(*options.keep_artifacts);
+  if (options.artifacts_dir) spec.artifacts_dir = *options.artifacts_dir;
+  if (!options.failure.empty()) spec.failure_regexes = options.failure;
+  if (!options.ignore.empty()) spec.ignore_regexes = options.ignore;
+  spec.topology = options.topology;
+  spec.command_line = options.command_line;
+  return spec;
+}
+
 int run_command(const RunOptions& options) {
   // Validate everything before anything is written.
-  scenarios::Scenario* scenario = scenarios::find_scenario(options.scenario);
-  if (scenario == nullptr) {
-    throw UsageError(fmt::format("unknown scenario '{}' (known: {}; see `flakelab scenarios`)",
-                                 options.scenario, known_scenarios()));
+  CampaignSpec spec = build_campaign_spec(options);
+  const Topology topology = spec.topology.empty() ? Topology() : Topology::from_spec(spec.topology);
+  if (!spec.seed) spec.seed = random_run_seed();
+  const CampaignPlan plan = plan_campaign(spec, topology);
+  if (options.dry_run || plan.simulated) {
+    fmt::print("{}", format_plan(plan));
+    if (plan.simulated) {
+      fmt::print("simulated: nothing was run or recorded; --topology only plans against another machine\n");
+    }
+    return kExitOk;
   }
-  if (options.trials < 1) throw UsageError(fmt::format("-n {}: need at least 1 trial", options.trials));
-  constexpr double kMaxTimeout = 1e6;  // ~11.5 days; keeps the deadline arithmetic exact
-  if (!(options.timeout_s > 0) || !(options.timeout_s <= kMaxTimeout)) {
-    throw UsageError(fmt::format("--timeout {}: need a positive number of seconds, at most {:g}",
-                                 options.timeout_s, kMaxTimeout));
+
+  const bool campaign = !options.campaign.empty() || plan.cells.size() > 1 || !plan.skipped.empty();
+  if (campaign) {
+    fmt::print("campaign: {} cell{} to run, {} skipped, seed {}, -j {}, db {}\n", plan.cells.size(),
+               plan.cells.size() == 1 ? "" : "s", plan.skipped.size(), plan.seed, spec.jobs, spec.db);
   }
-  const std::map<std::string, std::string> params = resolve_params(*scenario, options.params);
-  const Placement placement = Placement::parse(options.cpus);
-  const Topology topology;
-  placement.validate(topology);
-  const uint64_t seed = options.seed.value_or(random_run_seed());
-  const CpuIdentity cpu = detect_cpu_identity();
-
-  results::Store store(options.db);
-  const int64_t host_id = store.upsert_host(to_host_info(cpu));
-  results::RunInfo run;
-  run.scenario = scenario->name();
-  run.params = canonical_params(params);
-  run.placement = placement.to_string();
-  run.seed = seed;
-  run.command_line = options.command_line;
-  run.version = FLAKELAB_VERSION;
-  run.started_at_ms = now_ms();
-  const int64_t run_id = store.begin_run(host_id, run);
-  fmt::print("run {}: {} x{}  params: {}  placement: {}  seed: {}  db: {}\n", run_id, run.scenario,
-             options.trials, run.params.empty() ? "(none)" : run.params, run.placement, seed,
-             options.db);
-  std::fflush(stdout);
-
   install_interrupt_handlers();
-  TrialRunner runner(topology, placement, TrialOptions{options.timeout_s});
-  Progress progress(run.scenario, options.trials, stderr);
-  int64_t done = 0;
-  int64_t failed = 0;
-  for (int64_t index = 0; index < options.trials; ++index) {
-    TrialOutcome trial = runner.run(*scenario, params, index, trial_seed(seed, index));
-    if (trial.interrupted) break;
-    spdlog::debug("trial {}: {} in {:.3f} ms, cpus {}{}{}", index, results::to_string(trial.outcome),
-                  trial.duration_ms, trial.cpus_used, trial.message.empty() ? "" : ": ",
-                  trial.message);
-    results::TrialRecord record;
-    record.index = index;
-    record.outcome = trial.outcome;
-    record.duration_ms = trial.duration_ms;
-    record.cpus_used = std::move(trial.cpus_used);
-    record.message = std::move(trial.message);
-    store.add_trial(run_id, record);
-    ++done;
-    if (record.outcome != results::Outcome::kPass) ++failed;
-    progress.update(done, failed);
-  }
-  progress.finish(done, failed);
-  store.flush();
-  store.end_run(run_id, now_ms());
+  std::unique_ptr<Progress> progress;
+  ProgressState state;
+  RunHooks hooks;
+  hooks.on_cell_start = [&](const PlannedCell& cell, size_t k, int64_t run_id) {
+    fmt::print("run {}: {} x{}  params: {}  placement: {} ({})  seed: {}  db: {}\n", run_id, cell.scenario->name(),
+               cell.trials, cell.params_text.empty() ? "(none)" : cell.params_text, cell.placement.name,
+               cell.placement.describe(), plan.seed, spec.db);
+    std::fflush(stdout);
+    const std::string label = plan.cells.size() > 1
+                                  ? fmt::format("[{}/{}] {} {}", k + 1, plan.cells.size(), cell.scenario->name(),
+                                                cell.placement.name)
+                                  : cell.scenario->name();
+    progress = std::make_unique<Progress>(label, stderr);
+    state = ProgressState{};
+  };
+  hooks.on_trial = [&](const CellProgress& p) {
+    state.done = p.done;
+    state.total = p.total;
+    state.failing = p.failing;
+    state.elapsed_s = p.elapsed_s;
+    state.budget_left_s = p.budget_s;
+    progress->update(state);
+    return true;
+  };
+  hooks.on_cell_end = [&](const CellResult&) { progress->finish(state); };
+  const CampaignResult result = run_campaign(plan, topology, hooks);
 
-  const results::RunSummary summary = store.summarize(run_id);
-  fmt::print("{}", results::format_summary_text(summary));
+  results::Store store(spec.db);
+  int64_t done = 0;
+  for (size_t i = 0; i < result.cells.size(); ++i) {
+    fmt::print("{}{}", i == 0 ? "" : "\n", results::format_summary_text(store.summarize(result.cells[i].run_id)));
+    if (!result.cells[i].artifacts_dir.empty()) fmt::print("  artifacts: {}\n", result.cells[i].artifacts_dir);
+    done += result.cells[i].trials;
+  }
+  fmt::print("\n{}", format_cell_table(plan, result));
+  const int code = campaign_exit_code(result);
+  if (campaign) {
+    int unexpected = 0;
+    for (const CellResult& cell : result.cells) unexpected += cell.as_expected() ? 0 : 1;
+    fmt::print("{}\n", unexpected == 0 ? "every cell behaved as expected"
+                                       : fmt::format("{} cell{} did not behave as expected", unexpected,
+                                                     unexpected == 1 ? "" : "s"));
+  }
   std::fflush(stdout);
+  if (!result.kept.empty()) hold_kept_trials(result);
   if (int sig = interrupt_signal()) {
-    fmt::print(stderr, "flakelab: interrupted by signal {} after {} of {} trials\n", sig, done,
-               options.trials);
+    fmt::print(stderr, "flakelab: interrupted by signal {} after {} of {} trials\n", sig, done, plan.total_trials());
     return 128 + sig;
   }
-  return has_failures(summary) ? kExitTrialsFailed : kExitOk;
+  return code;
 }
 
 }  // namespace flakelab::harness

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "flakelab/harness/placement_plan.h"
 #include "flakelab/harness/topology.h"
 #include "process_scan.h"
 #include "flakelab/results/store.h"
@@ -228,7 +229,7 @@ TEST_F(Cli, ATrialOverItsTimeoutIsKilledWithItsChildren) {
   ASSERT_EQ(trials.size(), 2u);
   for (const auto& trial : trials) {
     EXPECT_EQ(trial.outcome, Outcome::kTimeout);
-    EXPECT_EQ(trial.message, "timeout after 1s");
+    EXPECT_EQ(trial.message, "timeout after 1s (SIGABRT)");
     EXPECT_GE(trial.duration_ms, 1000);
     EXPECT_LT(trial.duration_ms, 2500);
   }
@@ -462,6 +463,165 @@ TEST_F(Cli, CompelStackLegacyCheckReproducesTheFlakeAndTheFixedCheckDoesNot) {
   ran = run(fixed);
   ASSERT_EQ(ran.code, 0) << describe(ran);
   for (const auto& t : trials_of_last_run()) ASSERT_EQ(t.outcome, Outcome::kPass) << t.message;
+}
+
+TEST_F(Cli, TopoListsPusAndOfferedAndSkippedPlacements) {
+  Ran text = flakelab({"topo"});
+  ASSERT_EQ(text.code, 0) << describe(text);
+  EXPECT_NE(text.out.find("topology: this machine\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  same-pu       offered: victim="), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  unpinned      offered: unpinned"), std::string::npos) << text.out;
+  Ran json = flakelab({"topo", "--json"});
+  ASSERT_EQ(json.code, 0) << describe(json);
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_FALSE(doc["simulated"].get<bool>());
+  EXPECT_EQ(doc["placements"].size(), 8u);
+  EXPECT_EQ(doc["pus"].size(), Topology().pus().size());
+  for (const auto& p : doc["placements"]) {
+    if (!p["offered"].get<bool>()) {
+      EXPECT_FALSE(p["reason"].get<std::string>().empty()) << p.dump();
+    }
+  }
+  Ran simulated = flakelab({"topo", "--topology", synthetic_machines::kDualEpyc7763});
+  ASSERT_EQ(simulated.code, 0) << describe(simulated);
+  EXPECT_NE(simulated.out.find("SIMULATED"), std::string::npos) << simulated.out;
+  EXPECT_NE(simulated.out.find("  cross-numa    offered: victim=0,injector=64"), std::string::npos) << simulated.out;
+}
+
+// The acceptance command, shortened: one row per offered placement with its rate and
+// interval, and the skipped placements with their reasons.
+TEST_F(Cli, PlacementAllSweepsWhatThisMachineOffersAndListsTheRest) {
+  Ran ran = run({"compel/stack", "--param", "check=legacy", "--param", "adjacent_writer=on", "--placement", "all",
+                 "-n", "100", "--keep-artifacts", "never"});
+  ASSERT_EQ(ran.code, 1) << describe(ran);  // the legacy check fails sometimes
+  Topology topology;
+  std::vector<std::string> offered, skipped;
+  for (PlacementKind kind : named_placements()) {
+    PlanRequest request;
+    request.kind = kind;
+    (plan_placement(topology, request).offered ? offered : skipped).push_back(to_string(kind));
+  }
+  const std::string params = "  adjacent_writer=on,check=legacy,rpc_rounds=4,writer_period_us=1000";
+  for (const std::string& name : offered) {
+    const size_t row = ran.out.find("\ncompel/stack  " + name + params + " ");
+    ASSERT_NE(row, std::string::npos) << name << "\n" << ran.out;
+    const std::string line = ran.out.substr(row + 1, ran.out.find('\n', row + 1) - row - 1);
+    EXPECT_NE(line.find("%"), std::string::npos) << line;
+    EXPECT_NE(line.find("   100 "), std::string::npos) << line;
+  }
+  for (const std::string& name : skipped) {
+    const size_t row = ran.out.find("\ncompel/stack  " + name + params + " ");
+    ASSERT_NE(row, std::string::npos) << name << "\n" << ran.out;
+    const std::string line = ran.out.substr(row + 1, ran.out.find('\n', row + 1) - row - 1);
+    EXPECT_NE(line.find("  skipped: "), std::string::npos) << line;
+  }
+  EXPECT_EQ(runs().size(), offered.size());
+}
+
+TEST_F(Cli, AnImpossiblePlacementIsAUsageError) {
+  Ran ran = run({"selftest/noop", "--placement", "cross-numa"});
+  EXPECT_EQ(ran.code, 2) << describe(ran);
+  EXPECT_NE(ran.err.find("placement cross-numa is not possible on this machine: this machine has"),
+            std::string::npos)
+      << describe(ran);
+  EXPECT_FALSE(fs::exists(db_));
+}
+
+TEST_F(Cli, DryRunAndForeignTopologiesOnlyPrintThePlan) {
+  Ran dry = run({"selftest/noop", "--placement", "all", "--dry-run"});
+  ASSERT_EQ(dry.code, 0) << describe(dry);
+  EXPECT_NE(dry.out.find("plan on this machine:"), std::string::npos) << dry.out;
+  Ran simulated = run({"compel/stack", "--placement", "all", "-j", "4", "--topology", synthetic_machines::kDualEpyc7763});
+  ASSERT_EQ(simulated.code, 0) << describe(simulated);
+  EXPECT_NE(simulated.out.find("(SIMULATED: a dry run; nothing is pinned or run on this topology)"), std::string::npos)
+      << simulated.out;
+  EXPECT_NE(simulated.out.find("worker 3: victim=3,injector=67,writer=67"), std::string::npos) << simulated.out;
+  EXPECT_NE(simulated.out.find("simulated: nothing was run or recorded"), std::string::npos) << simulated.out;
+  EXPECT_FALSE(fs::exists(db_));
+}
+
+TEST_F(Cli, CampaignFileRunsItsEntriesWithTheirExpectations) {
+  const fs::path file = dir_ / "c.toml";
+  std::ofstream(file) << R"(trials = 30
+keep_artifacts = "never"
+[[run]]
+scenario = "selftest/coin"
+params = { p = [0, 0.5] }
+expect = "flaky"
+[[run]]
+scenario = "selftest/noop"
+)";
+  Ran ran = run({"--campaign", file.string(), "--seed", "5"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("campaign: 3 cells to run, 0 skipped, seed 5"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("every cell behaved as expected"), std::string::npos) << ran.out;
+  ASSERT_EQ(runs().size(), 3u);
+  results::Store store(db_);
+  EXPECT_EQ(store.run(1).info.invocation, store.run(3).info.invocation);
+  EXPECT_EQ(store.run(2).info.params, "p=0.5");
+  EXPECT_EQ(store.run(1).info.campaign_hash->size(), 16u);
+  // -n on the command line overrides the file.
+  Ran short_run = run({"--campaign", file.string(), "-n", "3"});
+  ASSERT_EQ(short_run.code, 0) << describe(short_run);
+  EXPECT_EQ(results::Store(db_).summarize(4).trials, 3);
+
+  std::ofstream(file) << "[[run]]\nscenario = \"selftest/noop\"\nexpect = pass\n";
+  Ran bad = run({"--campaign", file.string()});
+  EXPECT_EQ(bad.code, 2) << describe(bad);
+  EXPECT_NE(bad.err.find(file.string() + ":3:10: "), std::string::npos) << describe(bad);
+}
+
+TEST_F(Cli, CompareSaysWhetherTheFixWorked) {
+  ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0.3", "--seed", "1"}).code, 1);
+  ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0", "--seed", "1"}).code, 0);
+  Ran ran = flakelab({"compare", "1", "2", "--db", db_});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("B (run 2): 0/200 (< 1.487%)"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("Fisher's exact test (two-sided): p = "), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("B fails less than A: the difference is significant"), std::string::npos) << ran.out;
+  Ran same = flakelab({"compare", "1", "1", "--db", db_});
+  EXPECT_NE(same.out.find("p = 1; no significant difference at 5%"), std::string::npos) << same.out;
+  Ran missing = flakelab({"compare", "1", "9", "--db", db_});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("no run 9"), std::string::npos) << describe(missing);
+}
+
+TEST_F(Cli, KeepHungLeavesTheTrialStoppedUntilInterrupted) {
+  pid_t pid = spawn({"run", "selftest/noop", "-n", "3", "--param", "sleep_ms=20000", "--timeout", "0.3", "--keep-hung",
+                     "--db", db_});
+  // Wait for the message naming the stopped trial process.
+  pid_t trial = 0;
+  for (int i = 0; i < 100 && trial == 0; ++i) {
+    ::usleep(100 * 1000);
+    const std::string err = slurp(dir_ / "stderr");
+    const std::string key = "trial process ";
+    const size_t at = err.find(key);
+    if (at != std::string::npos) trial = std::stoi(err.substr(at + key.size()));
+  }
+  ASSERT_NE(trial, 0) << slurp(dir_ / "stderr");
+  const std::string stat = slurp("/proc/" + std::to_string(trial) + "/stat");
+  EXPECT_NE(stat.find(") T "), std::string::npos) << "stopped: " << stat;
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  Ran ran = finish(pid);
+  EXPECT_EQ(ran.code, 128 + SIGINT) << describe(ran);
+  EXPECT_FALSE(fs::exists("/proc/" + std::to_string(trial))) << "the kept trial is killed and reaped at the end";
+  const auto trials = trials_of_last_run();
+  ASSERT_EQ(trials.size(), 1u) << "no trial starts after a hung one is kept";
+  EXPECT_EQ(trials[0].outcome, Outcome::kTimeout);
+  EXPECT_NE(trials[0].message.find("left stopped for a debugger (--keep-hung): pids " + std::to_string(trial)),
+            std::string::npos)
+      << trials[0].message;
+}
+
+TEST_F(Cli, HelpListsTheNewVerbsAndFlags) {
+  Ran help = flakelab({"run", "--help"});
+  for (const char* flag : {"--placement", "--campaign", "-j", "--max-time", "--until-failures", "--keep-hung",
+                           "--keep-artifacts", "--failure", "--ignore", "--noise", "--jitter", "--topology",
+                           "--dry-run", "--share-pus"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
+  Ran top = flakelab({"--help"});
+  for (const char* verb : {"topo", "compare"}) EXPECT_NE(top.out.find(verb), std::string::npos) << verb;
 }
 
 }  // namespace

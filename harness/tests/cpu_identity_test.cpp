@@ -1,4 +1,5 @@
 #include "flakelab/harness/cpu_identity.h"
+#include "flakelab/harness/microarchitecture.h"
 
 #include <gtest/gtest.h>
 #include <sys/utsname.h>
@@ -64,6 +65,65 @@ TEST(CpuIdentity, TextAndJsonCarryTheSameFacts) {
   EXPECT_EQ(json["model"], 1);
   EXPECT_EQ(json["hypervisor"], true);
   EXPECT_EQ(json["codename"], "Milan");
+}
+
+// flakelab's own table on synthetic identities: what libcpuid 0.6.2 gets wrong or lacks.
+TEST(Microarchitecture, TableKnowsRecentAmdAndIntelParts) {
+  struct Case {
+    const char* vendor;
+    int family, model;
+    const char* codename;
+    const char* uarch;
+  } cases[] = {
+      {"AuthenticAMD", 0x19, 0x01, "Milan / Chagall", "Zen 3"},
+      {"AuthenticAMD", 0x19, 0x11, "Genoa / Storm Peak", "Zen 4"},  // libcpuid says "EPYC (Milan)"
+      {"AuthenticAMD", 0x19, 0xa0, "Bergamo / Siena", "Zen 4c"},
+      {"AuthenticAMD", 0x19, 0x61, "Raphael", "Zen 4"},
+      {"AuthenticAMD", 0x19, 0x21, "Vermeer", "Zen 3"},
+      {"AuthenticAMD", 0x17, 0x31, "Rome / Castle Peak", "Zen 2"},  // the EPYC 7763's predecessor
+      {"AuthenticAMD", 0x1a, 0x02, "Turin", "Zen 5"},
+      {"AuthenticAMD", 0x1a, 0x11, "Turin Dense", "Zen 5c"},
+      {"AuthenticAMD", 0x1a, 0x44, "Granite Ridge", "Zen 5"},
+      {"GenuineIntel", 6, 0xa7, "Rocket Lake", "Cypress Cove"},  // this project's VM
+      {"GenuineIntel", 6, 0x8f, "Sapphire Rapids", "Golden Cove"},
+      {"GenuineIntel", 6, 0xcf, "Emerald Rapids", "Raptor Cove"},
+      {"GenuineIntel", 6, 0xad, "Granite Rapids-X", "Redwood Cove"},
+      {"GenuineIntel", 6, 0x55, "Skylake-SP / Cascade Lake / Cooper Lake", "Skylake"},
+  };
+  for (const Case& c : cases) {
+    CpuIdentity cpu;
+    cpu.vendor = c.vendor;
+    cpu.family = c.family;
+    cpu.model = c.model;
+    apply_microarchitecture_table(cpu);
+    EXPECT_EQ(cpu.table_codename, c.codename) << c.vendor << " " << c.family << " " << c.model;
+    EXPECT_EQ(cpu.microarchitecture, c.uarch) << c.vendor << " " << c.family << " " << c.model;
+  }
+  // Milan and Genoa share a family: the model range decides.
+  EXPECT_NE(lookup_microarchitecture("AuthenticAMD", 0x19, 0x0f)->uarch,
+            lookup_microarchitecture("AuthenticAMD", 0x19, 0x10)->uarch);
+  EXPECT_FALSE(lookup_microarchitecture("GenuineIntel", 6, 0x02).has_value());
+  EXPECT_FALSE(lookup_microarchitecture("AuthenticAMD", 6, 0xa7).has_value()) << "vendor is part of the key";
+  EXPECT_FALSE(lookup_microarchitecture("HygonGenuine", 0x18, 0x00).has_value());
+}
+
+TEST(Microarchitecture, ThisMachineIsDescribed) {
+  const CpuIdentity cpu = detect_cpu_identity();
+  const std::string text = format_cpu_text(cpu);
+  EXPECT_NE(text.find("table:"), std::string::npos) << text;
+  EXPECT_NE(text.find("SMT:"), std::string::npos) << text;
+  if (cpu.vendor == "GenuineIntel" && cpu.family == 6 && cpu.model == 0xa7) {
+    EXPECT_EQ(cpu.table_codename, "Rocket Lake");
+  }
+}
+
+TEST(Microarchitecture, SmtStateFromSysfs) {
+  EXPECT_EQ(describe_smt("on\n", "1\n"), "on");
+  EXPECT_EQ(describe_smt("on\n", "0\n"), "off");
+  EXPECT_EQ(describe_smt("off\n", "0\n"), "off (disabled)");
+  EXPECT_EQ(describe_smt("forceoff\n", "0\n"), "off (disabled)");
+  EXPECT_EQ(describe_smt("notsupported\n", "0\n"), "off (not supported)");
+  EXPECT_EQ(describe_smt("", ""), "unknown");
 }
 
 }  // namespace

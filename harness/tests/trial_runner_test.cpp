@@ -159,7 +159,7 @@ TEST_F(TrialRunnerTest, ATrialOverItsTimeIsKilledWithEverythingItStarted) {
       {}, 0.3);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(outcome.outcome, Outcome::kTimeout);
-  EXPECT_EQ(outcome.message, "timeout after 0.3s");
+  EXPECT_EQ(outcome.message, "timeout after 0.3s (SIGABRT)");
   EXPECT_GE(outcome.duration_ms, 300);
   EXPECT_LT(elapsed, std::chrono::seconds(3));
   EXPECT_EQ(processes_named("flk-rt-timeout"), std::vector<pid_t>{});

@@ -17,13 +17,12 @@
 #include <utility>
 #include <vector>
 
+#include "flakelab/harness/campaign.h"
+#include "flakelab/harness/campaign_runner.h"
 #include "flakelab/harness/cpu_identity.h"
 #include "flakelab/harness/error.h"
-#include "flakelab/harness/params.h"
-#include "flakelab/harness/placement.h"
 #include "flakelab/harness/seed.h"
 #include "flakelab/harness/topology.h"
-#include "flakelab/harness/trial_runner.h"
 #include "flakelab/results/query.h"
 #include "flakelab/results/store.h"
 #include "flakelab/scenarios/scenario.h"
@@ -37,12 +36,6 @@ using namespace pybind11::literals;
 
 namespace flakelab::python {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Columns in order; turned into a pandas.DataFrame (columns kept even with no rows).
 class Columns {
@@ -71,7 +64,8 @@ py::dict cpu() {
                   "cores"_a = c.cores, "logical_cpus"_a = c.logical_cpus,
                   "hypervisor"_a = c.hypervisor, "hypervisor_vendor"_a = c.hypervisor_vendor,
                   "kernel"_a = c.kernel, "machine"_a = c.machine, "hostname"_a = c.hostname,
-                  "microcode"_a = c.microcode);
+                  "microcode"_a = c.microcode, "table_codename"_a = c.table_codename,
+                  "microarchitecture"_a = c.microarchitecture, "smt"_a = c.smt);
 }
 
 py::dict topology() {
@@ -79,7 +73,8 @@ py::dict topology() {
   auto count = [&](hwloc_obj_type_t type) { return hwloc_get_nbobjs_by_type(topo.raw(), type); };
   return py::dict("pus"_a = topo.pus(), "cpu_list"_a = harness::format_cpu_list(topo.pus()),
                   "packages"_a = count(HWLOC_OBJ_PACKAGE), "cores"_a = count(HWLOC_OBJ_CORE),
-                  "machine_pus"_a = count(HWLOC_OBJ_PU));
+                  "machine_pus"_a = count(HWLOC_OBJ_PU), "l3_groups"_a = topo.l3_groups(),
+                  "numa_nodes"_a = topo.numa_nodes(), "smt"_a = topo.smt());
 }
 
 py::list scenario_list() {
@@ -127,107 +122,86 @@ std::vector<std::string> param_assignments(const py::object& params) {
   return out;
 }
 
-int64_t run(const std::string& scenario_name, int64_t trials, const py::object& params_obj,
-            const std::string& db, std::optional<uint64_t> seed_opt, const py::object& cpus,
-            double timeout_s, const py::object& progress) {
-  // Validate everything before anything is written.
-  scenarios::Scenario* scenario = scenarios::find_scenario(scenario_name);
-  if (scenario == nullptr) throw py::value_error(fmt::format("unknown scenario '{}'", scenario_name));
-  if (trials < 1) throw py::value_error(fmt::format("trials={}: need at least 1 trial", trials));
-  if (!(timeout_s > 0) || !(timeout_s <= 1e6)) {
-    throw py::value_error(fmt::format("timeout={}: need a positive number of seconds, at most 1e6", timeout_s));
-  }
+// flakelab.run: one scenario, through the harness's run API (plan_campaign +
+// run_campaign), the same code path as `flakelab run`.
+py::object run(const std::string& scenario_name, int64_t trials, const py::object& params_obj,
+               const std::string& db, std::optional<uint64_t> seed_opt, const py::object& cpus,
+               double timeout_s, const py::object& progress, std::optional<std::string> placement, int jobs,
+               const std::string& keep_artifacts) {
   if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
     throw py::type_error("progress: expected a callable(done, total, failures) or None");
   }
-  const std::vector<std::string> assignments = param_assignments(params_obj);
-  const std::string cpus_text = placement_text(cpus);
-  std::map<std::string, std::string> params;
-  harness::Placement placement;
-  try {
-    params = harness::resolve_params(*scenario, assignments);
-    placement = harness::Placement::parse(cpus_text);
-  } catch (const harness::UsageError& e) {
-    throw py::value_error(e.what());
+  // Validate everything before anything is written (UsageError becomes ValueError).
+  harness::EntrySpec entry;
+  entry.scenario = scenario_name;
+  for (const std::string& assignment : param_assignments(params_obj)) {
+    const size_t eq = assignment.find('=');
+    entry.params.emplace_back(assignment.substr(0, eq), std::vector<std::string>{assignment.substr(eq + 1)});
   }
+  entry.cpus = placement_text(cpus);
+  if (placement) {
+    if (!entry.cpus.empty()) throw py::value_error("cpus and placement both say where roles run; give one");
+    entry.placements = *placement;
+  }
+  entry.trials = trials;
+  harness::CampaignSpec spec;
+  spec.entries.push_back(entry);
+  spec.db = db;
+  spec.seed = seed_opt.value_or(harness::random_run_seed());
+  spec.jobs = jobs;
+  spec.timeout_s = timeout_s;
+  spec.keep_artifacts = harness::keep_artifacts_from_string(keep_artifacts);
+  std::string params_text;
+  for (const auto& [name, values] : entry.params) params_text += fmt::format("{}{}={}", params_text.empty() ? "" : ",", name, values[0]);
+  spec.command_line = fmt::format("python: flakelab.run('{}', trials={}, params='{}', cpus='{}', placement='{}', jobs={}, timeout={})",
+                                  scenario_name, trials, params_text, entry.cpus, entry.placements, jobs, timeout_s);
   const harness::Topology topology;
-  try {
-    placement.validate(topology);
-  } catch (const harness::UsageError& e) {
-    throw py::value_error(e.what());
-  }
-  const uint64_t seed = seed_opt.value_or(harness::random_run_seed());
-  const harness::CpuIdentity cpu_id = harness::detect_cpu_identity();
+  const harness::CampaignPlan plan = harness::plan_campaign(spec, topology);
 
-  results::Store store(db);
-  const int64_t host_id = store.upsert_host(harness::to_host_info(cpu_id));
-  results::RunInfo info;
-  info.scenario = scenario->name();
-  info.params = harness::canonical_params(params);
-  info.placement = placement.to_string();
-  info.seed = seed;
-  info.command_line = fmt::format("python: flakelab.run('{}', trials={}, params='{}', cpus='{}', timeout={})",
-                                  info.scenario, trials, info.params, cpus_text, timeout_s);
-  info.version = FLAKELAB_VERSION;
-  info.started_at_ms = now_ms();
-  const int64_t run_id = store.begin_run(host_id, info);
-
-  harness::TrialRunner runner(topology, placement, harness::TrialOptions{timeout_s});
-  int64_t done = 0;
-  int64_t failed = 0;
-  auto finish = [&] {
-    store.flush();
-    store.end_run(run_id, now_ms());
-  };
-  try {
-    for (int64_t index = 0; index < trials; ++index) {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      harness::TrialOutcome trial;
-      {
-        py::gil_scoped_release nogil;
-        trial = runner.run(*scenario, params, index, harness::trial_seed(seed, index));
-      }
-      // A signal (Ctrl-C) that arrived while the trial ran may have killed it: that trial
-      // is not judged, as in `flakelab run`.
-      if (trial.interrupted || PyErr_CheckSignals() != 0) {
-        if (PyErr_Occurred()) throw py::error_already_set();
-        break;
-      }
-      results::TrialRecord record;
-      record.index = index;
-      record.outcome = trial.outcome;
-      record.duration_ms = trial.duration_ms;
-      record.cpus_used = std::move(trial.cpus_used);
-      record.message = std::move(trial.message);
-      store.add_trial(run_id, record);
-      ++done;
-      if (record.outcome != results::Outcome::kPass) ++failed;
-      if (!progress.is_none()) progress(done, trials, failed);
-    }
-  } catch (py::error_already_set& e) {
-    // KeyboardInterrupt (or any exception from the callback): keep the finished trials.
-    {
-      py::gil_scoped_release nogil;
-      finish();
-    }
+  std::optional<py::error_already_set> pending;  // an exception raised under a hook
+  int64_t last_run = 0;
+  harness::RunHooks hooks;
+  hooks.on_cell_start = [&](const harness::PlannedCell&, size_t, int64_t run_id) { last_run = run_id; };
+  hooks.on_trial = [&](const harness::CellProgress& p) {
+    py::gil_scoped_acquire gil;
+    // The trial is recorded: report it even if Ctrl-C came meanwhile (its
+    // KeyboardInterrupt is held while the callback runs), then stop.
+    std::optional<py::error_already_set> interrupted;
+    if (PyErr_CheckSignals() != 0) interrupted.emplace();
     try {
-      e.value().attr("run_id") = run_id;
+      if (!progress.is_none()) progress(p.done, p.total, p.failing);
+      if (!interrupted && PyErr_CheckSignals() != 0) interrupted.emplace();
+    } catch (py::error_already_set& e) {
+      if (!interrupted) interrupted.emplace(std::move(e));
+    }
+    if (!interrupted) return true;
+    pending.emplace(std::move(*interrupted));
+    return false;
+  };
+  hooks.should_stop = [&] {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    pending.emplace();  // captures the KeyboardInterrupt just raised
+    return true;
+  };
+  harness::CampaignResult result;
+  {
+    py::gil_scoped_release nogil;
+    result = harness::run_campaign(plan, topology, hooks);
+  }
+  if (pending) {
+    // KeyboardInterrupt (or the callback's exception): the finished trials are kept.
+    try {
+      pending->value().attr("run_id") = last_run;
     } catch (py::error_already_set&) {
       // e.g. an exception type without __dict__; the run id is only a convenience.
     }
-    throw;
-  } catch (...) {
-    try {
-      finish();
-    } catch (...) {
-    }
-    throw;
+    throw std::move(*pending);
   }
-  {
-    py::gil_scoped_release nogil;
-    finish();
-  }
-  return run_id;
+  if (result.cells.size() == 1) return py::int_(result.cells[0].run_id);
+  py::list ids;
+  for (const harness::CellResult& cell : result.cells) ids.append(cell.run_id);
+  return ids;
 }
 
 // flakelab.Results: read-only triage over a results DB.
@@ -355,20 +329,27 @@ PYBIND11_MODULE(flakelab, m) {
 
   m.def("cpu", &python::cpu,
         "Identity of this CPU and kernel: dict with vendor, brand, family, model, stepping, codename,\n"
-        "cores, logical_cpus, hypervisor, hypervisor_vendor, kernel, machine, hostname, microcode.");
+        "cores, logical_cpus, hypervisor, hypervisor_vendor, kernel, machine, hostname, microcode,\n"
+        "table_codename, microarchitecture (flakelab's table), smt.");
   m.def("topology", &python::topology,
         "This machine's processing units (hwloc): dict with pus (Linux CPU numbers this process may\n"
-        "use, ascending), cpu_list ('0-3' form), packages, cores, machine_pus.");
+        "use, ascending), cpu_list ('0-3' form), packages, cores, machine_pus, l3_groups,\n"
+        "numa_nodes, smt.");
   m.def("scenarios", &python::scenario_list,
         "Every built-in scenario, sorted by name: list of dicts with name, description and params\n"
         "(a list of dicts with name, default, help, choices).");
   m.def("run", &python::run, py::arg("scenario"), py::kw_only(), py::arg("trials") = 100,
         py::arg("params") = py::none(), py::arg("db") = "flakelab.db", py::arg("seed") = py::none(),
         py::arg("cpus") = py::none(), py::arg("timeout") = 10.0, py::arg("progress") = py::none(),
-        "Runs `trials` trials of `scenario` into the results DB `db` and returns the run id.\n\n"
+        py::arg("placement") = py::none(), py::arg("jobs") = 1, py::arg("keep_artifacts") = "failed",
+        "Runs `trials` trials of `scenario` into the results DB `db` and returns the run id (a list of\n"
+        "run ids when `placement` names several placements or 'all': one run per offered placement).\n"
+        "The same run API as `flakelab run`.\n\n"
         "params: dict {name: value} of scenario params (bools become on/off); seed: run seed (random\n"
         "if None); cpus: placement, 'victim=0,injector=1' or {'victim': 0, ...} (None: unpinned);\n"
-        "timeout: seconds per trial; progress: callable(done, total, failures) called after each\n"
+        "timeout: seconds per trial; placement: 'same-pu', 'same-l3,random', 'all'... (instead of cpus);\n"
+        "jobs: workers on disjoint PUs; keep_artifacts: failed | always | never;\n"
+        "progress: callable(done, total, failures) called after each\n"
         "trial. The GIL is released while a trial runs. Ctrl-C (KeyboardInterrupt), or any exception\n"
         "raised by the callback, stops the run: finished trials are kept in the DB, the run is ended,\n"
         "and the exception propagates with a `run_id` attribute. Bad scenario/params/cpus raise\n"

@@ -133,6 +133,11 @@ CREATE INDEX runs_by_cell ON runs(scenario, placement, params, host_id);
 CREATE INDEX runs_by_start ON runs(started_at_ms);
 CREATE INDEX runs_by_campaign ON runs(campaign_hash, shard);
 )sql", backfill_v2},
+    {3, R"sql(
+ALTER TABLE runs ADD COLUMN invocation TEXT;     -- one id per `flakelab run`: groups its cells
+ALTER TABLE runs ADD COLUMN artifacts_dir TEXT;  -- where --keep-artifacts kept trial directories
+CREATE INDEX runs_by_invocation ON runs(invocation);
+)sql", nullptr},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -429,15 +434,15 @@ struct Store::Impl {
                           "read host"),
         insert_run(db.get(), path,
                    "INSERT INTO runs (host_id, scenario, params, placement, seed, command_line, "
-                   "version, started_at_ms, cell, shard, campaign_hash, run_uid) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                   "version, started_at_ms, cell, shard, campaign_hash, run_uid, invocation, "
+                   "artifacts_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                    "insert run"),
         update_run_end(db.get(), path, "UPDATE runs SET ended_at_ms = ?2 WHERE id = ?1", "end run"),
         run_exists(db.get(), path, "SELECT 1 FROM runs WHERE id = ?1", "look up run"),
         select_run(db.get(), path,
                    "SELECT host_id, scenario, params, placement, seed, command_line, version, "
-                   "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid "
-                   "FROM runs WHERE id = ?1",
+                   "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid, invocation, "
+                   "artifacts_dir FROM runs WHERE id = ?1",
                    "read run"),
         select_run_ids(db.get(), path, "SELECT id FROM runs ORDER BY id", "list runs"),
         insert_trial(db.get(), path,
@@ -606,6 +611,8 @@ int64_t Store::begin_run(int64_t host_id, const RunInfo& run) {
   bind_optional(11, run.campaign_hash);
   const std::string uid = random_uuid();
   im.insert_run.bind_text(12, uid);
+  bind_optional(13, run.invocation);
+  bind_optional(14, run.artifacts_dir);
   im.insert_run.run();
   const int64_t id = sqlite3_last_insert_rowid(im.db.get());
   im.known_runs.insert(id);
@@ -719,6 +726,8 @@ RunRecord Store::run(int64_t run_id) const {
   if (!stmt.column_is_null(10)) record.info.shard = stmt.column_text(10);
   if (!stmt.column_is_null(11)) record.info.campaign_hash = stmt.column_text(11);
   record.run_uid = stmt.column_text(12);
+  if (!stmt.column_is_null(13)) record.info.invocation = stmt.column_text(13);
+  if (!stmt.column_is_null(14)) record.info.artifacts_dir = stmt.column_text(14);
   return record;
 }
 

@@ -146,7 +146,7 @@ TEST(Schema, MigratesV1InPlaceKeepingData) {
     ASSERT_EQ(raw.integer("PRAGMA user_version"), 1);
   }
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 2);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
   EXPECT_EQ(store.run_ids(), (std::vector<int64_t>{1, 2}));
   const auto trials = store.trials(1);
   ASSERT_EQ(trials.size(), 100u);
@@ -156,7 +156,7 @@ TEST(Schema, MigratesV1InPlaceKeepingData) {
   EXPECT_EQ(store.summarize(2).timeouts, 1);
 
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), Store::kSchemaVersion);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_foreign_key_check"), 0);
   // Failures backfilled: every non-pass trial with a message (15), not the bare timeout.
@@ -290,6 +290,44 @@ TEST(Schema, RunSummaryClustersFailuresBySignature) {
   EXPECT_EQ(summary.signatures[0].count, 6);
   EXPECT_EQ(summary.signatures[0].hash, Normalizer().signature(bind_message(0)).hex());
   EXPECT_EQ(summary.signatures[1].normalized, "Trimmed message received (<n>/<n>)");
+}
+
+// A v2 file (as flakelab wrote it before runs.invocation/artifacts_dir) is upgraded in
+// place: its runs keep their data, the new columns read as unset, new runs fill them.
+TEST(Schema, MigratesV2ToV3KeepingRuns) {
+  TempDir dir;
+  const std::string path = dir.file("v2.db");
+  int64_t old_run = 0;
+  {
+    Store store(path);
+    old_run = store.begin_run(store.upsert_host(epyc()), make_run("compel/stack", "check=legacy", "same-pu", 7));
+    store.add_trial(old_run, make_trial(0, Outcome::kFail, stack_message(0)));
+    store.flush();
+  }
+  {
+    // Back to exactly the v2 layout.
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec("DROP INDEX runs_by_invocation; ALTER TABLE runs DROP COLUMN invocation; "
+                       "ALTER TABLE runs DROP COLUMN artifacts_dir; PRAGMA user_version = 2;"),
+              SQLITE_OK);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), 3);
+  const RunRecord old = store.run(old_run);
+  EXPECT_EQ(old.info.scenario, "compel/stack");
+  EXPECT_EQ(old.info.placement, "same-pu");
+  EXPECT_FALSE(old.info.invocation.has_value());
+  EXPECT_FALSE(old.info.artifacts_dir.has_value());
+  EXPECT_EQ(store.summarize(old_run).failures, 1);
+  RunInfo info = make_run("compel/stack", "check=legacy", "same-pu", 8);
+  info.invocation = "inv-1";
+  info.artifacts_dir = "/tmp/artifacts/run-2";
+  const int64_t fresh = store.begin_run(store.upsert_host(epyc()), info);
+  EXPECT_EQ(store.run(fresh).info.invocation, "inv-1");
+  EXPECT_EQ(store.run(fresh).info.artifacts_dir, "/tmp/artifacts/run-2");
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type='index' AND name='runs_by_invocation'"), 1);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
 TEST(Schema, RunColumnsForSharding) {

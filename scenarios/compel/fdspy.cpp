@@ -53,6 +53,8 @@ class FdspyScenario : public Scenario {
     return "receive all victim fds via the parasite; check inode/type/offset/flags against /proc; read a pipe the victim wrote";
   }
 
+  std::vector<std::string> jitter_points() const override { return {"before_seize", "before_cure"}; }
+
   TrialResult run(TrialContext& ctx) override {
     const std::string secret = fmt::format("fdspy secret {:016x}", ctx.seed);
     char path[] = "/tmp/flakelab-fdspy-XXXXXX";
@@ -88,6 +90,7 @@ class FdspyScenario : public Scenario {
     const int pipe_read_fd = fds[0];
 
     try {
+      ctx.jitter_point("before_seize");
       compel::SeizedProcess process(pid);
       compel::Parasite parasite(process, compel::default_parasite_blob());
       std::vector<int> listed = compel::proc::list_fds(pid);
@@ -129,6 +132,7 @@ class FdspyScenario : public Scenario {
       if (!read_secret) return TrialResult::fail(fmt::format("the victim's pipe fd {} was not received", pipe_read_fd));
       if (kinds["pipe"] < 2 || kinds["file"] < 2 || kinds["socket"] < 1 || kinds["chardev"] < 1)
         return TrialResult::fail("received fds are missing a kind the victim opened");
+      ctx.jitter_point("before_cure");
       parasite.cure();
     } catch (const compel::CompelError& e) {
       return TrialResult::fail(e.what());

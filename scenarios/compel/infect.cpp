@@ -30,6 +30,10 @@ class InfectScenario : public Scenario {
     return "infect an echo victim; parasite INC/DEC commands write through the victim's stdout; echo before and after";
   }
 
+  std::vector<std::string> jitter_points() const override {
+    return {"before_seize", "between_rpcs", "before_cure"};
+  }
+
   TrialResult run(TrialContext& ctx) override {
     PipePair in = PipePair::make();   // injector -> victim stdin
     PipePair out = PipePair::make();  // victim stdout -> injector
@@ -60,9 +64,11 @@ class InfectScenario : public Scenario {
     if (auto err = echo("before")) return TrialResult::fail(*err);
 
     try {
+      ctx.jitter_point("before_seize");
       SeizedProcess process(victim.pid());
       Parasite parasite(process, FLK_PARASITE_BLOB(compel_infect_parasite));
       for (uint32_t cmd : {FLK_INFECT_CMD_INC, FLK_INFECT_CMD_DEC}) {
+        if (cmd != FLK_INFECT_CMD_INC) ctx.jitter_point("between_rpcs");
         const uint32_t n = rng();
         const uint32_t want = cmd == FLK_INFECT_CMD_INC ? n + 1 : n - 1;
         const char* what = cmd == FLK_INFECT_CMD_INC ? "increment" : "decrement";
@@ -76,6 +82,7 @@ class InfectScenario : public Scenario {
       }
       if (auto off = parasite.guard_zone_damage())
         return TrialResult::fail(fmt::format("Saved data unexpectedly modified: parasite guard zone offset {}", *off));
+      ctx.jitter_point("before_cure");
       parasite.cure();
     } catch (const CompelError& e) {
       return TrialResult::fail(e.what());

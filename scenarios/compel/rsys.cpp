@@ -40,6 +40,8 @@ class RsysScenario : public Scenario {
     return "remote getpid/mmap/munmap/close in a victim, checked against /proc and by the victim";
   }
 
+  std::vector<std::string> jitter_points() const override { return {"before_seize", "between_rpcs"}; }
+
   TrialResult run(TrialContext& ctx) override {
     PipePair ping = PipePair::make();
     PipePair pong = PipePair::make();
@@ -61,6 +63,7 @@ class RsysScenario : public Scenario {
       return TrialResult::fail("victim did not open /dev/null");
 
     try {
+      ctx.jitter_point("before_seize");
       compel::SeizedProcess process(pid);
       compel::RemoteSession rs(process.leader());
       long got = rs.syscall(SYS_getpid);
@@ -68,6 +71,7 @@ class RsysScenario : public Scenario {
       if (got != pid || !status || status->tgid != got)
         return TrialResult::fail(fmt::format("remote getpid returned {}, /proc says tgid {}", got, status ? status->tgid : -1));
 
+      ctx.jitter_point("between_rpcs");
       const long size = 3 * 4096;
       long addr = rs.syscall_checked("mmap", SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       std::string line = maps_line_at(pid, static_cast<uint64_t>(addr));
@@ -79,6 +83,7 @@ class RsysScenario : public Scenario {
       if (!maps_line_at(pid, static_cast<uint64_t>(addr)).empty())
         return TrialResult::fail(fmt::format("{:#x} still mapped after remote munmap", addr));
 
+      ctx.jitter_point("between_rpcs");
       if (!fd_exists(pid, devnull)) return TrialResult::fail(fmt::format("fd {} missing before remote close", devnull));
       if (long r = rs.syscall(SYS_close, devnull); r != 0)
         return TrialResult::fail(fmt::format("remote close({}) returned {}", devnull, r));

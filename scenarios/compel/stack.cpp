@@ -58,6 +58,10 @@ class StackScenario : public Scenario {
             {"rpc_rounds", "4", "rounds of sigactions/sigaltstack/itimers commands between the two looks", {}}};
   }
 
+  std::vector<std::string> jitter_points() const override {
+    return {"before_seize", "between_rpcs", "before_check"};
+  }
+
   TrialResult run(TrialContext& ctx) override {
     const bool legacy = ctx.param_is("check", "legacy");
     const bool writer_on = ctx.param_is("adjacent_writer", "on");
@@ -114,6 +118,7 @@ class StackScenario : public Scenario {
     const pid_t pid = victim.pid();
 
     try {
+      ctx.jitter_point("before_seize");
       compel::SeizedProcess process(pid);
       const uint64_t rsp = process.leader().get_regs().rsp;
       auto red_zone_before = read_remote(pid, rsp - kRedZone, kRedZone);
@@ -124,11 +129,13 @@ class StackScenario : public Scenario {
       auto saved = read_remote(pid, after_mapping, kCompared);
 
       for (long i = 0; i < rounds; ++i) {
+        if (i > 0) ctx.jitter_point("between_rpcs");
         parasite.get_sigactions();
         parasite.get_sigaltstack();
         parasite.get_itimers();
       }
 
+      ctx.jitter_point("before_check");
       if (legacy) {
         auto now = read_remote(pid, after_mapping, kCompared);
         if (saved && now && *saved != *now) {

@@ -26,12 +26,13 @@ namespace {
 using cr::CrVictim;
 namespace victims = flakelab::engine::testing;
 
-// A directory under $TMPDIR (or /tmp) removed with everything in it.
+// A directory under the trial's temp dir ($TMPDIR, /tmp) removed with everything in it.
 class ScratchDir {
  public:
-  ScratchDir() {
-    const char* base = getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/flakelab-cr-XXXXXX";
+  explicit ScratchDir(const std::string& under) {
+    const char* env = getenv("TMPDIR");
+    std::string base = !under.empty() ? under : env && *env ? env : "/tmp";
+    std::string templ = base + "/flakelab-cr-XXXXXX";
     if (!mkdtemp(templ.data())) throw std::runtime_error(fmt::format("mkdtemp {}: {}", templ, strerror(errno)));
     path_ = templ;
   }
@@ -92,6 +93,8 @@ class CrScenario : public Scenario {
   std::string description() const override {
     return "dump, kill and restore a victim, then it checks itself: " + victim_.description;
   }
+  std::vector<std::string> jitter_points() const override { return {"before_dump", "between_dump_and_restore", "before_check"}; }
+
   std::vector<ParamSpec> params() const override {
     std::vector<ParamSpec> all = {
         {"cycles", "1", "dump/restore cycles before the victim checks itself (1-100)", {}},
@@ -105,7 +108,7 @@ class CrScenario : public Scenario {
     int cycles = std::stoi(ctx.param("cycles"));
     if (cycles < 1 || cycles > 100) return TrialResult::error(fmt::format("cycles={} is outside 1-100", cycles));
     const bool via_dir = ctx.param_is("images", "dir");
-    ScratchDir scratch;
+    ScratchDir scratch(ctx.temp_dir);
     VictimSetupScope setup([&ctx] { ctx.bind_self(Role::kVictim); });
     std::unique_ptr<VictimPid> victim;
     try {
@@ -123,6 +126,7 @@ class CrScenario : public Scenario {
     for (int cycle = 1; cycle <= cycles; ++cycle) {
       std::string step = "dump";
       try {
+        ctx.jitter_point("before_dump");
         engine::Image image = engine::dump_process(pid);
         if (via_dir) {
           step = "write/read images";
@@ -130,6 +134,7 @@ class CrScenario : public Scenario {
           engine::write_image_dir(image, dir);
           image = engine::read_image_dir(dir);
         }
+        ctx.jitter_point("between_dump_and_restore");
         step = "restore";
         pid_t restored = engine::restore_process(image);
         if (restored != pid)
@@ -145,6 +150,7 @@ class CrScenario : public Scenario {
     if (!victims::wait_all_sleeping(pid))
       return TrialResult::fail(fmt::format("restored victim pid {}: not every thread went back to sleep within 5 s", pid));
 
+    ctx.jitter_point("before_check");
     if (victim_.poke) victim_.poke(pid);
     if (kill(pid, SIGUSR1) != 0)
       return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));

@@ -23,6 +23,15 @@ namespace {
   ::_exit(99);  // not reached
 }
 
+// Ignores the harness's SIGABRT at timeout, so that only the SIGKILL escalation ends it.
+[[noreturn]] void hang() {
+  sigset_t abort_only;
+  sigemptyset(&abort_only);
+  sigaddset(&abort_only, SIGABRT);
+  ::sigprocmask(SIG_BLOCK, &abort_only, nullptr);
+  for (;;) ::pause();
+}
+
 class Misbehave final : public Scenario {
  public:
   std::string name() const override { return "selftest/misbehave"; }
@@ -32,8 +41,9 @@ class Misbehave final : public Scenario {
   std::vector<ParamSpec> params() const override {
     return {{"how", "fail",
              "fail: verdict fail; error: verdict error; throw: exception; exit: _exit(7) "
-             "without a result; segv: die from a memory fault",
-             {"fail", "error", "throw", "exit", "segv"}}};
+             "without a result; segv: die from a memory fault; hang: block SIGABRT and sleep "
+             "forever (only SIGKILL ends it)",
+             {"fail", "error", "throw", "exit", "segv", "hang"}}};
   }
   TrialResult run(TrialContext& ctx) override {
     const std::string& how = ctx.param("how");
@@ -42,6 +52,7 @@ class Misbehave final : public Scenario {
     if (how == "throw") throw std::runtime_error("misbehave: thrown on purpose");
     if (how == "exit") ::_exit(7);
     if (how == "segv") fault();
+    if (how == "hang") hang();
     return TrialResult::error(fmt::format("misbehave: unknown how={}", how));
   }
 };

@@ -4,7 +4,14 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <charconv>
+#include <cstddef>
+#include <cstring>
+#include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "flakelab/scenarios/scenario.h"
@@ -21,6 +28,8 @@ using selftest::Pipe;
 // The name a leaked child gives itself, so a test can look for it in /proc.
 constexpr const char* kLeakName = "flk-noop-leak";
 constexpr unsigned kLeakSeconds = 60;
+// The abstract unix socket name litter=on binds (per trial network namespace).
+constexpr const char* kLitterName = "flakelab-noop-litter";
 
 void sleep_ms(long ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1000000L};
@@ -52,6 +61,34 @@ void leak_child() {
   int status = 0;
   if (::waitpid(pid, &status, WNOHANG) != 0) {
     throw std::runtime_error(fmt::format("leaked child {} exited at once", pid));
+  }
+}
+
+// Leaves things behind that only the harness's isolation removes: an abstract unix
+// socket name (bound in the trial's network namespace, fd left open) and a file in the
+// trial's temp dir.
+void litter(const TrialContext& ctx) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw os_error("socket(AF_UNIX) (litter)");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string name = std::string(kLitterName);  // abstract: leading NUL
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    throw os_error("bind abstract @" + name + " (litter; another trial's name visible?)");
+  }
+  // The fd is deliberately not closed: the trial's end must take the name away.
+  const std::string dir = ctx.temp_dir.empty() ? "/tmp" : ctx.temp_dir;
+  std::ofstream(dir + "/noop-litter.txt") << "left behind by selftest/noop\n";
+}
+
+// Burns CPU for `us` microseconds (a CPU-bound trial for throughput measurements).
+void busy(long us) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  volatile uint64_t x = 1;
+  while (std::chrono::steady_clock::now() < end) {
+    for (int i = 0; i < 1000; ++i) x = x * 6364136223846793005ULL + 1;
   }
 }
 
@@ -123,13 +160,26 @@ class Noop final : public Scenario {
         {"sleep_ms", "0", "sleep this many milliseconds before passing", {}},
         {"leak_child", "off",
          "fork a child named flk-noop-leak that sleeps 60 s and is left behind", {"off", "on"}},
+        {"busy_us", "0", "burn this many microseconds of CPU (a CPU-bound trial)", {}},
+        {"litter", "off",
+         "bind the abstract unix name @flakelab-noop-litter (fd left open) and leave a file in "
+         "the trial's temp dir",
+         {"off", "on"}},
         {"spawn_victim", "off",
          "fork a victim that pins itself with bind_self(victim), starts a 2nd thread, and "
          "records its binding",
          {"off", "on"}},
     };
   }
+  std::vector<std::string> jitter_points() const override { return {"before_pass"}; }
+
   TrialResult run(TrialContext& ctx) override {
+    const std::string& busy_text = ctx.param("busy_us");
+    long busy_us = -1;
+    auto [busy_end, busy_ec] = std::from_chars(busy_text.data(), busy_text.data() + busy_text.size(), busy_us);
+    if (busy_ec != std::errc() || busy_end != busy_text.data() + busy_text.size() || busy_us < 0) {
+      return TrialResult::error(fmt::format("noop: busy_us={} is not a count of microseconds", busy_text));
+    }
     const std::string& text = ctx.param("sleep_ms");
     long ms = -1;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
@@ -137,11 +187,14 @@ class Noop final : public Scenario {
       return TrialResult::error(fmt::format("noop: sleep_ms={} is not a count of ms", text));
     }
     if (ctx.param_is("leak_child", "on")) leak_child();
+    if (ctx.param_is("litter", "on")) litter(ctx);
+    if (busy_us > 0) busy(busy_us);
     if (ctx.param_is("spawn_victim", "on")) {
       TrialResult result = spawn_victim(ctx);
       if (result.verdict != Verdict::kPass) return result;
     }
     if (ms > 0) sleep_ms(ms);
+    ctx.jitter_point("before_pass");
     return TrialResult::pass();
   }
 };

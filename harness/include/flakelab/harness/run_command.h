@@ -1,4 +1,5 @@
-// `flakelab run`: validate, record host and run, run N trials, summarize.
+// `flakelab run`: build the campaign from the command line or a campaign file, plan it
+// on the topology, run it (or print the plan: --dry-run, --topology), summarize.
 #pragma once
 
 #include <cstdint>
@@ -6,21 +7,44 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/harness/campaign.h"
+
 namespace flakelab::harness {
 
+// The command line of `flakelab run`; unset optionals take the campaign file's value,
+// else the default.
 struct RunOptions {
-  std::string scenario;
-  int64_t trials = 100;
-  std::string cpus;                   // "--cpus" text; "" = unpinned
-  std::vector<std::string> params;    // "k=v" each
-  std::string db = "flakelab.db";
-  std::optional<uint64_t> seed;       // random if unset
-  double timeout_s = 10;
-  std::string command_line;           // recorded with the run
+  std::vector<std::string> scenarios;
+  std::string campaign;                       // --campaign FILE
+  std::optional<int64_t> trials;              // -n, per cell
+  std::string cpus;                           // --cpus ROLE=CPU,...
+  std::optional<std::string> placement;       // --placement NAME[,NAME...]|all
+  std::vector<std::string> params;            // "k=v" each, for every scenario given
+  std::optional<std::string> db;
+  std::optional<uint64_t> seed;
+  std::optional<int> jobs;
+  bool share_pus = false;
+  std::optional<double> timeout_s;
+  std::optional<std::string> max_time;
+  std::optional<int64_t> until_failures;
+  bool keep_hung = false;
+  std::optional<std::string> keep_artifacts;
+  std::optional<std::string> artifacts_dir;
+  std::vector<std::string> failure;           // --failure REGEX
+  std::vector<std::string> ignore;            // --ignore REGEX
+  std::optional<std::string> noise;
+  std::optional<std::string> jitter;
+  std::string topology;                       // --topology FILE|SYNTHETIC (implies a dry run)
+  bool dry_run = false;
+  std::string command_line;                   // recorded with the runs
 };
 
-// Returns kExitOk or kExitTrialsFailed (or 128+signal if interrupted). Throws
-// UsageError before anything is written, HarnessError / results::StoreError after.
+// The campaign the options describe. Throws UsageError.
+CampaignSpec build_campaign_spec(const RunOptions& options);
+
+// Returns kExitOk, kExitTrialsFailed (some cell not as expected) or 128+signal if
+// interrupted. Throws UsageError before anything is written, HarnessError /
+// results::StoreError after.
 int run_command(const RunOptions& options);
 
 // Shell-quoted join of argv, for the run record.

@@ -59,6 +59,9 @@ struct RunInfo {
   std::optional<std::string> cell;           // a campaign's label for this cell
   std::optional<std::string> shard;          // e.g. "3/8" when a campaign is split over machines
   std::optional<std::string> campaign_hash;  // identifies the campaign definition
+  // Schema v3, optional:
+  std::optional<std::string> invocation;     // shared by the cells (runs) of one `flakelab run`
+  std::optional<std::string> artifacts_dir;  // where kept trial directories go (--keep-artifacts)
 };
 
 struct TrialRecord {
@@ -115,7 +118,8 @@ struct RunSummary {
 class Store {
  public:
   // 1: hosts, runs, trials. 2: failures, signatures; runs.cell/shard/campaign_hash/run_uid.
-  static constexpr int kSchemaVersion = 2;
+  // 3: runs.invocation/artifacts_dir.
+  static constexpr int kSchemaVersion = 3;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
 

@@ -55,6 +55,15 @@ struct TrialContext {
   std::function<void(Role, pid_t)> record_binding = [](Role, pid_t) {};
   // The PU the harness assigned to a role, if pinned (Linux CPU number).
   std::function<std::optional<int>(Role)> cpu_of = [](Role) { return std::optional<int>{}; };
+  // A named point where the harness may add a random delay (`--jitter`): call it at
+  // each point the scenario declares in jitter_points(), e.g. "before_seize". The
+  // delay is drawn from the trial seed, so a replay delays the same way. No-op unless
+  // the run asked for jitter at that point.
+  std::function<void(std::string_view)> jitter_point = [](std::string_view) {};
+  // The trial's private directory (also its working directory and $TMPDIR): images,
+  // logs and victim output go here; the harness keeps or removes it afterwards
+  // (`--keep-artifacts`). Empty when the scenario runs outside the harness.
+  std::string temp_dir;
 
   const std::string& param(const std::string& name) const;   // throws if undeclared
   bool param_is(const std::string& name, std::string_view value) const;
@@ -66,6 +75,8 @@ class Scenario {
   virtual std::string name() const = 0;
   virtual std::string description() const = 0;
   virtual std::vector<ParamSpec> params() const { return {}; }
+  // The names run() passes to ctx.jitter_point(), for `--jitter` to validate and list.
+  virtual std::vector<std::string> jitter_points() const { return {}; }
   virtual TrialResult run(TrialContext& ctx) = 0;
 };
 

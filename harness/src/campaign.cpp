@@ -1,0 +1,252 @@
+#include "flakelab/harness/campaign.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "flakelab/harness/error.h"
+#include "flakelab/harness/params.h"
+#include "flakelab/harness/topology.h"
+
+namespace flakelab::harness {
+namespace {
+
+std::string known_scenarios() {
+  std::string out;
+  for (const auto& scenario : scenarios::registry()) {
+    if (!out.empty()) out += ", ";
+    out += scenario->name();
+  }
+  return out;
+}
+
+std::string prefix(const EntrySpec& entry) { return entry.where.empty() ? "" : entry.where + ": "; }
+
+// Every combination of the entry's parameter values, as "k=v" lists, in order.
+std::vector<std::vector<std::string>> grid(const EntrySpec& entry) {
+  std::vector<std::vector<std::string>> out{{}};
+  for (const auto& [name, values] : entry.params) {
+    if (values.empty()) throw UsageError(fmt::format("{}parameter {} has no value", prefix(entry), name));
+    std::vector<std::vector<std::string>> next;
+    for (const auto& partial : out) {
+      for (const std::string& value : values) {
+        next.push_back(partial);
+        next.back().push_back(name + "=" + value);
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+std::vector<std::regex> compile(const std::vector<std::string>& patterns, const char* option) {
+  std::vector<std::regex> out;
+  for (const std::string& pattern : patterns) {
+    try {
+      out.emplace_back(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw UsageError(fmt::format("{} '{}': not a valid regular expression ({})", option, pattern, e.what()));
+    }
+  }
+  return out;
+}
+
+uint64_t fnv1a(std::string_view text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
+const char* to_string(Expect expect) { return expect == Expect::kPass ? "pass" : "flaky"; }
+
+const char* to_string(KeepArtifacts keep) {
+  switch (keep) {
+    case KeepArtifacts::kNever: return "never";
+    case KeepArtifacts::kFailed: return "failed";
+    case KeepArtifacts::kAlways: return "always";
+  }
+  return "unknown";
+}
+
+KeepArtifacts keep_artifacts_from_string(std::string_view text) {
+  for (KeepArtifacts keep : {KeepArtifacts::kNever, KeepArtifacts::kFailed, KeepArtifacts::kAlways}) {
+    if (text == to_string(keep)) return keep;
+  }
+  throw UsageError(fmt::format("--keep-artifacts '{}': expected failed, always or never", text));
+}
+
+std::string PlannedCell::label() const {
+  return fmt::format("{}  {}  {}", scenario->name(), placement.name, params_text.empty() ? "-" : params_text);
+}
+
+int64_t CampaignPlan::total_trials() const {
+  int64_t total = 0;
+  for (const PlannedCell& cell : cells) total += cell.trials;
+  return total;
+}
+
+CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
+  CampaignPlan plan;
+  plan.spec = spec;
+  plan.simulated = !topology.is_this_system();
+  plan.topology_source = topology.source();
+  if (spec.entries.empty()) throw UsageError("nothing to run: give a scenario or --campaign FILE");
+  if (spec.jobs < 1) throw UsageError(fmt::format("-j {}: need at least 1 worker", spec.jobs));
+  constexpr double kMaxTimeout = 1e6;  // ~11.5 days; keeps the deadline arithmetic exact
+  auto check_timeout = [&](double t, const std::string& where) {
+    if (!(t > 0) || !(t <= kMaxTimeout)) {
+      throw UsageError(fmt::format("{}--timeout {}: need a positive number of seconds, at most {:g}", where, t,
+                                   kMaxTimeout));
+    }
+  };
+  check_timeout(spec.timeout_s, "");
+  if (spec.max_time_s && !(*spec.max_time_s > 0)) {
+    throw UsageError(fmt::format("--max-time {}: need a positive number of seconds", *spec.max_time_s));
+  }
+  plan.failure = compile(spec.failure_regexes, "--failure");
+  plan.ignore = compile(spec.ignore_regexes, "--ignore");
+
+  for (size_t e = 0; e < spec.entries.size(); ++e) {
+    const EntrySpec& entry = spec.entries[e];
+    scenarios::Scenario* scenario = scenarios::find_scenario(entry.scenario);
+    if (scenario == nullptr) {
+      throw UsageError(fmt::format("{}unknown scenario '{}' (known: {}; see `flakelab scenarios`)", prefix(entry),
+                                   entry.scenario, known_scenarios()));
+    }
+    if (entry.trials < 1) throw UsageError(fmt::format("{}-n {}: need at least 1 trial", prefix(entry), entry.trials));
+    if (entry.until_failures && *entry.until_failures < 1) {
+      throw UsageError(fmt::format("{}--until-failures {}: need at least 1", prefix(entry), *entry.until_failures));
+    }
+    if (entry.timeout_s) check_timeout(*entry.timeout_s, prefix(entry));
+    std::vector<NoiseSpec> noise;
+    JitterSpec jitter;
+    std::vector<PlanRequest> requests;
+    bool explicit_placements = true;
+    try {
+      noise = parse_noise(entry.noise);
+      jitter = parse_jitter(entry.jitter, *scenario);
+      if (!entry.cpus.empty()) {
+        PlanRequest request;
+        request.kind = PlacementKind::kCpus;
+        request.cpus = Placement::parse(entry.cpus);
+        requests.push_back(request);
+      } else {
+        explicit_placements = entry.placements != "all";
+        for (PlacementKind kind : parse_placement_list(entry.placements)) {
+          PlanRequest request;
+          request.kind = kind;
+          requests.push_back(request);
+        }
+      }
+    } catch (const UsageError& err) {
+      throw UsageError(prefix(entry) + err.what());
+    }
+    std::vector<PlacementPlan> placements;
+    for (PlanRequest& request : requests) {
+      request.noise = noise;
+      request.workers = spec.jobs;
+      request.share_pus = spec.share_pus;
+      try {
+        placements.push_back(plan_placement(topology, request));
+      } catch (const UsageError& err) {
+        throw UsageError(prefix(entry) + err.what());
+      }
+      const PlacementPlan& placement = placements.back();
+      if (!placement.offered && explicit_placements) {
+        throw UsageError(fmt::format("{}placement {} is not possible on {}: {} (--placement all lists what it offers)",
+                                     prefix(entry), placement.name, topology.source(), placement.skip_reason));
+      }
+    }
+    for (const std::vector<std::string>& assignments : grid(entry)) {
+      PlannedCell base;
+      base.entry = static_cast<int>(e);
+      base.scenario = scenario;
+      try {
+        base.params = resolve_params(*scenario, assignments);
+      } catch (const UsageError& err) {
+        throw UsageError(prefix(entry) + err.what());
+      }
+      base.params_text = canonical_params(base.params);
+      if (!jitter.empty()) {
+        base.params_text += fmt::format("{}jitter={}", base.params_text.empty() ? "" : ",", jitter.canonical());
+      }
+      base.jitter = jitter;
+      base.trials = entry.trials;
+      base.until_failures = entry.until_failures;
+      base.expect = entry.expect;
+      base.timeout_s = entry.timeout_s.value_or(spec.timeout_s);
+      for (const PlacementPlan& placement : placements) {
+        PlannedCell cell = base;
+        cell.placement = placement;
+        (placement.offered ? plan.cells : plan.skipped).push_back(std::move(cell));
+      }
+    }
+  }
+  if (plan.cells.empty()) {
+    std::string reasons;
+    for (const PlannedCell& cell : plan.skipped) {
+      reasons += fmt::format("\n  {}: {}", cell.placement.name, cell.placement.skip_reason);
+    }
+    throw UsageError("nothing to run: every placement was skipped on " + topology.source() + reasons);
+  }
+  plan.seed = spec.seed.value_or(0);
+  if (!spec.campaign_text.empty()) plan.campaign_hash = fmt::format("{:016x}", fnv1a(spec.campaign_text));
+  return plan;
+}
+
+std::string format_plan(const CampaignPlan& plan) {
+  std::string out;
+  out += fmt::format("plan on {}{}: {} cell{}, {} trials at most, -j {}{}\n", plan.topology_source,
+                     plan.simulated ? " (SIMULATED: a dry run; nothing is pinned or run on this topology)" : "",
+                     plan.cells.size(), plan.cells.size() == 1 ? "" : "s", plan.total_trials(), plan.spec.jobs,
+                     plan.spec.share_pus ? " (workers may share PUs)" : "");
+  for (size_t i = 0; i < plan.cells.size(); ++i) {
+    const PlannedCell& cell = plan.cells[i];
+    out += fmt::format("  cell {}: {}  x{}{}\n", i + 1, cell.label(), cell.trials,
+                       cell.until_failures ? fmt::format(" (until {} failures)", *cell.until_failures) : "");
+    for (size_t w = 0; w < std::max(cell.placement.workers.size(), cell.placement.pools.size()); ++w) {
+      const std::string where = cell.placement.kind == PlacementKind::kRandom
+                                    ? "random over " + format_cpu_list(cell.placement.pools[w])
+                                    : cell.placement.workers[w].to_string();
+      out += fmt::format("      worker {}: {}\n", w, where);
+    }
+  }
+  for (const PlannedCell& cell : plan.skipped) {
+    out += fmt::format("  skipped: {}  {}: {}\n", cell.scenario->name(), cell.placement.name,
+                       cell.placement.skip_reason);
+  }
+  return out;
+}
+
+}  // namespace flakelab::harness
+
+namespace flakelab::harness {
+
+double parse_seconds(std::string_view text, std::string_view option) {
+  std::string number(text);
+  double scale = 1;
+  if (!number.empty()) {
+    switch (number.back()) {
+      case 's': scale = 1; number.pop_back(); break;
+      case 'm': scale = 60; number.pop_back(); break;
+      case 'h': scale = 3600; number.pop_back(); break;
+      default: break;
+    }
+  }
+  size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (number.empty() || used != number.size() || !(value > 0) || !std::isfinite(value)) {
+    throw UsageError(fmt::format("{} '{}': expected a positive duration such as 90, 90s, 2.5m or 1h", option, text));
+  }
+  return value * scale;
+}
+
+}  // namespace flakelab::harness

@@ -1,0 +1,46 @@
+#include "flakelab/harness/stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace flakelab::harness {
+namespace {
+
+double log_choose(int64_t n, int64_t k) {
+  return std::lgamma(static_cast<double>(n + 1)) - std::lgamma(static_cast<double>(k + 1)) -
+         std::lgamma(static_cast<double>(n - k + 1));
+}
+
+}  // namespace
+
+double fisher_exact_two_sided(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b) {
+  if (trials_a < 0 || trials_b < 0 || failures_a < 0 || failures_b < 0 || failures_a > trials_a ||
+      failures_b > trials_b) {
+    throw std::invalid_argument("fisher_exact_two_sided: need 0 <= failures <= trials, got " +
+                                std::to_string(failures_a) + "/" + std::to_string(trials_a) + " and " +
+                                std::to_string(failures_b) + "/" + std::to_string(trials_b));
+  }
+  const int64_t failures = failures_a + failures_b;
+  const int64_t total = trials_a + trials_b;
+  if (total == 0) return 1.0;
+  // Hypergeometric: failures in A given the margins.
+  const double log_denominator = log_choose(total, failures);
+  auto log_p = [&](int64_t x) {
+    return log_choose(trials_a, x) + log_choose(trials_b, failures - x) - log_denominator;
+  };
+  const int64_t lo = std::max<int64_t>(0, failures - trials_b);
+  const int64_t hi = std::min(failures, trials_a);
+  const double observed = log_p(failures_a);
+  // Tables "as likely" within a relative tolerance count too (as R's fisher.test does).
+  const double threshold = observed + std::log1p(1e-7);
+  double p = 0;
+  for (int64_t x = lo; x <= hi; ++x) {
+    const double lp = log_p(x);
+    if (lp <= threshold) p += std::exp(lp);
+  }
+  return std::min(1.0, p);
+}
+
+}  // namespace flakelab::harness
