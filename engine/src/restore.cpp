@@ -144,12 +144,19 @@ user_regs_struct to_regs(const pb::GpRegs& g) {
 }
 
 // A thread dumped inside a syscall resumes by re-executing it (the kernel would
-// have restarted it had it been released instead), except that calls needing a
-// restart block (nanosleep & co.) return EINTR: their kernel state is gone.
+// have restarted it had it been released instead). Calls the kernel restarts
+// through a restart block lose that block with the process: nanosleep and
+// clock_nanosleep are re-executed with their original arguments (so a relative
+// sleep lasts at least as long as asked, an absolute one ends on its deadline,
+// and `sleep()` does not see a bogus EINTR with a stale remainder); the others
+// (poll/select with a timeout, futex waits with one) return EINTR, as CRIU does.
 user_regs_struct with_restart_applied(user_regs_struct r) {
   long rax = static_cast<long>(r.rax);
-  if (static_cast<long>(r.orig_rax) >= 0) {
-    if (rax == -kERESTARTSYS || rax == -kERESTARTNOINTR || rax == -kERESTARTNOHAND) {
+  long nr = static_cast<long>(r.orig_rax);
+  if (nr >= 0) {
+    bool sleep_call = nr == SYS_nanosleep || nr == SYS_clock_nanosleep;
+    if (rax == -kERESTARTSYS || rax == -kERESTARTNOINTR || rax == -kERESTARTNOHAND ||
+        (rax == -kERESTART_RESTARTBLOCK && sleep_call)) {
       r.rax = r.orig_rax;
       r.rip -= 2;  // back onto the 2-byte syscall instruction
     } else if (rax == -kERESTART_RESTARTBLOCK) {

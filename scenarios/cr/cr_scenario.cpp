@@ -188,5 +188,6 @@ std::unique_ptr<Scenario> make_cr_anon_fds() { return make_cr_scenario("anon-fds
 std::unique_ptr<Scenario> make_cr_unlinked() { return make_cr_scenario("unlinked"); }
 std::unique_ptr<Scenario> make_cr_fifos() { return make_cr_scenario("fifos"); }
 std::unique_ptr<Scenario> make_cr_shmem() { return make_cr_scenario("shmem"); }
+std::unique_ptr<Scenario> make_cr_syscalls() { return make_cr_scenario("syscalls"); }
 
 }  // namespace flakelab::scenarios

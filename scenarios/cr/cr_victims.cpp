@@ -6,6 +6,7 @@
 
 #include "flakelab/engine/anon_fd_victims.h"
 #include "flakelab/engine/mem_victims.h"
+#include "flakelab/engine/syscall_victims.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::scenarios::cr {
@@ -134,6 +135,19 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kShmemBadMemfdShared, "memfd aliases are no longer one object"},
         {victims::kShmemBadSeals, "memfd seals"},
         {victims::kShmemBadPrivate, "private memfd mapping"}}},
+      {"syscalls",
+       "threads frozen in read on an empty pipe, sigsuspend with a temporary mask, nanosleep, absolute "
+       "clock_nanosleep and a futex wait; each call must resume as after a plain stop",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_syscall_victim(); },
+       nullptr,
+       {{victims::kSyscallBadRead, "read on the pipe"},
+        {victims::kSyscallBadSigsuspend, "sigsuspend"},
+        {victims::kSyscallBadMask, "mask after sigsuspend"},
+        {victims::kSyscallBadNanosleep, "nanosleep returned early or EINTR"},
+        {victims::kSyscallBadClockNanosleep, "clock_nanosleep before its deadline"},
+        {victims::kSyscallBadFutex, "futex wait"},
+        {victims::kSyscallBadMain, "the main thread's sigsuspend"}}},
   };
   return all;
 }

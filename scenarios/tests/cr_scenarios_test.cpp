@@ -41,7 +41,7 @@ TEST_P(CrScenario, PassesThreeCyclesThroughImageDirectories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario,
-                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "shmem", "signals",
+                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "shmem", "signals", "syscalls",
                                            "threads", "unlinked"),
                          [](const auto& info) {
                            std::string name = info.param;
