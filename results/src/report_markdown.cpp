@@ -12,15 +12,48 @@ namespace {
 using detail::percent;
 using detail::Round;
 
-// One table cell: no line breaks, '|' and backslashes escaped, cut to `max_bytes`.
+// Length of the valid UTF-8 sequence at text[i], or 0 if it is not one.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  std::size_t n = 0;
+  if (b < 0x80) return 1;
+  if (b >= 0xC2 && b <= 0xDF) n = 2;
+  else if (b >= 0xE0 && b <= 0xEF) n = 3;
+  else if (b >= 0xF0 && b <= 0xF4) n = 4;
+  else return 0;
+  if (i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// One table cell: one line (control characters become spaces, invalid UTF-8 U+FFFD), '|',
+// backslashes and Markdown's emphasis/HTML characters escaped, cut to `max_bytes`.
 std::string md_cell(std::string_view text, std::size_t max_bytes = 200) {
   std::string out;
-  for (char c : text.substr(0, max_bytes)) {
-    if (c == '\n' || c == '\r' || c == '\t') out += ' ';
-    else if (c == '|' || c == '\\' || c == '`' || c == '<' || c == '>' || c == '*' || c == '_') {
+  const std::string_view cut = text.substr(0, max_bytes);
+  for (std::size_t i = 0; i < cut.size();) {
+    const std::size_t n = utf8_length(cut, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(cut.substr(i, n));
+      i += n;
+      continue;
+    }
+    const char c = cut[i++];
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else if (c == '|' || c == '\\' || c == '`' || c == '<' || c == '>' || c == '*' || c == '_') {
       out += '\\';
       out += c;
-    } else out += c;
+    } else {
+      out += c;
+    }
   }
   if (text.size() > max_bytes) out += "...";
   return out.empty() ? "-" : out;

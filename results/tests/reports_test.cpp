@@ -118,6 +118,8 @@ TEST(Reports, MarkdownTablesWithFailingCellsFirst) {
   EXPECT_THAT(md, HasSubstr("0 (< 0.300%)"));
   EXPECT_THAT(md, HasSubstr("### Signatures"));
   EXPECT_THAT(md, Not(HasSubstr("\x01")));
+  EXPECT_THAT(md, Not(HasSubstr("\xff"))) << "invalid UTF-8 is replaced";
+  EXPECT_THAT(md, HasSubstr("\\<\"boom\" & 'bang'\\>  at \\<hex\\> \xEF\xBF\xBD end"));
   // Every table row has as many unescaped '|' as the header, whatever the messages hold.
   std::istringstream lines(md);
   std::string line;

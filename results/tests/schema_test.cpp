@@ -308,7 +308,9 @@ TEST(Schema, MigratesV2ToV3KeepingRuns) {
     // Back to exactly the v2 layout.
     RawDb raw(path);
     ASSERT_EQ(raw.exec("DROP INDEX runs_by_invocation; ALTER TABLE runs DROP COLUMN invocation; "
-                       "ALTER TABLE runs DROP COLUMN artifacts_dir; PRAGMA user_version = 2;"),
+                       "ALTER TABLE runs DROP COLUMN artifacts_dir; ALTER TABLE runs DROP COLUMN expect; "
+                       "ALTER TABLE runs DROP COLUMN shard_group; ALTER TABLE runs DROP COLUMN planned_trials; "
+                       "PRAGMA user_version = 2;"),
               SQLITE_OK);
   }
   Store store(path);
