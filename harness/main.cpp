@@ -1,12 +1,14 @@
 // flakelab: the command-line entry point. Verbs: cpu, topo, scenarios, run, report,
-// compare, merge, and the engine's dump, restore, show.
+// compare, merge, gate, bisect-verdict, and the engine's dump, restore, show.
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
+#include "flakelab/harness/bisect_command.h"
 #include "flakelab/harness/compare_command.h"
+#include "flakelab/harness/gate_command.h"
 #include "flakelab/harness/cpu_identity.h"
 #include "flakelab/harness/engine_commands.h"
 #include "flakelab/harness/error.h"
@@ -100,6 +102,9 @@ int main(int argc, char** argv) {
   auto* jitter_opt = run->add_option("--jitter", jitter, "random delays at the scenario's points: MAX or POINT=MAX,... (e.g. 500us)");
   run->add_option("--topology", run_options.topology, "plan against another machine (hwloc XML file or synthetic description): a dry run");
   run->add_flag("--dry-run", run_options.dry_run, "print the plan (cells, PUs per worker, skipped placements) and exit");
+  std::string shard;
+  auto* shard_opt = run->add_option("--shard", shard, "run shard I of N of the campaign (I/N; needs --campaign and a seed)");
+  run->add_option("--shard-group", run_options.shard_group, "which sharded execution this shard belongs to (e.g. a CI runner label)");
 
   std::string report_db = "flakelab.db";
   int64_t report_run = 0;
@@ -110,7 +115,7 @@ int main(int argc, char** argv) {
   CLI::Option* report_since_option =
       report->add_option("--since", report_since, "only runs started at or after this date (2026-11-23[T20:00:00]) or epoch ms");
   CLI::Option* report_format_option =
-      report->add_option("--format", report_format, "text | json | junit | html (the triage report)");
+      report->add_option("--format", report_format, "text | json | junit | html | markdown (the triage report)");
   CLI::Option* report_output_option = report->add_option("-o,--output", report_output, "write the report to FILE");
 
   CompareRequest compare_request;
@@ -125,6 +130,38 @@ int main(int argc, char** argv) {
   CLI::App* merge = app.add_subcommand("merge", "combine results databases from many machines into one");
   merge->add_option("-o,--output", merge_output, "output database (created or extended)")->required();
   merge->add_option("inputs", merge_inputs, "input databases")->required();
+  bool merge_require_complete = false;
+  merge->add_flag("--require-complete", merge_require_complete, "exit 1 when a sharded campaign misses shards");
+
+  GateRequest gate_request;
+  std::string gate_baseline;
+  CLI::App* gate = app.add_subcommand("gate", "the nightly verdict: shards, must-not-fail cells, rates and signatures against a baseline");
+  gate->add_option("--db", gate_request.db, "results database to judge (e.g. the merged nightly)")->required();
+  auto* gate_baseline_opt = gate->add_option("--baseline", gate_baseline, "baseline database (e.g. the last good nightly)");
+  gate->add_option("--alpha", gate_request.alpha, "family-wise significance level of the rate tests (Holm)")->capture_default_str();
+  gate->add_option("--confidence", gate_request.confidence, "confidence of the zero-failure upper bounds")->capture_default_str();
+  gate->add_flag("--pool-cpus", gate_request.pool_cpus, "match cells across CPU models");
+  gate->add_option("--ignore-param", gate_request.ignore_params, "leave parameter NAME out of the cell key (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+
+  BisectRequest bisect_request;
+  double bisect_bad_rate = 0;
+  uint64_t bisect_seed = 0;
+  CLI::App* bisect = app.add_subcommand(
+      "bisect-verdict", "for `git bisect run`: trials until good (0), bad (1) or undecided (125) against a baseline rate");
+  bisect->add_option("scenario", bisect_request.scenario, "scenario name")->required();
+  bisect->add_option("-p,--param", bisect_request.params, "scenario parameter NAME=VALUE (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  bisect->add_option("--baseline-rate", bisect_request.baseline_rate, "failure rate of a good commit, 0..1")->required();
+  auto* bisect_bad_opt = bisect->add_option("--bad-rate", bisect_bad_rate, "failure rate that counts as bad (default max(2P, P+0.05))");
+  bisect->add_option("--confidence", bisect_request.confidence, "1 - the error probability each way")->capture_default_str();
+  bisect->add_option("--max-trials", bisect_request.max_trials, "trial budget; undecided after it: skip (125)")->capture_default_str();
+  bisect->add_option("--placement", bisect_request.placement, "one placement")->capture_default_str();
+  bisect->add_option("--db", bisect_request.db, "SQLite database file")->capture_default_str();
+  auto* bisect_seed_opt = bisect->add_option("--seed", bisect_seed, "run seed (default: random, printed)");
+  bisect->add_option("--timeout", bisect_request.timeout_s, "per-trial limit in seconds")->capture_default_str();
 
   EngineVerbs engine_verbs(app);
 
@@ -132,6 +169,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
+    if (code != 0 && bisect->parsed()) return kBisectAbort;  // never let git bisect call it "bad"
     return code == 0 ? kExitOk : kExitUsage;
   }
 
@@ -170,6 +208,7 @@ int main(int argc, char** argv) {
       given(artifacts_opt, artifacts_dir, run_options.artifacts_dir);
       given(noise_opt, noise, run_options.noise);
       given(jitter_opt, jitter, run_options.jitter);
+      given(shard_opt, shard, run_options.shard);
       run_options.command_line = quote_command_line(argc, argv);
       return run_command(run_options);
     }
@@ -189,7 +228,22 @@ int main(int argc, char** argv) {
       return formatted_report_command(request);
     }
     if (*compare) return compare_command(compare_request);
-    if (*merge) return merge_command(merge_output, merge_inputs);
+    if (*merge) return merge_command(merge_output, merge_inputs, merge_require_complete);
+    if (*gate) {
+      if (gate_baseline_opt->count() > 0) gate_request.baseline = gate_baseline;
+      return gate_command(gate_request);
+    }
+    if (*bisect) {
+      if (bisect_bad_opt->count() > 0) bisect_request.bad_rate = bisect_bad_rate;
+      if (bisect_seed_opt->count() > 0) bisect_request.seed = bisect_seed;
+      bisect_request.command_line = quote_command_line(argc, argv);
+      try {
+        return bisect_command(bisect_request);
+      } catch (const std::exception& e) {
+        return fail(kBisectAbort, fmt::format("bisect-verdict: {} (exit {}: stops `git bisect run`)", e.what(),
+                                              static_cast<int>(kBisectAbort)));
+      }
+    }
     if (auto code = engine_verbs.dispatch()) return *code;
     return fail(kExitUsage, "no verb given");
   } catch (const UsageError& e) {

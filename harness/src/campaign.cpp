@@ -7,6 +7,7 @@
 
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/params.h"
+#include "flakelab/harness/shard_split.h"
 #include "flakelab/harness/topology.h"
 
 namespace flakelab::harness {
@@ -106,9 +107,23 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
   if (spec.max_time_s && !(*spec.max_time_s > 0)) {
     throw UsageError(fmt::format("--max-time {}: need a positive number of seconds", *spec.max_time_s));
   }
+  if (spec.shard_count != 0) {
+    if (spec.shard_count < 1 || spec.shard_index < 1 || spec.shard_index > spec.shard_count) {
+      throw UsageError(fmt::format("--shard {}/{}: need 1 <= I <= N", spec.shard_index, spec.shard_count));
+    }
+    for (const EntrySpec& entry : spec.entries) {
+      // Stopping after K failures cannot be coordinated between machines.
+      if (entry.until_failures) {
+        throw UsageError(fmt::format("{}until_failures cannot be combined with --shard (each shard would stop on "
+                                     "its own failures)",
+                                     prefix(entry)));
+      }
+    }
+  }
   plan.failure = compile(spec.failure_regexes, "--failure");
   plan.ignore = compile(spec.ignore_regexes, "--ignore");
 
+  int ordinal = 0;
   for (size_t e = 0; e < spec.entries.size(); ++e) {
     const EntrySpec& entry = spec.entries[e];
     scenarios::Scenario* scenario = scenarios::find_scenario(entry.scenario);
@@ -175,15 +190,34 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
       }
       base.jitter = jitter;
       base.trials = entry.trials;
+      base.cell_trials = entry.trials;
       base.until_failures = entry.until_failures;
       base.expect = entry.expect;
       base.timeout_s = entry.timeout_s.value_or(spec.timeout_s);
       for (const PlacementPlan& placement : placements) {
         PlannedCell cell = base;
         cell.placement = placement;
+        cell.ordinal = ordinal++;
         (placement.offered ? plan.cells : plan.skipped).push_back(std::move(cell));
       }
     }
+  }
+  if (spec.shard_count != 0 && !plan.cells.empty()) {
+    plan.shard = fmt::format("{}/{}", spec.shard_index, spec.shard_count);
+    std::vector<PlannedCell> mine;
+    for (PlannedCell& cell : plan.cells) {
+      const TrialRange range = shard_range(cell.cell_trials, cell.ordinal, spec.shard_index, spec.shard_count);
+      if (range.count == 0) continue;
+      cell.first_index = range.first;
+      cell.trials = range.count;
+      mine.push_back(std::move(cell));
+    }
+    if (mine.empty()) {
+      throw UsageError(fmt::format("--shard {}: this shard has no trials on {} ({} cells offered; every cell has "
+                                   "fewer trials than there are shards): use fewer shards or more trials",
+                                   plan.shard, topology.source(), plan.cells.size()));
+    }
+    plan.cells = std::move(mine);
   }
   if (plan.cells.empty()) {
     std::string reasons;
@@ -193,19 +227,33 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
     throw UsageError("nothing to run: every placement was skipped on " + topology.source() + reasons);
   }
   plan.seed = spec.seed.value_or(0);
-  if (!spec.campaign_text.empty()) plan.campaign_hash = fmt::format("{:016x}", fnv1a(spec.campaign_text));
+  if (!spec.campaign_text.empty()) {
+    // Overrides (e.g. -n) change the cells, so they are part of what the hash identifies.
+    const std::string hashed =
+        spec.campaign_overrides.empty() ? spec.campaign_text : spec.campaign_text + '\0' + spec.campaign_overrides;
+    plan.campaign_hash = fmt::format("{:016x}", fnv1a(hashed));
+  }
   return plan;
 }
 
 std::string format_plan(const CampaignPlan& plan) {
   std::string out;
+  if (!plan.shard.empty()) {
+    out += fmt::format("shard {}{} of campaign {} (seed {}): trial ranges of each cell below\n", plan.shard,
+                       plan.spec.shard_group.empty() ? "" : " (group " + plan.spec.shard_group + ")",
+                       plan.campaign_hash, plan.seed);
+  }
   out += fmt::format("plan on {}{}: {} cell{}, {} trials at most, -j {}{}\n", plan.topology_source,
                      plan.simulated ? " (SIMULATED: a dry run; nothing is pinned or run on this topology)" : "",
                      plan.cells.size(), plan.cells.size() == 1 ? "" : "s", plan.total_trials(), plan.spec.jobs,
                      plan.spec.share_pus ? " (workers may share PUs)" : "");
   for (size_t i = 0; i < plan.cells.size(); ++i) {
     const PlannedCell& cell = plan.cells[i];
-    out += fmt::format("  cell {}: {}  x{}{}\n", i + 1, cell.label(), cell.trials,
+    out += fmt::format("  cell {}: {}  x{}{}{}\n", i + 1, cell.label(), cell.trials,
+                       cell.trials != cell.cell_trials
+                           ? fmt::format(" (trials {}..{} of {})", cell.first_index,
+                                         cell.first_index + cell.trials - 1, cell.cell_trials)
+                           : "",
                        cell.until_failures ? fmt::format(" (until {} failures)", *cell.until_failures) : "");
     for (size_t w = 0; w < std::max(cell.placement.workers.size(), cell.placement.pools.size()); ++w) {
       const std::string where = cell.placement.kind == PlacementKind::kRandom

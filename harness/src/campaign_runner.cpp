@@ -73,7 +73,8 @@ class CellRun {
         temp_root_(temp_root),
         index_(index),
         deadline_(deadline),
-        runner_(topology, TrialOptions{cell_.timeout_s, 1.0, plan.spec.keep_hung}) {
+        runner_(topology, TrialOptions{cell_.timeout_s, 1.0, plan.spec.keep_hung}),
+        next_(cell_.first_index) {
     result_.plan = &cell_;
     result_.run_id = run_id;
     if (plan.spec.keep_artifacts != KeepArtifacts::kNever) {
@@ -117,13 +118,13 @@ class CellRun {
       }
     }
     for (const NoiseProcess& noise : noise_) check_noise(noise);
-    if (deadline_ && result_.stopped_by.empty() && next_ < cell_.trials && Clock::now() >= *deadline_) {
+    if (deadline_ && result_.stopped_by.empty() && next_ < end_index() && Clock::now() >= *deadline_) {
       result_.stopped_by = "max-time";
     }
     if (cell_.until_failures && static_cast<int64_t>(failing_indices_.size()) >= *cell_.until_failures) {
       std::sort(failing_indices_.begin(), failing_indices_.end());
       result_.trials_needed = failing_indices_[static_cast<size_t>(*cell_.until_failures - 1)] + 1;
-      if (result_.stopped_by.empty() && next_ < cell_.trials) result_.stopped_by = "until-failures";
+      if (result_.stopped_by.empty() && next_ < end_index()) result_.stopped_by = "until-failures";
     }
     if (!failing_indices_.empty()) {
       result_.first_failing_index = *std::min_element(failing_indices_.begin(), failing_indices_.end());
@@ -136,13 +137,15 @@ class CellRun {
   bool stop_all() const { return stop_all_; }
 
  private:
+  int64_t end_index() const { return cell_.first_index + cell_.trials; }
+
   void stop(const char* why) {
     stop_all_ = true;
     if (result_.stopped_by.empty()) result_.stopped_by = why;
   }
 
   bool can_start() const {
-    if (stop_all_ || next_ >= cell_.trials) return false;
+    if (stop_all_ || next_ >= end_index()) return false;
     if (cell_.until_failures && static_cast<int64_t>(failing_indices_.size()) >= *cell_.until_failures) return false;
     if (deadline_ && Clock::now() >= *deadline_) return false;
     return true;
@@ -293,7 +296,7 @@ class CellRun {
   std::vector<NoiseProcess> noise_;
   CellResult result_;
   std::string artifacts_dir_;
-  int64_t next_ = 0;
+  int64_t next_;  // the next trial index to start
   std::vector<int64_t> failing_indices_;
   bool stop_all_ = false;
   bool stopped_by_hung_ = false;
@@ -342,6 +345,12 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
     run.started_at_ms = now_ms();
     run.cell = cell.label();
     if (!plan.campaign_hash.empty()) run.campaign_hash = plan.campaign_hash;
+    run.expect = to_string(cell.expect);
+    run.planned_trials = cell.trials;
+    if (!plan.shard.empty()) {
+      run.shard = plan.shard;
+      if (!plan.spec.shard_group.empty()) run.shard_group = plan.spec.shard_group;
+    }
     run.invocation = campaign.invocation;
     if (plan.spec.keep_artifacts != KeepArtifacts::kNever) {
       run.artifacts_dir = fmt::format("{}/{}/cell-{}", artifacts_root(plan.spec), campaign.invocation, k + 1);

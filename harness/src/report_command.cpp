@@ -9,6 +9,7 @@
 
 #include "flakelab/harness/error.h"
 #include "flakelab/results/merge.h"
+#include "flakelab/results/shard_sets.h"
 #include "flakelab/results/query.h"
 #include "flakelab/results/report.h"
 #include "flakelab/results/reports.h"
@@ -47,7 +48,7 @@ int report_command(const std::string& db_path, std::optional<int64_t> run_id) {
 int formatted_report_command(const ReportRequest& request) {
   const auto format = results::report_format_from_string(request.format);
   if (!format) {
-    throw UsageError(fmt::format("unknown report format '{}' (text, json, junit, html)", request.format));
+    throw UsageError(fmt::format("unknown report format '{}' (text, json, junit, html, markdown)", request.format));
   }
   struct stat st {};
   if (::stat(request.db_path.c_str(), &st) != 0) throw os_error("open database " + request.db_path);
@@ -86,7 +87,7 @@ int formatted_report_command(const ReportRequest& request) {
   return failed ? kExitTrialsFailed : kExitOk;
 }
 
-int merge_command(const std::string& output, const std::vector<std::string>& inputs) {
+int merge_command(const std::string& output, const std::vector<std::string>& inputs, bool require_complete) {
   for (const std::string& input : inputs) {
     struct stat st {};
     if (::stat(input.c_str(), &st) != 0) throw os_error("open input database " + input);
@@ -96,6 +97,16 @@ int merge_command(const std::string& output, const std::vector<std::string>& inp
              "{} failures, {} new signatures\n",
              stats.inputs, output, stats.hosts_added, stats.runs_added, stats.runs_already_present, stats.trials_added,
              stats.trials_already_present, stats.failures_added, stats.signatures_added);
+  // Shards of a sharded campaign: say whether every shard made it into the output.
+  results::Store store(output);
+  const std::vector<results::ShardSet> sets = results::shard_sets(store);
+  fmt::print("{}", results::format_shard_sets(sets));
+  const bool complete = std::all_of(sets.begin(), sets.end(), [](const results::ShardSet& s) { return s.complete(); });
+  if (!complete && require_complete) {
+    std::fflush(stdout);
+    fmt::print(stderr, "flakelab: merge: some shard sets are incomplete (--require-complete)\n");
+    return kExitTrialsFailed;
+  }
   return kExitOk;
 }
 

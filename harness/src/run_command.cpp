@@ -12,6 +12,7 @@
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/progress.h"
 #include "flakelab/harness/seed.h"
+#include "flakelab/harness/shard_split.h"
 #include "flakelab/harness/topology.h"
 #include "flakelab/results/report.h"
 #include "flakelab/results/store.h"
@@ -102,7 +103,17 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
       spec.entries.push_back(std::move(entry));
     }
   }
-  // Command-line values override the file's, for every entry.
+  // Command-line values override the file's, for every entry; they change the campaign's
+  // cells, so they are hashed with the file.
+  if (!options.campaign.empty()) {
+    std::string& o = spec.campaign_overrides;
+    if (options.trials) o += fmt::format("trials={};", *options.trials);
+    if (options.placement) o += fmt::format("placements={};", *options.placement);
+    if (options.noise) o += fmt::format("noise={};", *options.noise);
+    if (options.jitter) o += fmt::format("jitter={};", *options.jitter);
+    if (options.until_failures) o += fmt::format("until_failures={};", *options.until_failures);
+    if (options.timeout_s) o += fmt::format("timeout={};", *options.timeout_s);
+  }
   for (EntrySpec& entry : spec.entries) {
     if (options.trials) entry.trials = *options.trials;
     if (options.placement) entry.placements = *options.placement;
@@ -124,6 +135,19 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
   if (!options.ignore.empty()) spec.ignore_regexes = options.ignore;
   spec.topology = options.topology;
   spec.command_line = options.command_line;
+  if (options.shard) {
+    if (options.campaign.empty()) throw UsageError("--shard splits a campaign: give --campaign FILE");
+    parse_shard_option(*options.shard, "--shard", spec.shard_index, spec.shard_count);
+    // Every shard must draw the same trials: a random seed per shard would not add up.
+    if (!spec.seed) {
+      throw UsageError(fmt::format("--shard {}: the shards must share one seed: pass --seed S (the same for every "
+                                   "shard) or set `seed` in {}",
+                                   *options.shard, options.campaign));
+    }
+    spec.shard_group = options.shard_group;
+  } else if (!options.shard_group.empty()) {
+    throw UsageError("--shard-group names a set of shards: give --shard I/N with it");
+  }
   return spec;
 }
 
@@ -143,16 +167,25 @@ int run_command(const RunOptions& options) {
 
   const bool campaign = !options.campaign.empty() || plan.cells.size() > 1 || !plan.skipped.empty();
   if (campaign) {
-    fmt::print("campaign: {} cell{} to run, {} skipped, seed {}, -j {}, db {}\n", plan.cells.size(),
-               plan.cells.size() == 1 ? "" : "s", plan.skipped.size(), plan.seed, spec.jobs, spec.db);
+    fmt::print("campaign: {} cell{} to run, {} skipped, seed {}, -j {}, db {}{}\n", plan.cells.size(),
+               plan.cells.size() == 1 ? "" : "s", plan.skipped.size(), plan.seed, spec.jobs, spec.db,
+               plan.shard.empty() ? ""
+                                  : fmt::format(", shard {}{} ({} trials), campaign {}", plan.shard,
+                                                spec.shard_group.empty() ? "" : " of group " + spec.shard_group,
+                                                plan.total_trials(), plan.campaign_hash));
   }
   install_interrupt_handlers();
   std::unique_ptr<Progress> progress;
   ProgressState state;
   RunHooks hooks;
   hooks.on_cell_start = [&](const PlannedCell& cell, size_t k, int64_t run_id) {
-    fmt::print("run {}: {} x{}  params: {}  placement: {} ({})  seed: {}  db: {}\n", run_id, cell.scenario->name(),
-               cell.trials, cell.params_text.empty() ? "(none)" : cell.params_text, cell.placement.name,
+    fmt::print("run {}: {} x{}{}  params: {}  placement: {} ({})  seed: {}  db: {}\n", run_id, cell.scenario->name(),
+               cell.trials,
+               cell.trials != cell.cell_trials
+                   ? fmt::format(" (trials {}..{} of {})", cell.first_index, cell.first_index + cell.trials - 1,
+                                 cell.cell_trials)
+                   : "",
+               cell.params_text.empty() ? "(none)" : cell.params_text, cell.placement.name,
                cell.placement.describe(), plan.seed, spec.db);
     std::fflush(stdout);
     const std::string label = plan.cells.size() > 1

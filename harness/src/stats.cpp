@@ -13,15 +13,33 @@ double log_choose(int64_t n, int64_t k) {
          std::lgamma(static_cast<double>(n - k + 1));
 }
 
-}  // namespace
-
-double fisher_exact_two_sided(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b) {
+void check_counts(const char* what, int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b) {
   if (trials_a < 0 || trials_b < 0 || failures_a < 0 || failures_b < 0 || failures_a > trials_a ||
       failures_b > trials_b) {
-    throw std::invalid_argument("fisher_exact_two_sided: need 0 <= failures <= trials, got " +
+    throw std::invalid_argument(std::string(what) + ": need 0 <= failures <= trials, got " +
                                 std::to_string(failures_a) + "/" + std::to_string(trials_a) + " and " +
                                 std::to_string(failures_b) + "/" + std::to_string(trials_b));
   }
+}
+
+}  // namespace
+
+double fisher_exact_greater(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b) {
+  check_counts("fisher_exact_greater", failures_a, trials_a, failures_b, trials_b);
+  const int64_t failures = failures_a + failures_b;
+  const int64_t total = trials_a + trials_b;
+  if (total == 0) return 1.0;
+  const double log_denominator = log_choose(total, failures);
+  const int64_t hi = std::min(failures, trials_a);
+  double p = 0;
+  for (int64_t x = failures_a; x <= hi; ++x) {
+    p += std::exp(log_choose(trials_a, x) + log_choose(trials_b, failures - x) - log_denominator);
+  }
+  return std::min(1.0, p);
+}
+
+double fisher_exact_two_sided(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b) {
+  check_counts("fisher_exact_two_sided", failures_a, trials_a, failures_b, trials_b);
   const int64_t failures = failures_a + failures_b;
   const int64_t total = trials_a + trials_b;
   if (total == 0) return 1.0;

@@ -25,6 +25,17 @@ TEST(Fisher, TheLegacyVersusFixedStackCheckIsSignificant) {
   EXPECT_GT(fisher_exact_two_sided(3, 1000, 1, 1000), 0.3);
 }
 
+// One-sided: R's fisher.test(alternative = "greater") on the tea-tasting table (0.2429),
+// and C(100,10)/C(200,10) for 10/100 against 0/100 (every failure in A).
+TEST(Fisher, OneSidedGreaterMatchesReferenceValues) {
+  EXPECT_NEAR(fisher_exact_greater(3, 4, 1, 4), 0.2428571, 1e-6);
+  EXPECT_NEAR(fisher_exact_greater(10, 100, 0, 100), 0.000771026, 1e-8);
+  // A failing less than B is no evidence that A fails more.
+  EXPECT_GT(fisher_exact_greater(0, 100, 10, 100), 0.99);
+  EXPECT_DOUBLE_EQ(fisher_exact_greater(0, 100, 0, 100), 1.0);
+  EXPECT_THROW(fisher_exact_greater(5, 4, 0, 1), std::invalid_argument);
+}
+
 TEST(Fisher, IsSymmetricAndRejectsBadCounts) {
   EXPECT_DOUBLE_EQ(fisher_exact_two_sided(2, 30, 9, 25), fisher_exact_two_sided(9, 25, 2, 30));
   EXPECT_THROW(fisher_exact_two_sided(5, 4, 0, 1), std::invalid_argument);

@@ -119,10 +119,11 @@ void merge_one(sqlite3* db, const std::string& out_path, const std::string& sour
   const int64_t src_runs = query_int(db, path, "SELECT count(*) FROM src.runs", "merge: count runs");
   const int64_t added_runs =
       run("INSERT INTO main.runs (host_id, scenario, params, placement, seed, command_line, version, "
-          "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid, invocation, artifacts_dir) "
+          "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid, invocation, artifacts_dir, "
+          "expect, shard_group, planned_trials) "
           "SELECT hm.dst_id, r.scenario, r.params, r.placement, r.seed, r.command_line, r.version, "
           "r.started_at_ms, r.ended_at_ms, r.cell, r.shard, r.campaign_hash, r.run_uid, r.invocation, "
-          "r.artifacts_dir "
+          "r.artifacts_dir, r.expect, r.shard_group, r.planned_trials "
           "FROM src.runs r JOIN temp.merge_hosts hm ON hm.src_id = r.host_id "
           "WHERE NOT EXISTS (SELECT 1 FROM main.runs d WHERE d.run_uid = r.run_uid) ORDER BY r.id",
           "runs");

@@ -27,12 +27,15 @@ const char* to_string(ReportFormat format) {
       return "junit";
     case ReportFormat::kHtml:
       return "html";
+    case ReportFormat::kMarkdown:
+      return "markdown";
   }
   return "invalid";
 }
 
 std::optional<ReportFormat> report_format_from_string(std::string_view text) {
-  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml,
+                         ReportFormat::kMarkdown}) {
     if (text == to_string(f)) return f;
   }
   return std::nullopt;
@@ -955,6 +958,8 @@ std::string render_report(const ReportData& data, ReportFormat format) {
       return render_junit(data);
     case ReportFormat::kHtml:
       return render_html(data);
+    case ReportFormat::kMarkdown:
+      return render_markdown(data);
   }
   throw std::invalid_argument("render_report: invalid format");
 }

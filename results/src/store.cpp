@@ -138,6 +138,16 @@ ALTER TABLE runs ADD COLUMN invocation TEXT;     -- one id per `flakelab run`: g
 ALTER TABLE runs ADD COLUMN artifacts_dir TEXT;  -- where --keep-artifacts kept trial directories
 CREATE INDEX runs_by_invocation ON runs(invocation);
 )sql", nullptr},
+    {4, R"sql(
+-- What the cell was expected to do: 'pass' (must not fail) or 'flaky'; NULL for runs
+-- recorded before v4, whose expectation was not kept.
+ALTER TABLE runs ADD COLUMN expect TEXT CHECK (expect IN ('pass', 'flaky'));
+-- Which sharded execution a shard belongs to (e.g. a CI runner label); shard sets are
+-- told apart by (campaign_hash, seed, shard_group, shard count).
+ALTER TABLE runs ADD COLUMN shard_group TEXT;
+-- Trials the run was asked for (a shard's share of its cell); NULL before v4.
+ALTER TABLE runs ADD COLUMN planned_trials INTEGER;
+)sql", nullptr},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -435,14 +445,15 @@ struct Store::Impl {
         insert_run(db.get(), path,
                    "INSERT INTO runs (host_id, scenario, params, placement, seed, command_line, "
                    "version, started_at_ms, cell, shard, campaign_hash, run_uid, invocation, "
-                   "artifacts_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                   "artifacts_dir, expect, shard_group, planned_trials) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                    "insert run"),
         update_run_end(db.get(), path, "UPDATE runs SET ended_at_ms = ?2 WHERE id = ?1", "end run"),
         run_exists(db.get(), path, "SELECT 1 FROM runs WHERE id = ?1", "look up run"),
         select_run(db.get(), path,
                    "SELECT host_id, scenario, params, placement, seed, command_line, version, "
                    "started_at_ms, ended_at_ms, cell, shard, campaign_hash, run_uid, invocation, "
-                   "artifacts_dir FROM runs WHERE id = ?1",
+                   "artifacts_dir, expect, shard_group, planned_trials FROM runs WHERE id = ?1",
                    "read run"),
         select_run_ids(db.get(), path, "SELECT id FROM runs ORDER BY id", "list runs"),
         insert_trial(db.get(), path,
@@ -613,6 +624,13 @@ int64_t Store::begin_run(int64_t host_id, const RunInfo& run) {
   im.insert_run.bind_text(12, uid);
   bind_optional(13, run.invocation);
   bind_optional(14, run.artifacts_dir);
+  if (run.expect && *run.expect != "pass" && *run.expect != "flaky") {
+    throw make_error(im.path, "insert run", fmt::format("expect '{}': must be pass or flaky", *run.expect),
+                     SQLITE_MISUSE);
+  }
+  bind_optional(15, run.expect);
+  bind_optional(16, run.shard_group);
+  if (run.planned_trials) im.insert_run.bind_int(17, *run.planned_trials);
   im.insert_run.run();
   const int64_t id = sqlite3_last_insert_rowid(im.db.get());
   im.known_runs.insert(id);
@@ -728,6 +746,9 @@ RunRecord Store::run(int64_t run_id) const {
   record.run_uid = stmt.column_text(12);
   if (!stmt.column_is_null(13)) record.info.invocation = stmt.column_text(13);
   if (!stmt.column_is_null(14)) record.info.artifacts_dir = stmt.column_text(14);
+  if (!stmt.column_is_null(15)) record.info.expect = stmt.column_text(15);
+  if (!stmt.column_is_null(16)) record.info.shard_group = stmt.column_text(16);
+  if (!stmt.column_is_null(17)) record.info.planned_trials = stmt.column_int(17);
   return record;
 }
 

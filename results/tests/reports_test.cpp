@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,7 +80,8 @@ int run(const std::string& command, std::string* output) {
 bool executable(const char* path) { return access(path, X_OK) == 0; }
 
 TEST(Reports, FormatNames) {
-  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml}) {
+  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml,
+                         ReportFormat::kMarkdown}) {
     EXPECT_EQ(report_format_from_string(to_string(f)), f);
   }
   EXPECT_FALSE(report_format_from_string("xml").has_value());
@@ -100,6 +103,45 @@ TEST(Reports, TextHasTheSummaryTables) {
   EXPECT_THAT(text, Not(HasSubstr("\x01")));
   EXPECT_THAT(text, Not(HasSubstr("\xff"))) << "invalid UTF-8 is replaced";
   EXPECT_THAT(text, HasSubstr("parasite said <\"boom\" & 'bang'>  at <hex> \xEF\xBF\xBD end"));
+}
+
+// Markdown for a job summary: every cell one table row (failing cells first), cells and
+// signatures escaped so that no message can break the table.
+TEST(Reports, MarkdownTablesWithFailingCellsFirst) {
+  Fixture f;
+  Store store(f.path);
+  const ReportData data = collect_report(store);
+  const std::string md = render_markdown(data);
+  EXPECT_THAT(md, HasSubstr("2003 trials: 1781 pass, 221 fail, 0 timeout, 1 error; 4 signatures"));
+  EXPECT_THAT(md, HasSubstr("| scenario | placement | params | cpu | trials | failing | errors | rate (95%) |"));
+  EXPECT_THAT(md, HasSubstr("12.50% ("));
+  EXPECT_THAT(md, HasSubstr("0 (< 0.300%)"));
+  EXPECT_THAT(md, HasSubstr("### Signatures"));
+  EXPECT_THAT(md, Not(HasSubstr("\x01")));
+  EXPECT_THAT(md, Not(HasSubstr("\xff"))) << "invalid UTF-8 is replaced";
+  EXPECT_THAT(md, HasSubstr("\\<\"boom\" & 'bang'\\>  at \\<hex\\> \xEF\xBF\xBD end"));
+  // Every table row has as many unescaped '|' as the header, whatever the messages hold.
+  std::istringstream lines(md);
+  std::string line;
+  size_t rows = 0, failing_rows_seen_after_clean = 0;
+  bool clean_seen = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| ", 0) != 0 || line.find("---") != std::string::npos) continue;
+    size_t bars = 0;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '\\') ++i;
+      else if (line[i] == '|') ++bars;
+    }
+    if (line.find("| count |") == 0 || (bars == 5 && line.find("| scenario") != 0)) continue;  // signature table
+    EXPECT_EQ(bars, 9u) << line;
+    if (line.find("| scenario |") == 0) continue;
+    ++rows;
+    const bool clean = line.find(" | 0 | 0 | 0 (< ") != std::string::npos;
+    if (clean) clean_seen = true;
+    else if (clean_seen) ++failing_rows_seen_after_clean;
+  }
+  EXPECT_EQ(rows, data.cells.size());
+  EXPECT_EQ(failing_rows_seen_after_clean, 0u);
 }
 
 TEST(Reports, JsonIsParseableAndMatchesTheQueries) {

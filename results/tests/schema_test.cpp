@@ -308,11 +308,13 @@ TEST(Schema, MigratesV2ToV3KeepingRuns) {
     // Back to exactly the v2 layout.
     RawDb raw(path);
     ASSERT_EQ(raw.exec("DROP INDEX runs_by_invocation; ALTER TABLE runs DROP COLUMN invocation; "
-                       "ALTER TABLE runs DROP COLUMN artifacts_dir; PRAGMA user_version = 2;"),
+                       "ALTER TABLE runs DROP COLUMN artifacts_dir; ALTER TABLE runs DROP COLUMN expect; "
+                       "ALTER TABLE runs DROP COLUMN shard_group; ALTER TABLE runs DROP COLUMN planned_trials; "
+                       "PRAGMA user_version = 2;"),
               SQLITE_OK);
   }
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 3);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
   const RunRecord old = store.run(old_run);
   EXPECT_EQ(old.info.scenario, "compel/stack");
   EXPECT_EQ(old.info.placement, "same-pu");
@@ -327,6 +329,51 @@ TEST(Schema, MigratesV2ToV3KeepingRuns) {
   EXPECT_EQ(store.run(fresh).info.artifacts_dir, "/tmp/artifacts/run-2");
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type='index' AND name='runs_by_invocation'"), 1);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+// A v3 file (before runs.expect/shard_group/planned_trials) is upgraded in place: old runs
+// read their expectation as unknown, new runs record it; a bad expect value is refused.
+TEST(Schema, MigratesV3ToV4KeepingRuns) {
+  TempDir dir;
+  const std::string path = dir.file("v3.db");
+  int64_t old_run = 0;
+  {
+    Store store(path);
+    RunInfo info = make_run("compel/stack", "check=fixed", "same-l3", 7);
+    info.shard = "1/2";
+    info.campaign_hash = "00c0ffee00c0ffee";
+    old_run = store.begin_run(store.upsert_host(epyc()), info);
+    store.add_trial(old_run, make_trial(0, Outcome::kPass));
+    store.flush();
+  }
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec("ALTER TABLE runs DROP COLUMN expect; ALTER TABLE runs DROP COLUMN shard_group; "
+                       "ALTER TABLE runs DROP COLUMN planned_trials; PRAGMA user_version = 3;"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'expect'"), 0);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), 4);
+  const RunRecord old = store.run(old_run);
+  EXPECT_EQ(old.info.shard, "1/2");
+  EXPECT_FALSE(old.info.expect.has_value());
+  EXPECT_FALSE(old.info.shard_group.has_value());
+  EXPECT_FALSE(old.info.planned_trials.has_value());
+  EXPECT_EQ(store.summarize(old_run).passes, 1);
+  RunInfo info = make_run("compel/stack", "check=legacy", "same-l3", 8);
+  info.expect = "flaky";
+  info.shard = "2/2";
+  info.shard_group = "ubuntu-24.04";
+  info.planned_trials = 500;
+  const RunRecord fresh = store.run(store.begin_run(store.upsert_host(epyc()), info));
+  EXPECT_EQ(fresh.info.expect, "flaky");
+  EXPECT_EQ(fresh.info.shard_group, "ubuntu-24.04");
+  EXPECT_EQ(fresh.info.planned_trials, 500);
+  info.expect = "sometimes";
+  EXPECT_THROW(store.begin_run(store.upsert_host(epyc()), info), StoreError);
+  RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 

@@ -62,16 +62,24 @@ struct CampaignSpec {
   std::string topology;                 // --topology FILE|SYNTHETIC; "" = this machine
   std::string command_line;             // recorded with every run
   std::string campaign_text;            // the campaign file's text, hashed into the runs
+  std::string campaign_overrides;       // command-line options that change its cells, hashed too
+  // --shard I/N: run only this shard's share of every cell (see shard_split.h); 0 = unsharded.
+  int shard_index = 0;
+  int shard_count = 0;
+  std::string shard_group;              // --shard-group: which sharded execution (e.g. a runner label)
 };
 
 struct PlannedCell {
   int entry = 0;                        // index into CampaignSpec::entries
+  int ordinal = 0;                      // position among all cells, offered or not (shards split by it)
   scenarios::Scenario* scenario = nullptr;
   std::map<std::string, std::string> params;  // every declared param
   std::string params_text;              // canonical "k=v,..." plus ",jitter=..." if any
   JitterSpec jitter;
   PlacementPlan placement;
-  int64_t trials = 0;
+  int64_t trials = 0;                   // this run's trials: indices first_index .. first_index+trials-1
+  int64_t first_index = 0;              // > 0 only for a shard's share of a cell
+  int64_t cell_trials = 0;              // the whole cell's trials (= trials unless sharded)
   std::optional<int64_t> until_failures;
   Expect expect = Expect::kPass;
   double timeout_s = 10;
@@ -86,7 +94,8 @@ struct CampaignPlan {
   uint64_t seed = 0;
   bool simulated = false;               // planned on another machine's topology: a dry run only
   std::string topology_source;
-  std::string campaign_hash;            // 16 hex digits of the campaign file, "" without one
+  std::string campaign_hash;            // 16 hex digits of the campaign file (+ overrides), "" without one
+  std::string shard;                    // "2/3" for --shard, else ""
   std::vector<std::regex> failure;
   std::vector<std::regex> ignore;
   int64_t total_trials() const;         // upper bound (until-failures and max-time may stop early)

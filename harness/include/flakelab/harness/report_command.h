@@ -31,7 +31,9 @@ struct ReportRequest {
 // date or run id.
 int formatted_report_command(const ReportRequest& request);
 
-// `flakelab merge -o OUT IN...`: prints what was added. Returns kExitOk.
-int merge_command(const std::string& output, const std::vector<std::string>& inputs);
+// `flakelab merge -o OUT IN...`: prints what was added and, for sharded campaigns, whether
+// every shard set is complete. Returns kExitOk, or kExitTrialsFailed when `require_complete`
+// and some set misses shards.
+int merge_command(const std::string& output, const std::vector<std::string>& inputs, bool require_complete = false);
 
 }  // namespace flakelab::harness

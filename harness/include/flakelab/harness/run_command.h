@@ -36,6 +36,8 @@ struct RunOptions {
   std::optional<std::string> jitter;
   std::string topology;                       // --topology FILE|SYNTHETIC (implies a dry run)
   bool dry_run = false;
+  std::optional<std::string> shard;           // --shard I/N (needs --campaign and a seed)
+  std::string shard_group;                    // --shard-group NAME
   std::string command_line;                   // recorded with the runs
 };
 

@@ -13,4 +13,8 @@ namespace flakelab::harness {
 // likely as this one). Throws std::invalid_argument for counts out of range.
 double fisher_exact_two_sided(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b);
 
+// One-sided p-value of Fisher's exact test that A fails more often than B: the probability,
+// given the margins, of A having at least `failures_a` failures. Throws like the above.
+double fisher_exact_greater(int64_t failures_a, int64_t trials_a, int64_t failures_b, int64_t trials_b);
+
 }  // namespace flakelab::harness

@@ -18,8 +18,8 @@
 
 namespace flakelab::results {
 
-enum class ReportFormat { kText, kJson, kJunit, kHtml };
-// "text", "json", "junit", "html".
+enum class ReportFormat { kText, kJson, kJunit, kHtml, kMarkdown };
+// "text", "json", "junit", "html", "markdown".
 const char* to_string(ReportFormat format);
 std::optional<ReportFormat> report_format_from_string(std::string_view text);
 
@@ -53,6 +53,9 @@ std::string render_json(const ReportData& data);
 std::string render_junit(const ReportData& data);
 // One self-contained page (inline CSS and SVG, no scripts, no network).
 std::string render_html(const ReportData& data);
+// GitHub-flavoured Markdown (e.g. a CI job summary): totals, the cell table with the
+// failing cells first, and the top signatures.
+std::string render_markdown(const ReportData& data);
 std::string render_report(const ReportData& data, ReportFormat format);
 
 // Helpers, exposed for tests.

@@ -62,6 +62,10 @@ struct RunInfo {
   // Schema v3, optional:
   std::optional<std::string> invocation;     // shared by the cells (runs) of one `flakelab run`
   std::optional<std::string> artifacts_dir;  // where kept trial directories go (--keep-artifacts)
+  // Schema v4, optional:
+  std::optional<std::string> expect;         // "pass" (must not fail) or "flaky"
+  std::optional<std::string> shard_group;    // which sharded execution (e.g. a CI runner label)
+  std::optional<int64_t> planned_trials;     // trials asked for (a shard's share of the cell)
 };
 
 struct TrialRecord {
@@ -118,8 +122,8 @@ struct RunSummary {
 class Store {
  public:
   // 1: hosts, runs, trials. 2: failures, signatures; runs.cell/shard/campaign_hash/run_uid.
-  // 3: runs.invocation/artifacts_dir.
-  static constexpr int kSchemaVersion = 3;
+  // 3: runs.invocation/artifacts_dir. 4: runs.expect/shard_group/planned_trials.
+  static constexpr int kSchemaVersion = 4;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
 
