@@ -257,7 +257,8 @@ TEST(Trees, ChildrenForkedDuringTheDumpAreTakenAlong) {
     Image image = dump_process(v.pid);
     EXPECT_GE(image.tree.processes_size(), 2);
     ASSERT_EQ(restore_process(image), v.pid);
-    EXPECT_EQ(descendants(v.pid).size(), static_cast<size_t>(image.tree.processes_size() - 1));
+    // It goes on forking once restored: at least those it had.
+    EXPECT_GE(descendants(v.pid).size(), static_cast<size_t>(image.tree.processes_size() - 1));
     ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
     EXPECT_EQ(exit_code(v.pid), kVictimOk);
     v.pid = -1;

@@ -72,8 +72,9 @@ constexpr int kForkingMax = 400;
 constexpr int kForkingBadCount = 16;
 pid_t start_forking_victim();
 
-// In a victim: closes every inherited fd but 0-2 and `ready`, which moves to
-// fd 63 (returned), so that nothing of the caller's is dumped with it.
+// In a victim: closes every inherited fd but `ready`, which moves to fd 63
+// (returned), and puts /dev/null on 0-2, so that nothing of the caller's (a
+// test runner's output pipe) is dumped with it.
 int clean_victim_fds(int ready);
 
 // Every descendant of `pid` (from /proc/PID/task/*/children), parents first.
