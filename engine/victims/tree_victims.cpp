@@ -408,7 +408,7 @@ void forking_victim(int ready) {
   int n = 0;
   Identity saved = me();
   sigset_t usr1 = usr1_set();
-  timespec interval{0, 100000};
+  timespec interval{0, 2000000};
   say(ready);  // and closed, so that children do not hold the caller's pipe
   close(ready);
   for (;;) {

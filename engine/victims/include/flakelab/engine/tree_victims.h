@@ -66,9 +66,9 @@ constexpr int kZombieBadStatus = 16;
 constexpr int kZombieBadSigchld = 32;
 pid_t start_zombie_victim();
 
-// Forks a sleeping child every 100 us (up to kForkingMax) until SIGUSR1; then
+// Forks a sleeping child every 2 ms (up to kForkingMax) until SIGUSR1; then
 // every child must be there with the root as parent.
-constexpr int kForkingMax = 400;
+constexpr int kForkingMax = 16;
 constexpr int kForkingBadCount = 16;
 pid_t start_forking_victim();
 
