@@ -39,8 +39,10 @@ std::optional<TreeProblem> check_tree_records(const pb::TreeImage& tree) {
     std::string who = "pid " + std::to_string(r.pid());
     if (r.pid() == 0 || r.pid() > kPidMax) return TreeProblem{field(i, "pid"), who + " is out of range"};
     if (!index.emplace(r.pid(), i).second) return TreeProblem{field(i, "pid"), who + " appears twice"};
-    if (r.pgid() == 0 || r.pgid() > kPidMax) return TreeProblem{field(i, "pgid"), who + ": group " + std::to_string(r.pgid()) + " is out of range"};
-    if (r.sid() == 0 || r.sid() > kPidMax) return TreeProblem{field(i, "sid"), who + ": session " + std::to_string(r.sid()) + " is out of range"};
+    // 0: a group or session led from outside the dumper's pid namespace (a
+    // harness trial's victim sees its parent's that way).
+    if (r.pgid() > kPidMax) return TreeProblem{field(i, "pgid"), who + ": group " + std::to_string(r.pgid()) + " is out of range"};
+    if (r.sid() > kPidMax) return TreeProblem{field(i, "sid"), who + ": session " + std::to_string(r.sid()) + " is out of range"};
     if (r.exit_signal() > 64) return TreeProblem{field(i, "exit_signal"), who + ": " + std::to_string(r.exit_signal()) + " is not a signal"};
     if (r.comm().size() > 15 || r.comm().find('\0') != std::string::npos)
       return TreeProblem{field(i, "comm"), who + ": not a valid task name (at most 15 bytes, no NUL)"};

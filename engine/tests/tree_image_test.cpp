@@ -173,6 +173,19 @@ TEST(TreeImage, BrokenRecordsAreRefused) {
   }
 }
 
+TEST(TreeImage, SessionAndGroupOutsideThePidNamespaceReadZero) {
+  // In a harness trial's pid namespace the victim's session and group, led from
+  // the parent namespace, read 0: they are the root's inherited ones.
+  Image img = make_tree_image();
+  for (auto& r : *img.tree.mutable_processes()) {
+    r.set_sid(0);
+    if (r.pgid() == 100) r.set_pgid(0);
+  }
+  validate_image(img);
+  std::string msg = refusal([](Image& i) { i.tree.mutable_processes(2)->set_pgid(0); });
+  EXPECT_NE(msg.find("group 0 whose leader is not in the tree"), std::string::npos) << msg;
+}
+
 TEST(TreeImage, DescendantsAreValidatedLikeTheRoot) {
   std::string msg = refusal([](Image& i) { i.descendants[0].process.set_umask(01000); });
   EXPECT_NE(msg.find("image process.img (pid 4243): umask"), std::string::npos) << msg;
