@@ -31,6 +31,7 @@
 #include "pagemap.h"
 #include "proc_files.h"
 #include "saved_files.h"
+#include "tree_dump.h"
 
 namespace flakelab::engine {
 namespace {
@@ -67,13 +68,14 @@ pb::VmaKind classify(const procfs::MapEntry& m) {
 // Everything this slice cannot dump, checked from /proc without touching the
 // process. Returns "" if the process is dumpable.
 // `seized`: we are its tracer now, so its state letter says nothing about it.
-std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bool seized) {
+std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bool seized,
+                        const std::vector<pid_t>& tree = {}) {
   auto threads = compel::proc::list_threads(pid);
   if (threads.empty()) return pid_text(pid) + " does not exist";
   if (threads.size() > ImageLimits::kMaxThreads)
     return pid_text(pid) + " has " + std::to_string(threads.size()) + " threads; at most " +
            std::to_string(ImageLimits::kMaxThreads) + " are supported";
-  if (std::string why = collect_files(pid, nullptr); !why.empty()) return why;
+  if (std::string why = collect_files(pid, nullptr, tree); !why.empty()) return why;
   for (const auto& m : maps) {
     if (m.path == "[vsyscall]") continue;
     if (classify(m) == pb::VMA_UNKNOWN)
@@ -338,6 +340,8 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
   leader.syscall_checked("munmap (scratch page)", SYS_munmap, scratch, kPage);
 }
 
+}  // namespace
+
 void kill_and_wait(pid_t pid, const std::vector<compel::SeizedThread*>& threads) {
   if (::kill(pid, SIGKILL) != 0) throw_errno("kill " + pid_text(pid));
   // As their tracer we see every thread die; the leader's death is reported only
@@ -354,43 +358,44 @@ void kill_and_wait(pid_t pid, const std::vector<compel::SeizedThread*>& threads)
   }
 }
 
-}  // namespace
-
-Image dump_process(pid_t pid, const DumpOptions& options) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+std::string check_dumpable(pid_t pid, const std::vector<pid_t>& tree) {
   auto maps = procfs::read_maps(pid, false);  // the kinds only; flags are read once frozen
-  if (std::string why = unsupported(pid, maps, false); !why.empty()) throw EngineError("dump: " + why);
-  Image image;
+  return unsupported(pid, maps, false, tree);
+}
+
+std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc) {
+  // Leader first, then the others by tid: the order restore creates them in.
+  std::vector<compel::SeizedThread*> threads = {&proc.leader()};
+  for (const auto& t : proc.threads())
+    if (t->tid() != proc.pid()) threads.push_back(t.get());
+  std::sort(threads.begin() + 1, threads.end(), [](auto* a, auto* b) { return a->tid() < b->tid(); });
+  return threads;
+}
+
+void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image) {
+  const pid_t pid = proc.pid();
   try {
-    compel::SeizedProcess proc(pid);
     // compel leaves a job-control stopped process stopped; restore stops it again.
     image.process.set_stopped(proc.was_stopped());
-    // Leader first, then the others by tid: the order restore creates them in.
-    std::vector<compel::SeizedThread*> threads = {&proc.leader()};
-    for (const auto& t : proc.threads())
-      if (t->tid() != pid) threads.push_back(t.get());
-    std::sort(threads.begin() + 1, threads.end(), [](auto* a, auto* b) { return a->tid() < b->tid(); });
+    std::vector<compel::SeizedThread*> threads = dump_order(proc);
     for (auto* th : threads) dump_thread(*th, image.process.add_threads());
     dump_signals(proc, image);
     dump_thread_extras(pid, threads, image);
     peek_pending(pid, true, image.process.mutable_shared_pending());
     // Read the layout again now that the process is frozen and the parasite gone.
-    maps = procfs::read_maps(pid);
-    if (std::string why = unsupported(pid, maps, true); !why.empty()) throw EngineError("dump: " + why);
+    auto maps = procfs::read_maps(pid);
+    if (std::string why = unsupported(pid, maps, true, tree); !why.empty()) throw EngineError("dump: " + why);
     dump_attributes(pid, image);
-    if (std::string why = collect_files(pid, &image.process); !why.empty()) throw EngineError("dump: " + why);
+    if (std::string why = collect_files(pid, &image.process, tree); !why.empty()) throw EngineError("dump: " + why);
     {
       compel::RemoteSession session(proc.leader());
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));
     }
     dump_memory(pid, maps, image);
     collect_saved_mappings(pid, maps, image.process);
-    validate_image(image, "(dump of " + pid_text(pid) + ")");
-    if (!options.leave_running) kill_and_wait(pid, threads);
   } catch (const compel::CompelError& e) {
     throw EngineError(std::string("dump ") + pid_text(pid) + ": " + e.what(), e.error_number());
   }
-  return image;
 }
 
 }  // namespace flakelab::engine

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -37,11 +38,12 @@ bool is_fifo_fd(const std::string& link, const struct stat& st) {
   return S_ISFIFO(st.st_mode) && !link.empty() && link[0] == '/';
 }
 
-std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino) {
+std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino, const std::vector<pid_t>& ignore) {
   DirPtr proc(opendir("/proc"));
   if (!proc) throw_errno("opendir /proc");
   while (dirent* e = readdir(proc.get())) {
     if (!all_digits(e->d_name) || atoi(e->d_name) == pid) continue;
+    if (std::find(ignore.begin(), ignore.end(), atoi(e->d_name)) != ignore.end()) continue;
     std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
     DirPtr fds(opendir(fd_dir.c_str()));
     if (!fds) continue;  // gone, or a kernel thread
@@ -59,7 +61,7 @@ std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t 
   return "";
 }
 
-std::string collect_fifos(pid_t pid, pb::Process* out) {
+std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree) {
   std::string base = "/proc/" + std::to_string(pid) + "/fd/";
   std::map<std::pair<dev_t, ino_t>, uint32_t> ids;  // FIFO -> Fifo.id
   for (int fd : compel::proc::list_fds(pid)) {
@@ -75,9 +77,9 @@ std::string collect_fifos(pid_t pid, pb::Process* out) {
     auto key = std::make_pair(st.st_dev, st.st_ino);
     auto it = ids.find(key);
     if (it == ids.end()) {
-      if (std::string holder = held_elsewhere(pid, link, st.st_dev, st.st_ino); !holder.empty())
+      if (std::string holder = held_elsewhere(pid, link, st.st_dev, st.st_ino, tree); !holder.empty())
         return where + ": the FIFO is also open in another process (" + holder +
-               "); FIFOs shared between processes are not supported until process trees are (part 2)";
+               "), outside the dumped process tree";
       uint32_t id = static_cast<uint32_t>(ids.size() + 1);
       it = ids.emplace(key, id).first;
       if (out) {

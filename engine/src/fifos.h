@@ -20,12 +20,14 @@ bool is_fifo_fd(const std::string& link, const struct stat& st);
 
 // "pid N fd M" of a process other than `pid` with an fd whose link reads `link`
 // and whose inode is (dev, ino), or "" if there is none. Scans /proc/*/fd.
-std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino);
+// Processes in `ignore` (the rest of a dumped tree) do not count.
+std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino,
+                           const std::vector<pid_t>& ignore = {});
 
 // Without `out`: checks that no FIFO the process holds is open elsewhere. With
 // `out` (files already collected, process frozen): also adds a pb::Fifo per FIFO
 // and sets File.fifo_id. Returns "" or why the process cannot be dumped.
-std::string collect_fifos(pid_t pid, pb::Process* out);
+std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree = {});
 
 // For every FILE_FIFO file of `p`: the FIFO reopened by path with the saved flags
 // (never blocking: the restorer holds it open read-write meanwhile), holding the

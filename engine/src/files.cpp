@@ -44,7 +44,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 }  // namespace
 
-std::string collect_files(pid_t pid, pb::Process* out) {
+std::string collect_files(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree) {
   std::string base = "/proc/" + std::to_string(pid) + "/fd/";
   struct Seen {
     int fd;
@@ -169,13 +169,13 @@ std::string collect_files(pid_t pid, pb::Process* out) {
     // one held by another process is not, until process trees are dumped.
     std::string link = "pipe:[" + std::to_string(id) + "]";
     if (e.read == 0 || e.write == 0)
-      if (std::string holder = held_elsewhere(pid, link, e.dev, id); !holder.empty())
+      if (std::string holder = held_elsewhere(pid, link, e.dev, id, tree); !holder.empty())
         return "pid " + std::to_string(pid) + " fd " + std::to_string(e.some_fd) + " (" + link +
                "): the pipe is also open in another process (" + holder +
-               "); pipes shared between processes are not supported until process trees are (part 2)";
+               "), outside the dumped process tree";
     if (out) *out->add_pipes() = snapshot_pipe(pid, e.some_fd, id);
   }
-  if (std::string why = collect_fifos(pid, out); !why.empty()) return why;
+  if (std::string why = collect_fifos(pid, out, tree); !why.empty()) return why;
   if (out) collect_saved_fds(pid, *out);
   return "";
 }

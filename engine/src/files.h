@@ -15,7 +15,9 @@ namespace flakelab::engine {
 
 // Reads the fd table from /proc without touching the process. Returns a message
 // naming the first unsupported fd, or "" (then `out`, if given, is filled).
-std::string collect_files(pid_t pid, pb::Process* out);
+// `tree`: the other processes dumped with it (pipes and FIFOs they hold too are
+// not "held elsewhere").
+std::string collect_files(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree = {});
 
 // The restorer's copies of the image's open files, one per pb::File, each at an fd
 // number >= `min_fd` so that placing them at the saved numbers in the target never

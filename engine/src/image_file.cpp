@@ -83,10 +83,11 @@ Header check_header(std::span<const uint8_t> head, uint64_t file_size, uint64_t 
                                         (magic == kProcessMagic ? "process" : "pages") + " image)");
   if (crc32c(&h, offsetof(Header, header_crc)) != h.header_crc)
     throw ImageError(name, "header_crc", "header checksum mismatch (header is corrupt)");
-  if (h.version != kImageFormatVersion)
+  if (h.version != kImageFormatVersion && h.version != kTreeFormatVersion)
     throw ImageError(name, "version", "format version " + std::to_string(h.version) +
-                                          " is not supported (this build reads version " +
-                                          std::to_string(kImageFormatVersion) + ")");
+                                          " is not supported (this build reads versions " +
+                                          std::to_string(kImageFormatVersion) + " and " +
+                                          std::to_string(kTreeFormatVersion) + ")");
   if (h.header_size != kHeaderSize)
     throw ImageError(name, "header_size", "is " + std::to_string(h.header_size) + ", expected " +
                                               std::to_string(kHeaderSize));
@@ -110,10 +111,11 @@ void check_payload(const Header& h, std::span<const uint8_t> payload, const std:
 
 // Returns the payload of a framed file after checking every header field.
 std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, uint64_t max_payload,
-                                 const std::string& name) {
+                                 const std::string& name, uint32_t* version = nullptr) {
   Header h = check_header(file, file.size(), magic, max_payload, name);
   auto payload = file.subspan(kHeaderSize);
   check_payload(h, payload, name);
+  if (version) *version = h.version;
   return payload;
 }
 
@@ -213,27 +215,139 @@ std::vector<uint8_t> encode_pages_file(std::span<const uint8_t> pages) { return 
 
 namespace {
 
-// The metadata file's payload, parsed; the pages are set by the caller.
-void parse_process(std::span<const uint8_t> process_file, const std::string& process_name, Image& image) {
-  auto meta = unframe(process_file, kProcessMagic, ImageLimits::kMaxMetadataBytes, process_name);
-  if (!image.process.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
-    throw ImageError(process_name, "payload", "not a valid flakelab.engine.pb.Process message");
+// The metadata file's payload, parsed; the pages are set by the caller. Returns
+// the format version. A tree (version 2) is split into Image.process (the root),
+// Image.tree (records without their Process) and Image.descendants.
+uint32_t parse_process(std::span<const uint8_t> process_file, const std::string& process_name, Image& image) {
+  uint32_t version = 0;
+  auto meta = unframe(process_file, kProcessMagic, ImageLimits::kMaxMetadataBytes, process_name, &version);
+  if (version == kImageFormatVersion) {
+    if (!image.process.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
+      throw ImageError(process_name, "payload", "not a valid flakelab.engine.pb.Process message");
+    return version;
+  }
+  if (!image.tree.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
+    throw ImageError(process_name, "payload", "not a valid flakelab.engine.pb.TreeImage message");
+  auto& records = *image.tree.mutable_processes();
+  if (records.empty()) throw ImageError(process_name, "processes", "a tree image has no processes");
+  if (static_cast<uint64_t>(records.size()) > ImageLimits::kMaxTreeProcesses)
+    throw ImageError(process_name, "processes", "count " + std::to_string(records.size()) + " exceeds the limit of " +
+                                                    std::to_string(ImageLimits::kMaxTreeProcesses));
+  for (int i = 0; i < records.size(); ++i) {
+    auto* r = records.Mutable(i);
+    if (r->zombie() || i == 0) {
+      if (i == 0) image.process.Swap(r->mutable_process());
+      r->clear_process();
+      continue;
+    }
+    image.descendants.emplace_back();
+    image.descendants.back().process.Swap(r->mutable_process());
+    r->clear_process();
+  }
+  return version;
+}
+
+// Hands each live process its part of the pages payload (version 2: the root's
+// pages, then every descendant's, each Process.pages_bytes long).
+void split_pages(Image& image, const std::string& pages_name) {
+  if (image.tree.processes().empty()) return;
+  uint64_t offset = image.process.pages_bytes();
+  uint64_t total = image.pages.size();
+  if (offset > total)
+    throw ImageError(pages_name, "payload_len", "holds " + std::to_string(total) + " bytes, fewer than the root's " +
+                                                    std::to_string(offset) + " bytes of pages");
+  for (auto& d : image.descendants) {
+    uint64_t n = d.process.pages_bytes();
+    if (n > total - offset)
+      throw ImageError(pages_name, "payload_len", "holds " + std::to_string(total) + " bytes, too few for pid " +
+                                                      std::to_string(d.process.pid()) + "'s pages");
+    d.pages.assign(image.pages.begin() + static_cast<long>(offset), image.pages.begin() + static_cast<long>(offset + n));
+    offset += n;
+  }
+  if (offset != total)
+    throw ImageError(pages_name, "payload_len", std::to_string(total - offset) +
+                                                    " bytes beyond the pages of every process in the tree");
+  image.pages.resize(image.process.pages_bytes());
+}
+
+void check_versions_match(uint32_t process_version, uint32_t pages_version, const std::string& pages_name) {
+  if (process_version != pages_version)
+    throw ImageError(pages_name, "version", "format version " + std::to_string(pages_version) +
+                                                " does not match the process file's version " +
+                                                std::to_string(process_version));
+}
+
+// The version-2 process file: the tree records with every live Process put back.
+std::string serialize_tree(const Image& image) {
+  pb::TreeImage tree = image.tree;
+  size_t next = 0;
+  for (int i = 0; i < tree.processes_size(); ++i) {
+    auto* r = tree.mutable_processes(i);
+    if (i == 0) {
+      *r->mutable_process() = image.process;
+    } else if (!r->zombie()) {
+      if (next >= image.descendants.size())
+        throw EngineError("encoding the image: the tree lists more live processes than it holds");
+      *r->mutable_process() = image.descendants[next++].process;
+    }
+  }
+  if (next != image.descendants.size())
+    throw EngineError("encoding the image: the tree lists fewer live processes than it holds");
+  std::string bytes;
+  if (!tree.SerializeToString(&bytes)) throw EngineError("serializing the tree image failed");
+  return bytes;
+}
+
+PageBytes all_pages(const Image& image) {
+  size_t total = image.pages.size();
+  for (const auto& d : image.descendants) total += d.pages.size();
+  PageBytes out;
+  out.resize(total);
+  size_t at = 0;
+  auto put = [&](const PageBytes& b) {
+    if (!b.empty()) std::memcpy(out.data() + at, b.data(), b.size());
+    at += b.size();
+  };
+  put(image.pages);
+  for (const auto& d : image.descendants) put(d.pages);
+  return out;
 }
 
 }  // namespace
 
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>> encode_image_files(const Image& image) {
+  if (image.tree.processes().empty()) return {encode_process_file(image.process), encode_pages_file(image.pages)};
+  std::string bytes = serialize_tree(image);
+  PageBytes pages = all_pages(image);
+  return {detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, kTreeFormatVersion),
+          detail::frame(kPagesMagic, pages, kTreeFormatVersion)};
+}
+
 Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_t> pages_file,
                    const std::string& process_name, const std::string& pages_name) {
   Image image;
-  parse_process(process_file, process_name, image);
-  auto pages = unframe(pages_file, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_name);
+  uint32_t version = parse_process(process_file, process_name, image);
+  uint32_t pages_version = 0;
+  auto pages = unframe(pages_file, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_name, &pages_version);
+  check_versions_match(version, pages_version, pages_name);
   image.pages.assign(pages.begin(), pages.end());
+  split_pages(image, pages_name);
   validate_image(image, process_name, pages_name);
   return image;
 }
 
 void write_image_dir(const Image& image, const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
+  if (!image.tree.processes().empty()) {
+    // A tree: one pages payload for all of its processes, then the records.
+    std::string bytes = serialize_tree(image);
+    PageBytes pages = all_pages(image);
+    write_file_atomically(dir + "/" + kPagesFile, detail::frame_header(kPagesMagic, pages, kTreeFormatVersion), pages);
+    write_file_atomically(dir + "/" + kProcessFile,
+                          detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                                        kTreeFormatVersion));
+    return;
+  }
   // Pages first: a directory with a process file always has its pages. The header
   // and the page data go out as two writes: no framed copy of hundreds of MiB.
   auto pages_head = detail::frame_header(kPagesMagic, image.pages, kImageFormatVersion);
@@ -245,17 +359,20 @@ Image read_image_dir(const std::string& dir) {
   std::string process_path = dir + "/" + kProcessFile;
   std::string pages_path = dir + "/" + kPagesFile;
   Image image;
-  parse_process(File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64), process_path, image);
+  uint32_t version =
+      parse_process(File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64), process_path, image);
   // The page data is read straight into the image's buffer (no second copy).
   File pages(pages_path, O_RDONLY);
   uint64_t size = pages.size();
   uint8_t head[kHeaderSize];
   size_t got = pages.read_some(head, kHeaderSize);
   Header h = check_header({head, got}, size, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_path);
+  check_versions_match(version, h.version, pages_path);
   image.pages.resize(h.payload_len);
   if (pages.read_some(image.pages.data(), image.pages.size()) != image.pages.size())
     throw ImageError(pages_path, "payload_len", "file shrank while it was read");
   check_payload(h, image.pages, pages_path);
+  split_pages(image, pages_path);
   validate_image(image, process_path, pages_path);
   return image;
 }

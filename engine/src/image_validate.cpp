@@ -16,6 +16,7 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "saved_image.h"
+#include "tree_image.h"
 
 namespace flakelab::engine {
 namespace {
@@ -149,8 +150,7 @@ void validate_vmas(const Checker& c, const pb::Process& p) {
   }
 }
 
-void validate_pages(const Checker& c, const Image& image, const std::string& pages_name) {
-  const pb::Process& p = image.process;
+void validate_pages(const Checker& c, const pb::Process& p, const PageBytes& pages, const std::string& pages_name) {
   c.count("pages", p.pages_size(), ImageLimits::kMaxPageRuns);
   uint64_t total = 0;
   uint64_t prev_end = 0;
@@ -177,8 +177,8 @@ void validate_pages(const Checker& c, const Image& image, const std::string& pag
   }
   if (total != p.pages_bytes())
     c.fail("pages_bytes", std::to_string(p.pages_bytes()) + " does not match the runs' total of " + std::to_string(total));
-  if (image.pages.size() != total)
-    throw ImageError(pages_name, "payload_len", "holds " + std::to_string(image.pages.size()) +
+  if (pages.size() != total)
+    throw ImageError(pages_name, "payload_len", "holds " + std::to_string(pages.size()) +
                                                     " bytes, the process image's page runs need " + std::to_string(total));
 }
 
@@ -328,10 +328,10 @@ void validate_mm(const Checker& c, const pb::MmFields& mm) {
   c.path("mm.exe_path", mm.exe_path(), true);
 }
 
-}  // namespace
-
-void validate_image(const Image& image, const std::string& process_name, const std::string& pages_name) {
-  const pb::Process& p = image.process;
+// One live process; `process_name` labels errors (for a tree's descendants it
+// names the pid too).
+void validate_process(const pb::Process& p, const PageBytes& pages, const std::string& process_name,
+                      const std::string& pages_name) {
   Checker c(process_name);
   if (p.pid() == 0 || p.pid() > kPidMax) c.fail("pid", std::to_string(p.pid()) + " is out of range");
   if (p.comm().size() > 15 || p.comm().find('\0') != std::string::npos)
@@ -374,9 +374,23 @@ void validate_image(const Image& image, const std::string& process_name, const s
     if (!seen.insert(p.threads(i).tid()).second) c.fail(idx("threads", i, "tid"), "appears twice");
   }
   validate_vmas(c, p);
-  validate_pages(c, image, pages_name);
+  validate_pages(c, p, pages, pages_name);
   validate_files(c, p);
   validate_saved_content(p, process_name);
+}
+
+}  // namespace
+
+void validate_image(const Image& image, const std::string& process_name, const std::string& pages_name) {
+  validate_process(image.process, image.pages, process_name, pages_name);
+  if (image.tree.processes().empty()) {
+    if (!image.descendants.empty())
+      throw ImageError(process_name, "processes", "descendants without tree records");
+    return;
+  }
+  for (const auto& d : image.descendants)
+    validate_process(d.process, d.pages, process_name + " (pid " + std::to_string(d.process.pid()) + ")", pages_name);
+  validate_tree(image, process_name);
 }
 
 }  // namespace flakelab::engine

@@ -38,11 +38,12 @@
 #include "proc_files.h"
 #include "fifos.h"
 #include "saved_files.h"
+#include "restore_steps.h"
 #include "trampoline.h"
 #include "vdso.h"
 
 namespace flakelab::engine {
-namespace {
+namespace restore_detail {
 
 using compel::UniqueFd;
 
@@ -58,26 +59,6 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-// Sole owner of the new process until it is handed to the caller: kills and reaps
-// it unless disarmed, so a failed restore leaves nothing behind.
-class ChildGuard {
- public:
-  explicit ChildGuard(pid_t pid) : pid_(pid) {}
-  ~ChildGuard() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
-    }
-  }
-  ChildGuard(const ChildGuard&) = delete;
-  ChildGuard& operator=(const ChildGuard&) = delete;
-  pid_t disarm() { return std::exchange(pid_, -1); }
-
- private:
-  pid_t pid_;
-};
-
 struct RseqConfig {
   uint64_t rseq_abi_pointer;
   uint32_t rseq_abi_size;
@@ -86,50 +67,26 @@ struct RseqConfig {
   uint32_t pad;
 };
 
-// Files the target needs, opened by the restorer before clone3 so that the child
-// inherits them at the same numbers.
-struct InheritedFiles {
-  std::map<std::pair<std::string, int>, UniqueFd> mapped;  // by path and open mode
-  UniqueFd cwd;
-  UniqueFd exe;
-  std::vector<UniqueFd> open_files;  // per pb::File, above every saved fd number
-  SavedFiles saved;                  // unlinked files, memfds, shared anonymous memory
-
-  // A shared mapping that may become writable needs a file opened for writing.
-  static int mode_for(const pb::Vma& v) {
-    return v.kind() == pb::VMA_FILE_SHARED && v.maywrite() ? O_RDWR : O_RDONLY;
+void InheritedFiles::open_all(const pb::Process& p) {
+  for (const auto& v : p.vmas()) {
+    if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
+    if (v.saved_file() != 0) continue;  // recreated by TreeFiles
+    int mode = mode_for(v);
+    if (mapped.count({v.path(), mode})) continue;
+    UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
+    if (!fd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open " + v.path());
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + v.path());
+    if (v.inode() != 0 && st.st_ino != v.inode())
+      throw EngineError("restore pid " + std::to_string(p.pid()) + ": " + v.path() + " was replaced since the dump (inode " +
+                        std::to_string(st.st_ino) + ", image has " + std::to_string(v.inode()) + ")");
+    mapped.emplace(std::make_pair(v.path(), mode), std::move(fd));
   }
-  int fd_for(const pb::Vma& v) const {
-    return v.saved_file() != 0 ? saved.fd_for_mapping(v) : mapped.at({v.path(), mode_for(v)}).get();
-  }
-
-  void open_all(const pb::Process& p) {
-    saved.recreate(p);
-    for (const auto& v : p.vmas()) {
-      if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
-      if (v.saved_file() != 0) continue;  // recreated above
-      int mode = mode_for(v);
-      if (mapped.count({v.path(), mode})) continue;
-      UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
-      if (!fd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open " + v.path());
-      struct stat st;
-      if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + v.path());
-      if (v.inode() != 0 && st.st_ino != v.inode())
-        throw EngineError("restore pid " + std::to_string(p.pid()) + ": " + v.path() + " was replaced since the dump (inode " +
-                          std::to_string(st.st_ino) + ", image has " + std::to_string(v.inode()) + ")");
-      mapped.emplace(std::make_pair(v.path(), mode), std::move(fd));
-    }
-    cwd.reset(::open(p.cwd().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cwd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open cwd " + p.cwd());
-    exe.reset(::open(p.mm().exe_path().c_str(), O_RDONLY | O_CLOEXEC));
-    if (!exe) throw_errno("restore pid " + std::to_string(p.pid()) + ": open exe " + p.mm().exe_path());
-    int top = 3;
-    for (const auto& fd : p.fds()) top = std::max(top, static_cast<int>(fd.fd()) + 1);
-    open_files = reopen_files(p, top);
-    saved.open_descriptions(p, open_files, top);
-    reopen_fifos(p, open_files, top);
-  }
-};
+  cwd.reset(::open(p.cwd().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open cwd " + p.cwd());
+  exe.reset(::open(p.mm().exe_path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!exe) throw_errno("restore pid " + std::to_string(p.pid()) + ": open exe " + p.mm().exe_path());
+}
 
 user_regs_struct to_regs(const pb::GpRegs& g) {
   user_regs_struct r{};
@@ -167,35 +124,12 @@ user_regs_struct with_restart_applied(user_regs_struct r) {
   return r;
 }
 
-// Bump allocator over the trampoline's scratch area: syscall arguments the kernel
-// reads from the target's memory.
-class Scratch {
- public:
-  Scratch(pid_t pid, const Trampoline& t) : pid_(pid), t_(t) {}
-  uint64_t put(const void* data, size_t size) {
-    if (used_ + size > t_.scratch_size()) throw EngineError("restore: trampoline scratch area is full");
-    uint64_t addr = t_.scratch() + used_;
-    iovec local{const_cast<void*>(data), size};
-    iovec remote{reinterpret_cast<void*>(addr), size};
-    if (process_vm_writev(pid_, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size))
-      throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (trampoline scratch)");
-    used_ += (size + 15) & ~size_t{15};
-    return addr;
-  }
-  void reset() { used_ = 0; }
-
- private:
-  pid_t pid_;
-  Trampoline t_;
-  size_t used_ = 0;
-};
-
 // Rebuilds the target from inside, one remote syscall at a time.
 class Transmuter {
  public:
-  Transmuter(compel::RemoteSession& session, pid_t pid, const Image& image, const Trampoline& t,
-             const InheritedFiles& files)
-      : s_(session), pid_(pid), image_(image), p_(image.process), t_(t), files_(files), scratch_(pid, t) {}
+  Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
+             const Trampoline& t, const InheritedFiles& files)
+      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), scratch_(pid, t) {}
 
   void run() {
     forget_rseq();
@@ -300,7 +234,7 @@ class Transmuter {
 
   void write_pages() {
     auto segments = page_segments(p_);
-    auto done = copy_segments(pid_, const_cast<uint8_t*>(image_.pages.data()), segments, CopyDirection::kToProcess);
+    auto done = copy_segments(pid_, const_cast<uint8_t*>(pages_.data()), segments, CopyDirection::kToProcess);
     for (size_t i = 0; i < segments.size(); ++i)
       if (done[i] != segments[i].len)
         throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
@@ -345,7 +279,7 @@ class Transmuter {
   void install_fds() {
     std::vector<uint32_t> keep;
     for (const auto& fd : p_.fds()) {
-      call("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.open_files.at(fd.file()).get(), fd.fd(),
+      call("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.tree->file_fd(p_, fd.file()), fd.fd(),
            fd.cloexec() ? O_CLOEXEC : 0);
       keep.push_back(fd.fd());
     }
@@ -360,7 +294,7 @@ class Transmuter {
 
   // Needs every fd in place: watches are keyed by the target's fd numbers.
   void add_epoll_watches() {
-    restore_epoll_watches(p_, TargetCalls{
+    restore_epoll_watches(files_.tree->epoll_view(p_), TargetCalls{
                                   [this](const std::string& what, long nr, long a1, long a2, long a3, long a4) {
                                     return call(what, nr, a1, a2, a3, a4);
                                   },
@@ -381,12 +315,17 @@ class Transmuter {
 
   compel::RemoteSession& s_;
   pid_t pid_;
-  const Image& image_;
+  const PageBytes& pages_;
   const pb::Process& p_;
   Trampoline t_;
   const InheritedFiles& files_;
   Scratch scratch_;
 };
+
+void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
+               const Trampoline& t, const InheritedFiles& files) {
+  Transmuter(session, pid, p, pages, t, files).run();
+}
 
 // Creates thread `tid` in the target: the leader runs clone3(set_tid) from the
 // trampoline's spawn snippet and traps back; the new thread sleeps in pause().
@@ -519,81 +458,13 @@ void set_rlimits(pid_t pid, const pb::Process& p) {
   }
 }
 
-std::vector<Range> busy_ranges(const pb::Process& p) {
+std::vector<Range> busy_ranges(const std::vector<const pb::Process*>& processes) {
   std::vector<Range> busy;
   for (const auto& m : procfs::read_maps(getpid(), false)) busy.push_back({m.start, m.end});
-  for (const auto& v : p.vmas()) busy.push_back({v.start(), v.end()});
+  for (const pb::Process* p : processes)
+    for (const auto& v : p->vmas()) busy.push_back({v.start(), v.end()});
   return busy;
 }
 
-}  // namespace
-
-pid_t restore_process(const Image& image, const RestoreOptions& options) {
-  validate_image(image, "(restore)");
-  const pb::Process& p = image.process;
-  const pid_t pid = static_cast<pid_t>(p.pid());
-  InheritedFiles files;
-  files.open_all(p);
-  // Another thread of the restorer may map something where the trampoline was to
-  // go between choosing the spot and clone3; the child then exits and we retry.
-  std::optional<ChildGuard> guard;
-  Trampoline t;
-  for (int attempt = 1;; ++attempt) {
-    auto base = find_free_range(busy_ranges(p), Trampoline::kSize, ImageLimits::kUserTop);
-    if (!base) throw EngineError("restore pid " + std::to_string(pid) + ": no free address range for the trampoline");
-    t = Trampoline{*base};
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
-    UniqueFd ready_r(fds[0]), ready_w(fds[1]);
-    guard.emplace(clone_into_trampoline(pid, t, trampoline_code(ready_w.get()), options.pid_wait_ms));
-    ready_w.reset();
-    std::string why = wait_ready(ready_r.get());
-    if (why.empty()) break;
-    guard.reset();  // kills and reaps it, freeing the pid
-    if (attempt == 3)
-      throw EngineError("restore pid " + std::to_string(pid) + ": the new process did not reach its trampoline: " + why);
-  }
-  const pid_t child = pid;
-  try {
-    compel::SeizedProcess proc(child);
-    compel::SeizedThread& th = proc.leader();
-    if (!t.contains(th.get_regs().rip))
-      throw EngineError("restore pid " + std::to_string(pid) + ": the new process is not in its trampoline");
-    // Threads other than the leader are attached here; they detach when this goes.
-    std::vector<std::unique_ptr<compel::SeizedThread>> others;
-    // On failure, kill before any thread is detached: nothing half-restored runs.
-    struct KillOnUnwind {
-      pid_t pid;
-      int exceptions = std::uncaught_exceptions();
-      ~KillOnUnwind() {
-        if (std::uncaught_exceptions() > exceptions) ::kill(pid, SIGKILL);
-      }
-    } kill_on_unwind{child};
-    {
-      compel::RemoteSession session(th);
-      Transmuter(session, child, image, t, files).run();
-      session.settle();
-    }
-    files.saved.seal_late(p);  // now that every mapping of a sealed memfd exists
-    std::vector<compel::SeizedThread*> all = {&th};
-    for (int i = 1; i < p.threads_size(); ++i) {
-      others.push_back(spawn_thread(th, child, static_cast<pid_t>(p.threads(i).tid()), t));
-      all.push_back(others.back().get());
-    }
-    for (size_t i = 0; i < all.size(); ++i)
-      restore_thread_state(*all[i], child, p.threads(static_cast<int>(i)), t, i == 0 ? &p : nullptr);
-    set_rlimits(child, p);
-    leave_trampoline(th, t, p);
-    for (size_t i = 0; i < all.size(); ++i) load_thread_registers(*all[i], p.threads(static_cast<int>(i)));
-    // Queued while every thread is still in a ptrace stop: the group stops as soon
-    // as it is detached, before running any of its own code.
-    if (p.stopped() && ::kill(child, SIGSTOP) != 0) throw_errno("restore pid " + std::to_string(pid) + ": kill SIGSTOP");
-    for (auto& o : others) o->release();
-    proc.release();
-  } catch (const compel::CompelError& e) {
-    throw EngineError("restore pid " + std::to_string(pid) + ": " + e.what(), e.error_number());
-  }
-  return guard->disarm();
-}
-
+}  // namespace restore_detail
 }  // namespace flakelab::engine

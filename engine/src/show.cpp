@@ -60,8 +60,9 @@ std::string anon_text(const pb::File& f) {
 
 }  // namespace
 
-std::string show_image_text(const Image& image) {
-  const pb::Process& p = image.process;
+namespace {
+
+std::string process_text(const pb::Process& p, const PageBytes& pages) {
   using ull = unsigned long long;
   std::string out;
   out += format("process %u \"%s\"%s\n", p.pid(), p.comm().c_str(), p.stopped() ? " (job-control stopped)" : "");
@@ -73,7 +74,7 @@ std::string show_image_text(const Image& image) {
                   static_cast<ull>(t.gp().rip()), static_cast<ull>(t.gp().rsp()), static_cast<ull>(t.blocked()),
                   t.pending_size(), t.xstate().size());
   out += format("mappings %d, %d page runs, %llu bytes of page data\n", p.vmas_size(), p.pages_size(),
-                static_cast<ull>(image.pages.size()));
+                static_cast<ull>(pages.size()));
   for (const auto& v : p.vmas())
     out += format("  %012llx-%012llx %s %-16s %s\n", static_cast<ull>(v.start()), static_cast<ull>(v.end()),
                   prot_text(v.prot()).c_str(), pb::VmaKind_Name(v.kind()).c_str(), v.name().c_str());
@@ -82,14 +83,32 @@ std::string show_image_text(const Image& image) {
     const auto& f = p.files(static_cast<int>(fd.file()));
     std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id())) : f.path();
     if (std::string anon = anon_text(f); !anon.empty()) what = anon;
-    out += format("  %u -> file %u %s flags 0%o pos %llu%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
-                  static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "");
+    out += format("  %u -> file %u %s flags 0%o pos %llu%s%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
+                  static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "",
+                  f.tree_file() ? format(" tree file #%u", f.tree_file()).c_str() : "");
   }
   out += show_saved_content(p);
   int handled = 0;
   for (const auto& s : p.sigactions()) handled += s.handler() > 1;  // not SIG_DFL/SIG_IGN
   out += format("signals: %d handlers installed, %d queued process-wide, %d itimers\n", handled,
                 p.shared_pending_size(), p.itimers_size());
+  return out;
+}
+
+}  // namespace
+
+std::string show_image_text(const Image& image) {
+  if (image.tree.processes().empty()) return process_text(image.process, image.pages);
+  int zombies = 0;
+  for (const auto& r : image.tree.processes()) zombies += r.zombie();
+  std::string out = format("tree: %d processes (%d zombies)\n", image.tree.processes_size(), zombies);
+  for (const auto& r : image.tree.processes()) {
+    out += format("  pid %u ppid %u pgid %u sid %u", r.pid(), r.ppid(), r.pgid(), r.sid());
+    if (r.zombie()) out += format(" zombie \"%s\" wait status 0x%x", r.comm().c_str(), r.exit_status());
+    out += "\n";
+  }
+  out += process_text(image.process, image.pages);
+  for (const auto& d : image.descendants) out += process_text(d.process, d.pages);
   return out;
 }
 
@@ -158,15 +177,36 @@ void decode_names(nlohmann::ordered_json& node) {
 
 }  // namespace
 
-std::string show_image_json(const Image& image) {
+namespace {
+
+nlohmann::ordered_json to_json(const google::protobuf::Message& m) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  auto status = google::protobuf::util::MessageToJsonString(image.process, &json, options);
+  auto status = google::protobuf::util::MessageToJsonString(m, &json, options);
   if (!status.ok()) throw EngineError("show: JSON conversion failed: " + status.ToString());
   auto doc = nlohmann::ordered_json::parse(json);
   decode_names(doc);
+  return doc;
+}
+
+}  // namespace
+
+// The root process's fields at the top (as for a single process); a tree adds
+// "tree" (the records) and "descendants" (the other live processes).
+std::string show_image_json(const Image& image) {
+  auto doc = to_json(image.process);
   doc["page_data_bytes"] = image.pages.size();
+  if (!image.tree.processes().empty()) {
+    doc["tree"] = to_json(image.tree);
+    auto list = nlohmann::ordered_json::array();
+    for (const auto& d : image.descendants) {
+      auto one = to_json(d.process);
+      one["page_data_bytes"] = d.pages.size();
+      list.push_back(std::move(one));
+    }
+    doc["descendants"] = std::move(list);
+  }
   return doc.dump(1) + "\n";
 }
 

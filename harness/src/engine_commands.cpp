@@ -87,10 +87,15 @@ void write_pidfile(const std::string& path, pid_t pid) {
   }
 }
 
+// The root process; for a tree, how many processes it has besides.
 std::string describe(const engine::Image& image) {
   const auto& p = image.process;
-  return fmt::format("{} thread(s), {} mapping(s), {} page run(s) = {} KiB, {} fd(s)", p.threads_size(),
-                     p.vmas_size(), p.pages_size(), image.pages.size() / 1024, p.fds_size());
+  std::string out = fmt::format("{} thread(s), {} mapping(s), {} page run(s) = {} KiB, {} fd(s)", p.threads_size(),
+                                p.vmas_size(), p.pages_size(), image.pages.size() / 1024, p.fds_size());
+  if (image.tree.processes_size() > 1)
+    out += fmt::format("; a tree of {} processes ({} live descendants)", image.tree.processes_size(),
+                       image.descendants.size());
+  return out;
 }
 
 }  // namespace
@@ -164,7 +169,7 @@ EngineVerbs::EngineVerbs(CLI::App& app) {
   };
 
   dump_ = app.add_subcommand("dump", "checkpoint a process into an image directory (kills it unless --leave-running)");
-  dump_->add_option("-t,--tree", dump_command_.pid, "pid of the process to dump")->required();
+  dump_->add_option("-t,--tree", dump_command_.pid, "pid of the root of the process tree to dump (with all its descendants)")->required();
   dump_->add_option("-D,--images-dir", dump_command_.dir, "image directory (created if missing)")->required();
   dump_->add_flag("-R,--leave-running", dump_command_.leave_running, "leave the process running after the dump");
   add_log_options(dump_, dump_command_.log);

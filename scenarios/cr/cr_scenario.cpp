@@ -189,5 +189,10 @@ std::unique_ptr<Scenario> make_cr_unlinked() { return make_cr_scenario("unlinked
 std::unique_ptr<Scenario> make_cr_fifos() { return make_cr_scenario("fifos"); }
 std::unique_ptr<Scenario> make_cr_shmem() { return make_cr_scenario("shmem"); }
 std::unique_ptr<Scenario> make_cr_syscalls() { return make_cr_scenario("syscalls"); }
+std::unique_ptr<Scenario> make_cr_tree() { return make_cr_scenario("tree"); }
+std::unique_ptr<Scenario> make_cr_sessions() { return make_cr_scenario("sessions"); }
+std::unique_ptr<Scenario> make_cr_shared_files() { return make_cr_scenario("shared-files"); }
+std::unique_ptr<Scenario> make_cr_shared_offset() { return make_cr_scenario("shared-offset"); }
+std::unique_ptr<Scenario> make_cr_zombies() { return make_cr_scenario("zombies"); }
 
 }  // namespace flakelab::scenarios

@@ -7,6 +7,7 @@
 #include "flakelab/engine/anon_fd_victims.h"
 #include "flakelab/engine/mem_victims.h"
 #include "flakelab/engine/syscall_victims.h"
+#include "flakelab/engine/tree_victims.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::scenarios::cr {
@@ -148,6 +149,62 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kSyscallBadClockNanosleep, "clock_nanosleep before its deadline"},
         {victims::kSyscallBadFutex, "futex wait"},
         {victims::kSyscallBadMain, "the main thread's sigsuspend"}}},
+      {"tree",
+       "a process tree three generations deep (children, grandchild, great-grandchild), a child with a second "
+       "thread; every process checks its pid, parent and memory",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_tree_victim(); },
+       nullptr,
+       {{victims::kTreeBadPid, "pid"},
+        {victims::kTreeBadPpid, "parent"},
+        {victims::kTreeBadChild, "a child is missing or died"},
+        {victims::kTreeBadMemory, "memory of a process"},
+        {victims::kTreeBadThread, "second thread of a child"}}},
+      {"sessions",
+       "a session leader, group leaders that do not lead their session, members of groups led by a sibling, "
+       "processes in the caller's session and group",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_session_victim(); },
+       nullptr,
+       {{victims::kTreeBadPid, "pid"},
+        {victims::kTreeBadPpid, "parent"},
+        {victims::kTreeBadChild, "a child is missing or died"},
+        {victims::kTreeBadMemory, "memory of a process"},
+        {victims::kSessionBadSid, "session"},
+        {victims::kSessionBadPgid, "process group"}}},
+      {"shared-files",
+       "pipes (one in each direction), a FIFO and an eventfd shared by a parent and its child, with data in flight",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_shared_files_victim(dir); },
+       nullptr,
+       {{victims::kTreeBadPid, "pid"},
+        {victims::kTreeBadPpid, "parent"},
+        {victims::kTreeBadChild, "the child is missing or died"},
+        {victims::kSharedBadPipe, "pipe to the child (data in flight or no longer one pipe)"},
+        {victims::kSharedBadReply, "pipe to the parent"},
+        {victims::kSharedBadFifo, "shared FIFO"},
+        {victims::kSharedBadEventfd, "shared eventfd"}}},
+      {"shared-offset",
+       "one open file shared by a parent and its child through fork; the child moved the shared offset",
+       {},
+       [](const TrialContext&, const std::string& dir) { return victims::start_shared_offset_victim(dir); },
+       nullptr,
+       {{victims::kTreeBadPid, "pid"},
+        {victims::kTreeBadPpid, "parent"},
+        {victims::kTreeBadChild, "the child is missing or died"},
+        {victims::kOffsetBad, "the offset is no longer shared"},
+        {victims::kOffsetBadContent, "file contents"}}},
+      {"zombies",
+       "two unreaped children (exit status 42, killed by SIGTERM); checks statuses, pids and that no extra "
+       "SIGCHLD arrives",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_zombie_victim(); },
+       nullptr,
+       {{victims::kTreeBadPid, "pid"},
+        {victims::kTreeBadPpid, "parent"},
+        {victims::kTreeBadChild, "an unexpected child"},
+        {victims::kZombieBadStatus, "zombie exit status"},
+        {victims::kZombieBadSigchld, "extra SIGCHLD"}}},
   };
   return all;
 }

@@ -41,8 +41,9 @@ TEST_P(CrScenario, PassesThreeCyclesThroughImageDirectories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario,
-                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "shmem", "signals", "syscalls",
-                                           "threads", "unlinked"),
+                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "sessions",
+                                           "shared-files", "shared-offset", "shmem", "signals", "syscalls", "threads",
+                                           "tree", "unlinked", "zombies"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name)

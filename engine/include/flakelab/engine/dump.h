@@ -1,4 +1,5 @@
-// Checkpoint of one process into an Image.
+// Checkpoint of a process tree into an Image (see engine/README.md for what
+// survives).
 //
 // Supported so far: one single-threaded process with anonymous private and
 // private file mappings, the vDSO/vvar pages, registers + XSTATE, signal mask,
@@ -18,10 +19,14 @@
 namespace flakelab::engine {
 
 struct DumpOptions {
-  bool leave_running = false;   // default: kill the process once dumped
+  bool leave_running = false;   // default: kill the process tree once dumped
 };
 
-// Throws EngineError; the process is then left running exactly as before.
+// Dumps `pid` and all its descendants (a process tree; zombies included): every
+// process is frozen before anything is read, and children forked meanwhile are
+// taken along. Without leave_running the whole tree is killed and reaped (the
+// root by us if we are its parent), so every pid is free for restore_process().
+// Throws EngineError; every process is then left running exactly as before.
 Image dump_process(pid_t pid, const DumpOptions& options = {});
 
 }  // namespace flakelab::engine

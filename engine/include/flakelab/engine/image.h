@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flakelab/engine/page_bytes.h"
@@ -22,11 +23,28 @@ namespace flakelab::engine {
 
 inline constexpr const char* kProcessFile = "process.img";
 inline constexpr const char* kPagesFile = "pages.img";
+// Version 1: process.img holds one pb::Process. Version 2 (process trees):
+// process.img holds a pb::TreeImage, pages.img the pages of every live process in
+// tree order. Readers take both; writers use 1 for images without tree records
+// (so such images stay readable by older builds) and 2 otherwise.
 inline constexpr uint32_t kImageFormatVersion = 1;
+inline constexpr uint32_t kTreeFormatVersion = 2;
 
-struct Image {
+// One live process: metadata and its page data.
+struct ProcessImage {
   pb::Process process;
   PageBytes pages;   // concatenated PageRun contents
+};
+
+struct Image {
+  pb::Process process;   // the root of the tree (the only process of a single-process image)
+  PageBytes pages;       // its concatenated PageRun contents
+  // Process trees: one record per process (root first, parents before children;
+  // pid, parent, group, session, zombie exit status) with `process` left unset:
+  // the root's is above, the other live processes' are `descendants`, in the same
+  // order. Empty: a single process without tree records (version 1 images).
+  pb::TreeImage tree;
+  std::vector<ProcessImage> descendants;
 };
 
 // Limits that keep a hostile image from making us allocate or loop without bound.
@@ -43,12 +61,14 @@ struct ImageLimits {
   static constexpr uint64_t kMaxPath = 4095;
   static constexpr uint64_t kMaxPagesBytes = 64ull << 30;
   static constexpr uint64_t kMaxMetadataBytes = 256ull << 20;
+  static constexpr uint64_t kMaxTreeProcesses = 1024;
   // Highest user address on x86-64 with 4-level paging (TASK_SIZE).
   static constexpr uint64_t kUserTop = 0x7ffffffff000ull;
 };
 
-// The two files' bytes, framed.
+// The two files' bytes, framed. encode_image_files() handles trees too (version 2).
 std::vector<uint8_t> encode_process_file(const pb::Process& process);
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>> encode_image_files(const Image& image);
 std::vector<uint8_t> encode_pages_file(std::span<const uint8_t> pages);
 
 // Checks framing and schema, then validate_image(). `*_name` only labels errors.

@@ -22,7 +22,11 @@ struct RestoreOptions {
   int pid_wait_ms = 2000;
 };
 
-// Returns the pid of the running, restored process. Throws EngineError/ImageError.
+// Returns the pid of the running, restored process: the root of the tree, our
+// child; its descendants are its children and grandchildren again, with their
+// pids, sessions and groups (a session or group the root had from outside the
+// tree becomes the caller's). Throws EngineError/ImageError; nothing is left
+// behind then.
 pid_t restore_process(const Image& image, const RestoreOptions& options = {});
 
 }  // namespace flakelab::engine

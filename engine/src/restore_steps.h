@@ -1,0 +1,89 @@
+// The steps of restoring one process (restore.cpp), which the tree restore
+// (tree_restore.cpp) runs for every process of a tree.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "address_space.h"
+#include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/seized_thread.h"
+#include "flakelab/compel/unique_fd.h"
+#include "flakelab/engine/error.h"
+#include "flakelab/engine/image.h"
+#include "trampoline.h"
+#include "tree_files.h"
+
+namespace flakelab::engine::restore_detail {
+
+// Files one process needs besides its fds, opened by the restorer before clone3
+// so that the target inherits them: files it maps by path, its cwd and exe. Its
+// fds and saved files come from the tree's TreeFiles.
+struct InheritedFiles {
+  std::map<std::pair<std::string, int>, compel::UniqueFd> mapped;  // by path and open mode
+  compel::UniqueFd cwd;
+  compel::UniqueFd exe;
+  const TreeFiles* tree = nullptr;
+
+  // A shared mapping that may become writable needs a file opened for writing.
+  static int mode_for(const pb::Vma& v) {
+    return v.kind() == pb::VMA_FILE_SHARED && v.maywrite() ? O_RDWR : O_RDONLY;
+  }
+  int fd_for(const pb::Vma& v) const {
+    return v.saved_file() != 0 ? tree->saved().fd_for_mapping(v) : mapped.at({v.path(), mode_for(v)}).get();
+  }
+  void open_all(const pb::Process& p);
+};
+
+// Bump allocator over the trampoline's scratch area: syscall arguments the kernel
+// reads from the target's memory.
+class Scratch {
+ public:
+  Scratch(pid_t pid, const Trampoline& t) : pid_(pid), t_(t) {}
+  uint64_t put(const void* data, size_t size) {
+    if (used_ + size > t_.scratch_size()) throw EngineError("restore: trampoline scratch area is full");
+    uint64_t addr = t_.scratch() + used_;
+    iovec local{const_cast<void*>(data), size};
+    iovec remote{reinterpret_cast<void*>(addr), size};
+    if (process_vm_writev(pid_, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size))
+      throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (trampoline scratch)");
+    used_ += (size + 15) & ~size_t{15};
+    return addr;
+  }
+  void reset() { used_ = 0; }
+
+ private:
+  pid_t pid_;
+  Trampoline t_;
+  size_t used_ = 0;
+};
+
+// Replaces the memory image and process-wide state of `pid` (in its trampoline)
+// with `p`'s, fds included.
+void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
+               const Trampoline& t, const InheritedFiles& files);
+// Thread `tid` of `pid`, created by its leader and seized.
+std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
+                                                   const Trampoline& t);
+void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread& t, const Trampoline& tr,
+                          const pb::Process* leader_of);
+void load_thread_registers(compel::SeizedThread& th, const pb::Thread& t);
+// "" once the new process reports from its trampoline, else why not.
+std::string wait_ready(int fd);
+void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::Process& p);
+void set_rlimits(pid_t pid, const pb::Process& p);
+// The restorer's mappings and every mapping of `processes`: where no trampoline goes.
+std::vector<Range> busy_ranges(const std::vector<const pb::Process*>& processes);
+std::string hex(uint64_t v);
+
+}  // namespace flakelab::engine::restore_detail

@@ -1,0 +1,275 @@
+// dump_process(): the process and all its descendants. The whole tree is frozen
+// before anything is read (each process is seized before its children are
+// listed, so a fork in flight is caught: the child exists once its parent
+// stops; the listing is repeated until a pass over every frozen process finds
+// nothing new). Zombies are recorded, not seized. On any failure every process
+// is released as it was; after a successful dump the tree is killed children
+// first, each reaped by its frozen parent (tree_reap.h), unless leave_running.
+#include <dirent.h>
+#include <linux/kcmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "flakelab/compel/error.h"
+#include "flakelab/compel/proc.h"
+#include "flakelab/engine/dump.h"
+#include "flakelab/engine/error.h"
+#include "proc_files.h"
+#include "tree_dump.h"
+#include "tree_files.h"
+#include "tree_image.h"
+#include "tree_reap.h"
+
+namespace flakelab::engine {
+namespace {
+
+std::string pid_text(pid_t pid) { return "pid " + std::to_string(pid); }
+
+struct Stat {
+  char state = '?';
+  pid_t ppid = 0, pgid = 0, sid = 0;
+  uint32_t exit_signal = 0;
+  uint32_t exit_code = 0;
+};
+
+// /proc/PID/stat, or nothing if the process is gone.
+std::optional<Stat> read_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(close + 2));
+  std::vector<std::string> f;  // f[0] is field 3
+  for (std::string w; rest >> w;) f.push_back(w);
+  if (f.size() < 50) return std::nullopt;
+  Stat s;
+  s.state = f[0][0];
+  s.ppid = std::stoi(f[1]);
+  s.pgid = std::stoi(f[2]);
+  s.sid = std::stoi(f[3]);
+  s.exit_signal = static_cast<uint32_t>(std::stoul(f[35]));  // field 38
+  s.exit_code = static_cast<uint32_t>(std::stoul(f[49]));    // field 52: the wait status
+  return s;
+}
+
+// Children of every thread of `pid`.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (pid_t tid : compel::proc::list_threads(pid)) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
+    for (pid_t c; in >> c;) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool is_zombie(const std::optional<Stat>& s) { return s && (s->state == 'Z' || s->state == 'X'); }
+
+struct Member {
+  pid_t pid = 0;
+  bool zombie = false;
+  std::unique_ptr<compel::SeizedProcess> proc;
+};
+
+class TreeDump {
+ public:
+  explicit TreeDump(pid_t root) : root_(root) {}
+
+  // From /proc, before anything is touched: what a dump would refuse.
+  void precheck() {
+    // The tree may grow while we look (a holder of a shared pipe forked after the
+    // scan): look again while it changes.
+    for (int attempt = 0;; ++attempt) {
+      std::vector<pid_t> order = scan();
+      std::string why = check_all(order);
+      if (why.empty()) return;
+      if (attempt == 4 || scan() == order) throw EngineError("dump: " + why);
+    }
+  }
+
+  // Seizes the root, then every child of every seized process, until a pass
+  // finds no new child.
+  void freeze() {
+    add(root_, true);
+    for (bool fresh = true; fresh;) {
+      fresh = false;
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (members_[i].zombie) continue;
+        for (pid_t c : children_of(members_[i].pid))
+          if (!known_.count(c)) {
+            add(c, false);
+            fresh = true;
+          }
+      }
+    }
+  }
+
+  // Sessions, groups and zombies of the frozen tree, and what restore cannot share.
+  void check() {
+    if (auto problem = check_tree_records(records(members_)))
+      throw EngineError("dump: the tree of " + pid_text(root_) + ": " + problem->problem);
+    for (size_t i = 0; i < members_.size(); ++i)
+      for (size_t j = i + 1; j < members_.size(); ++j) {
+        if (members_[i].zombie || members_[j].zombie) continue;
+        pid_t a = members_[i].pid, b = members_[j].pid;
+        if (syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0)
+          throw EngineError("dump: " + pid_text(a) + " and " + pid_text(b) +
+                            " share one address space (CLONE_VM, e.g. a vfork() child): not supported");
+        if (syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) == 0)
+          throw EngineError("dump: " + pid_text(a) + " and " + pid_text(b) +
+                            " share one fd table (CLONE_FILES): not supported");
+      }
+  }
+
+  Image dump() {
+    std::vector<pid_t> all;
+    for (const auto& m : members_) all.push_back(m.pid);
+    Image image;
+    for (auto& m : members_) {
+      if (m.zombie) continue;
+      if (m.pid == root_) {
+        dump_seized(*m.proc, all, image);
+        continue;
+      }
+      Image one;
+      dump_seized(*m.proc, all, one);
+      image.descendants.push_back({std::move(one.process), std::move(one.pages)});
+    }
+    std::vector<pb::Process*> live = {&image.process};
+    for (auto& d : image.descendants) live.push_back(&d.process);
+    share_tree_files(live);
+    image.tree = records(members_);
+    validate_image(image, "(dump of " + pid_text(root_) + ")");
+    return image;
+  }
+
+  // Children before parents: each is killed, collected as our tracee and reaped
+  // by its frozen parent; zombies are reaped by their parent too.
+  void kill_all() {
+    std::map<pid_t, size_t> index;
+    for (size_t i = 0; i < members_.size(); ++i) index[members_[i].pid] = i;
+    for (size_t i = members_.size(); i-- > 0;) {
+      Member& m = members_[i];
+      if (!m.zombie) {
+        kill_and_wait(m.pid, dump_order(*m.proc));
+        m.proc.reset();
+      }
+      if (i == 0) continue;
+      auto st = stats_.at(m.pid);
+      Member& parent = members_[index.at(st.ppid)];
+      reap_in_parent(*parent.proc, m.pid);
+    }
+  }
+
+ private:
+  void add(pid_t pid, bool root) {
+    known_.insert(pid);
+    auto st = read_stat(pid);
+    if (!st) {
+      if (root) throw EngineError("dump: " + pid_text(pid) + " does not exist", ESRCH);
+      return;  // exited and reaped (its parent ignores SIGCHLD)
+    }
+    if (is_zombie(st)) {
+      if (root) throw EngineError("dump: " + pid_text(pid) + " is a zombie", ESRCH);
+      members_.push_back({pid, true, nullptr});
+      return;
+    }
+    try {
+      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid)});
+    } catch (const compel::CompelError& e) {
+      // Not frozen yet, it may have exited meanwhile: a zombie now (its parent is
+      // frozen) or gone.
+      auto now = read_stat(pid);
+      if (!root && e.error_number() == ESRCH && (!now || is_zombie(now))) {
+        if (now) members_.push_back({pid, true, nullptr});
+        return;
+      }
+      throw EngineError("dump " + pid_text(pid) + ": " + e.what(), e.error_number());
+    }
+  }
+
+  // The root and its descendants as /proc shows them now, parents first.
+  std::vector<pid_t> scan() {
+    std::vector<pid_t> order = {root_};
+    std::set<pid_t> seen = {root_};
+    for (size_t i = 0; i < order.size(); ++i)
+      for (pid_t c : children_of(order[i]))
+        if (seen.insert(c).second) order.push_back(c);
+    return order;
+  }
+
+  std::string check_all(const std::vector<pid_t>& order) {
+    for (pid_t pid : order) {
+      if (is_zombie(read_stat(pid))) continue;
+      std::string why = check_dumpable(pid, order);
+      if (why.empty()) continue;
+      // A descendant may exit meanwhile; the frozen tree decides about it.
+      if (pid != root_ && (!read_stat(pid) || is_zombie(read_stat(pid)))) continue;
+      return why;
+    }
+    std::vector<Member> unfrozen;
+    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr});
+    pb::TreeImage tree;
+    try {
+      tree = records(unfrozen);
+    } catch (const EngineError& e) {
+      return e.what();  // a process exited meanwhile: precheck() looks again
+    }
+    if (auto problem = check_tree_records(tree)) return "the tree of " + pid_text(root_) + ": " + problem->problem;
+    return "";
+  }
+
+  pb::TreeImage records(const std::vector<Member>& members) {
+    pb::TreeImage tree;
+    for (const auto& m : members) {
+      auto st = read_stat(m.pid);
+      if (!st) throw EngineError("dump: " + pid_text(m.pid) + " disappeared during the dump");
+      stats_[m.pid] = *st;
+      auto* r = tree.add_processes();
+      r->set_pid(static_cast<uint32_t>(m.pid));
+      r->set_ppid(static_cast<uint32_t>(st->ppid));
+      r->set_pgid(static_cast<uint32_t>(st->pgid));
+      r->set_sid(static_cast<uint32_t>(st->sid));
+      r->set_exit_signal(st->exit_signal);
+      if (m.zombie) {
+        r->set_zombie(true);
+        r->set_exit_status(st->exit_code);
+        std::string comm = procfs::read_file("/proc/" + std::to_string(m.pid) + "/comm");
+        if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+        r->set_comm(comm);
+      }
+    }
+    return tree;
+  }
+
+  pid_t root_;
+  std::vector<Member> members_;  // parents before children
+  std::set<pid_t> known_;
+  std::map<pid_t, Stat> stats_;
+};
+
+}  // namespace
+
+Image dump_process(pid_t pid, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  TreeDump tree(pid);
+  tree.precheck();
+  // Destroying `tree` releases every process that is still seized.
+  tree.freeze();
+  tree.check();
+  Image image = tree.dump();
+  if (!options.leave_running) tree.kill_all();
+  return image;
+}
+
+}  // namespace flakelab::engine

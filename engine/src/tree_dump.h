@@ -1,0 +1,29 @@
+// The steps of dumping one process (dump.cpp), which the tree dump
+// (tree_dump.cpp, dump_process()) runs for every process of the tree.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "flakelab/compel/seized_process.h"
+#include "flakelab/engine/image.h"
+
+namespace flakelab::engine {
+
+// What makes `pid` impossible to dump, from /proc without touching it, or "".
+// `tree`: every process dumped with it.
+std::string check_dumpable(pid_t pid, const std::vector<pid_t>& tree);
+
+// Dumps the frozen process into image.process and image.pages (leaves the
+// tree fields alone, does not kill or release it). Throws EngineError.
+void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image);
+
+// Leader first, then the other threads by tid.
+std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc);
+
+// SIGKILL, then waits (as tracer) for every thread's death, the leader's last.
+void kill_and_wait(pid_t pid, const std::vector<compel::SeizedThread*>& threads);
+
+}  // namespace flakelab::engine
