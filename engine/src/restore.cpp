@@ -327,16 +327,11 @@ void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, 
   Transmuter(session, pid, p, pages, t, files).run();
 }
 
-// Creates thread `tid` in the target: the leader runs clone3(set_tid) from the
-// trampoline's spawn snippet and traps back; the new thread sleeps in pause().
-std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
-                                                   const Trampoline& t) {
+long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,
+                    const std::string& what) {
   Scratch scratch(pid, t);
   pid_t want = tid;
-  uint64_t tid_addr = scratch.put(&want, sizeof(want));
-  clone_args args{};
-  args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-  args.set_tid = tid_addr;
+  args.set_tid = scratch.put(&want, sizeof(want));
   args.set_tid_size = 1;
   uint64_t args_addr = scratch.put(&args, sizeof(args));
   user_regs_struct regs = leader.get_regs();
@@ -349,9 +344,18 @@ std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader,
   leader.resume();
   int status = leader.wait_stop();
   if ((status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
-    throw EngineError("restore pid " + std::to_string(pid) + ": unexpected stop (status " + hex(status) +
-                      ") while creating thread " + std::to_string(tid));
-  long r = static_cast<long>(leader.get_regs().rax);
+    throw EngineError("restore pid " + std::to_string(pid) + ": unexpected stop (status " +
+                      hex(static_cast<uint64_t>(status)) + ") while creating " + what);
+  return static_cast<long>(leader.get_regs().rax);
+}
+
+// Creates thread `tid` in the target: the leader runs clone3(set_tid) from the
+// trampoline's spawn snippet and traps back; the new thread sleeps in pause().
+std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
+                                                   const Trampoline& t) {
+  clone_args args{};
+  args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  long r = spawn_with_tid(leader, pid, t, args, tid, "thread " + std::to_string(tid));
   if (r < 0) throw_errno("restore pid " + std::to_string(pid) + ": remote clone3 set_tid " + std::to_string(tid), static_cast<int>(-r));
   if (r != tid)
     throw EngineError("restore pid " + std::to_string(pid) + ": clone3 gave tid " + std::to_string(r) + ", not " +

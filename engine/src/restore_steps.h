@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/sched.h>   // struct clone_args
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -73,6 +74,11 @@ class Scratch {
 void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
                const Trampoline& t, const InheritedFiles& files);
 // Thread `tid` of `pid`, created by its leader and seized.
+// Runs clone3(`args` with set_tid = {tid}) from the trampoline's spawn snippet in
+// `leader`, a thread of process `pid`, and returns its raw result (the new id or
+// -errno). Throws if the leader stops for anything but the snippet's trap.
+long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,
+                    const std::string& what);
 std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
                                                    const Trampoline& t);
 void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread& t, const Trampoline& tr,

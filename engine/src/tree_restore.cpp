@@ -64,27 +64,9 @@ pid_t spawn_child(compel::SeizedProcess& parent, pid_t pid, uint32_t exit_signal
   compel::SeizedThread& leader = parent.leader();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
-    Scratch scratch(parent.pid(), t);
-    pid_t want = pid;
-    uint64_t tid_addr = scratch.put(&want, sizeof(want));
     clone_args args{};
     args.exit_signal = exit_signal;
-    args.set_tid = tid_addr;
-    args.set_tid_size = 1;
-    uint64_t args_addr = scratch.put(&args, sizeof(args));
-    user_regs_struct regs = leader.get_regs();
-    regs.rip = t.base + kSpawnOffset;
-    regs.rax = SYS_clone3;
-    regs.orig_rax = static_cast<uint64_t>(-1);
-    regs.rdi = args_addr;
-    regs.rsi = sizeof(args);
-    leader.set_regs(regs);
-    leader.resume();
-    int status = leader.wait_stop();
-    if ((status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
-      throw EngineError(who(parent.pid()) + ": unexpected stop (status " + hex(static_cast<uint64_t>(status)) +
-                        ") while creating child " + std::to_string(pid));
-    long r = static_cast<long>(leader.get_regs().rax);
+    long r = spawn_with_tid(leader, parent.pid(), t, args, pid, "child " + std::to_string(pid));
     if (r == -EEXIST && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // the old owner is not reaped yet
       continue;
