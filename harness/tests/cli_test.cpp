@@ -15,6 +15,7 @@
 
 #include "flakelab/harness/placement_plan.h"
 #include "flakelab/harness/topology.h"
+#include "cli_runner.h"
 #include "process_scan.h"
 #include "flakelab/results/store.h"
 
@@ -38,20 +39,10 @@ bool is_coin_message(const std::string& message, const std::string& p) {
 namespace fs = std::filesystem;
 using results::Outcome;
 
-struct Ran {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
+using testing::describe;
 using testing::processes_named;
+using testing::Ran;
+using testing::slurp;
 
 class Cli : public ::testing::Test {
  protected:
@@ -63,37 +54,8 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Starts flakelab with `args` in the test's directory, output to files.
-  pid_t spawn(const std::vector<std::string>& args) {
-    const fs::path out = dir_ / "stdout";
-    const fs::path err = dir_ / "stderr";
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork");
-    if (pid == 0) {
-      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir_.c_str()) != 0) {
-        ::_exit(126);
-      }
-      std::vector<char*> argv{const_cast<char*>(FLAKELAB_BIN)};
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      ::execv(FLAKELAB_BIN, argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  }
-
-  // Waits for a spawned flakelab and collects its exit code and output.
-  Ran finish(pid_t pid) {
-    int status = 0;
-    if (::waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid");
-    Ran ran;
-    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    ran.out = slurp(dir_ / "stdout");
-    ran.err = slurp(dir_ / "stderr");
-    return ran;
-  }
+  pid_t spawn(const std::vector<std::string>& args) { return testing::spawn_flakelab(dir_, args); }
+  Ran finish(pid_t pid) { return testing::finish_flakelab(dir_, pid); }
 
   Ran flakelab(const std::vector<std::string>& args) { return finish(spawn(args)); }
 
@@ -115,10 +77,6 @@ class Cli : public ::testing::Test {
   fs::path dir_;
   std::string db_;
 };
-
-std::string describe(const Ran& ran) {
-  return "exit " + std::to_string(ran.code) + "\nstdout:\n" + ran.out + "stderr:\n" + ran.err;
-}
 
 TEST_F(Cli, CoinAtZeroPassesAndRecordsEveryTrial) {
   Ran ran = run({"selftest/coin", "-n", "200", "--param", "p=0"});

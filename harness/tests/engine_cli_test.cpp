@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_runner.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::harness {
@@ -25,22 +26,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace victims = flakelab::engine::testing;
 
-struct Ran {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string describe(const Ran& ran) {
-  return "exit " + std::to_string(ran.code) + "\nstdout:\n" + ran.out + "stderr:\n" + ran.err;
-}
+using testing::describe;
+using testing::Ran;
+using testing::slurp;
 
 bool alive(pid_t pid) { return kill(pid, 0) == 0; }
 
@@ -65,30 +53,8 @@ class EngineCli : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  pid_t spawn(const std::vector<std::string>& args) {
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork");
-    if (pid == 0) {
-      int o = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir_.c_str()) != 0) ::_exit(126);
-      std::vector<char*> argv{const_cast<char*>(FLAKELAB_BIN)};
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      ::execv(FLAKELAB_BIN, argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  }
-  Ran finish(pid_t pid) {
-    int status = 0;
-    if (::waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid");
-    Ran ran;
-    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    ran.out = slurp(dir_ / "stdout");
-    ran.err = slurp(dir_ / "stderr");
-    return ran;
-  }
+  pid_t spawn(const std::vector<std::string>& args) { return testing::spawn_flakelab(dir_, args); }
+  Ran finish(pid_t pid) { return testing::finish_flakelab(dir_, pid); }
   Ran flakelab(const std::vector<std::string>& args) { return finish(spawn(args)); }
 
   // Dumps the victim through the CLI (which kills it) and reaps it as its parent.
