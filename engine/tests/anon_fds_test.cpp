@@ -23,39 +23,12 @@
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
 #include "flakelab/engine/victims.h"
+#include "test_support.h"
 
 using namespace flakelab::engine;
 using namespace flakelab::engine::testing;
 
 namespace {
-
-bool alive(pid_t pid) { return kill(pid, 0) == 0; }
-
-std::string tracer_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("TracerPid:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 10));
-  return "";
-}
-
-struct ChildPid {
-  pid_t pid = -1;
-  ~ChildPid() { kill_child(pid); }
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/flk-anon-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // SIGUSR2 for the victim's signalfd, then SIGUSR1 to verify; its exit code.
 int verify(pid_t pid) {
@@ -155,7 +128,7 @@ TEST(AnonFds, LeaveRunningConsumesNothing) {
   expect_victim_state(image);
   ASSERT_TRUE(alive(v.pid));
   ASSERT_TRUE(wait_all_sleeping(v.pid));
-  EXPECT_EQ(tracer_of(v.pid), "0");
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
   EXPECT_EQ(verify(v.pid), kVictimOk);
   v.pid = -1;
 }
@@ -163,7 +136,7 @@ TEST(AnonFds, LeaveRunningConsumesNothing) {
 TEST(AnonFds, SurviveRepeatedCyclesThroughImageDirectories) {
   ChildPid v{start_anon_fd_victim()};
   std::vector<int> fds = fd_numbers(v.pid);
-  TempDir dir;
+  TempDir dir("flk-anon");
   for (int cycle = 0; cycle < 3; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     write_image_dir(dump_process(v.pid), dir.path());
@@ -237,7 +210,7 @@ void expect_refused(Setup setup, const std::vector<std::string>& want) {
   }
   EXPECT_TRUE(alive(v.pid));
   EXPECT_TRUE(wait_sleeping(v.pid));
-  EXPECT_EQ(tracer_of(v.pid), "0");
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
 }
 
 bool watch(int ep, int fd) {

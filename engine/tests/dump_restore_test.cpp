@@ -22,49 +22,11 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/victims.h"
+#include "test_support.h"
 
 using namespace flakelab::engine;
 using namespace flakelab::engine::testing;
 
-namespace {
-
-bool alive(pid_t pid) { return kill(pid, 0) == 0; }
-
-std::string proc_status_field(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
-  return "";
-}
-
-// Owns a test child across dump/restore (same pid throughout).
-struct ChildPid {
-  pid_t pid = -1;
-  ~ChildPid() { kill_child(pid); }
-};
-
-// A temporary directory removed at the end of the test, whatever happens.
-class TempDir {
- public:
-  explicit TempDir(const char* prefix) {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-int expect_clean_exit(pid_t pid) {
-  int status = wait_exit(pid);
-  EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-}  // namespace
 
 TEST(DumpRestore, MemoryRegistersAndHandlersSurvive) {
   ChildPid v{start_memory_victim()};
@@ -80,7 +42,7 @@ TEST(DumpRestore, MemoryRegistersAndHandlersSurvive) {
   ASSERT_TRUE(wait_sleeping(restored));
   EXPECT_EQ(maps_summary(restored), maps_before);
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -99,7 +61,7 @@ TEST(DumpRestore, LeaveRunningKeepsAnIntactVictim) {
   EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos);
   EXPECT_NE(status.find("State:\tS"), std::string::npos);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -117,7 +79,7 @@ TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
     ASSERT_EQ(maps_summary(restored), maps_before);
   }
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -167,7 +129,7 @@ TEST(DumpRestore, JobControlStoppedProcessIsRestoredStopped) {
   ASSERT_EQ(kill(restored, SIGCONT), 0);
   ASSERT_TRUE(wait_sleeping(restored));
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -182,7 +144,7 @@ TEST(DumpRestore, LeaveRunningKeepsAStoppedProcessStopped) {
   ASSERT_EQ(kill(v.pid, SIGCONT), 0);
   ASSERT_TRUE(wait_sleeping(v.pid));
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -198,7 +160,7 @@ TEST(DumpRestore, QueuedSignalsKeepTheirOrderAndSiginfo) {
   EXPECT_EQ(proc_status_field(restored, "SigPnd"), "0000000000000800");
   EXPECT_EQ(proc_status_field(restored, "ShdPnd"), "0000000400000000");
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -207,14 +169,14 @@ TEST(DumpRestore, LeaveRunningKeepsQueuedSignals) {
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
   EXPECT_EQ(image.process.shared_pending_size(), 2);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
 TEST(DumpRestore, SignalVictimChecksItselfUntouched) {
   ChildPid v{start_signal_victim()};
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -228,7 +190,7 @@ TEST(DumpRestore, AttributesAndItimerSurvive) {
   ASSERT_EQ(restored, v.pid);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -264,7 +226,7 @@ TEST(DumpRestore, PeriodicTimerWithItsSignalPendingKeepsFiring) {
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_sleeping(restored));
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), 0) << "ITIMER_REAL stopped firing after restore";
+  EXPECT_EQ(exit_code(restored), 0) << "ITIMER_REAL stopped firing after restore";
   v.pid = -1;
 }
 
@@ -331,7 +293,7 @@ TEST(DumpRestore, PipesKeepTheirUnreadBytesCapacityAndFlags) {
   ASSERT_TRUE(wait_sleeping(restored));
   EXPECT_EQ(fd_numbers(restored), fds);
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -340,7 +302,7 @@ TEST(DumpRestore, LeaveRunningDoesNotConsumePipeData) {
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
   ASSERT_EQ(image.process.pipes_size(), 2);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -386,7 +348,7 @@ TEST(DumpRestore, ThreadsKeepTheirTidsRegistersAndTls) {
   EXPECT_EQ(thread_ids(restored), tids);
   EXPECT_EQ(maps_summary(restored), maps_before);
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 
@@ -401,7 +363,7 @@ TEST(DumpRestore, ThreadsSurviveRepeatedCycles) {
     ASSERT_EQ(thread_ids(restored), tids);
   }
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(v.pid), kVictimOk);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
 }
 
@@ -418,7 +380,7 @@ TEST(DumpRestore, FilesKeepOffsetsSharingFlagsAndKinds) {
   ASSERT_TRUE(wait_sleeping(restored));
   EXPECT_EQ(fd_numbers(restored), fds);
   ASSERT_EQ(kill(restored, SIGUSR1), 0);
-  EXPECT_EQ(expect_clean_exit(restored), kVictimOk);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
   std::ifstream data(dir + "/data");
   std::string content((std::istreambuf_iterator<char>(data)), std::istreambuf_iterator<char>());

@@ -21,45 +21,12 @@
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
 #include "flakelab/engine/victims.h"
+#include "test_support.h"
 
 using namespace flakelab::engine;
 using namespace flakelab::engine::testing;
 
 namespace {
-
-bool alive(pid_t pid) { return kill(pid, 0) == 0; }
-
-std::string status_field(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
-  return "";
-}
-
-struct ChildPid {
-  pid_t pid = -1;
-  ~ChildPid() { kill_child(pid); }
-};
-
-class TempDir {
- public:
-  explicit TempDir(const char* prefix) {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-int exit_code(pid_t pid) {
-  int status = wait_exit(pid);
-  EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> out;
@@ -120,7 +87,7 @@ std::string refusal(pid_t pid) {
   }
   EXPECT_TRUE(alive(pid));
   EXPECT_TRUE(wait_sleeping(pid));
-  EXPECT_EQ(status_field(pid, "TracerPid"), "0");
+  EXPECT_EQ(proc_status_field(pid, "TracerPid"), "0");
   return msg;
 }
 

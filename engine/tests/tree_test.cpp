@@ -28,6 +28,7 @@
 #include "flakelab/engine/show.h"
 #include "flakelab/engine/tree_victims.h"
 #include "flakelab/engine/victims.h"
+#include "test_support.h"
 
 using namespace flakelab::engine;
 using namespace flakelab::engine::testing;
@@ -37,27 +38,15 @@ namespace {
 // Kills and reaps the victim, and first every descendant it has then (they
 // would outlive it if something failed before they asked for a parent-death
 // signal).
-struct ChildPid {
+struct TreeChild {
   pid_t pid = -1;
-  ~ChildPid() {
+  ~TreeChild() {
     if (pid > 0)
       for (pid_t d : descendants(pid)) kill(d, SIGKILL);
     kill_child(pid);
   }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/flk-tree-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // ppid, pgid, sid and state of a process, from /proc/PID/stat.
 struct Ids {
@@ -94,11 +83,6 @@ bool wait_tree_sleeping(pid_t root) {
 
 bool exists(pid_t pid) { return kill(pid, 0) == 0; }  // zombies too
 
-int exit_code(pid_t pid) {
-  int status = wait_exit(pid);
-  EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 bool same_file(pid_t a, int fa, pid_t b, int fb) { return syscall(SYS_kcmp, a, b, KCMP_FILE, fa, fb) == 0; }
 
@@ -147,7 +131,7 @@ void expect_intact(const std::map<pid_t, Ids>& tree) {
 }  // namespace
 
 TEST(Trees, ChildrenAndGrandchildrenKeepPidsParentsMemoryAndThreads) {
-  ChildPid v{start_tree_victim()};
+  TreeChild v{start_tree_victim()};
   ASSERT_EQ(descendants(v.pid).size(), 4u);
   cycle(v.pid);
   EXPECT_EQ(thread_ids(descendants(v.pid)[0]).size(), 2u) << "child A lost its second thread";
@@ -157,8 +141,8 @@ TEST(Trees, ChildrenAndGrandchildrenKeepPidsParentsMemoryAndThreads) {
 }
 
 TEST(Trees, RepeatedCyclesThroughImageDirectories) {
-  TempDir tmp;
-  ChildPid v{start_tree_victim()};
+  TempDir tmp("flk-tree");
+  TreeChild v{start_tree_victim()};
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE("cycle " + std::to_string(i));
     cycle(v.pid, tmp.path() + "/img" + std::to_string(i));
@@ -173,7 +157,7 @@ TEST(Trees, RepeatedCyclesThroughImageDirectories) {
 }
 
 TEST(Trees, SessionsAndGroupsSurvive) {
-  ChildPid v{start_session_victim()};
+  TreeChild v{start_session_victim()};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   auto tree = snapshot(v.pid);
   ASSERT_EQ(tree.size(), 8u);
@@ -191,8 +175,8 @@ TEST(Trees, SessionsAndGroupsSurvive) {
 }
 
 TEST(Trees, PipesFifoAndEventfdSharedWithAChildAreOneObjectAgain) {
-  TempDir tmp;
-  ChildPid v{start_shared_files_victim(tmp.path())};
+  TempDir tmp("flk-tree");
+  TreeChild v{start_shared_files_victim(tmp.path())};
   cycle(v.pid);
   pid_t child = descendants(v.pid).at(0);
   EXPECT_TRUE(same_file(v.pid, kSharedEventfd, child, kSharedEventfd));
@@ -206,8 +190,8 @@ TEST(Trees, PipesFifoAndEventfdSharedWithAChildAreOneObjectAgain) {
 }
 
 TEST(Trees, LeaveRunningConsumesNothingInSharedObjects) {
-  TempDir tmp;
-  ChildPid v{start_shared_files_victim(tmp.path())};
+  TempDir tmp("flk-tree");
+  TreeChild v{start_shared_files_victim(tmp.path())};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   auto before = snapshot(v.pid);
   Image image = dump_process(v.pid, {.leave_running = true});
@@ -219,7 +203,7 @@ TEST(Trees, LeaveRunningConsumesNothingInSharedObjects) {
 }
 
 TEST(Trees, LeaveRunningKeepsTheTreeIntact) {
-  ChildPid v{start_tree_victim()};
+  TreeChild v{start_tree_victim()};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   auto before = snapshot(v.pid);
   Image image = dump_process(v.pid, {.leave_running = true});
@@ -231,8 +215,8 @@ TEST(Trees, LeaveRunningKeepsTheTreeIntact) {
 }
 
 TEST(Trees, FileOffsetSharedThroughForkStaysShared) {
-  TempDir tmp;
-  ChildPid v{start_shared_offset_victim(tmp.path())};
+  TempDir tmp("flk-tree");
+  TreeChild v{start_shared_offset_victim(tmp.path())};
   cycle(v.pid);
   EXPECT_TRUE(same_file(v.pid, 20, descendants(v.pid).at(0), 20));
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
@@ -241,14 +225,14 @@ TEST(Trees, FileOffsetSharedThroughForkStaysShared) {
 }
 
 TEST(Trees, UnreapedZombiesKeepTheirExitStatus) {
-  ChildPid v{start_zombie_victim()};
+  TreeChild v{start_zombie_victim()};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   Image image = dump_process(v.pid, {.leave_running = true});
   int zombies = 0;
   for (const auto& r : image.tree.processes()) zombies += r.zombie();
   EXPECT_EQ(zombies, 2);
   kill_child(v.pid);
-  ChildPid again{start_zombie_victim()};
+  TreeChild again{start_zombie_victim()};
   cycle(again.pid);
   for (pid_t z : descendants(again.pid)) EXPECT_EQ(ids_of(z).state, 'Z');
   ASSERT_EQ(kill(again.pid, SIGUSR1), 0);
@@ -260,7 +244,7 @@ TEST(Trees, UnreapedZombiesKeepTheirExitStatus) {
 TEST(Trees, ChildrenForkedDuringTheDumpAreTakenAlong) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    ChildPid v{start_forking_victim()};
+    TreeChild v{start_forking_victim()};
     usleep(2000 * (round + 1));  // mid-stream: it keeps forking while we dump
     Image image = dump_process(v.pid);
     EXPECT_GE(image.tree.processes_size(), 2);
@@ -274,7 +258,7 @@ TEST(Trees, ChildrenForkedDuringTheDumpAreTakenAlong) {
 }
 
 TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
-  ChildPid v{start_victim("socket grandchild", [](int ready) {
+  TreeChild v{start_victim("socket grandchild", [](int ready) {
     ready = clean_victim_fds(ready);
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) != 0) _exit(1);
@@ -311,14 +295,14 @@ TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
 
 TEST(TreeRefusal, GroupLedFromOutsideTheTreeLeavesEveryProcessIntact) {
   // A group leader that is not part of the dumped tree (our other child).
-  ChildPid outsider{start_victim("outside group leader", [](int ready) {
+  TreeChild outsider{start_victim("outside group leader", [](int ready) {
     ready = clean_victim_fds(ready);
     setpgid(0, 0);
     if (write(ready, "r", 1) != 1) _exit(1);
     for (;;) pause();
   })};
   pid_t group = outsider.pid;
-  ChildPid v{start_victim("member of an outside group", [group](int ready) {
+  TreeChild v{start_victim("member of an outside group", [group](int ready) {
     ready = clean_victim_fds(ready);
     pid_t child = fork();
     if (child == 0) {
@@ -343,7 +327,7 @@ TEST(TreeRefusal, GroupLedFromOutsideTheTreeLeavesEveryProcessIntact) {
 }
 
 TEST(TreeRefusal, FailureLateInADescendantLeavesNothingBehind) {
-  ChildPid v{start_tree_victim()};
+  TreeChild v{start_tree_victim()};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   auto before = snapshot(v.pid);
   Image image = dump_process(v.pid);
