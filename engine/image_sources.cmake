@@ -8,4 +8,5 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/image_validate.cpp
   src/page_bytes.cpp
   src/saved_image.cpp
-  src/show.cpp)
+  src/show.cpp
+  src/unix_image.cpp)

@@ -30,6 +30,7 @@
 #include "pagemap.h"
 #include "proc_files.h"
 #include "saved_files.h"
+#include "unix_sockets.h"
 
 namespace flakelab::engine {
 namespace {
@@ -396,6 +397,7 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
     if (std::string why = unsupported(pid, maps, true); !why.empty()) throw EngineError("dump: " + why);
     dump_attributes(pid, image);
     if (std::string why = collect_files(pid, &image.process); !why.empty()) throw EngineError("dump: " + why);
+    collect_unix_sockets(pid, image.process, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
     {
       compel::RemoteSession session(proc.leader());
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));

@@ -16,6 +16,7 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "saved_image.h"
+#include "unix_image.h"
 
 namespace flakelab::engine {
 namespace {
@@ -278,9 +279,10 @@ void validate_files(const Checker& c, const pb::Process& p) {
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     bool anon = f.kind() >= pb::FILE_EVENTFD && f.kind() <= pb::FILE_SIGNALFD;  // validate_anon_files()
-    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !is_saved_file_kind(f.kind()))
+    bool socket = f.kind() == pb::FILE_UNIX_SOCKET;  // validate_unix_sockets()
+    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !socket && !is_saved_file_kind(f.kind()))
       c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
-    if (anon) {
+    if (anon || socket) {
       if (!f.path().empty()) c.fail(idx("files", i, "path"), "must be empty for this kind");
     } else if (f.kind() == pb::FILE_PIPE) {
       auto it = ends.find(f.pipe_id());
@@ -377,6 +379,7 @@ void validate_image(const Image& image, const std::string& process_name, const s
   validate_pages(c, image, pages_name);
   validate_files(c, p);
   validate_saved_content(p, process_name);
+  validate_unix_sockets(p, process_name);
 }
 
 }  // namespace flakelab::engine

@@ -37,6 +37,7 @@
 #include "proc_files.h"
 #include "fifos.h"
 #include "saved_files.h"
+#include "unix_sockets.h"
 #include "trampoline.h"
 #include "vdso.h"
 
@@ -102,7 +103,7 @@ struct InheritedFiles {
     return v.saved_file() != 0 ? saved.fd_for_mapping(v) : mapped.at({v.path(), mode_for(v)}).get();
   }
 
-  void open_all(const pb::Process& p) {
+  void open_all(const pb::Process& p, const RestoreOptions& options, RestoreStats* stats) {
     saved.recreate(p);
     for (const auto& v : p.vmas()) {
       if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
@@ -127,6 +128,7 @@ struct InheritedFiles {
     open_files = reopen_files(p, top);
     saved.open_descriptions(p, open_files, top);
     reopen_fifos(p, open_files, top);
+    restore_unix_sockets(p, open_files, top, options, stats);  // last: queues carry the other files
   }
 };
 
@@ -532,12 +534,12 @@ std::vector<Range> busy_ranges(const pb::Process& p) {
 
 }  // namespace
 
-pid_t restore_process(const Image& image, const RestoreOptions& options) {
+pid_t restore_process(const Image& image, const RestoreOptions& options, RestoreStats* stats) {
   validate_image(image, "(restore)");
   const pb::Process& p = image.process;
   const pid_t pid = static_cast<pid_t>(p.pid());
   InheritedFiles files;
-  files.open_all(p);
+  files.open_all(p, options, stats);
   // Another thread of the restorer may map something where the trampoline was to
   // go between choosing the spot and clone3; the child then exits and we retry.
   std::optional<ChildGuard> guard;
