@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 #include "flakelab/engine/image.h"
 
@@ -37,6 +39,10 @@ struct RestoreStats {
   std::chrono::nanoseconds unix_gc_waited{0};  // time spent waiting under the unix-gc-wait policy
   int unix_gc_retries = 0;                     // binds retried under it
 };
+
+// "0", "<n>us", "<n>ms" or "<n>s" (as --unix-gc-wait takes it); nothing if malformed
+// or above an hour.
+std::optional<std::chrono::microseconds> parse_duration(std::string_view text);
 
 // Returns the pid of the running, restored process. Throws EngineError/ImageError.
 // `stats`, if given, receives what the restore measured (also on failure).
