@@ -189,7 +189,7 @@ EngineVerbs::EngineVerbs(CLI::App& app) {
   restore_->add_option("--pidfile", restore_command_.pidfile, "write the restored pid to FILE");
   restore_->add_option("--unix-gc-wait", restore_command_.unix_gc_wait,
                        "retry binding a unix socket name still held by an orphaned socket (the unix garbage "
-                       "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 100ms)");
+                       "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 1s)");
   add_log_options(restore_, restore_command_.log);
 
   show_ = app.add_subcommand("show", "decode an image directory");

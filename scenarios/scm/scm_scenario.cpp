@@ -39,7 +39,9 @@ using namespace std::chrono;
 
 std::string default_wait() {
   auto us = engine::RestoreOptions{}.unix_gc_wait.count();
-  return us % 1000 == 0 ? std::to_string(us / 1000) + "ms" : std::to_string(us) + "us";
+  return us % 1000000 == 0 ? std::to_string(us / 1000000) + "s"
+         : us % 1000 == 0 ? std::to_string(us / 1000) + "ms"
+                          : std::to_string(us) + "us";
 }
 
 class ScmScenario : public Scenario {
