@@ -9,4 +9,5 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/page_bytes.cpp
   src/saved_image.cpp
   src/show.cpp
-  src/tree_image.cpp)
+  src/tree_image.cpp
+  src/unix_image.cpp)

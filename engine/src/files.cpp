@@ -17,6 +17,7 @@
 #include "proc_files.h"
 #include "saved_image.h"
 #include "saved_files.h"
+#include "unix_sockets.h"
 
 namespace flakelab::engine {
 namespace {
@@ -76,6 +77,30 @@ std::string collect_files(pid_t pid, pb::Process* out, const std::vector<pid_t>&
                         : S_ISCHR(st.st_mode) ? pb::FILE_CHARDEV
                         : S_ISFIFO(st.st_mode) && link.rfind("pipe:[", 0) == 0 ? pb::FILE_PIPE
                                               : pb::FILE_UNKNOWN;
+    if (is_socket_link(link)) {
+      // One socket has one open file description: dup()s share its pb::File.
+      uint32_t file = out ? static_cast<uint32_t>(out->files_size()) : 0;
+      bool shared = false;
+      for (const Seen& s : seen)
+        if (s.dev == st.st_dev && s.ino == st.st_ino) {
+          file = s.file;
+          shared = true;
+        }
+      FdInfo info = read_fdinfo(pid, fd);
+      if (!shared) {
+        pb::File unused;
+        if (std::string why = describe_socket_fd(pid, fd, st.st_ino, info.flags, out ? out->add_files() : &unused);
+            !why.empty())
+          return where + " (" + link + "): " + why;
+      }
+      seen.push_back({fd, st.st_dev, st.st_ino, file});
+      if (!out) continue;
+      auto* d = out->add_fds();
+      d->set_fd(static_cast<uint32_t>(fd));
+      d->set_file(file);
+      d->set_cloexec(info.flags & O_CLOEXEC);
+      continue;
+    }
     if (pb::FileKind anon = anon_file_kind(link); anon != pb::FILE_UNKNOWN) {
       uint32_t file = out ? static_cast<uint32_t>(out->files_size()) : 0;
       bool shared = false;
@@ -190,8 +215,8 @@ std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
       out.push_back(create_anon_file(p, f, min_fd));
       continue;
     }
-    if (is_saved_file_kind(f.kind())) {
-      out.emplace_back();  // opened by SavedFiles::open_descriptions() / reopen_fifos()
+    if (is_saved_file_kind(f.kind()) || f.kind() == pb::FILE_UNIX_SOCKET) {
+      out.emplace_back();  // opened by SavedFiles::open_descriptions() / reopen_fifos() / restore_unix_sockets()
       continue;
     }
     if (f.kind() == pb::FILE_PIPE) {

@@ -17,6 +17,7 @@
 #include "flakelab/engine/image.h"
 #include "saved_image.h"
 #include "tree_image.h"
+#include "unix_image.h"
 
 namespace flakelab::engine {
 namespace {
@@ -278,9 +279,10 @@ void validate_files(const Checker& c, const pb::Process& p) {
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     bool anon = f.kind() >= pb::FILE_EVENTFD && f.kind() <= pb::FILE_SIGNALFD;  // validate_anon_files()
-    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !is_saved_file_kind(f.kind()))
+    bool socket = f.kind() == pb::FILE_UNIX_SOCKET;  // validate_unix_sockets()
+    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !socket && !is_saved_file_kind(f.kind()))
       c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
-    if (anon) {
+    if (anon || socket) {
       if (!f.path().empty()) c.fail(idx("files", i, "path"), "must be empty for this kind");
     } else if (f.kind() == pb::FILE_PIPE) {
       auto it = ends.find(f.pipe_id());
@@ -386,10 +388,18 @@ void validate_image(const Image& image, const std::string& process_name, const s
   if (image.tree.processes().empty()) {
     if (!image.descendants.empty())
       throw ImageError(process_name, "processes", "descendants without tree records");
+    validate_unix_sockets(image.process, process_name);
     return;
   }
-  for (const auto& d : image.descendants)
-    validate_process(d.process, d.pages, process_name + " (pid " + std::to_string(d.process.pid()) + ")", pages_name);
+  std::vector<const pb::Process*> others;
+  for (const auto& d : image.descendants) {
+    std::string name = process_name + " (pid " + std::to_string(d.process.pid()) + ")";
+    validate_process(d.process, d.pages, name, pages_name);
+    // The tree's sockets are recorded once, with the root.
+    if (d.process.unix_sockets_size() != 0) throw ImageError(name, "unix_sockets", "only the root of a tree records sockets");
+    others.push_back(&d.process);
+  }
+  validate_unix_sockets(image.process, process_name, others);
   validate_tree(image, process_name);
 }
 

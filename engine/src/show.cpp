@@ -9,6 +9,7 @@
 
 #include "flakelab/engine/error.h"
 #include "saved_image.h"
+#include "unix_image.h"
 
 namespace flakelab::engine {
 namespace {
@@ -81,13 +82,16 @@ std::string process_text(const pb::Process& p, const PageBytes& pages) {
   out += format("fds %d (%d open files, %d pipes)\n", p.fds_size(), p.files_size(), p.pipes_size());
   for (const auto& fd : p.fds()) {
     const auto& f = p.files(static_cast<int>(fd.file()));
-    std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id())) : f.path();
+    std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id()))
+                       : f.kind() == pb::FILE_UNIX_SOCKET ? format("unix socket #%u", f.unix_socket())
+                                                          : f.path();
     if (std::string anon = anon_text(f); !anon.empty()) what = anon;
     out += format("  %u -> file %u %s flags 0%o pos %llu%s%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
                   static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "",
                   f.tree_file() ? format(" tree file #%u", f.tree_file()).c_str() : "");
   }
   out += show_saved_content(p);
+  out += show_unix_sockets(p);
   int handled = 0;
   for (const auto& s : p.sigactions()) handled += s.handler() > 1;  // not SIG_DFL/SIG_IGN
   out += format("signals: %d handlers installed, %d queued process-wide, %d itimers\n", handled,
@@ -158,7 +162,7 @@ bool valid_utf8(const std::string& s) {
 // Text fields of the schema that are `bytes` only because Linux names need not be
 // UTF-8: shown as strings when they are UTF-8 (the usual case), else left base64.
 void decode_names(nlohmann::ordered_json& node) {
-  static const char* const kNames[] = {"comm", "cwd", "path", "name", "exe_path"};
+  static const char* const kNames[] = {"comm", "cwd", "path", "name", "exe_path", "sender", "external_peer"};
   if (node.is_array()) {
     for (auto& item : node) decode_names(item);
     return;

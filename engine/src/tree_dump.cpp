@@ -28,6 +28,7 @@
 #include "tree_files.h"
 #include "tree_image.h"
 #include "tree_reap.h"
+#include "unix_sockets.h"
 
 namespace flakelab::engine {
 namespace {
@@ -130,7 +131,7 @@ class TreeDump {
       }
   }
 
-  Image dump() {
+  Image dump(const DumpOptions& options) {
     std::vector<pid_t> all;
     for (const auto& m : members_) all.push_back(m.pid);
     Image image;
@@ -146,7 +147,11 @@ class TreeDump {
     }
     std::vector<pb::Process*> live = {&image.process};
     for (auto& d : image.descendants) live.push_back(&d.process);
+    // Sockets tree-wide: a peer or a queued file may be in another process.
+    auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
     share_tree_files(live);
+    for (const auto& a : aliases)
+      image.process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
     image.tree = records(members_);
     validate_image(image, "(dump of " + pid_text(root_) + ")");
     return image;
@@ -267,7 +272,7 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
   // Destroying `tree` releases every process that is still seized.
   tree.freeze();
   tree.check();
-  Image image = tree.dump();
+  Image image = tree.dump(options);
   if (!options.leave_running) tree.kill_all();
   return image;
 }

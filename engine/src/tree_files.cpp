@@ -11,6 +11,7 @@
 #include "files.h"
 #include "fifos.h"
 #include "flakelab/engine/error.h"
+#include "unix_sockets.h"
 
 namespace flakelab::engine {
 namespace {
@@ -115,7 +116,8 @@ void share_tree_files(const std::vector<pb::Process*>& processes) {
   }
 }
 
-void TreeFiles::open_all(const std::vector<const pb::Process*>& processes) {
+void TreeFiles::open_all(const std::vector<const pb::Process*>& processes, const RestoreOptions& options,
+                         RestoreStats* stats) {
   pb::Process& m = merged_;
   m.set_pid(processes.at(0)->pid());
   std::set<uint64_t> pipes;
@@ -161,10 +163,20 @@ void TreeFiles::open_all(const std::vector<const pb::Process*>& processes) {
     for (const auto& f : p->files())
       if (f.kind() == pb::FILE_EPOLL && f.tree_file() != 0) watched.insert(f.tree_file());
   }
+  // The tree's sockets are the root's records; their queued files index the
+  // root's files, which are merged_ entries by now.
+  const auto& root_index = index_.at(processes.at(0)->pid());
+  for (const auto& sk : processes.at(0)->unix_sockets()) {
+    auto* copy = m.add_unix_sockets();
+    *copy = sk;
+    for (auto& q : *copy->mutable_queue())
+      for (auto& f : *q.mutable_fds()) f = static_cast<uint32_t>(root_index.at(f));
+  }
   saved_.recreate(m);
   open_files_ = reopen_files(m, top);
   saved_.open_descriptions(m, open_files_, top);
   reopen_fifos(m, open_files_, top);
+  restore_unix_sockets(m, open_files_, top, options, stats);  // last: queues carry the other files
 }
 
 int TreeFiles::file_fd(const pb::Process& p, uint32_t index) const {

@@ -24,6 +24,7 @@
 
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/image.h"
+#include "flakelab/engine/restore.h"
 #include "saved_files.h"
 
 namespace flakelab::engine {
@@ -37,7 +38,9 @@ class TreeFiles {
  public:
   // Opens every file of `processes` (live, in tree order) once, each at an fd
   // number above every saved fd of the tree. Throws EngineError.
-  void open_all(const std::vector<const pb::Process*>& processes);
+  // Unix sockets (the root's records) come last, under `options`; `stats` (may
+  // be null) receives what their restore measured.
+  void open_all(const std::vector<const pb::Process*>& processes, const RestoreOptions& options, RestoreStats* stats);
   // The restorer's fd of `p.files(index)`.
   int file_fd(const pb::Process& p, uint32_t index) const;
   const SavedFiles& saved() const { return saved_; }

@@ -130,11 +130,12 @@ void become_zombie(Member& m, const Trampoline& t) {
 
 class TreeRestore {
  public:
-  TreeRestore(const Image& image, const RestoreOptions& options) : image_(image), options_(options) {}
+  TreeRestore(const Image& image, const RestoreOptions& options, RestoreStats* stats)
+      : image_(image), options_(options), stats_(stats) {}
 
   pid_t run() {
     plan();
-    tree_files_.open_all(live_);
+    tree_files_.open_all(live_, options_, stats_);
     for (auto& m : members_)
       if (m.process) {
         m.files.tree = &tree_files_;
@@ -330,6 +331,7 @@ class TreeRestore {
 
   const Image& image_;
   const RestoreOptions& options_;
+  RestoreStats* stats_;
   std::vector<Member> members_;
   std::vector<const pb::Process*> live_;
   std::map<uint32_t, int> pids_;
@@ -339,9 +341,9 @@ class TreeRestore {
 
 }  // namespace
 
-pid_t restore_process(const Image& image, const RestoreOptions& options) {
+pid_t restore_process(const Image& image, const RestoreOptions& options, RestoreStats* stats) {
   validate_image(image, "(restore)");
-  return TreeRestore(image, options).run();
+  return TreeRestore(image, options, stats).run();
 }
 
 }  // namespace flakelab::engine

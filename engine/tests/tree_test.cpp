@@ -189,6 +189,32 @@ TEST(Trees, PipesFifoAndEventfdSharedWithAChildAreOneObjectAgain) {
   v.pid = -1;
 }
 
+TEST(Trees, UnixSocketsAcrossParentAndChildAreOneObjectAgain) {
+  TreeChild v{start_tree_socket_victim()};
+  cycle(v.pid);
+  pid_t child = descendants(v.pid).at(0);
+  EXPECT_TRUE(same_file(v.pid, kTreeSockShared, child, kTreeSockShared));
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(Trees, LeaveRunningConsumesNothingInTreeSockets) {
+  TreeChild v{start_tree_socket_victim()};
+  ASSERT_TRUE(wait_tree_sleeping(v.pid));
+  auto before = snapshot(v.pid);
+  Image image = dump_process(v.pid, {.leave_running = true});
+  EXPECT_EQ(image.tree.processes_size(), 2);
+  // Every socket recorded once, with the root.
+  ASSERT_EQ(image.descendants.size(), 1u);
+  EXPECT_EQ(image.descendants[0].process.unix_sockets_size(), 0);
+  EXPECT_EQ(image.process.unix_sockets_size(), 6);  // the pair, the shared one, the unnamed one, the child's pair
+  expect_intact(before);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
 TEST(Trees, LeaveRunningConsumesNothingInSharedObjects) {
   TempDir tmp("flk-tree");
   TreeChild v{start_shared_files_victim(tmp.path())};
@@ -268,8 +294,8 @@ TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
       pid_t grandchild = fork();
       if (grandchild == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || write(sync[1], "r", 1) != 1) _exit(1);
+        // A TCP socket: only AF_UNIX sockets are dumped.
+        if (socket(AF_INET, SOCK_STREAM, 0) < 0 || write(sync[1], "r", 1) != 1) _exit(1);
         for (;;) pause();
       }
       for (;;) pause();
@@ -289,6 +315,7 @@ TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("pid " + std::to_string(grandchild) + " fd "), std::string::npos) << msg;
     EXPECT_NE(msg.find("socket:["), std::string::npos) << msg;
+    EXPECT_NE(msg.find("only AF_UNIX"), std::string::npos) << msg;
   }
   expect_intact(before);
 }

@@ -105,7 +105,8 @@ int dump_command(const DumpCommand& command) {
   if (command.pid <= 0) throw UsageError(fmt::format("-t {}: not a process id", command.pid));
   try {
     auto start = Clock::now();
-    engine::Image image = engine::dump_process(command.pid, {.leave_running = command.leave_running});
+    engine::Image image = engine::dump_process(
+        command.pid, {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk});
     log->info("dumped pid {} in {:.2f} ms: {}", command.pid, ms_since(start), describe(image));
     log->debug("image:\n{}", engine::show_image_text(image));
     auto write_start = Clock::now();
@@ -121,13 +122,23 @@ int dump_command(const DumpCommand& command) {
 int restore_command(const RestoreCommand& command) {
   auto log = make_log(command.log, command.dir);
   pid_t pid = -1;
+  engine::RestoreOptions options;
+  if (!command.unix_gc_wait.empty()) {
+    auto wait = engine::parse_duration(command.unix_gc_wait);
+    if (!wait) throw UsageError(fmt::format("--unix-gc-wait {}: not a duration (0, 300us, 50ms, 2s)", command.unix_gc_wait));
+    options.unix_gc_wait = *wait;
+  }
+  engine::RestoreStats stats;
   try {
     auto start = Clock::now();
     engine::Image image = engine::read_image_dir(command.dir);
     log->info("read {} in {:.2f} ms: {}", command.dir, ms_since(start), describe(image));
     auto restore_start = Clock::now();
-    pid = engine::restore_process(image);
+    pid = engine::restore_process(image, options, &stats);
     log->info("restored pid {} in {:.2f} ms", pid, ms_since(restore_start));
+    if (stats.unix_gc_retries > 0)
+      log->info("unix-gc-wait: waited {:.3f} ms ({} binds retried) for names held by orphaned sockets",
+                std::chrono::duration<double, std::milli>(stats.unix_gc_waited).count(), stats.unix_gc_retries);
   } catch (const engine::EngineError& e) {
     std::string what = e.what();
     return engine_failed(*log, !command.log.log_file.empty(), what.rfind("restore", 0) == 0 ? what : "restore: " + what);
@@ -172,6 +183,8 @@ EngineVerbs::EngineVerbs(CLI::App& app) {
   dump_->add_option("-t,--tree", dump_command_.pid, "pid of the root of the process tree to dump (with all its descendants)")->required();
   dump_->add_option("-D,--images-dir", dump_command_.dir, "image directory (created if missing)")->required();
   dump_->add_flag("-R,--leave-running", dump_command_.leave_running, "leave the process running after the dump");
+  dump_->add_flag("--ext-unix-sk", dump_command_.ext_unix_sk,
+                  "dump unix sockets connected outside the process; restore reconnects them by the peer's name");
   add_log_options(dump_, dump_command_.log);
 
   restore_ = app.add_subcommand("restore", "restore a process from an image directory, with its pid");
@@ -179,6 +192,9 @@ EngineVerbs::EngineVerbs(CLI::App& app) {
   restore_->add_flag("-d,--restore-detached", restore_command_.detached,
                      "return once the process runs on its own instead of waiting for it");
   restore_->add_option("--pidfile", restore_command_.pidfile, "write the restored pid to FILE");
+  restore_->add_option("--unix-gc-wait", restore_command_.unix_gc_wait,
+                       "retry binding a unix socket name still held by an orphaned socket (the unix garbage "
+                       "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 1s)");
   add_log_options(restore_, restore_command_.log);
 
   show_ = app.add_subcommand("show", "decode an image directory");

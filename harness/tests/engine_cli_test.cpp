@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "flakelab/engine/socket_victims.h"
 #include "flakelab/engine/victims.h"
 
 namespace flakelab::harness {
@@ -201,6 +202,26 @@ TEST_F(EngineCli, CrThreadsPassesTwoHundredTimesInTheHarness) {
   Ran ran = flakelab({"run", "cr/threads", "-n", "200", "--db", (dir_ / "cr.db").string()});
   ASSERT_EQ(ran.code, 0) << describe(ran);
   EXPECT_NE(ran.out.find("trials 200  pass 200"), std::string::npos) << ran.out;
+}
+
+TEST_F(EngineCli, Scm06RestoresWithTheUnixGcWaitPolicy) {
+  victim_ = victims::start_scm06_victim("cli-" + std::to_string(getpid()));
+  ASSERT_EQ(dump({"--ext-unix-sk"}).code, 0);
+  pid_t restorer = spawn({"restore", "-D", images_, "--unix-gc-wait=2s", "--pidfile", (dir_ / "pid").string(), "-v3"});
+  pid_t restored = read_pidfile(dir_ / "pid");
+  ASSERT_EQ(restored, victim_);
+  ASSERT_TRUE(victims::wait_sleeping(restored));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  Ran ran = finish(restorer);
+  victim_ = -1;
+  EXPECT_EQ(ran.code, victims::kVictimOk) << describe(ran);
+  EXPECT_NE(ran.err.find("restored pid " + std::to_string(restored)), std::string::npos) << ran.err;
+}
+
+TEST_F(EngineCli, BadUnixGcWaitIsAUsageError) {
+  Ran ran = flakelab({"restore", "-D", images_, "--unix-gc-wait=soon"});
+  EXPECT_EQ(ran.code, 2) << describe(ran);
+  EXPECT_NE(ran.err.find("--unix-gc-wait soon"), std::string::npos) << ran.err;
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ namespace flakelab::engine {
 
 struct DumpOptions {
   bool leave_running = false;   // default: kill the process tree once dumped
+  // A unix socket connected to a socket outside the process makes dump fail;
+  // with this it is dumped with its peer's name and reconnected to it on restore.
+  bool ext_unix_sk = false;
 };
 
 // Dumps `pid` and all its descendants (a process tree; zombies included): every

@@ -29,6 +29,7 @@ struct DumpCommand {
   pid_t pid = 0;
   std::string dir;
   bool leave_running = false;
+  bool ext_unix_sk = false;   // --ext-unix-sk: reconnect unix sockets with outside peers by name
   EngineLogOptions log;
 };
 
@@ -36,6 +37,7 @@ struct RestoreCommand {
   std::string dir;
   bool detached = false;
   std::string pidfile;
+  std::string unix_gc_wait;   // --unix-gc-wait=<duration>; empty: the engine's default
   EngineLogOptions log;
 };
 

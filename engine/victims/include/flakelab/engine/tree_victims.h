@@ -59,6 +59,21 @@ constexpr int kOffsetBad = 16;
 constexpr int kOffsetBadContent = 32;
 pid_t start_shared_offset_victim(const std::string& dir);
 
+// Unix sockets across a parent and its child: a stream socketpair whose ends
+// the parent (kTreeSockParentEnd) and the child (kTreeSockChildEnd) hold, data
+// queued both ways; a datagram socket bound to an abstract name that both hold
+// (kTreeSockShared) with a datagram queued; in flight in the parent's end, a
+// pipe end and a socket the child holds too. On SIGUSR1 the parent receives the
+// files, reads the pipe, writes through the socket, answers on the pair; the
+// child checks the pair, the socket it sent and the datagram.
+constexpr int kTreeSockParentEnd = 30;
+constexpr int kTreeSockChildEnd = 31;
+constexpr int kTreeSockShared = 32;
+constexpr int kTreeSockBadStream = 16;
+constexpr int kTreeSockBadDgram = 32;
+constexpr int kTreeSockBadFlight = 64;
+pid_t start_tree_socket_victim();
+
 // Two unreaped children: one exited with status 42, one killed by SIGTERM; the
 // parent counted two SIGCHLD. On SIGUSR1 it reaps them (pids and statuses must
 // match) and checks that no further SIGCHLD arrived.

@@ -1,0 +1,169 @@
+// scm06, scm_ring, scm_selfloop: a victim whose unix sockets sit in SCM_RIGHTS
+// reference cycles (CRIU's zdtm scm06 seed; a ring of three with two only in
+// flight; a socket queued in itself). A trial starts it, dumps it (the dump
+// kills it), optionally waits restore_delay_us, restores it and lets it check
+// that it receives its sockets in order with their names. After the kill the
+// old sockets are freed only by the kernel's unix garbage collector, so an
+// immediate restore finds the names taken: the SCM06 flake, reproduced with
+// unix_gc_wait=0 and fixed by the engine's default unix-gc-wait policy.
+#include <fmt/format.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "flakelab/engine/dump.h"
+#include "flakelab/engine/error.h"
+#include "flakelab/engine/restore.h"
+#include "flakelab/engine/socket_victims.h"
+#include "flakelab/engine/victims.h"
+#include "flakelab/scenarios/scenario.h"
+#include "flakelab/scenarios/scm.h"
+
+namespace flakelab::scenarios {
+namespace scm {
+namespace {
+thread_local TrialTimes g_last;
+}
+const TrialTimes& last_trial_times() { return g_last; }
+}  // namespace scm
+
+namespace {
+
+namespace victims = flakelab::engine::testing;
+using namespace std::chrono;
+
+std::string default_wait() {
+  auto us = engine::RestoreOptions{}.unix_gc_wait.count();
+  return us % 1000000 == 0 ? std::to_string(us / 1000000) + "s"
+         : us % 1000 == 0 ? std::to_string(us / 1000) + "ms"
+                          : std::to_string(us) + "us";
+}
+
+class ScmScenario : public Scenario {
+ public:
+  using Start = pid_t (*)(const std::string& salt);
+  ScmScenario(std::string name, std::string description, Start start)
+      : name_(std::move(name)), description_(std::move(description)), start_(start) {}
+
+  std::string name() const override { return name_; }
+  std::string description() const override { return description_; }
+  std::vector<ParamSpec> params() const override {
+    return {
+        {"unix_gc_wait", default_wait(),
+         "restore policy: how long to retry binding a name an orphaned socket still holds (0 = off, CRIU's "
+         "behaviour; e.g. 50ms, 2s)", {}},
+        {"restore_delay_us", "0", "microseconds to sleep between the kill (end of the dump) and the restore", {}},
+    };
+  }
+
+  TrialResult run(TrialContext& ctx) override {
+    scm::g_last = {};
+    auto wait = engine::parse_duration(ctx.param("unix_gc_wait"));
+    if (!wait) return TrialResult::error("unix_gc_wait=" + ctx.param("unix_gc_wait") + " is not a duration (0, 50ms, 2s, 300us)");
+    long long delay_us = 0;
+    try {
+      delay_us = std::stoll(ctx.param("restore_delay_us"));
+    } catch (const std::exception&) {
+      delay_us = -1;
+    }
+    if (delay_us < 0 || delay_us > 10'000'000)
+      return TrialResult::error("restore_delay_us=" + ctx.param("restore_delay_us") + " is outside 0-10000000");
+
+    victims::set_victim_setup([&ctx] { ctx.bind_self(Role::kVictim); });
+    struct Unset {
+      ~Unset() { victims::set_victim_setup(nullptr); }
+    } unset;
+    // Names are per network namespace (the harness gives each trial its own); the
+    // salt keeps trials apart when they share one (tests, benchmarks).
+    std::string salt = fmt::format("{}-{}", getpid(), ctx.index);
+    pid_t pid;
+    try {
+      pid = start_(salt);
+    } catch (const std::exception& e) {
+      return TrialResult::error(fmt::format("{}: {}", name_, e.what()));
+    }
+    struct Reap {
+      pid_t pid;
+      ~Reap() {
+        if (pid > 0) victims::kill_child(pid);
+      }
+    } reap{pid};
+    ctx.record_binding(Role::kVictim, pid);
+    engine::Image image;
+    try {
+      image = engine::dump_process(pid);
+    } catch (const engine::EngineError& e) {
+      return TrialResult::fail(fmt::format("dump: {}", e.what()));
+    }
+    if (delay_us > 0) {
+      auto t0 = steady_clock::now();
+      std::this_thread::sleep_for(microseconds(delay_us));
+      scm::g_last.restore_delay = steady_clock::now() - t0;
+    }
+    engine::RestoreStats stats;
+    try {
+      engine::restore_process(image, {.unix_gc_wait = *wait}, &stats);
+    } catch (const engine::EngineError& e) {
+      scm::g_last.unix_gc_waited = stats.unix_gc_waited;
+      return TrialResult::fail(e.what());  // the engine's words: the flake's signature
+    }
+    scm::g_last.unix_gc_waited = stats.unix_gc_waited;
+    if (auto cpu = ctx.cpu_of(Role::kVictim)) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(*cpu, &set);
+      sched_setaffinity(pid, sizeof(set), &set);  // a restored process has the restorer's affinity
+    }
+    if (!victims::wait_all_sleeping(pid))
+      return TrialResult::fail(fmt::format("restored victim pid {} did not go back to sleep within 5 s", pid));
+    if (kill(pid, SIGUSR1) != 0) return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
+    int status = victims::wait_exit(pid, 10000);
+    reap.pid = -1;
+    if (status == -1) return TrialResult::fail(fmt::format("restored victim pid {} did not finish its check within 10 s", pid));
+    if (WIFSIGNALED(status)) return TrialResult::fail(fmt::format("restored victim pid {} was killed by signal {}", pid, WTERMSIG(status)));
+    switch (WEXITSTATUS(status)) {
+      case victims::kVictimOk:
+        return TrialResult::pass();
+      case victims::kScmBadRecv:
+        return TrialResult::fail("restored victim could not receive its sockets in order");
+      case victims::kScmBadName:
+        return TrialResult::fail("restored victim received a socket with the wrong name");
+      default:
+        return TrialResult::fail(fmt::format("restored victim exited with status {}", WEXITSTATUS(status)));
+    }
+  }
+
+ private:
+  std::string name_, description_;
+  Start start_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scenario> make_scm06() {
+  return std::make_unique<ScmScenario>(
+      "scm06",
+      "CRIU's zdtm scm06: two datagram sockets bound to abstract names, each sent to both (SCM_RIGHTS); dump, "
+      "kill, restore, the victim receives them in order and checks each name",
+      victims::start_scm06_victim);
+}
+std::unique_ptr<Scenario> make_scm_ring() {
+  return std::make_unique<ScmScenario>(
+      "scm_ring",
+      "three abstract-named datagram sockets in a ring (each queued in the next), two only in flight; dump, kill, "
+      "restore, the victim walks the ring and checks every name",
+      victims::start_scm_ring_victim);
+}
+std::unique_ptr<Scenario> make_scm_selfloop() {
+  return std::make_unique<ScmScenario>(
+      "scm_selfloop",
+      "an abstract-named datagram socket queued in itself twice; dump, kill, restore, the victim receives itself",
+      victims::start_scm_selfloop_victim);
+}
+
+}  // namespace flakelab::scenarios
