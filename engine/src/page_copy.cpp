@@ -7,6 +7,8 @@
 #include <atomic>
 #include <thread>
 
+#include "cpu_colocation.h"
+
 namespace flakelab::engine {
 namespace {
 
@@ -65,8 +67,7 @@ std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_le
 
 int copy_threads_for(size_t total_bytes) {
   if (total_bytes < kParallelFrom) return 1;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  cpu_set_t set = caller_affinity();  // not the one CPU a dump or restore pins itself to
   return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
 }
 
@@ -92,7 +93,12 @@ std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<
     }
   };
   std::vector<std::jthread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back(worker);
+  const cpu_set_t spread = caller_affinity();
+  for (int i = 1; i < threads; ++i)
+    pool.emplace_back([&] {
+      sched_setaffinity(0, sizeof(spread), &spread);  // best effort: else it shares our CPU
+      worker();
+    });
   worker();
   pool.clear();   // joins: every write to `done` has happened
   return done;

@@ -23,6 +23,7 @@
 #include "flakelab/compel/proc.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
+#include "cpu_colocation.h"
 #include "proc_files.h"
 #include "tree_dump.h"
 #include "tree_files.h"
@@ -267,6 +268,7 @@ class TreeDump {
 Image dump_process(pid_t pid, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
   TreeDump tree(pid);
   tree.precheck();
   // Destroying `tree` releases every process that is still seized.

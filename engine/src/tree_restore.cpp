@@ -27,6 +27,7 @@
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/engine/restore.h"
+#include "cpu_colocation.h"
 #include "restore_steps.h"
 #include "tree_reap.h"
 
@@ -134,6 +135,7 @@ class TreeRestore {
       : image_(image), options_(options), stats_(stats) {}
 
   pid_t run() {
+    CpuColocation near;  // every process we create starts on our CPU (cpu_colocation.h)
     plan();
     tree_files_.open_all(live_, options_, stats_);
     for (auto& m : members_)
@@ -157,6 +159,12 @@ class TreeRestore {
         if (m.process) finish(m);
       for (auto& m : members_)
         if (m.process && m.process->stopped() && ::kill(m.pid, SIGSTOP) != 0) throw_errno(who(m.pid) + ": kill SIGSTOP");
+      // Before any of them runs its own code: the caller's CPUs, not the one we pinned.
+      for (auto& m : members_)
+        if (m.process)
+          for (const auto& th : m.process->threads())
+            if (!near.restore_original_affinity(static_cast<pid_t>(th.tid())))
+              throw_errno(who(m.pid) + ": sched_setaffinity of thread " + std::to_string(th.tid()));
       // Children first: a parent released earlier could already be waiting for them.
       for (size_t i = members_.size(); i-- > 0;) {
         for (auto& o : members_[i].others) o->release();

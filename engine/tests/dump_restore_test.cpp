@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/time.h>
@@ -364,6 +365,29 @@ TEST(DumpRestore, ThreadsSurviveRepeatedCycles) {
   }
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+// Dump and restore pin the engine to one CPU while they run (cpu_colocation.h);
+// neither the caller nor the restored threads may keep that pin.
+TEST(DumpRestore, RestoredThreadsGetTheCallersCpusNotTheEnginesPin) {
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+  if (CPU_COUNT(&mine) < 2) GTEST_SKIP() << "needs two CPUs to tell a pin from the caller's mask";
+  ChildPid v{start_thread_victim(2)};
+  pid_t restored = restore_process(dump_process(v.pid));
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_all_sleeping(restored));
+  cpu_set_t after;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(after), &after), 0);
+  EXPECT_TRUE(CPU_EQUAL(&after, &mine)) << "the caller stayed pinned";
+  for (pid_t tid : thread_ids(restored)) {
+    cpu_set_t t;
+    ASSERT_EQ(sched_getaffinity(tid, sizeof(t), &t), 0);
+    EXPECT_TRUE(CPU_EQUAL(&t, &mine)) << "thread " << tid << " has " << CPU_COUNT(&t) << " CPU(s)";
+  }
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
   v.pid = -1;
 }
 

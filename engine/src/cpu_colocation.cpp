@@ -1,0 +1,75 @@
+#include "cpu_colocation.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace flakelab::engine {
+namespace {
+
+thread_local const CpuColocation* t_active = nullptr;
+thread_local cpu_set_t t_original;
+
+}  // namespace
+
+CpuColocation::CpuColocation(int cpu) {
+  if (sched_getaffinity(0, sizeof(original_), &original_) != 0) return;
+  if (CPU_COUNT(&original_) <= 1) return;
+  if (cpu < 0) cpu = sched_getcpu();
+  if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &original_)) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof(one), &one) != 0) return;
+  pinned_ = true;
+  outer_ = t_active;
+  if (!outer_) t_original = original_;
+  t_active = this;
+}
+
+CpuColocation::~CpuColocation() {
+  if (!pinned_) return;
+  sched_setaffinity(0, sizeof(original_), &original_);
+  t_active = outer_;
+}
+
+bool CpuColocation::restore_original_affinity(pid_t tid) const {
+  if (!pinned_) return true;
+  // The outermost mask: what the caller had before any engine pinning.
+  const cpu_set_t& mask = outer_ ? t_original : original_;
+  return sched_setaffinity(tid, sizeof(mask), &mask) == 0;
+}
+
+int last_cpu_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // Field 39 (processor), counted after the ")" that ends comm (field 2).
+  char* p = std::strrchr(buf, ')');
+  if (!p) return -1;
+  int field = 2;
+  for (++p; *p && field < 39; ++p)
+    if (*p == ' ') ++field;
+  if (field != 39) return -1;
+  char* end = nullptr;
+  long cpu = std::strtol(p, &end, 10);
+  return end == p ? -1 : static_cast<int>(cpu);
+}
+
+cpu_set_t caller_affinity() {
+  if (t_active) return t_original;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) CPU_SET(0, &set);
+  return set;
+}
+
+}  // namespace flakelab::engine
