@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -355,6 +356,24 @@ std::function<void()>& victim_setup() {
 }
 }  // namespace
 
+namespace {
+
+// Polling for a state change of another process: the change usually comes
+// within microseconds (a victim going back to sleep), so start short and
+// grow to 1 ms instead of sleeping a whole millisecond every time.
+class Backoff {
+ public:
+  void pause() {
+    std::this_thread::sleep_for(delay_);
+    delay_ = std::min(delay_ * 2, std::chrono::microseconds(1000));
+  }
+
+ private:
+  std::chrono::microseconds delay_{20};
+};
+
+}  // namespace
+
 void set_victim_setup(std::function<void()> setup) { victim_setup() = std::move(setup); }
 
 pid_t start_victim(const std::string& what, const std::function<void(int)>& body, bool all_threads) {
@@ -424,6 +443,7 @@ std::vector<pid_t> thread_ids(pid_t pid) {
 
 bool wait_all_sleeping(pid_t pid, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Backoff backoff;
   while (std::chrono::steady_clock::now() < deadline) {
     bool all = true;
     try {
@@ -437,7 +457,7 @@ bool wait_all_sleeping(pid_t pid, int timeout_ms) {
       all = false;
     }
     if (all) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    backoff.pause();
   }
   return false;
 }
@@ -448,16 +468,28 @@ pid_t start_memory_victim() {
 
 int wait_exit(pid_t pid, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // A pidfd becomes readable the moment the process exits: no polling delay.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  Backoff backoff;
   for (;;) {
     int status = 0;
     pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (r == pid || (r < 0 && errno != EINTR)) {
+      if (pidfd >= 0) close(pidfd);
+      return r == pid ? status : -1;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) {
+      if (pidfd >= 0) close(pidfd);
       kill_child(pid);
       return -1;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<long long>(left.count() + 1, 100)));
+    } else {
+      backoff.pause();
+    }
   }
 }
 
@@ -466,12 +498,13 @@ bool wait_sleeping(pid_t pid, int timeout_ms) { return wait_state(pid, 'S', time
 bool wait_state(pid_t pid, char state, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  Backoff backoff;
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     size_t close = text.rfind(')');
     if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == state) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    backoff.pause();
   }
   return false;
 }
