@@ -15,6 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <mutex>
+#include <condition_variable>
 
 #include "crc32c.h"
 #include "flakelab/engine/error.h"
@@ -52,7 +55,12 @@ std::string hex(uint64_t v) {
 
 std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, std::span<const uint8_t> payload,
                                                                uint32_t version) {
-  Header h{magic, version, kHeaderSize, payload.size(), crc32c(payload.data(), payload.size()), 0};
+  return frame_header(magic, payload.size(), crc32c(payload.data(), payload.size()), version);
+}
+
+std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, uint64_t payload_len, uint32_t payload_crc,
+                                                               uint32_t version) {
+  Header h{magic, version, kHeaderSize, payload_len, payload_crc, 0};
   h.header_crc = crc32c(&h, offsetof(Header, header_crc));
   std::array<uint8_t, kHeaderSize> out;
   std::memcpy(out.data(), &h, kHeaderSize);
@@ -108,6 +116,11 @@ void check_payload(const Header& h, std::span<const uint8_t> payload, const std:
   if (crc32c(payload.data(), payload.size()) != h.payload_crc)
     throw ImageError(name, "payload_crc", "payload checksum mismatch (file is corrupt)");
 }
+
+// Large page payloads: the checksum runs on a second thread beside the file I/O
+// (both are memory-bandwidth bound, on different CPUs), in chunks.
+constexpr size_t kOverlapFrom = size_t{16} << 20;
+constexpr size_t kIoChunk = size_t{8} << 20;
 
 // Returns the payload of a framed file after checking every header field.
 std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, uint64_t max_payload,
@@ -170,6 +183,17 @@ class File {
     return done;
   }
 
+  // Writes `data` at `offset` (pwrite: the file position is not used).
+  void write_at(std::span<const uint8_t> data, uint64_t offset) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("write " + path_);
+      done += static_cast<size_t>(n);
+    }
+  }
+
   // Writes the pieces in order. Not fsync'd: images are working files of a stress
   // run, and the rename into place already keeps a reader from seeing half a file.
   void write_all(std::span<const uint8_t> first, std::span<const uint8_t> second = {}) {
@@ -201,6 +225,88 @@ void write_file_atomically(const std::string& path, std::span<const uint8_t> hea
     ::unlink(tmp.c_str());
     throw_errno("rename " + tmp + " to " + path, err);
   }
+}
+
+// pages.img from the page buffers of every process, in order, without joining
+// them into one buffer: the payload is written after room for the header while
+// its checksum is computed beside it; the header follows.
+void write_pages_atomically(const std::string& path, const std::vector<std::span<const uint8_t>>& parts,
+                            uint32_t version) {
+  uint64_t len = 0;
+  for (auto p : parts) len += p.size();
+  uint32_t crc = 0;
+  auto checksum = [&] {
+    for (auto p : parts) crc = crc32c(p.data(), p.size(), crc);
+  };
+  std::string tmp = path + ".tmp";
+  {
+    File f(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    {
+      std::jthread beside;
+      if (len >= kOverlapFrom) beside = std::jthread(checksum);
+      uint64_t at = detail::kHeaderSize;
+      for (auto p : parts) {
+        f.write_at(p, at);
+        at += p.size();
+      }
+    }  // joins
+    if (len < kOverlapFrom) checksum();
+    f.write_at(detail::frame_header(kPagesMagic, len, crc, version), 0);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("rename " + tmp + " to " + path, err);
+  }
+}
+
+// Reads `size` payload bytes into `out` and checks them against the header's
+// checksum, computed chunk by chunk on a second thread as the chunks arrive.
+void read_payload_checked(File& f, const Header& h, uint8_t* out, size_t size, const std::string& name) {
+  if (size < kOverlapFrom) {
+    if (f.read_some(out, size) != size) throw ImageError(name, "payload_len", "file shrank while it was read");
+    check_payload(h, {out, size}, name);
+    return;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  size_t arrived = 0;  // bytes read so far (guarded by m)
+  bool failed = false;
+  uint32_t crc = 0;
+  {
+    std::jthread beside([&] {
+      size_t done = 0;
+      while (done < size) {
+        size_t ready;
+        {
+          std::unique_lock lock(m);
+          cv.wait(lock, [&] { return arrived > done || failed; });
+          if (failed) return;
+          ready = arrived;
+        }
+        crc = crc32c(out + done, ready - done, crc);
+        done = ready;
+      }
+    });
+    try {
+      for (size_t at = 0; at < size;) {
+        size_t want = std::min(kIoChunk, size - at);
+        if (f.read_some(out + at, want) != want) throw ImageError(name, "payload_len", "file shrank while it was read");
+        at += want;
+        std::lock_guard lock(m);
+        arrived = at;
+        cv.notify_one();
+      }
+    } catch (...) {
+      {
+        std::lock_guard lock(m);
+        failed = true;
+      }
+      cv.notify_one();
+      throw;
+    }
+  }  // joins: crc covers the whole payload
+  if (crc != h.payload_crc) throw ImageError(name, "payload_crc", "payload checksum mismatch (file is corrupt)");
 }
 
 }  // namespace
@@ -341,8 +447,9 @@ void write_image_dir(const Image& image, const std::string& dir) {
   if (!image.tree.processes().empty()) {
     // A tree: one pages payload for all of its processes, then the records.
     std::string bytes = serialize_tree(image);
-    PageBytes pages = all_pages(image);
-    write_file_atomically(dir + "/" + kPagesFile, detail::frame_header(kPagesMagic, pages, kTreeFormatVersion), pages);
+    std::vector<std::span<const uint8_t>> parts = {image.pages};
+    for (const auto& d : image.descendants) parts.emplace_back(d.pages);
+    write_pages_atomically(dir + "/" + kPagesFile, parts, kTreeFormatVersion);
     write_file_atomically(dir + "/" + kProcessFile,
                           detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
                                         kTreeFormatVersion));
@@ -350,8 +457,7 @@ void write_image_dir(const Image& image, const std::string& dir) {
   }
   // Pages first: a directory with a process file always has its pages. The header
   // and the page data go out as two writes: no framed copy of hundreds of MiB.
-  auto pages_head = detail::frame_header(kPagesMagic, image.pages, kImageFormatVersion);
-  write_file_atomically(dir + "/" + kPagesFile, pages_head, image.pages);
+  write_pages_atomically(dir + "/" + kPagesFile, {image.pages}, kImageFormatVersion);
   write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.process));
 }
 
@@ -369,9 +475,7 @@ Image read_image_dir(const std::string& dir) {
   Header h = check_header({head, got}, size, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_path);
   check_versions_match(version, h.version, pages_path);
   image.pages.resize(h.payload_len);
-  if (pages.read_some(image.pages.data(), image.pages.size()) != image.pages.size())
-    throw ImageError(pages_path, "payload_len", "file shrank while it was read");
-  check_payload(h, image.pages, pages_path);
+  read_payload_checked(pages, h, image.pages.data(), image.pages.size(), pages_path);
   split_pages(image, pages_path);
   validate_image(image, process_path, pages_path);
   return image;

@@ -16,6 +16,9 @@ inline constexpr size_t kHeaderSize = 32;
 
 // The header of a framed file with this payload.
 std::array<uint8_t, kHeaderSize> frame_header(uint64_t magic, std::span<const uint8_t> payload, uint32_t version);
+// The same for a payload of `payload_len` bytes whose CRC32C is known.
+std::array<uint8_t, kHeaderSize> frame_header(uint64_t magic, uint64_t payload_len, uint32_t payload_crc,
+                                              uint32_t version);
 
 // A framed file; `version` other than the current one only for tests.
 std::vector<uint8_t> frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version);
