@@ -37,7 +37,8 @@ suite() {
 }
 
 suite release "${FLAKELAB_BUILD:-build}" Release
-suite asan+ubsan "${FLAKELAB_BUILD_ASAN:-build-asan}" RelWithDebInfo --sanitize
+# Benchmarks are built (and compile-checked) once, in the Release build.
+suite asan+ubsan "${FLAKELAB_BUILD_ASAN:-build-asan}" RelWithDebInfo --sanitize --no-benchmarks
 
 # The image decoder under libFuzzer, for a bounded time.
 echo
