@@ -38,7 +38,48 @@ bool is_fifo_fd(const std::string& link, const struct stat& st) {
   return S_ISFIFO(st.st_mode) && !link.empty() && link[0] == '/';
 }
 
+namespace {
+thread_local HolderScan* t_scan = nullptr;
+}
+
+HolderScan::HolderScan() : outer_(t_scan) { t_scan = this; }
+HolderScan::~HolderScan() { t_scan = outer_; }
+
+const std::vector<HolderScan::Holder>& HolderScan::holders_of(const std::string& link) {
+  if (!scanned_) {
+    scanned_ = true;
+    DirPtr proc(opendir("/proc"));
+    if (!proc) throw_errno("opendir /proc");
+    while (dirent* e = readdir(proc.get())) {
+      if (!all_digits(e->d_name)) continue;
+      std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
+      DirPtr fds(opendir(fd_dir.c_str()));
+      if (!fds) continue;  // gone, or a kernel thread
+      while (dirent* f = readdir(fds.get())) {
+        if (!all_digits(f->d_name)) continue;
+        char buf[4096];
+        ssize_t n = readlinkat(dirfd(fds.get()), f->d_name, buf, sizeof(buf));
+        if (n <= 0) continue;
+        by_link_[std::string(buf, static_cast<size_t>(n))].push_back({atoi(e->d_name), atoi(f->d_name)});
+      }
+    }
+  }
+  static const std::vector<Holder> kNone;
+  auto it = by_link_.find(link);
+  return it == by_link_.end() ? kNone : it->second;
+}
+
 std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino, const std::vector<pid_t>& ignore) {
+  if (t_scan) {
+    for (const auto& h : t_scan->holders_of(link)) {
+      if (h.pid == pid || std::find(ignore.begin(), ignore.end(), h.pid) != ignore.end()) continue;
+      struct stat st;
+      std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
+      if (::stat(path.c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
+      return "pid " + std::to_string(h.pid) + " fd " + std::to_string(h.fd);
+    }
+    return "";
+  }
   DirPtr proc(opendir("/proc"));
   if (!proc) throw_errno("opendir /proc");
   while (dirent* e = readdir(proc.get())) {

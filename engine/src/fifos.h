@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,30 @@ bool is_fifo_fd(const std::string& link, const struct stat& st);
 // Processes in `ignore` (the rest of a dumped tree) do not count.
 std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino,
                            const std::vector<pid_t>& ignore = {});
+
+// While one lives, held_elsewhere() on this thread looks at one /proc/*/fd scan
+// made at its first call instead of scanning again each time (a tree dump asks
+// for every one-ended pipe and FIFO of every process: dozens of full scans).
+// Candidates are still checked by dev and inode when asked.
+class HolderScan {
+ public:
+  HolderScan();
+  ~HolderScan();
+  HolderScan(const HolderScan&) = delete;
+  HolderScan& operator=(const HolderScan&) = delete;
+
+  struct Holder {
+    pid_t pid;
+    int fd;
+  };
+  // Every fd whose link reads `link`, scanning /proc on the first call.
+  const std::vector<Holder>& holders_of(const std::string& link);
+
+ private:
+  bool scanned_ = false;
+  std::map<std::string, std::vector<Holder>> by_link_;
+  HolderScan* outer_;
+};
 
 // Without `out`: checks that no FIFO the process holds is open elsewhere. With
 // `out` (files already collected, process frozen): also adds a pb::Fifo per FIFO

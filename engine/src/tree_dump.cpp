@@ -24,6 +24,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "cpu_colocation.h"
+#include "fifos.h"
 #include "proc_files.h"
 #include "tree_dump.h"
 #include "tree_files.h"
@@ -91,6 +92,7 @@ class TreeDump {
     // The tree may grow while we look (a holder of a shared pipe forked after the
     // scan): look again while it changes.
     for (int attempt = 0;; ++attempt) {
+      HolderScan once;  // one /proc/*/fd scan for every pipe and FIFO of the tree
       std::vector<pid_t> order = scan();
       std::string why = check_all(order);
       if (why.empty()) return;
@@ -133,6 +135,7 @@ class TreeDump {
   }
 
   Image dump(const DumpOptions& options) {
+    HolderScan once;  // again, now that the tree is frozen
     std::vector<pid_t> all;
     for (const auto& m : members_) all.push_back(m.pid);
     Image image;
