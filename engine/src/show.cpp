@@ -63,7 +63,8 @@ std::string anon_text(const pb::File& f) {
 
 namespace {
 
-std::string process_text(const pb::Process& p, const PageBytes& pages) {
+// `others`: the tree's other processes (the root's socket records list the sockets they hold).
+std::string process_text(const pb::Process& p, const PageBytes& pages, const std::vector<const pb::Process*>& others = {}) {
   using ull = unsigned long long;
   std::string out;
   out += format("process %u \"%s\"%s\n", p.pid(), p.comm().c_str(), p.stopped() ? " (job-control stopped)" : "");
@@ -91,7 +92,7 @@ std::string process_text(const pb::Process& p, const PageBytes& pages) {
                   f.tree_file() ? format(" tree file #%u", f.tree_file()).c_str() : "");
   }
   out += show_saved_content(p);
-  out += show_unix_sockets(p);
+  out += show_unix_sockets(p, others);
   int handled = 0;
   for (const auto& s : p.sigactions()) handled += s.handler() > 1;  // not SIG_DFL/SIG_IGN
   out += format("signals: %d handlers installed, %d queued process-wide, %d itimers\n", handled,
@@ -111,7 +112,9 @@ std::string show_image_text(const Image& image) {
     if (r.zombie()) out += format(" zombie \"%s\" wait status 0x%x", r.comm().c_str(), r.exit_status());
     out += "\n";
   }
-  out += process_text(image.process, image.pages);
+  std::vector<const pb::Process*> others;
+  for (const auto& d : image.descendants) others.push_back(&d.process);
+  out += process_text(image.process, image.pages, others);
   for (const auto& d : image.descendants) out += process_text(d.process, d.pages);
   return out;
 }

@@ -170,13 +170,16 @@ void validate_unix_sockets(const pb::Process& p, const std::string& file, const 
   }
 }
 
-std::string show_unix_sockets(const pb::Process& p) {
+std::string show_unix_sockets(const pb::Process& p, const std::vector<const pb::Process*>& others) {
   if (p.unix_sockets_size() == 0) return "";
-  std::map<uint32_t, int> file_of;
-  for (int i = 0; i < p.files_size(); ++i)
-    if (p.files(i).kind() == pb::FILE_UNIX_SOCKET) file_of[p.files(i).unix_socket()] = i;
-  std::set<int> held;
-  for (const auto& fd : p.fds()) held.insert(static_cast<int>(fd.file()));
+  // Sockets some fd of the tree refers to.
+  std::set<uint32_t> held;
+  std::vector<const pb::Process*> all = {&p};
+  all.insert(all.end(), others.begin(), others.end());
+  for (const pb::Process* q : all)
+    for (const auto& fd : q->fds())
+      if (fd.file() < static_cast<uint32_t>(q->files_size()) && q->files(static_cast<int>(fd.file())).kind() == pb::FILE_UNIX_SOCKET)
+        held.insert(q->files(static_cast<int>(fd.file())).unix_socket());
   std::string out = "unix sockets " + std::to_string(p.unix_sockets_size()) + "\n";
   char buf[256];
   for (const auto& s : p.unix_sockets()) {
@@ -192,8 +195,7 @@ std::string show_unix_sockets(const pb::Process& p) {
     if (s.state() == TCP_LISTEN) out += " backlog " + std::to_string(s.backlog()) + " pending " + std::to_string(s.pending_size());
     if (s.shutdown()) out += " shutdown " + std::string(s.shutdown() & 1 ? "rd" : "") + (s.shutdown() & 2 ? "wr" : "");
     if (s.passcred()) out += " passcred";
-    auto f = file_of.find(s.id());
-    if (f != file_of.end() && !held.count(f->second)) out += " (in flight only)";
+    if (s.listener() == 0 && !held.count(s.id())) out += " (in flight only)";
     out += "\n";
     for (const auto& m : s.queue()) {
       snprintf(buf, sizeof(buf), "    queued %zu bytes", m.data().size());

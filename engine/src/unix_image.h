@@ -30,6 +30,7 @@ std::string unix_name_text(const std::string& name);
 void validate_unix_sockets(const pb::Process& p, const std::string& file, const std::vector<const pb::Process*>& others = {});
 
 // Lines for `show`: one per socket and per queued message ("" if none).
-std::string show_unix_sockets(const pb::Process& p);
+// `others`: the tree's other processes (a socket one of them holds is not "in flight only").
+std::string show_unix_sockets(const pb::Process& p, const std::vector<const pb::Process*>& others = {});
 
 }  // namespace flakelab::engine

@@ -209,6 +209,9 @@ TEST(Trees, LeaveRunningConsumesNothingInTreeSockets) {
   ASSERT_EQ(image.descendants.size(), 1u);
   EXPECT_EQ(image.descendants[0].process.unix_sockets_size(), 0);
   EXPECT_EQ(image.process.unix_sockets_size(), 6);  // the pair, the shared one, the unnamed one, the child's pair
+  // The child's socket in flight in the parent's queue is one the child holds.
+  std::string shown = show_image_text(image);
+  EXPECT_EQ(shown.find("(in flight only)"), std::string::npos) << shown;
   expect_intact(before);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
