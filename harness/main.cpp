@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "flakelab/harness/bisect_command.h"
+#include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/compare_command.h"
 #include "flakelab/harness/gate_command.h"
 #include "flakelab/harness/cpu_identity.h"
@@ -48,18 +49,21 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
+  // Each verb declares its options only when the command line uses it (add_verb, cli_verb.h).
   bool cpu_json = false;
-  CLI::App* cpu = app.add_subcommand("cpu", "print the CPU identity (libcpuid, flakelab's table) and kernel");
-  cpu->add_flag("--json", cpu_json, "print JSON");
+  CLI::App* cpu = add_verb(app, "cpu", "print the CPU identity (libcpuid, flakelab's table) and kernel", [&](CLI::App& verb) {
+    verb.add_flag("--json", cpu_json, "print JSON");
+  });
 
   bool topo_json = false, topo_share = false;
   int topo_jobs = 1;
   std::string topo_spec;
-  CLI::App* topo = app.add_subcommand("topo", "print the topology (hwloc) and the placements it offers");
-  topo->add_flag("--json", topo_json, "print JSON");
-  topo->add_option("--topology", topo_spec, "plan against an hwloc XML file or a synthetic description");
-  topo->add_option("-j,--jobs", topo_jobs, "plan placements for this many workers")->capture_default_str();
-  topo->add_flag("--share-pus", topo_share, "let workers share PUs");
+  CLI::App* topo = add_verb(app, "topo", "print the topology (hwloc) and the placements it offers", [&](CLI::App& verb) {
+    verb.add_flag("--json", topo_json, "print JSON");
+    verb.add_option("--topology", topo_spec, "plan against an hwloc XML file or a synthetic description");
+    verb.add_option("-j,--jobs", topo_jobs, "plan placements for this many workers")->capture_default_str();
+    verb.add_flag("--share-pus", topo_share, "let workers share PUs");
+  });
 
   CLI::App* list = app.add_subcommand("scenarios", "list scenarios with their parameters and jitter points");
 
@@ -68,100 +72,114 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   int jobs = 1;
   double timeout = 10;
-  std::string placement, db, max_time, keep_artifacts, artifacts_dir, noise, jitter;
-  CLI::App* run = app.add_subcommand("run", "run trials of scenarios (or a campaign file), record them, summarize");
-  run->add_option("scenarios", run_options.scenarios, "scenario names, see `flakelab scenarios`");
-  run->add_option("--campaign", run_options.campaign, "TOML campaign file (scenarios, parameter grids, placements)");
-  auto* trials_opt = run->add_option("-n,--trials", trials, "trials per cell (default 100)");
-  run->add_option("--cpus", run_options.cpus, "pin roles to CPUs: victim=A,injector=B[,writer=C] (placement 'cpus')");
-  auto* placement_opt = run->add_option(
-      "--placement", placement,
-      "same-pu, smt-siblings, same-core, same-l3, cross-l3, cross-numa, unpinned, random; a comma list, or all "
-      "(default unpinned)");
-  run->add_option("-p,--param", run_options.params, "scenario parameter NAME=VALUE (repeatable)")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  auto* db_opt = run->add_option("--db", db, "SQLite database file (default flakelab.db)");
-  auto* seed_opt = run->add_option("--seed", seed, "run seed (default: random, printed)");
-  auto* jobs_opt = run->add_option("-j,--jobs", jobs, "workers running trials at once, each on its own PUs");
-  run->add_flag("--share-pus", run_options.share_pus, "let pinned workers share PUs");
-  auto* timeout_opt = run->add_option("--timeout", timeout, "seconds before a trial gets SIGABRT, then SIGKILL (default 10)");
-  auto* max_time_opt = run->add_option("--max-time", max_time, "wall-time budget of the whole run: 90, 90s, 10m, 1h");
-  auto* until_opt = run->add_option("--until-failures", until_failures, "stop a cell after K failing trials");
-  run->add_flag("--keep-hung", run_options.keep_hung,
-                "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
-  auto* keep_opt = run->add_option("--keep-artifacts", keep_artifacts, "keep trial directories: failed (default), always, never");
-  auto* artifacts_opt = run->add_option("--artifacts-dir", artifacts_dir, "where kept trial directories go (default: flakelab-artifacts beside the database)");
-  run->add_option("--failure", run_options.failure, "a fail whose message matches none of these REGEXes is an error")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  run->add_option("--ignore", run_options.ignore, "a non-pass trial whose message matches REGEX is recorded as pass")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  auto* noise_opt = run->add_option("--noise", noise, "noise processes: KIND@WHERE,... (spin|cache|syscall @ smt-sibling|same-l3|other-l3)");
-  auto* jitter_opt = run->add_option("--jitter", jitter, "random delays at the scenario's points: MAX or POINT=MAX,... (e.g. 500us)");
-  run->add_option("--topology", run_options.topology, "plan against another machine (hwloc XML file or synthetic description): a dry run");
-  run->add_flag("--dry-run", run_options.dry_run, "print the plan (cells, PUs per worker, skipped placements) and exit");
-  std::string shard;
-  auto* shard_opt = run->add_option("--shard", shard, "run shard I of N of the campaign (I/N; needs --campaign and a seed)");
-  run->add_option("--shard-group", run_options.shard_group, "which sharded execution this shard belongs to (e.g. a CI runner label)");
+  std::string placement, db, max_time, keep_artifacts, artifacts_dir, noise, jitter, shard;
+  CLI::Option *trials_opt = nullptr, *placement_opt = nullptr, *db_opt = nullptr, *seed_opt = nullptr,
+              *jobs_opt = nullptr, *timeout_opt = nullptr, *max_time_opt = nullptr, *until_opt = nullptr,
+              *keep_opt = nullptr, *artifacts_opt = nullptr, *noise_opt = nullptr, *jitter_opt = nullptr,
+              *shard_opt = nullptr;
+  CLI::App* run = add_verb(app, "run", "run trials of scenarios (or a campaign file), record them, summarize", [&](CLI::App& verb) {
+    verb.add_option("scenarios", run_options.scenarios, "scenario names, see `flakelab scenarios`");
+    verb.add_option("--campaign", run_options.campaign, "TOML campaign file (scenarios, parameter grids, placements)");
+    trials_opt = verb.add_option("-n,--trials", trials, "trials per cell (default 100)");
+    verb.add_option("--cpus", run_options.cpus, "pin roles to CPUs: victim=A,injector=B[,writer=C] (placement 'cpus')");
+    placement_opt = verb.add_option(
+        "--placement", placement,
+        "same-pu, smt-siblings, same-core, same-l3, cross-l3, cross-numa, unpinned, random; a comma list, or all "
+        "(default unpinned)");
+    verb.add_option("-p,--param", run_options.params, "scenario parameter NAME=VALUE (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    db_opt = verb.add_option("--db", db, "SQLite database file (default flakelab.db)");
+    seed_opt = verb.add_option("--seed", seed, "run seed (default: random, printed)");
+    jobs_opt = verb.add_option("-j,--jobs", jobs, "workers running trials at once, each on its own PUs");
+    verb.add_flag("--share-pus", run_options.share_pus, "let pinned workers share PUs");
+    timeout_opt = verb.add_option("--timeout", timeout, "seconds before a trial gets SIGABRT, then SIGKILL (default 10)");
+    max_time_opt = verb.add_option("--max-time", max_time, "wall-time budget of the whole run: 90, 90s, 10m, 1h");
+    until_opt = verb.add_option("--until-failures", until_failures, "stop a cell after K failing trials");
+    verb.add_flag("--keep-hung", run_options.keep_hung,
+                  "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
+    keep_opt = verb.add_option("--keep-artifacts", keep_artifacts, "keep trial directories: failed (default), always, never");
+    artifacts_opt = verb.add_option("--artifacts-dir", artifacts_dir, "where kept trial directories go (default: flakelab-artifacts beside the database)");
+    verb.add_option("--failure", run_options.failure, "a fail whose message matches none of these REGEXes is an error")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    verb.add_option("--ignore", run_options.ignore, "a non-pass trial whose message matches REGEX is recorded as pass")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    noise_opt = verb.add_option("--noise", noise, "noise processes: KIND@WHERE,... (spin|cache|syscall @ smt-sibling|same-l3|other-l3)");
+    jitter_opt = verb.add_option("--jitter", jitter, "random delays at the scenario's points: MAX or POINT=MAX,... (e.g. 500us)");
+    verb.add_option("--topology", run_options.topology, "plan against another machine (hwloc XML file or synthetic description): a dry run");
+    verb.add_flag("--dry-run", run_options.dry_run, "print the plan (cells, PUs per worker, skipped placements) and exit");
+    shard_opt = verb.add_option("--shard", shard, "run shard I of N of the campaign (I/N; needs --campaign and a seed)");
+    verb.add_option("--shard-group", run_options.shard_group, "which sharded execution this shard belongs to (e.g. a CI runner label)");
+  });
 
   std::string report_db = "flakelab.db";
   int64_t report_run = 0;
-  CLI::App* report = app.add_subcommand("report", "print the summary of one run or of all runs");
-  report->add_option("--db", report_db, "SQLite database file")->capture_default_str();
-  CLI::Option* report_run_option = report->add_option("--run", report_run, "run id (default: all)");
   std::string report_since, report_format = "text", report_output;
-  CLI::Option* report_since_option =
-      report->add_option("--since", report_since, "only runs started at or after this date (2026-11-23[T20:00:00]) or epoch ms");
-  CLI::Option* report_format_option =
-      report->add_option("--format", report_format, "text | json | junit | html | markdown (the triage report)");
-  CLI::Option* report_output_option = report->add_option("-o,--output", report_output, "write the report to FILE");
+  CLI::Option *report_run_option = nullptr, *report_since_option = nullptr, *report_format_option = nullptr,
+              *report_output_option = nullptr;
+  CLI::App* report = add_verb(app, "report", "print the summary of one run or of all runs", [&](CLI::App& verb) {
+    verb.add_option("--db", report_db, "SQLite database file")->capture_default_str();
+    report_run_option = verb.add_option("--run", report_run, "run id (default: all)");
+    report_since_option =
+        verb.add_option("--since", report_since, "only runs started at or after this date (2026-11-23[T20:00:00]) or epoch ms");
+    report_format_option =
+        verb.add_option("--format", report_format, "text | json | junit | html | markdown (the triage report)");
+    report_output_option = verb.add_option("-o,--output", report_output, "write the report to FILE");
+  });
 
   CompareRequest compare_request;
-  CLI::App* compare = app.add_subcommand("compare", "two runs' cells side by side, with Fisher's exact test");
-  compare->add_option("run_a", compare_request.run_a, "run id (stands for every cell of its `flakelab run`)")->required();
-  compare->add_option("run_b", compare_request.run_b, "run id to compare with")->required();
-  compare->add_option("--db", compare_request.db_a, "SQLite database file")->capture_default_str();
-  compare->add_option("--db-b", compare_request.db_b, "database of RUN_B (default: --db)");
+  CLI::App* compare = add_verb(app, "compare", "two runs' cells side by side, with Fisher's exact test", [&](CLI::App& verb) {
+    verb.add_option("run_a", compare_request.run_a, "run id (stands for every cell of its `flakelab run`)")->required();
+    verb.add_option("run_b", compare_request.run_b, "run id to compare with")->required();
+    verb.add_option("--db", compare_request.db_a, "SQLite database file")->capture_default_str();
+    verb.add_option("--db-b", compare_request.db_b, "database of RUN_B (default: --db)");
+  });
 
   std::string merge_output;
   std::vector<std::string> merge_inputs;
-  CLI::App* merge = app.add_subcommand("merge", "combine results databases from many machines into one");
-  merge->add_option("-o,--output", merge_output, "output database (created or extended)")->required();
-  merge->add_option("inputs", merge_inputs, "input databases")->required();
   bool merge_require_complete = false;
-  merge->add_flag("--require-complete", merge_require_complete, "exit 1 when a sharded campaign misses shards");
+  CLI::App* merge = add_verb(app, "merge", "combine results databases from many machines into one", [&](CLI::App& verb) {
+    verb.add_option("-o,--output", merge_output, "output database (created or extended)")->required();
+    verb.add_option("inputs", merge_inputs, "input databases")->required();
+    verb.add_flag("--require-complete", merge_require_complete, "exit 1 when a sharded campaign misses shards");
+  });
 
   GateRequest gate_request;
   std::string gate_baseline;
-  CLI::App* gate = app.add_subcommand("gate", "the nightly verdict: shards, must-not-fail cells, rates and signatures against a baseline");
-  gate->add_option("--db", gate_request.db, "results database to judge (e.g. the merged nightly)")->required();
-  auto* gate_baseline_opt = gate->add_option("--baseline", gate_baseline, "baseline database (e.g. the last good nightly)");
-  gate->add_option("--alpha", gate_request.alpha, "family-wise significance level of the rate tests (Holm)")->capture_default_str();
-  gate->add_option("--confidence", gate_request.confidence, "confidence of the zero-failure upper bounds")->capture_default_str();
-  gate->add_flag("--pool-cpus", gate_request.pool_cpus, "match cells across CPU models");
-  gate->add_option("--ignore-param", gate_request.ignore_params, "leave parameter NAME out of the cell key (repeatable)")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  CLI::Option* gate_baseline_opt = nullptr;
+  CLI::App* gate = add_verb(app, "gate", "the nightly verdict: shards, must-not-fail cells, rates and signatures against a baseline", [&](CLI::App& verb) {
+    verb.add_option("--db", gate_request.db, "results database to judge (e.g. the merged nightly)")->required();
+    gate_baseline_opt = verb.add_option("--baseline", gate_baseline, "baseline database (e.g. the last good nightly)");
+    verb.add_option("--alpha", gate_request.alpha, "family-wise significance level of the rate tests (Holm)")->capture_default_str();
+    verb.add_option("--confidence", gate_request.confidence, "confidence of the zero-failure upper bounds")->capture_default_str();
+    verb.add_flag("--pool-cpus", gate_request.pool_cpus, "match cells across CPU models");
+    verb.add_option("--ignore-param", gate_request.ignore_params, "leave parameter NAME out of the cell key (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  });
 
   BisectRequest bisect_request;
   double bisect_bad_rate = 0;
   uint64_t bisect_seed = 0;
-  CLI::App* bisect = app.add_subcommand(
-      "bisect-verdict", "for `git bisect run`: trials until good (0), bad (1) or undecided (125) against a baseline rate");
-  bisect->add_option("scenario", bisect_request.scenario, "scenario name")->required();
-  bisect->add_option("-p,--param", bisect_request.params, "scenario parameter NAME=VALUE (repeatable)")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  bisect->add_option("--baseline-rate", bisect_request.baseline_rate, "failure rate of a good commit, 0..1")->required();
-  auto* bisect_bad_opt = bisect->add_option("--bad-rate", bisect_bad_rate, "failure rate that counts as bad (default max(2P, P+0.05))");
-  bisect->add_option("--confidence", bisect_request.confidence, "1 - the error probability each way")->capture_default_str();
-  bisect->add_option("--max-trials", bisect_request.max_trials, "trial budget; undecided after it: skip (125)")->capture_default_str();
-  bisect->add_option("--placement", bisect_request.placement, "one placement")->capture_default_str();
-  bisect->add_option("--db", bisect_request.db, "SQLite database file")->capture_default_str();
-  auto* bisect_seed_opt = bisect->add_option("--seed", bisect_seed, "run seed (default: random, printed)");
-  bisect->add_option("--timeout", bisect_request.timeout_s, "per-trial limit in seconds")->capture_default_str();
+  CLI::Option *bisect_bad_opt = nullptr, *bisect_seed_opt = nullptr;
+  CLI::App* bisect = add_verb(
+      app, "bisect-verdict", "for `git bisect run`: trials until good (0), bad (1) or undecided (125) against a baseline rate",
+      [&](CLI::App& verb) {
+        verb.add_option("scenario", bisect_request.scenario, "scenario name")->required();
+        verb.add_option("-p,--param", bisect_request.params, "scenario parameter NAME=VALUE (repeatable)")
+            ->expected(1)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        verb.add_option("--baseline-rate", bisect_request.baseline_rate, "failure rate of a good commit, 0..1")->required();
+        bisect_bad_opt = verb.add_option("--bad-rate", bisect_bad_rate, "failure rate that counts as bad (default max(2P, P+0.05))");
+        verb.add_option("--confidence", bisect_request.confidence, "1 - the error probability each way")->capture_default_str();
+        verb.add_option("--max-trials", bisect_request.max_trials, "trial budget; undecided after it: skip (125)")->capture_default_str();
+        verb.add_option("--placement", bisect_request.placement, "one placement")->capture_default_str();
+        verb.add_option("--db", bisect_request.db, "SQLite database file")->capture_default_str();
+        bisect_seed_opt = verb.add_option("--seed", bisect_seed, "run seed (default: random, printed)");
+        verb.add_option("--timeout", bisect_request.timeout_s, "per-trial limit in seconds")->capture_default_str();
+      });
 
   EngineVerbs engine_verbs(app);
 

@@ -21,6 +21,7 @@
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
+#include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
@@ -173,33 +174,38 @@ int show_command(const ShowCommand& command) {
 }
 
 EngineVerbs::EngineVerbs(CLI::App& app) {
-  auto add_log_options = [](CLI::App* verb, EngineLogOptions& log) {
-    verb->add_option("-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
+  auto add_log_options = [](CLI::App& verb, EngineLogOptions& log) {
+    verb.add_option("-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
         ->capture_default_str();
-    verb->add_option("-o,--log-file", log.log_file, "log to FILE (relative to the image directory) instead of stderr");
+    verb.add_option("-o,--log-file", log.log_file, "log to FILE (relative to the image directory) instead of stderr");
   };
 
-  dump_ = app.add_subcommand("dump", "checkpoint a process into an image directory (kills it unless --leave-running)");
-  dump_->add_option("-t,--tree", dump_command_.pid, "pid of the root of the process tree to dump (with all its descendants)")->required();
-  dump_->add_option("-D,--images-dir", dump_command_.dir, "image directory (created if missing)")->required();
-  dump_->add_flag("-R,--leave-running", dump_command_.leave_running, "leave the process running after the dump");
-  dump_->add_flag("--ext-unix-sk", dump_command_.ext_unix_sk,
+  dump_ = add_verb(app, "dump", "checkpoint a process into an image directory (kills it unless --leave-running)",
+                   [this, add_log_options](CLI::App& verb) {
+    verb.add_option("-t,--tree", dump_command_.pid, "pid of the root of the process tree to dump (with all its descendants)")->required();
+    verb.add_option("-D,--images-dir", dump_command_.dir, "image directory (created if missing)")->required();
+    verb.add_flag("-R,--leave-running", dump_command_.leave_running, "leave the process running after the dump");
+    verb.add_flag("--ext-unix-sk", dump_command_.ext_unix_sk,
                   "dump unix sockets connected outside the process; restore reconnects them by the peer's name");
-  add_log_options(dump_, dump_command_.log);
+    add_log_options(verb, dump_command_.log);
+  });
 
-  restore_ = app.add_subcommand("restore", "restore a process from an image directory, with its pid");
-  restore_->add_option("-D,--images-dir", restore_command_.dir, "image directory")->required();
-  restore_->add_flag("-d,--restore-detached", restore_command_.detached,
-                     "return once the process runs on its own instead of waiting for it");
-  restore_->add_option("--pidfile", restore_command_.pidfile, "write the restored pid to FILE");
-  restore_->add_option("--unix-gc-wait", restore_command_.unix_gc_wait,
-                       "retry binding a unix socket name still held by an orphaned socket (the unix garbage "
-                       "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 1s)");
-  add_log_options(restore_, restore_command_.log);
+  restore_ = add_verb(app, "restore", "restore a process from an image directory, with its pid",
+                      [this, add_log_options](CLI::App& verb) {
+    verb.add_option("-D,--images-dir", restore_command_.dir, "image directory")->required();
+    verb.add_flag("-d,--restore-detached", restore_command_.detached,
+                  "return once the process runs on its own instead of waiting for it");
+    verb.add_option("--pidfile", restore_command_.pidfile, "write the restored pid to FILE");
+    verb.add_option("--unix-gc-wait", restore_command_.unix_gc_wait,
+                    "retry binding a unix socket name still held by an orphaned socket (the unix garbage "
+                    "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 1s)");
+    add_log_options(verb, restore_command_.log);
+  });
 
-  show_ = app.add_subcommand("show", "decode an image directory");
-  show_->add_option("-D,--images-dir", show_command_.dir, "image directory")->required();
-  show_->add_flag("--json", show_command_.json, "print JSON");
+  show_ = add_verb(app, "show", "decode an image directory", [this](CLI::App& verb) {
+    verb.add_option("-D,--images-dir", show_command_.dir, "image directory")->required();
+    verb.add_flag("--json", show_command_.json, "print JSON");
+  });
 }
 
 std::optional<int> EngineVerbs::dispatch() const {
