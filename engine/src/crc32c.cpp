@@ -1,5 +1,7 @@
 #include "crc32c.h"
 
+#include <sys/platform/x86.h>
+
 #include <array>
 #include <cstring>
 
@@ -98,7 +100,10 @@ __attribute__((target("sse4.2"))) uint32_t crc_hw_3way(const uint8_t* p, size_t 
 }  // namespace
 
 uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
-  static const bool hw = __builtin_cpu_supports("sse4.2");
+  // glibc's record of what the loader detected: __builtin_cpu_supports would pull
+  // in libgcc's CPUID probe, which runs at every program start (about 0.1 ms in
+  // this KVM guest, where each CPUID traps).
+  static const bool hw = CPU_FEATURE_ACTIVE(SSE4_2);
   const auto* p = static_cast<const uint8_t*>(data);
   if (hw && size >= 4096) return crc_hw_3way(p, size, crc);
   uint32_t c = ~crc;
