@@ -70,34 +70,16 @@ const std::vector<HolderScan::Holder>& HolderScan::holders_of(const std::string&
 }
 
 std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino, const std::vector<pid_t>& ignore) {
-  if (t_scan) {
-    for (const auto& h : t_scan->holders_of(link)) {
-      if (h.pid == pid || std::find(ignore.begin(), ignore.end(), h.pid) != ignore.end()) continue;
-      struct stat st;
-      std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
-      if (::stat(path.c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
-      return "pid " + std::to_string(h.pid) + " fd " + std::to_string(h.fd);
-    }
-    return "";
+  if (!t_scan) {
+    HolderScan once;  // no scope around us: a scan of our own
+    return held_elsewhere(pid, link, dev, ino, ignore);
   }
-  DirPtr proc(opendir("/proc"));
-  if (!proc) throw_errno("opendir /proc");
-  while (dirent* e = readdir(proc.get())) {
-    if (!all_digits(e->d_name) || atoi(e->d_name) == pid) continue;
-    if (std::find(ignore.begin(), ignore.end(), atoi(e->d_name)) != ignore.end()) continue;
-    std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
-    DirPtr fds(opendir(fd_dir.c_str()));
-    if (!fds) continue;  // gone, or a kernel thread
-    while (dirent* f = readdir(fds.get())) {
-      if (!all_digits(f->d_name)) continue;
-      char buf[4096];
-      ssize_t n = readlinkat(dirfd(fds.get()), f->d_name, buf, sizeof(buf));
-      if (n <= 0 || static_cast<size_t>(n) != link.size() || link.compare(0, link.size(), buf, static_cast<size_t>(n)) != 0)
-        continue;
-      struct stat st;
-      if (fstatat(dirfd(fds.get()), f->d_name, &st, 0) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
-      return std::string("pid ") + e->d_name + " fd " + f->d_name;
-    }
+  for (const auto& h : t_scan->holders_of(link)) {
+    if (h.pid == pid || std::find(ignore.begin(), ignore.end(), h.pid) != ignore.end()) continue;
+    struct stat st;
+    std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
+    if (::stat(path.c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
+    return "pid " + std::to_string(h.pid) + " fd " + std::to_string(h.fd);
   }
   return "";
 }
