@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "flakelab/engine/victims.h"
+#include "unix_messages.h"
 
 namespace flakelab::engine::testing {
 namespace {
@@ -325,50 +326,6 @@ void shared_files_victim(int ready, const std::string& dir) {
 
 // --- unix sockets across the tree ---
 
-// Sends one byte with `fds` as SCM_RIGHTS.
-bool send_fds(int sock, const std::vector<int>& fds) {
-  char byte = 'F';
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control.data();
-  m.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  return sendmsg(sock, &m, 0) == 1;
-}
-
-// Receives the byte sent by send_fds() and its files.
-std::vector<int> receive_fds(int sock, size_t n) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * n));
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control.data();
-  m.msg_controllen = control.size();
-  if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1 || byte != 'F') return {};
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) return {};
-  std::vector<int> fds(n);
-  std::memcpy(fds.data(), CMSG_DATA(c), sizeof(int) * n);
-  return fds;
-}
-
-sockaddr_un abstract_addr(const std::string& name, socklen_t* len) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::memcpy(a.sun_path + 1, name.data(), name.size());
-  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  return a;
-}
-
 void tree_socket_victim(int ready) {
   ready = clean_victim_fds(ready);
   block_usr1();
@@ -376,9 +333,9 @@ void tree_socket_victim(int ready) {
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0 || pipe2(sync, O_CLOEXEC) != 0) _exit(1);
   if (!move_fd(sp[0], kTreeSockParentEnd) || !move_fd(sp[1], kTreeSockChildEnd)) _exit(1);
   // The shared datagram socket, bound to an abstract name of our own.
-  std::string name = "flakelab-tree-sock-" + std::to_string(getpid());
+  std::string name = std::string("\0flakelab-tree-sock-", 20) + std::to_string(getpid());
   socklen_t len;
-  sockaddr_un addr = abstract_addr(name, &len);
+  sockaddr_un addr = addr_of(name, len);
   int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
   if (dg < 0 || !move_fd(dg, kTreeSockShared) || bind(kTreeSockShared, reinterpret_cast<sockaddr*>(&addr), len) != 0)
     _exit(1);
@@ -388,7 +345,7 @@ void tree_socket_victim(int ready) {
     if (pipe(pp) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sq) != 0) _exit(1);
     if (!move_fd(pp[0], 34) || !move_fd(pp[1], 35) || !move_fd(sq[0], 36) || !move_fd(sq[1], 37)) _exit(1);
     // In flight in the parent's socket: a pipe end and a socket this process holds too.
-    if (!write_str(35, "piped") || !send_fds(kTreeSockChildEnd, {34, 36}) ||
+    if (!write_str(35, "piped") || !send_with(kTreeSockChildEnd, "F", {34, 36}) ||
         !write_str(kTreeSockChildEnd, "hello-parent"))
       _exit(1);
     say(sync[1]);
@@ -411,12 +368,12 @@ void tree_socket_victim(int ready) {
   say(ready);
   wait_usr1();
   int bad = identity_damage(saved);
-  std::vector<int> got = receive_fds(kTreeSockParentEnd, 2);
-  if (got.size() != 2) {
+  Got got = recv_with(kTreeSockParentEnd, 1, 0);
+  if (!got.ok || got.data != "F" || got.fds.size() != 2) {
     bad |= kTreeSockBadFlight;
   } else {
-    if (read_all(got[0], 5) != "piped") bad |= kTreeSockBadFlight;
-    if (!write_str(got[1], "via-sq")) bad |= kTreeSockBadFlight;
+    if (read_all(got.fds[0], 5) != "piped") bad |= kTreeSockBadFlight;
+    if (!write_str(got.fds[1], "via-sq")) bad |= kTreeSockBadFlight;
   }
   if (read_all(kTreeSockParentEnd, 12) != "hello-parent" || !write_str(kTreeSockParentEnd, "ping"))
     bad |= kTreeSockBadStream;

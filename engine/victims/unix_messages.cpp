@@ -1,0 +1,78 @@
+#include "unix_messages.h"
+
+#include <cstddef>
+#include <cstring>
+
+namespace flakelab::engine::testing {
+
+sockaddr_un addr_of(const std::string& name, socklen_t& len) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, name.data(), name.size());
+  len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + (name[0] == '\0' ? 0 : 1));
+  return a;
+}
+
+std::string from_addr(const sockaddr_un& a, socklen_t len) {
+  if (len <= offsetof(sockaddr_un, sun_path)) return "";
+  std::string n(a.sun_path, len - offsetof(sockaddr_un, sun_path));
+  if (!n.empty() && n[0] != '\0') n = n.substr(0, strnlen(n.data(), n.size()));
+  return n;
+}
+
+bool send_with(int via, const std::string& data, const std::vector<int>& fds, const std::string* to) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr h{};
+  sockaddr_un a;
+  socklen_t len = 0;
+  if (to) {
+    a = addr_of(*to, len);
+    h.msg_name = &a;
+    h.msg_namelen = len;
+  }
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  std::vector<char> control(fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size()));
+  if (!fds.empty()) {
+    h.msg_control = control.data();
+    h.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  return sendmsg(via, &h, MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+}
+
+
+Got recv_with(int via, size_t max, int flags) {
+  Got g;
+  std::vector<char> buf(max);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
+  sockaddr_un from{};
+  iovec iov{buf.data(), buf.size()};
+  msghdr h{};
+  h.msg_name = &from;
+  h.msg_namelen = sizeof(from);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = control;
+  h.msg_controllen = sizeof(control);
+  ssize_t n = recvmsg(via, &h, flags);
+  if (n < 0) return g;
+  g.ok = true;
+  g.data.assign(buf.data(), static_cast<size_t>(n));
+  g.from = from_addr(from, h.msg_namelen);
+  g.truncated = h.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        g.fds.push_back(fd);
+      }
+  return g;
+}
+
+}  // namespace flakelab::engine::testing
