@@ -61,41 +61,30 @@ void validate_unix_sockets(const pb::Process& p, const std::string& file, const 
     if (s.id() == 0) fail(at("unix_sockets", i, "id"), "must not be 0");
     if (!index.emplace(s.id(), i).second) fail(at("unix_sockets", i, "id"), std::to_string(s.id()) + " appears twice");
   }
-  // Files: one per socket (a socket has exactly one open file description).
-  std::map<uint32_t, int> file_of;
-  for (int i = 0; i < p.files_size(); ++i) {
-    const auto& f = p.files(i);
-    if (f.kind() != pb::FILE_UNIX_SOCKET) {
-      if (f.unix_socket() != 0) fail(at("files", i, "unix_socket"), "is set on a " + pb::FileKind_Name(f.kind()));
-      continue;
-    }
-    if (!f.path().empty()) fail(at("files", i, "path"), "must be empty for a socket");
-    if ((f.flags() & O_ACCMODE) != O_RDWR || (f.flags() & ~static_cast<uint32_t>(O_ACCMODE | O_NONBLOCK)))
-      fail(at("files", i, "flags"), std::to_string(f.flags()) + " is not O_RDWR with or without O_NONBLOCK");
-    if (!index.count(f.unix_socket()))
-      fail(at("files", i, "unix_socket"), std::to_string(f.unix_socket()) + " is not in unix_sockets");
-    if (!file_of.emplace(f.unix_socket(), i).second)
-      fail(at("files", i, "unix_socket"), "another file already refers to socket " + std::to_string(f.unix_socket()));
-  }
-  // Sockets the other processes of a tree hold.
-  std::set<uint32_t> held_elsewhere;
-  for (const pb::Process* o : others) {
-    std::string who = " (pid " + std::to_string(o->pid()) + ")";
+  // Files, in every process of the tree: one per socket and process (a socket
+  // has exactly one open file description).
+  std::set<uint32_t> used;  // sockets some file refers to
+  auto check_files = [&](const pb::Process& q, const std::string& name) {
+    auto bad = [&](int i, const char* field, const std::string& problem) { throw ImageError(name, at("files", i, field), problem); };
     std::set<uint32_t> own;
-    for (int i = 0; i < o->files_size(); ++i) {
-      const auto& f = o->files(i);
+    for (int i = 0; i < q.files_size(); ++i) {
+      const auto& f = q.files(i);
       if (f.kind() != pb::FILE_UNIX_SOCKET) {
-        if (f.unix_socket() != 0) throw ImageError(file + who, at("files", i, "unix_socket"), "is set on a " + pb::FileKind_Name(f.kind()));
+        if (f.unix_socket() != 0) bad(i, "unix_socket", "is set on a " + pb::FileKind_Name(f.kind()));
         continue;
       }
-      if (!index.count(f.unix_socket()))
-        throw ImageError(file + who, at("files", i, "unix_socket"), std::to_string(f.unix_socket()) + " is not in the root's unix_sockets");
+      if (!f.path().empty()) bad(i, "path", "must be empty for a socket");
+      if ((f.flags() & O_ACCMODE) != O_RDWR || (f.flags() & ~static_cast<uint32_t>(O_ACCMODE | O_NONBLOCK)))
+        bad(i, "flags", std::to_string(f.flags()) + " is not O_RDWR with or without O_NONBLOCK");
+      if (!index.count(f.unix_socket())) bad(i, "unix_socket", std::to_string(f.unix_socket()) + " is not in unix_sockets");
       if (!own.insert(f.unix_socket()).second)
-        throw ImageError(file + who, at("files", i, "unix_socket"), "another file already refers to socket " + std::to_string(f.unix_socket()));
-      held_elsewhere.insert(f.unix_socket());
+        bad(i, "unix_socket", "another file already refers to socket " + std::to_string(f.unix_socket()));
+      used.insert(f.unix_socket());
     }
-  }
-  auto has_file = [&](uint32_t id) { return file_of.count(id) || held_elsewhere.count(id); };
+  };
+  check_files(p, file);
+  for (const pb::Process* o : others) check_files(*o, file + " (pid " + std::to_string(o->pid()) + ")");
+  auto has_file = [&](uint32_t id) { return used.count(id) != 0; };
   auto sock = [&](uint32_t id) -> const pb::UnixSocket& { return p.unix_sockets(index.at(id)); };
   uint64_t total = 0;
   for (int i = 0; i < p.unix_sockets_size(); ++i) {
