@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
     until_opt = verb.add_option("--until-failures", until_failures, "stop a cell after K failing trials");
     verb.add_flag("--keep-hung", run_options.keep_hung,
                   "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
+    verb.add_flag("--fresh-namespaces", run_options.fresh_namespaces,
+                  "new pid/mount/net namespaces for every trial (default: one set per worker, cleaned between trials)");
     keep_opt = verb.add_option("--keep-artifacts", keep_artifacts, "keep trial directories: failed (default), always, never");
     artifacts_opt = verb.add_option("--artifacts-dir", artifacts_dir, "where kept trial directories go (default: flakelab-artifacts beside the database)");
     verb.add_option("--failure", run_options.failure, "a fail whose message matches none of these REGEXes is an error")

@@ -52,8 +52,9 @@ bool matches_any(const std::vector<std::regex>& patterns, const std::string& mes
                      [&](const std::regex& re) { return std::regex_search(message, re); });
 }
 
-// One worker's trial in flight.
+// One worker: its trial in flight, or the host that ran its last one (trial_host.h).
 struct Slot {
+  std::unique_ptr<TrialHost> host;
   std::unique_ptr<RunningTrial> trial;
   std::string temp_dir;
   Placement placement;
@@ -73,7 +74,7 @@ class CellRun {
         temp_root_(temp_root),
         index_(index),
         deadline_(deadline),
-        runner_(topology, TrialOptions{cell_.timeout_s, 1.0, plan.spec.keep_hung}),
+        runner_(topology, TrialOptions{cell_.timeout_s, 1.0, plan.spec.keep_hung, !plan.spec.fresh_namespaces}),
         next_(cell_.first_index) {
     result_.plan = &cell_;
     result_.run_id = run_id;
@@ -181,7 +182,7 @@ class CellRun {
     slot.temp_dir = fmt::format("{}/cell{}-trial{}", temp_root_, index_ + 1, index);
     make_dir(slot.temp_dir);
     request.temp_dir = slot.temp_dir;
-    slot.trial = runner_.start(request);
+    slot.trial = runner_.start(request, std::move(slot.host));
   }
 
   // Kills the trials in flight without recording them.
@@ -219,6 +220,7 @@ class CellRun {
   void record(Slot& slot) {
     std::unique_ptr<RunningTrial> trial = std::move(slot.trial);
     TrialOutcome outcome = trial->finish();
+    slot.host = trial->take_host();
     const int64_t index = trial->index();
     const uint64_t seed = trial_seed(plan_.seed, index);
     results::TrialRecord record;

@@ -129,6 +129,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
   if (options.timeout_s) spec.timeout_s = *options.timeout_s;
   if (options.max_time) spec.max_time_s = parse_seconds(*options.max_time, "--max-time");
   if (options.keep_hung) spec.keep_hung = true;
+  if (options.fresh_namespaces) spec.fresh_namespaces = true;
   if (options.keep_artifacts) spec.keep_artifacts = keep_artifacts_from_string(*options.keep_artifacts);
   if (options.artifacts_dir) spec.artifacts_dir = *options.artifacts_dir;
   if (!options.failure.empty()) spec.failure_regexes = options.failure;

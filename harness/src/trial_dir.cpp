@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -17,7 +20,14 @@ TempDir::TempDir(const std::string& parent, const std::string& prefix) {
   std::string base = parent;
   if (base.empty()) {
     const char* tmp = ::getenv("TMPDIR");
-    base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    struct statfs shm {};
+    if (tmp != nullptr && *tmp != '\0') {
+      base = tmp;
+    } else if (::statfs("/dev/shm", &shm) == 0 && shm.f_type == TMPFS_MAGIC && ::access("/dev/shm", W_OK) == 0) {
+      base = "/dev/shm";
+    } else {
+      base = "/tmp";
+    }
   }
   std::string pattern = base + "/" + prefix + "XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw os_error("mkdtemp " + pattern);

@@ -6,12 +6,8 @@
 #include <fmt/core.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,10 +18,8 @@
 #include <set>
 #include <sstream>
 
-#include "flakelab/harness/binding.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
-#include "flakelab/harness/jitter.h"
 #include "flakelab/harness/topology.h"
 #include "flakelab/harness/trial_wire.h"
 
@@ -36,120 +30,10 @@ using Clock = std::chrono::steady_clock;
 using scenarios::Role;
 using scenarios::Verdict;
 
-constexpr size_t kMaxMessageBytes = 64 * 1024;   // longer messages are cut
 constexpr size_t kMaxFrameBytes = 1024 * 1024;   // a trial sending more is broken
-constexpr int kExitResultWriteFailed = 125;
-// The trial process's exit status after the harness's SIGABRT at a timeout.
-constexpr int kExitAbortedAtTimeout = 124;
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
-// Gives the trial its own /proc, so that /proc/PID names pids of its pid namespace
-// (scenarios and hwloc read /proc/PID/task, /proc/self/...). /proc is made private
-// first so that the new mount cannot propagate back to the host's mount namespace.
-void mount_trial_proc() {
-  if (::mount(nullptr, "/proc", nullptr, MS_PRIVATE, nullptr) != 0) {
-    throw os_error("mount(MS_PRIVATE) /proc in the trial's mount namespace");
-  }
-  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    throw os_error("mount proc on /proc in the trial's mount namespace");
-  }
-}
-
-// Works in the trial's private directory: cwd, $TMPDIR, and stdout/stderr (the
-// scenario's and its victims') into output.log there.
-void enter_temp_dir(const std::string& dir) {
-  const std::string log = dir + "/output.log";
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-  if (fd < 0) throw os_error("open " + log);
-  if (::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) throw os_error("dup2 " + log + " to stdout/stderr");
-  if (fd > 2) ::close(fd);
-  if (::chdir(dir.c_str()) != 0) throw os_error("chdir " + dir);
-  if (::setenv("TMPDIR", dir.c_str(), 1) != 0) throw os_error("setenv TMPDIR");
-}
-
-// The harness's SIGABRT at a timeout comes from the parent pid namespace (si_pid 0):
-// pass it on to every process of the trial (they may dump core into the temp dir) and
-// end. An abort() of the trial's own code just ends the trial with status 134.
-void on_abort(int, siginfo_t* info, void*) {
-  if (info->si_pid == 0) {
-    ::kill(-1, SIGABRT);
-    ::_exit(kExitAbortedAtTimeout);
-  }
-  ::_exit(128 + SIGABRT);
-}
-
-void install_abort_handler() {
-  struct sigaction action {};
-  action.sa_sigaction = on_abort;
-  action.sa_flags = SA_SIGINFO;
-  sigemptyset(&action.sa_mask);
-  if (::sigaction(SIGABRT, &action, nullptr) != 0) throw os_error("sigaction(SIGABRT) in the trial");
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Body of the trial process (pid 1 of its pid namespace). Never returns.
-[[noreturn]] void trial_main(int result_fd, const Topology& topology, const TrialRequest& request) {
-  // The trial starts with stdin/stdout/stderr and its result pipe only: the harness's
-  // other descriptors (the database, other trials' pipes) stay out of scenarios and victims.
-  if (result_fd > 3) ::close_range(3, static_cast<unsigned>(result_fd) - 1, 0);
-  ::close_range(static_cast<unsigned>(std::max(result_fd + 1, 3)), ~0U, 0);
-  WireResult result;
-  BindingRecorder binding(topology, request.placement);
-  bool ready = false;
-  try {
-    reset_signal_dispositions();
-    install_abort_handler();
-    // If the harness dies, so does the trial (and with it its whole pid namespace).
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw os_error("prctl(PR_SET_PDEATHSIG)");
-    if (!request.temp_dir.empty()) enter_temp_dir(request.temp_dir);
-    mount_trial_proc();
-    binding.bind_self(Role::kInjector);
-    binding.record(Role::kInjector, ::getpid());
-    ready = true;
-
-    static const JitterSpec kNoJitter;
-    Jitter jitter(request.jitter != nullptr ? *request.jitter : kNoJitter, request.seed);
-    scenarios::TrialContext ctx;
-    ctx.seed = request.seed;
-    ctx.index = request.index;
-    ctx.params = *request.params;
-    ctx.temp_dir = request.temp_dir;
-    ctx.bind_self = [&binding](Role role) { binding.bind_self(role); };
-    ctx.record_binding = [&binding](Role role, pid_t pid) { binding.record(role, pid); };
-    ctx.cpu_of = [&binding](Role role) { return binding.cpu_of(role); };
-    if (request.jitter != nullptr && !request.jitter->empty()) {
-      ctx.jitter_point = [&jitter](std::string_view point) { jitter.at(point); };
-    }
-    scenarios::TrialResult verdict = request.scenario->run(ctx);
-    result.verdict = verdict.verdict;
-    result.message = std::move(verdict.message);
-  } catch (const std::exception& e) {
-    result.verdict = Verdict::kError;
-    result.message = ready ? e.what() : fmt::format("trial setup failed: {}", e.what());
-  } catch (...) {
-    result.verdict = Verdict::kError;
-    result.message = "scenario threw an exception that is not a std::exception";
-  }
-  if (result.message.size() > kMaxMessageBytes) {
-    result.message.resize(kMaxMessageBytes);
-    result.message += " [cut]";
-  }
-  result.cpus_used = binding.cpus_used();
-  std::fflush(stdout);
-  std::fflush(stderr);
-  ::_exit(write_all(result_fd, encode_result(result)) ? 0 : kExitResultWriteFailed);
 }
 
 // Reads what is available; returns false at end of file.
@@ -178,9 +62,9 @@ results::Outcome outcome_of(Verdict verdict) {
   return results::Outcome::kError;
 }
 
-void send_signal(const ChildProcess& child, int sig, const char* name) {
-  if (::syscall(SYS_pidfd_send_signal, child.pidfd(), sig, nullptr, 0) != 0 && errno != ESRCH) {
-    throw os_error(fmt::format("pidfd_send_signal({}) to trial pid {} (pidfd {})", name, child.pid(), child.pidfd()));
+void send_signal(int pidfd, pid_t pid, int sig, const char* name) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0 && errno != ESRCH) {
+    throw os_error(fmt::format("pidfd_send_signal({}) to trial pid {} (pidfd {})", name, pid, pidfd));
   }
 }
 
@@ -214,17 +98,19 @@ std::vector<pid_t> process_tree(pid_t pid) {
   return out;
 }
 
-RunningTrial::RunningTrial(ChildProcess child, UniqueFd result_fd, const TrialOptions& options, int64_t index,
-                           Clock::time_point start)
-    : child_(std::move(child)),
+RunningTrial::RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd trial_pidfd, UniqueFd result_fd,
+                           const TrialOptions& options, int64_t index, Clock::time_point start)
+    : host_(std::move(host)),
+      pidfd_(std::move(trial_pidfd)),
+      pid_(pid_of_pidfd(pidfd_.get())),
       result_fd_(std::move(result_fd)),
       options_(options),
       index_(index),
       start_(start),
       deadline_(start_ + seconds(options.timeout_s)) {}
 
-void RunningTrial::poll_fds(pollfd& pidfd, pollfd& result) const {
-  pidfd = {state_ == State::kKept || state_ == State::kExited ? -1 : child_.pidfd(), POLLIN, 0};
+void RunningTrial::poll_fds(pollfd& host, pollfd& result) const {
+  host = {state_ == State::kKept || state_ == State::kExited ? -1 : host_->report_fd(), POLLIN, 0};
   result = {result_fd_ ? result_fd_.get() : -1, POLLIN, 0};
 }
 
@@ -233,9 +119,12 @@ void RunningTrial::read_result() {
   if (!drain(result_fd_.get(), bytes_) || bytes_.size() > kMaxFrameBytes) result_fd_.reset();
 }
 
-void RunningTrial::on_poll(const pollfd& pidfd, const pollfd& result) {
+void RunningTrial::on_poll(const pollfd& host, const pollfd& result) {
   if (result.fd >= 0 && result.revents != 0) read_result();
-  if (pidfd.fd >= 0 && pidfd.revents != 0) state_ = State::kExited;
+  if (host.fd >= 0 && host.revents != 0) {
+    end_ = host_->read_end();
+    state_ = State::kExited;
+  }
 }
 
 RunningTrial::Clock::time_point RunningTrial::next_deadline() const {
@@ -243,7 +132,7 @@ RunningTrial::Clock::time_point RunningTrial::next_deadline() const {
 }
 
 void RunningTrial::kill_now() {
-  child_.kill();
+  host_->kill();  // its report fd reads end-of-file once it is gone
   state_ = State::kKilling;
 }
 
@@ -254,22 +143,22 @@ void RunningTrial::on_time(Clock::time_point now) {
     if (options_.keep_hung) {
       // Top down, so that a stopped parent cannot fork behind the scan; re-scan until
       // nothing new appears.
-      send_signal(child_, SIGSTOP, "SIGSTOP");
-      std::set<pid_t> stopped{child_.pid()};
+      send_signal(pidfd_.get(), pid_, SIGSTOP, "SIGSTOP");
+      std::set<pid_t> stopped{pid_};
       for (bool more = true; more;) {
         more = false;
-        for (pid_t pid : process_tree(child_.pid())) {
+        for (pid_t pid : process_tree(pid_)) {
           if (stopped.insert(pid).second) {
             ::kill(pid, SIGSTOP);
             more = true;
           }
         }
       }
-      kept_pids_ = process_tree(child_.pid());
+      kept_pids_ = process_tree(pid_);
       state_ = State::kKept;
       return;
     }
-    send_signal(child_, SIGABRT, "SIGABRT");
+    send_signal(pidfd_.get(), pid_, SIGABRT, "SIGABRT");
     state_ = State::kAborting;
     deadline_ = now + seconds(options_.abort_grace_s);
     return;
@@ -286,8 +175,13 @@ void RunningTrial::interrupt() {
 }
 
 bool RunningTrial::kept_exited() const {
-  pollfd pfd{child_.pidfd(), POLLIN, 0};
+  pollfd pfd{pidfd_.get(), POLLIN, 0};
   return ::poll(&pfd, 1, 0) > 0;
+}
+
+std::unique_ptr<TrialHost> RunningTrial::take_host() {
+  if (!end_ || !host_->alive() || !options_.reuse_host || state_ != State::kExited) return nullptr;
+  return std::move(host_);
 }
 
 TrialOutcome RunningTrial::finish() {
@@ -302,7 +196,12 @@ TrialOutcome RunningTrial::finish() {
                                   options_.timeout_s, pids);
     return outcome;
   }
-  const int status = child_.reaped() ? 0 : child_.wait();
+  // Without the host's report the host died (killed at the timeout, by an interrupt, or by
+  // someone else): reap it, and with it the trial's namespaces.
+  int host_status = 0;
+  if (!end_) host_status = host_->reap();
+  const int status = end_ ? end_->status : 0;
+  outcome.netns_renewed = end_ && end_->netns_renewed;
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
   if (result_fd_ && bytes_.size() <= kMaxFrameBytes) drain(result_fd_.get(), bytes_);
   result_fd_.reset();
@@ -328,7 +227,10 @@ TrialOutcome RunningTrial::finish() {
     return outcome;
   }
   outcome.outcome = results::Outcome::kError;
-  if (bytes_.empty()) {
+  if (!end_) {
+    outcome.message = fmt::format("trial host pid {} {}{}{}", host_->pid(), describe_wait_status(host_status),
+                                  host_->failure().empty() ? "" : ": ", host_->failure());
+  } else if (bytes_.empty()) {
     outcome.message = WIFSIGNALED(status)
                           ? fmt::format("trial process {}", describe_wait_status(status))
                           : fmt::format("trial process {} without writing a result", describe_wait_status(status));
@@ -345,24 +247,16 @@ TrialRunner::TrialRunner(const Topology& topology, TrialOptions options)
 TrialRunner::TrialRunner(const Topology& topology, Placement placement, TrialOptions options)
     : topology_(topology), placement_(std::move(placement)), options_(options) {}
 
-std::unique_ptr<RunningTrial> TrialRunner::start(const TrialRequest& request) const {
-  // Buffered output would otherwise be written twice if a child ever flushed it.
-  std::fflush(stdout);
-  std::fflush(stderr);
+std::unique_ptr<RunningTrial> TrialRunner::start(const TrialRequest& request, std::unique_ptr<TrialHost> host) const {
+  if (!host || !host->serves(request)) host = std::make_unique<TrialHost>(topology_, request);
   PipeFds pipe = make_pipe();
   if (::fcntl(pipe.read.get(), F_SETFL, O_NONBLOCK) != 0) {
     throw os_error(fmt::format("fcntl(O_NONBLOCK) trial result pipe (fd {})", pipe.read.get()));
   }
-  // fork()-like clone: no new stack, the child continues here. CLONE_PIDFD puts a
-  // pidfd for the child in `pidfd` (the parent_tid argument).
-  int pidfd = -1;
   const auto start = Clock::now();
-  const long pid = ::syscall(SYS_clone, kTrialNamespaces | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
-  if (pid < 0) throw os_error("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_PIDFD) for a trial");
-  if (pid == 0) trial_main(pipe.write.get(), topology_, request);
-  ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
-  pipe.write.reset();
-  return std::make_unique<RunningTrial>(std::move(child), std::move(pipe.read), options_, request.index, start);
+  UniqueFd pidfd = host->start(request, std::move(pipe.write));
+  return std::make_unique<RunningTrial>(std::move(host), std::move(pidfd), std::move(pipe.read), options_,
+                                        request.index, start);
 }
 
 TrialOutcome TrialRunner::run(const TrialRequest& request) const {

@@ -575,7 +575,7 @@ TEST_F(Cli, HelpListsTheNewVerbsAndFlags) {
   Ran help = flakelab({"run", "--help"});
   for (const char* flag : {"--placement", "--campaign", "-j", "--max-time", "--until-failures", "--keep-hung",
                            "--keep-artifacts", "--failure", "--ignore", "--noise", "--jitter", "--topology",
-                           "--dry-run", "--share-pus"}) {
+                           "--dry-run", "--share-pus", "--fresh-namespaces"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   }
   Ran top = flakelab({"--help"});

@@ -8,13 +8,19 @@
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <functional>
 #include <thread>
+#include <cstddef>
 
 #include "flakelab/harness/binding.h"
 #include "flakelab/harness/topology.h"
@@ -75,14 +81,15 @@ class TrialRunnerTest : public ::testing::Test {
   Topology topology_;
 };
 
-TEST_F(TrialRunnerTest, TrialIsInitOfItsOwnPidMountAndNetworkNamespaces) {
+TEST_F(TrialRunnerTest, TrialRunsInItsHostsOwnPidMountAndNetworkNamespaces) {
   const std::string pid_ns = link_of("/proc/self/ns/pid");
   const std::string net_ns = link_of("/proc/self/ns/net");
   const std::string mnt_ns = link_of("/proc/self/ns/mnt");
   TrialOutcome outcome = run([&](TrialContext&) {
     std::string problems;
-    if (::getpid() != 1) problems += fmt::format(" pid={}", ::getpid());
-    if (link_of("/proc/self") != "1") problems += " /proc/self=" + link_of("/proc/self");
+    // The host is init of the namespaces; /proc is the namespace's own.
+    if (::getppid() != 1) problems += fmt::format(" parent={}", ::getppid());
+    if (link_of("/proc/self") != std::to_string(::getpid())) problems += " /proc/self=" + link_of("/proc/self");
     if (link_of("/proc/self/ns/pid") == pid_ns) problems += " same pid ns";
     if (link_of("/proc/self/ns/net") == net_ns) problems += " same net ns";
     if (link_of("/proc/self/ns/mnt") == mnt_ns) problems += " same mnt ns";
@@ -166,19 +173,21 @@ TEST_F(TrialRunnerTest, ATrialOverItsTimeIsKilledWithEverythingItStarted) {
 }
 
 TEST_F(TrialRunnerTest, TheTrialGetsOnlyStdioAndItsResultPipe) {
-  UniqueFd extra(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  // Recognized by name: in the trial, its fd number may well be the result pipe's.
+  UniqueFd extra(::memfd_create("flk-extra-fd", MFD_CLOEXEC));
   ASSERT_TRUE(extra);
-  const int extra_fd = extra.get();
-  TrialOutcome outcome = run([extra_fd](TrialContext&) {
+  TrialOutcome outcome = run([](TrialContext&) {
     std::vector<int> open_fds;
+    bool extra_inherited = false;
     for (int fd = 0; fd < 1024; ++fd) {
-      if (::fcntl(fd, F_GETFD) >= 0) open_fds.push_back(fd);
+      if (::fcntl(fd, F_GETFD) < 0) continue;
+      open_fds.push_back(fd);
+      extra_inherited |= link_of(fmt::format("/proc/self/fd/{}", fd)).find("flk-extra-fd") != std::string::npos;
     }
     // Stdio (whichever of 0, 1, 2 the test runner left open) and the result pipe.
     const auto beyond_stdio = std::count_if(open_fds.begin(), open_fds.end(),
                                             [](int fd) { return fd > 2; });
-    if (beyond_stdio > 1 ||
-        std::find(open_fds.begin(), open_fds.end(), extra_fd) != open_fds.end()) {
+    if (beyond_stdio > 1 || extra_inherited) {
       std::string list;
       for (int fd : open_fds) {
         list += ' ';
@@ -226,9 +235,135 @@ TEST_F(TrialRunnerTest, AVictimOffItsCpuMakesTheTrialAnError) {
       },
       placement);
   EXPECT_EQ(outcome.outcome, Outcome::kError);
-  EXPECT_NE(outcome.message.find("binding check: victim pid 2 thread 2 may run on CPUs "),
-            std::string::npos)
+  EXPECT_TRUE(std::regex_search(outcome.message, std::regex("binding check: victim pid ([0-9]+) thread \\1 may run on CPUs ")))
       << outcome.message;
+}
+
+// Runs `scenario` as trial `index` in `host` (a new one if null) to its end; `host` then
+// holds the host if it may run the next trial. `while_running` sees the trial in flight.
+TrialOutcome run_in(const TrialRunner& runner, scenarios::Scenario& scenario,
+                    const std::map<std::string, std::string>& params, std::unique_ptr<TrialHost>& host,
+                    int64_t index, const std::function<void(RunningTrial&)>& while_running = {}) {
+  TrialRequest request;
+  request.scenario = &scenario;
+  request.params = &params;
+  request.index = index;
+  std::unique_ptr<RunningTrial> trial = runner.start(request, std::move(host));
+  if (while_running) while_running(*trial);
+  while (!trial->done()) wait_for_trials({trial.get()}, RunningTrial::Clock::time_point::max());
+  TrialOutcome outcome = trial->finish();
+  host = trial->take_host();
+  return outcome;
+}
+
+// The trial's verdict carries data here: "net:[...] pid:[...]".
+TrialResult namespaces_as_message() {
+  return TrialResult::fail(link_of("/proc/self/ns/net") + " " + link_of("/proc/self/ns/pid"));
+}
+
+// Binds the abstract unix name @`name`; nullopt on success, an error otherwise. The
+// socket stays open (a process forked afterwards holds it too).
+std::optional<TrialResult> bind_abstract(const std::string& name) {
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    return TrialResult::error(fmt::format("bind @{}: {}", name, ::strerror(errno)));
+  }
+  return std::nullopt;
+}
+
+TEST_F(TrialRunnerTest, AHostRunsTheNextTrialOnlyAfterEverythingOfTheLastIsGone) {
+  // Trial 0 leaves a process behind that holds an abstract name; trial 1, in the same
+  // host and namespaces, must see neither.
+  LambdaScenario scenario([](TrialContext& ctx) {
+    if (ctx.index == 0) {
+      if (auto bad = bind_abstract("flk-rt-reuse")) return *bad;
+      if (auto bad = leave_sleeper_behind("flk-rt-reuse")) return *bad;
+    } else {
+      if (!processes_named("flk-rt-reuse").empty()) return TrialResult::error("trial 0's process is still there");
+      if (auto bad = bind_abstract("flk-rt-reuse")) return *bad;
+    }
+    return namespaces_as_message();
+  });
+  const std::map<std::string, std::string> params;
+  TrialRunner runner(topology_, TrialOptions{});
+  std::unique_ptr<TrialHost> host;
+  const TrialOutcome first = run_in(runner, scenario, params, host, 0);
+  ASSERT_EQ(first.outcome, Outcome::kFail) << first.message;
+  EXPECT_FALSE(first.netns_renewed);
+  ASSERT_TRUE(host) << "a clean host is reused";
+  const pid_t host_pid = host->pid();
+  const TrialOutcome second = run_in(runner, scenario, params, host, 1);
+  ASSERT_EQ(second.outcome, Outcome::kFail) << second.message;
+  EXPECT_EQ(second.message, first.message) << "same namespaces";
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->pid(), host_pid);
+  EXPECT_EQ(processes_named("flk-rt-reuse"), std::vector<pid_t>{});
+}
+
+TEST_F(TrialRunnerTest, ASocketLeftInTheNetworkNamespaceMovesTheHostToANewOne) {
+  // Something outside the trial's processes (here: this test, through setns) keeps a
+  // socket in the trial's network namespace, as an in-flight unix socket can.
+  char marker_template[] = "/tmp/flk-rt-marker-XXXXXX";
+  const int marker_fd = ::mkstemp(marker_template);
+  ASSERT_GE(marker_fd, 0);
+  ::close(marker_fd);
+  ::unlink(marker_template);
+  const std::string marker = marker_template;
+  LambdaScenario scenario([marker](TrialContext& ctx) {
+    if (ctx.index == 0) {
+      for (int i = 0; i < 5000 && ::access(marker.c_str(), F_OK) != 0; ++i) ::usleep(1000);
+    } else if (auto bad = bind_abstract("flk-rt-held")) {
+      return *bad;
+    }
+    return namespaces_as_message();
+  });
+  const std::map<std::string, std::string> params;
+  TrialRunner runner(topology_, TrialOptions{});
+  std::unique_ptr<TrialHost> host;
+  int held = -1;
+  const TrialOutcome first = run_in(runner, scenario, params, host, 0, [&](RunningTrial& trial) {
+    UniqueFd netns(::open(fmt::format("/proc/{}/ns/net", trial.pid()).c_str(), O_RDONLY | O_CLOEXEC));
+    std::thread([&] {  // setns changes only this thread's network namespace
+      if (netns && ::setns(netns.get(), CLONE_NEWNET) == 0) {
+        held = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        ::memcpy(addr.sun_path + 1, "flk-rt-held", 11);
+        if (::bind(held, reinterpret_cast<const sockaddr*>(&addr), offsetof(sockaddr_un, sun_path) + 12) != 0) {
+          ::close(held);
+          held = -1;
+        }
+      }
+    }).join();
+    UniqueFd(::open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  });
+  ::unlink(marker.c_str());
+  ASSERT_GE(held, 0) << "could not bind in the trial's network namespace";
+  UniqueFd held_socket(held);
+  ASSERT_EQ(first.outcome, Outcome::kFail) << first.message;
+  EXPECT_TRUE(first.netns_renewed);
+  ASSERT_TRUE(host) << "the host stays, in a new network namespace";
+  const TrialOutcome second = run_in(runner, scenario, params, host, 1);
+  ASSERT_EQ(second.outcome, Outcome::kFail) << second.message;
+  EXPECT_NE(second.message.substr(0, second.message.find(' ')), first.message.substr(0, first.message.find(' ')))
+      << "a new network namespace";
+  EXPECT_EQ(second.message.substr(second.message.find(' ')), first.message.substr(first.message.find(' ')))
+      << "the same pid namespace";
+}
+
+TEST_F(TrialRunnerTest, FreshNamespacesGiveEveryTrialANewHost) {
+  LambdaScenario scenario([](TrialContext&) { return TrialResult::pass(); });
+  const std::map<std::string, std::string> params;
+  TrialOptions options;
+  options.reuse_host = false;
+  TrialRunner runner(topology_, options);
+  std::unique_ptr<TrialHost> host;
+  EXPECT_EQ(run_in(runner, scenario, params, host, 0).outcome, Outcome::kPass);
+  EXPECT_FALSE(host);
 }
 
 }  // namespace

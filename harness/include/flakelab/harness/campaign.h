@@ -57,6 +57,9 @@ struct CampaignSpec {
   KeepArtifacts keep_artifacts = KeepArtifacts::kFailed;
   std::string artifacts_dir;            // "" = flakelab-artifacts beside the database
   bool keep_hung = false;
+  // A new trial host (pid/mount/net namespaces) for every trial instead of one per worker
+  // and cell, cleaned between trials (trial_host.h).
+  bool fresh_namespaces = false;
   std::vector<std::string> failure_regexes;  // a fail matching none of them is an error
   std::vector<std::string> ignore_regexes;   // a non-pass matching one is recorded as pass
   std::string topology;                 // --topology FILE|SYNTHETIC; "" = this machine

@@ -28,6 +28,7 @@ struct RunOptions {
   std::optional<std::string> max_time;
   std::optional<int64_t> until_failures;
   bool keep_hung = false;
+  bool fresh_namespaces = false;
   std::optional<std::string> keep_artifacts;
   std::optional<std::string> artifacts_dir;
   std::vector<std::string> failure;           // --failure REGEX

@@ -10,7 +10,9 @@ namespace flakelab::harness {
 // A directory created with mkdtemp and removed recursively by the destructor.
 class TempDir {
  public:
-  // mkdtemp("<parent>/<prefix>XXXXXX"); `parent` "" means $TMPDIR or /tmp. Throws HarnessError.
+  // mkdtemp("<parent>/<prefix>XXXXXX"); `parent` "" means $TMPDIR if set, else /dev/shm
+  // if it is a writable tmpfs (every trial creates and removes a directory and a log file:
+  // ~0.1 ms less per trial than on ext4), else /tmp. Throws HarnessError.
   TempDir(const std::string& parent, const std::string& prefix);
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
