@@ -6,6 +6,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +22,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
@@ -31,24 +34,34 @@
 namespace flakelab::harness {
 namespace {
 
-// Harness -> host: start a trial (the result pipe's write end rides along).
+enum class RequestKind : uint32_t { kLaunch = 1, kPidfd = 2 };
+
+// Harness -> host: kLaunch starts a trial (the result pipe's write end rides along);
+// kPidfd asks for the running trial's pidfd (only needed to signal it at a timeout).
 struct LaunchMessage {
+  RequestKind kind;
   int64_t index;
   uint64_t seed;
   std::array<int32_t, Placement::kRoles> cpus;  // -1: role not pinned
   // followed by the temp dir path, unterminated
 };
 
-enum class ReportKind : uint32_t { kStarted = 1, kEnded = 2, kFailed = 3 };
+enum class ReportKind : uint32_t { kPidfd = 1, kEnded = 2, kFailed = 3 };
 
-// Host -> harness: kStarted (with the trial's pidfd), kEnded, or kFailed just before
-// the host exits.
-struct ReportMessage {
+}  // namespace
+
+// Host -> harness: kPidfd (with the trial's pidfd, or none if no trial runs), kEnded,
+// or kFailed just before the host exits.
+struct TrialHost::ReportMessage {
   ReportKind kind;
   int32_t status;
   uint32_t netns_renewed;
   char failure[244];
 };
+
+namespace {
+
+using ReportMessage = TrialHost::ReportMessage;
 
 constexpr size_t kMaxLaunchBytes = sizeof(LaunchMessage) + 4096;
 
@@ -128,76 +141,103 @@ void mount_private_proc() {
   }
 }
 
-// How many unix sockets a sock_diag dump of this network namespace lists.
-size_t count_unix_sockets() {
-  UniqueFd netlink(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!netlink) throw os_error("socket(NETLINK_SOCK_DIAG)");
-  struct {
-    nlmsghdr header;
-    unix_diag_req body;
-  } request{};
-  request.header.nlmsg_len = sizeof request;
-  request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  request.body.sdiag_family = AF_UNIX;
-  request.body.udiag_states = ~0U;
-  if (::send(netlink.get(), &request, sizeof request, 0) < 0) throw os_error("send unix sock_diag request");
-  size_t sockets = 0;
-  alignas(nlmsghdr) char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::recv(netlink.get(), buffer, sizeof buffer, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw os_error("recv unix sock_diag reply");
-    }
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_type == NLMSG_DONE) return sockets;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        errno = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
-        throw os_error("unix sock_diag dump");
-      }
-      ++sockets;
+// Tells whether the host's network namespace is still as a new one: no socket in it
+// (unix; IP sockets in use or in TIME_WAIT) and the loopback device down. Its descriptors
+// stay open across trials (they belong to the namespace they were opened in: reopen()
+// after moving to a new one); it costs ~20 us a trial.
+class NetnsProbe {
+ public:
+  NetnsProbe() { reopen(); }
+
+  void reopen() {
+    ioctl_socket_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!ioctl_socket_) throw os_error("socket(AF_UNIX) to read the loopback flags");
+    struct stat st {};
+    if (::fstat(ioctl_socket_.get(), &st) != 0) throw os_error("fstat of the host's probe socket");
+    ioctl_socket_ino_ = st.st_ino;
+    netlink_.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!netlink_) throw os_error("socket(NETLINK_SOCK_DIAG)");
+    // IP sockets are counted from these per-namespace counters: a sock_diag dump of TCP
+    // walks the kernel's global hash table (~0.5 ms a trial here).
+    for (size_t i = 0; i < sockstat_.size(); ++i) {
+      const char* path = i == 0 ? "/proc/net/sockstat" : "/proc/net/sockstat6";
+      sockstat_[i].reset(::open(path, O_RDONLY | O_CLOEXEC));
+      if (!sockstat_[i]) throw os_error(fmt::format("open {} in the trial host", path));
     }
   }
-}
 
-// Whether /proc/net/sockstat or sockstat6 (the counters of the reader's network
-// namespace) count any IP socket in use or in TIME_WAIT. A sock_diag dump of TCP would
-// walk the kernel's global hash table (~0.5 ms here); these counters are per namespace.
-bool ip_sockets_in_use() {
-  for (const char* path : {"/proc/net/sockstat", "/proc/net/sockstat6"}) {
-    std::ifstream stat(path);
-    if (!stat) throw HarnessError(fmt::format("cannot read {} in the trial host", path));
-    std::string line;
-    while (std::getline(stat, line)) {
-      // "TCP: inuse 0 orphan 0 tw 0 alloc 1 mem 0": only inuse and tw are per namespace.
-      std::istringstream words(line);
-      std::string word;
-      words >> word;
-      if (word == "sockets:" || word == "FRAG:" || word == "FRAG6:") continue;
-      while (words >> word) {
-        long value = 0;
-        if ((word == "inuse" || word == "tw") && (words >> value) && value != 0) return true;
-      }
-    }
-  }
-  return false;
-}
+  bool pristine() const { return !loopback_up() && unix_sockets() == 0 && !ip_sockets_in_use(); }
 
-// Whether the host's network namespace is as a new one: no socket in it (unix; IP
-// sockets in use or in TIME_WAIT) and the loopback device still down.
-bool netns_is_pristine() {
-  {
-    UniqueFd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!probe) throw os_error("socket(AF_UNIX) to read the loopback flags");
+ private:
+  bool loopback_up() const {
     ifreq lo{};
     ::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
-    if (::ioctl(probe.get(), SIOCGIFFLAGS, &lo) != 0) throw os_error("ioctl(SIOCGIFFLAGS) lo");
-    if ((lo.ifr_flags & IFF_UP) != 0) return false;
-  }  // the probe is closed before the count
-  return count_unix_sockets() == 0 && !ip_sockets_in_use();
-}
+    if (::ioctl(ioctl_socket_.get(), SIOCGIFFLAGS, &lo) != 0) throw os_error("ioctl(SIOCGIFFLAGS) lo");
+    return (lo.ifr_flags & IFF_UP) != 0;
+  }
+
+  // Unix sockets a sock_diag dump lists, but for the probe's own.
+  size_t unix_sockets() const {
+    struct {
+      nlmsghdr header;
+      unix_diag_req body;
+    } request{};
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.body.sdiag_family = AF_UNIX;
+    request.body.udiag_states = ~0U;
+    if (::send(netlink_.get(), &request, sizeof request, 0) < 0) throw os_error("send unix sock_diag request");
+    size_t sockets = 0;
+    alignas(nlmsghdr) char buffer[16384];
+    for (;;) {
+      const ssize_t n = ::recv(netlink_.get(), buffer, sizeof buffer, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw os_error("recv unix sock_diag reply");
+      }
+      int left = static_cast<int>(n);
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_type == NLMSG_DONE) return sockets;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          errno = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+          throw os_error("unix sock_diag dump");
+        }
+        const auto* socket = static_cast<const unix_diag_msg*>(NLMSG_DATA(h));
+        if (socket->udiag_ino != ioctl_socket_ino_) ++sockets;
+      }
+    }
+  }
+
+  // Lines like "TCP: inuse 0 orphan 0 tw 0 alloc 1 mem 0": inuse and tw count this
+  // namespace's sockets (orphan, alloc and mem are machine-wide).
+  bool ip_sockets_in_use() const {
+    for (const UniqueFd& file : sockstat_) {
+      char text[2048];
+      const ssize_t n = ::pread(file.get(), text, sizeof text - 1, 0);
+      if (n < 0) throw os_error("read /proc/net/sockstat in the trial host");
+      text[n] = '\0';
+      for (char* line = text; *line != '\0';) {
+        char* end = ::strchr(line, '\n');
+        if (end != nullptr) *end = '\0';
+        if (::strncmp(line, "FRAG", 4) != 0 && ::strncmp(line, "sockets:", 8) != 0) {
+          for (const char* key : {" inuse ", " tw "}) {
+            const char* at = ::strstr(line, key);
+            if (at != nullptr && std::strtol(at + ::strlen(key), nullptr, 10) != 0) return true;
+          }
+        }
+        if (end == nullptr) break;
+        line = end + 1;
+      }
+    }
+    return false;
+  }
+
+  UniqueFd ioctl_socket_;
+  ino_t ioctl_socket_ino_ = 0;
+  UniqueFd netlink_;
+  std::array<UniqueFd, 2> sockstat_;
+};
 
 // Waits for the trial process `trial`, reaping any other process that ends meanwhile
 // (the host is init: orphans come to it). Returns the trial's status.
@@ -239,40 +279,87 @@ TrialRequest request_from(const LaunchMessage& launch, std::string temp_dir, con
   ::close_range(static_cast<unsigned>(std::max(control + 1, 3)), ~0U, 0);
   try {
     reset_signal_dispositions();
+    ::prctl(PR_SET_NAME, "flakelab-host", 0, 0, 0);  // for ps and perf; the trial renames itself
     // If the harness dies, so does the host, and with it everything in its namespace.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw os_error("prctl(PR_SET_PDEATHSIG)");
     mount_private_proc();
   } catch (const std::exception& e) {
     host_fail(control, e.what());
   }
+  cpu_set_t own_cpus;
+  if (::sched_getaffinity(0, sizeof own_cpus, &own_cpus) != 0) host_fail(control, "sched_getaffinity of the trial host");
+  std::optional<NetnsProbe> netns;
+  try {
+    netns.emplace();
+  } catch (const std::exception& e) {
+    host_fail(control, e.what());
+  }
   alignas(LaunchMessage) char buffer[kMaxLaunchBytes];
-  for (;;) {
+  // Receives the next request; answers kPidfd ones itself (with `trial_pidfd`, -1 for
+  // none). Returns a launch, or nullopt when the trial ended first (`trial_pidfd` is
+  // readable). Ends the host when the harness is gone.
+  struct Launch {
+    LaunchMessage header;
+    std::string temp_dir;
     UniqueFd result_write;
-    const ssize_t n = receive_message(control, buffer, sizeof buffer, result_write);
-    if (n == 0) ::_exit(0);  // the harness is done with this host
-    if (n < static_cast<ssize_t>(sizeof(LaunchMessage)) || !result_write) {
-      host_fail(control, fmt::format("malformed trial request ({} bytes{})", n, result_write ? "" : ", no pipe"));
+  };
+  auto next_launch = [&](int trial_pidfd) -> std::optional<Launch> {
+    for (;;) {
+      if (trial_pidfd >= 0) {
+        pollfd fds[2] = {{trial_pidfd, POLLIN, 0}, {control, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          host_fail(control, fmt::format("poll in the trial host: {}", ::strerror(errno)));
+        }
+        if (fds[0].revents != 0) return std::nullopt;
+      }
+      UniqueFd passed;
+      const ssize_t n = receive_message(control, buffer, sizeof buffer, passed);
+      if (n == 0) ::_exit(0);  // the harness is done with this host: its namespaces go with it
+      LaunchMessage message;
+      if (n < static_cast<ssize_t>(sizeof message)) host_fail(control, fmt::format("malformed request ({} bytes)", n));
+      ::memcpy(&message, buffer, sizeof message);
+      if (message.kind == RequestKind::kPidfd) {
+        ReportMessage report{};
+        report.kind = ReportKind::kPidfd;
+        if (!send_message(control, &report, sizeof report, trial_pidfd)) ::_exit(0);
+        continue;
+      }
+      if (message.kind != RequestKind::kLaunch || !passed || trial_pidfd >= 0) {
+        host_fail(control, fmt::format("unexpected request {} ({} bytes{})", static_cast<uint32_t>(message.kind), n,
+                                       passed ? "" : ", no pipe"));
+      }
+      return Launch{message, std::string(buffer + sizeof message, static_cast<size_t>(n) - sizeof message),
+                    std::move(passed)};
     }
-    LaunchMessage launch;
-    ::memcpy(&launch, buffer, sizeof launch);
-    const TrialRequest request =
-        request_from(launch, std::string(buffer + sizeof launch, static_cast<size_t>(n) - sizeof launch), prototype);
+  };
+  for (;;) {
+    Launch launch = *next_launch(-1);
+    const TrialRequest request = request_from(launch.header, std::move(launch.temp_dir), prototype);
+    // The trial starts where it will pin itself as the injector (no migration right after
+    // the fork), and the host, woken by its end, runs there too.
+    const std::optional<int> injector = request.placement.cpu_of(scenarios::Role::kInjector);
+    cpu_set_t where = own_cpus;
+    if (injector) {
+      CPU_ZERO(&where);
+      CPU_SET(*injector, &where);
+    }
+    ::sched_setaffinity(0, sizeof where, &where);  // a failure only costs a migration
     int pidfd = -1;
     const long trial = ::syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
     if (trial < 0) host_fail(control, fmt::format("clone a trial process: {}", ::strerror(errno)));
-    if (trial == 0) run_trial_process(result_write.get(), topology, request);
-    result_write.reset();
-    UniqueFd trial_pidfd(pidfd);
+    if (trial == 0) run_trial_process(launch.result_write.get(), topology, request);
+    launch.result_write.reset();
+    const UniqueFd trial_pidfd(pidfd);
+    if (next_launch(trial_pidfd.get())) host_fail(control, "a trial request while a trial runs");
     ReportMessage report{};
-    report.kind = ReportKind::kStarted;
-    if (!send_message(control, &report, sizeof report, trial_pidfd.get())) ::_exit(0);
-    trial_pidfd.reset();
     try {
       report.kind = ReportKind::kEnded;
       report.status = wait_for_trial(static_cast<pid_t>(trial));
       kill_everything_else();
-      if (!netns_is_pristine()) {
+      if (!netns->pristine()) {
         if (::unshare(CLONE_NEWNET) != 0) throw os_error("unshare(CLONE_NEWNET) for the next trial");
+        netns->reopen();
         report.netns_renewed = 1;
       }
     } catch (const std::exception& e) {
@@ -323,10 +410,11 @@ bool TrialHost::serves(const TrialRequest& request) const {
   return alive_ && request.scenario == scenario_ && request.params == params_ && request.jitter == jitter_;
 }
 
-UniqueFd TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
+void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
   if (!serves(request)) throw HarnessError(fmt::format("trial host {} cannot run this trial", pid()));
   std::string message(sizeof(LaunchMessage), '\0');
   LaunchMessage launch{};
+  launch.kind = RequestKind::kLaunch;
   launch.index = request.index;
   launch.seed = request.seed;
   for (size_t role = 0; role < Placement::kRoles; ++role) {
@@ -341,25 +429,24 @@ UniqueFd TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
     alive_ = false;
     throw os_error(fmt::format("send a trial to trial host {}", pid()));
   }
-  result_write.reset();
-  ReportMessage report{};
-  UniqueFd pidfd;
-  const ssize_t n = receive_message(control_.get(), &report, sizeof report, pidfd);
-  if (n == static_cast<ssize_t>(sizeof report) && report.kind == ReportKind::kStarted && pidfd) return pidfd;
-  alive_ = false;
-  if (n < 0) throw os_error(fmt::format("receive from trial host {}", pid()));
-  if (n == static_cast<ssize_t>(sizeof report) && report.kind == ReportKind::kFailed) {
-    report.failure[sizeof report.failure - 1] = '\0';
-    failure_ = report.failure;
-    throw HarnessError(fmt::format("trial host {}: {}", pid(), failure_));
-  }
-  throw HarnessError(fmt::format("trial host {} died before starting a trial", pid()));
 }
 
-std::optional<TrialEnd> TrialHost::read_end() {
-  ReportMessage report{};
-  UniqueFd unexpected;
-  const ssize_t n = receive_message(control_.get(), &report, sizeof report, unexpected);
+UniqueFd TrialHost::trial_pidfd() {
+  LaunchMessage ask{};
+  ask.kind = RequestKind::kPidfd;
+  if (!send_message(control_.get(), &ask, sizeof ask, -1)) return UniqueFd();  // dead: read_end() says so
+  for (;;) {
+    ReportMessage report{};
+    UniqueFd pidfd;
+    const ssize_t n = receive_message(control_.get(), &report, sizeof report, pidfd);
+    if (n == static_cast<ssize_t>(sizeof report) && report.kind == ReportKind::kPidfd) return pidfd;
+    // The trial's end (or the host's) crossed the question: keep it for read_end().
+    pending_ = decode_report(n, report);
+    if (!pending_->has_value()) return UniqueFd();
+  }
+}
+
+std::optional<TrialEnd> TrialHost::decode_report(ssize_t n, ReportMessage& report) {
   if (n == static_cast<ssize_t>(sizeof report) && report.kind == ReportKind::kEnded) {
     return TrialEnd{report.status, report.netns_renewed != 0};
   }
@@ -369,8 +456,22 @@ std::optional<TrialEnd> TrialHost::read_end() {
     failure_ = report.failure;
   } else if (n < 0) {
     failure_ = fmt::format("receive from the host: {}", ::strerror(errno));
+  } else if (n > 0) {
+    failure_ = fmt::format("unexpected report ({} bytes)", n);
   }
   return std::nullopt;
+}
+
+std::optional<TrialEnd> TrialHost::read_end() {
+  if (pending_) {
+    std::optional<TrialEnd> end = *pending_;
+    pending_.reset();
+    return end;
+  }
+  ReportMessage report{};
+  UniqueFd unexpected;
+  const ssize_t n = receive_message(control_.get(), &report, sizeof report, unexpected);
+  return decode_report(n, report);
 }
 
 pid_t pid_of_pidfd(int pidfd) {

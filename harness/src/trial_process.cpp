@@ -85,6 +85,7 @@ bool write_all(int fd, std::string_view data) {
   bool ready = false;
   try {
     reset_signal_dispositions();
+    ::prctl(PR_SET_NAME, "flakelab-trial", 0, 0, 0);
     install_abort_handler();
     // If the host dies, so does the trial (the host's death ends the pid namespace anyway).
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw os_error("prctl(PR_SET_PDEATHSIG)");

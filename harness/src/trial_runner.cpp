@@ -98,16 +98,26 @@ std::vector<pid_t> process_tree(pid_t pid) {
   return out;
 }
 
-RunningTrial::RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd trial_pidfd, UniqueFd result_fd,
-                           const TrialOptions& options, int64_t index, Clock::time_point start)
+RunningTrial::RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd result_fd, const TrialOptions& options,
+                           int64_t index, Clock::time_point start)
     : host_(std::move(host)),
-      pidfd_(std::move(trial_pidfd)),
-      pid_(pid_of_pidfd(pidfd_.get())),
       result_fd_(std::move(result_fd)),
       options_(options),
       index_(index),
       start_(start),
       deadline_(start_ + seconds(options.timeout_s)) {}
+
+bool RunningTrial::trial_pidfd() {
+  if (pidfd_) return true;
+  pidfd_ = host_->trial_pidfd();
+  if (pidfd_) {
+    pid_ = pid_of_pidfd(pidfd_.get());
+    return true;
+  }
+  end_ = host_->read_end();  // ended meanwhile, or the host died
+  state_ = State::kExited;
+  return false;
+}
 
 void RunningTrial::poll_fds(pollfd& host, pollfd& result) const {
   host = {state_ == State::kKept || state_ == State::kExited ? -1 : host_->report_fd(), POLLIN, 0};
@@ -139,6 +149,7 @@ void RunningTrial::kill_now() {
 void RunningTrial::on_time(Clock::time_point now) {
   if (now < deadline_) return;
   if (state_ == State::kRunning) {
+    if (!trial_pidfd()) return;  // it ended just now: judge it as it ended
     timed_out_ = true;
     if (options_.keep_hung) {
       // Top down, so that a stopped parent cannot fork behind the scan; re-scan until
@@ -254,9 +265,8 @@ std::unique_ptr<RunningTrial> TrialRunner::start(const TrialRequest& request, st
     throw os_error(fmt::format("fcntl(O_NONBLOCK) trial result pipe (fd {})", pipe.read.get()));
   }
   const auto start = Clock::now();
-  UniqueFd pidfd = host->start(request, std::move(pipe.write));
-  return std::make_unique<RunningTrial>(std::move(host), std::move(pidfd), std::move(pipe.read), options_,
-                                        request.index, start);
+  host->start(request, std::move(pipe.write));
+  return std::make_unique<RunningTrial>(std::move(host), std::move(pipe.read), options_, request.index, start);
 }
 
 TrialOutcome TrialRunner::run(const TrialRequest& request) const {

@@ -326,7 +326,7 @@ TEST_F(TrialRunnerTest, ASocketLeftInTheNetworkNamespaceMovesTheHostToANewOne) {
   std::unique_ptr<TrialHost> host;
   int held = -1;
   const TrialOutcome first = run_in(runner, scenario, params, host, 0, [&](RunningTrial& trial) {
-    UniqueFd netns(::open(fmt::format("/proc/{}/ns/net", trial.pid()).c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd netns(::open(fmt::format("/proc/{}/ns/net", trial.host_pid()).c_str(), O_RDONLY | O_CLOEXEC));
     std::thread([&] {  // setns changes only this thread's network namespace
       if (netns && ::setns(netns.get(), CLONE_NEWNET) == 0) {
         held = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

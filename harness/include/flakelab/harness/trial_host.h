@@ -54,15 +54,23 @@ class TrialHost {
   // Whether `request` runs the scenario, params and jitter this host was made for.
   bool serves(const TrialRequest& request) const;
 
-  // Starts `request`'s trial; it writes its result to `result_write`. Returns the trial
-  // process's pidfd. Throws HarnessError (the host is then unusable: alive() is false).
-  UniqueFd start(const TrialRequest& request, UniqueFd result_write);
+  // Starts `request`'s trial; it writes its result to `result_write`. Throws HarnessError
+  // (the host is then unusable: alive() is false).
+  void start(const TrialRequest& request, UniqueFd result_write);
+  // The running trial's pidfd (asked for only when the trial is to be signalled); empty
+  // if the trial has ended meanwhile (then has_end() is true) or the host died.
+  UniqueFd trial_pidfd();
 
   // Readable when the host has news (the end of the trial, or its own death).
   int report_fd() const { return control_.get(); }
-  // The end of the current trial, once report_fd() is readable; nullopt if the host
-  // died instead (it was killed, or failed: see failure()).
+  // Whether the end is already known (read while asking for the pidfd): read_end() then
+  // does not wait, and report_fd() may not become readable.
+  bool has_end() const { return pending_.has_value(); }
+  // The end of the current trial, once report_fd() is readable or has_end(); nullopt if
+  // the host died instead (it was killed, or failed: see failure()).
   std::optional<TrialEnd> read_end();
+
+  struct ReportMessage;
 
   // SIGKILLs the host: the trial and everything in its namespaces die. Then reap().
   void kill() { process_.kill(); }
@@ -82,6 +90,9 @@ class TrialHost {
   ChildProcess process_;
   bool alive_ = true;
   std::string failure_;
+  std::optional<std::optional<TrialEnd>> pending_;  // a report read by trial_pidfd()
+
+  std::optional<TrialEnd> decode_report(ssize_t n, ReportMessage& report);
 };
 
 // The pid, in the caller's pid namespace, of the process `pidfd` refers to; -1 once it

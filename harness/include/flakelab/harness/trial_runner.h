@@ -83,14 +83,17 @@ class RunningTrial {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `trial_pidfd`: the trial process `host` started; `start`: when it was asked to.
-  RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd trial_pidfd, UniqueFd result_fd,
-               const TrialOptions& options, int64_t index, Clock::time_point start);
+  // The trial `host` was asked to start at `start`, writing its result to `result_fd`.
+  RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd result_fd, const TrialOptions& options, int64_t index,
+               Clock::time_point start);
   RunningTrial(const RunningTrial&) = delete;
   RunningTrial& operator=(const RunningTrial&) = delete;
 
   int64_t index() const { return index_; }
-  pid_t pid() const { return pid_; }  // the trial process, in the harness's pid namespace
+  // The trial process, in the harness's pid namespace: known once it was signalled (at a
+  // timeout; always for a kept trial), -1 before.
+  pid_t pid() const { return pid_; }
+  pid_t host_pid() const { return host_->pid(); }
   // Over: exited, killed, or (keep_hung) stopped and kept. finish() then gives the outcome.
   bool done() const { return state_ == State::kExited || state_ == State::kKept; }
   bool kept() const { return state_ == State::kKept; }
@@ -118,10 +121,13 @@ class RunningTrial {
   enum class State { kRunning, kAborting, kKilling, kExited, kKept };
   void read_result();
   void kill_now();
+  // Gets the trial's pidfd from the host if not yet done; false if the trial has ended
+  // meanwhile (the state is then kExited).
+  bool trial_pidfd();
 
   std::unique_ptr<TrialHost> host_;
-  UniqueFd pidfd_;  // of the trial process
-  pid_t pid_;
+  UniqueFd pidfd_;  // of the trial process, once needed
+  pid_t pid_ = -1;
   std::optional<TrialEnd> end_;  // the host's report; none if the host died
   UniqueFd result_fd_;
   TrialOptions options_;
