@@ -145,6 +145,8 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
       spec.jobs = static_cast<int>(reader.integer(node, k, 1));
     } else if (k == "share_pus") {
       spec.share_pus = reader.boolean(node, k);
+    } else if (k == "fresh_namespaces") {
+      spec.fresh_namespaces = reader.boolean(node, k);
     } else if (k == "seed") {
       spec.seed = static_cast<uint64_t>(reader.integer(node, k, 0));
     } else if (k == "keep_artifacts") {
@@ -161,7 +163,7 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
       spec.ignore_regexes = reader.strings(node, k);
     } else {
       reader.fail(key, fmt::format("unknown key '{}' (campaign keys: trials, placements, expect, noise, jitter, "
-                                   "until_failures, timeout, max_time, jobs, share_pus, seed, keep_artifacts, "
+                                   "until_failures, timeout, max_time, jobs, share_pus, fresh_namespaces, seed, keep_artifacts, "
                                    "artifacts_dir, failure, ignore, and [[run]] tables)",
                                    k));
     }

@@ -222,6 +222,7 @@ class CellRun {
     TrialOutcome outcome = trial->finish();
     slot.host = trial->take_host();
     const int64_t index = trial->index();
+    if (outcome.kept_pids.empty()) trial.reset();  // a host not taken back is reaped now
     const uint64_t seed = trial_seed(plan_.seed, index);
     results::TrialRecord record;
     record.index = index;

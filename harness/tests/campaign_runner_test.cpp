@@ -165,6 +165,25 @@ TEST_F(RunApi, AfterTenThousandTrialsNothingIsLeftBehind) {
   EXPECT_EQ(testing::processes_named("flk-noop-leak"), std::vector<pid_t>{});
 }
 
+TEST_F(RunApi, WorkersKeepTheirTrialHostUnlessFreshNamespacesAreAsked) {
+  CampaignSpec s = spec("selftest/noop", 20, {{"leak_child", "on"}});
+  std::set<pid_t> hosts_between_trials;
+  RunHooks hooks;
+  hooks.on_trial = [&](const CellProgress&) {
+    for (pid_t pid : process_tree(::getpid())) {
+      if (pid != ::getpid()) hosts_between_trials.insert(pid);
+    }
+    return true;
+  };
+  EXPECT_EQ(run(s, hooks).cells.at(0).passes, 20);
+  EXPECT_EQ(hosts_between_trials.size(), 1u) << "one host for the worker's whole cell, nothing else";
+
+  hosts_between_trials.clear();
+  s.fresh_namespaces = true;
+  EXPECT_EQ(run(s, hooks).cells.at(0).passes, 20);
+  EXPECT_EQ(hosts_between_trials, std::set<pid_t>{}) << "a trial's host goes with it";
+}
+
 TEST_F(RunApi, UntilFailuresStopsACellAndCountsTheTrialsNeeded) {
   CampaignSpec s = spec("selftest/coin", 1000, {{"p", "0.3"}});
   s.entries[0].until_failures = 5;

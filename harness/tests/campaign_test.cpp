@@ -27,7 +27,7 @@ std::string error_of(const std::string& text) {
 
 TEST(CampaignFile, ReadsDefaultsEntriesAndGrids) {
   CampaignSpec spec = parse(R"(
-# nightly
+fresh_namespaces = true  # nightly
 trials = 500
 placements = ["same-pu", "same-l3"]
 max_time = "2m"
@@ -50,6 +50,7 @@ until_failures = 3
 timeout = 2.5
 )");
   EXPECT_EQ(spec.jobs, 2);
+  EXPECT_TRUE(spec.fresh_namespaces);
   EXPECT_EQ(spec.seed, 42u);
   EXPECT_EQ(spec.max_time_s, 120.0);
   EXPECT_EQ(spec.keep_artifacts, KeepArtifacts::kNever);
