@@ -6,8 +6,12 @@
 //   BM_Trial/compel_infect   a full compel/infect trial through the harness, for scale
 //   BM_Throughput/jobs:N/busy_us:B  trials/s of a CPU-bound trial (selftest/noop
 //                            busy_us=B) with N workers pinned same-pu on disjoint PUs
+//   BM_ForkExitReap          the floor under any harness with a process per trial: fork
+//                            this process, _exit, waitpid (no namespaces, no work)
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -79,8 +83,21 @@ void BM_Throughput(benchmark::State& state) {
   state.SetLabel("selftest/noop, same-pu workers");
 }
 
+void BM_ForkExitReap(benchmark::State& state) {
+  for (auto _ : state) {
+    const pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    int status = 0;
+    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) {
+      state.SkipWithError("fork/waitpid failed");
+      return;
+    }
+  }
+}
+
 }  // namespace
 
+BENCHMARK(BM_ForkExitReap)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Trial, selftest_noop, "selftest/noop")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 BENCHMARK_CAPTURE(BM_Trial, compel_infect, "compel/infect")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 BENCHMARK(BM_Throughput)
