@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "flakelab/harness/binding.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/jitter.h"
 #include "flakelab/harness/seed.h"
@@ -182,6 +183,32 @@ TEST_F(RunApi, WorkersKeepTheirTrialHostUnlessFreshNamespacesAreAsked) {
   s.fresh_namespaces = true;
   EXPECT_EQ(run(s, hooks).cells.at(0).passes, 20);
   EXPECT_EQ(hosts_between_trials, std::set<pid_t>{}) << "a trial's host goes with it";
+}
+
+TEST_F(RunApi, ASingleWorkerHarnessWaitsOnItsTrialsCpuAndGetsItsCpusBack) {
+  if (topology_.pus().size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
+  const std::vector<int> own = thread_affinity(0);
+  CampaignSpec s = spec("selftest/noop", 5);
+  s.entries[0].placements = "same-pu";
+  EntrySpec unpinned = s.entries[0];
+  unpinned.placements = "unpinned";
+  s.entries.push_back(unpinned);
+  std::vector<std::vector<int>> during;
+  RunHooks hooks;
+  hooks.on_trial = [&](const CellProgress&) {
+    during.push_back(thread_affinity(0));
+    return true;
+  };
+  const CampaignResult result = run(s, hooks);
+  ASSERT_EQ(result.cells.size(), 2u);
+  ASSERT_EQ(during.size(), 10u);
+  EXPECT_EQ(during[0].size(), 1u) << "pinned with its same-pu trials";
+  EXPECT_EQ(during[9], own) << "not pinned with unpinned trials";
+  EXPECT_EQ(thread_affinity(0), own) << "its own CPUs back after the run";
+  // The unpinned cell's host was forked with the harness's own mask, not the pinned one.
+  for (const auto& trial : trials(result.cells[1].run_id)) {
+    EXPECT_EQ(trial.cpus_used, "injector=" + format_cpu_list(own));
+  }
 }
 
 TEST_F(RunApi, UntilFailuresStopsACellAndCountsTheTrialsNeeded) {
