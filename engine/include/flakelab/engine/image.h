@@ -5,7 +5,8 @@
 //   DIR/pages.img     header + the bytes of every PageRun, in order
 //
 // Each file starts with a 32-byte header: magic, format version, header size,
-// payload length and the payload's CRC32C (see image_file.cpp). Everything read
+// payload length and the payload's CRC32C (see image_file.cpp); a version 3
+// pages.img pads it to 4096 bytes. Everything read
 // back is untrusted: decode_image() and validate_image() throw ImageError naming
 // the file and field for anything malformed, and never crash.
 #pragma once
@@ -25,10 +26,15 @@ inline constexpr const char* kProcessFile = "process.img";
 inline constexpr const char* kPagesFile = "pages.img";
 // Version 1: process.img holds one pb::Process. Version 2 (process trees):
 // process.img holds a pb::TreeImage, pages.img the pages of every live process in
-// tree order. Readers take both; writers use 1 for images without tree records
-// (so such images stay readable by older builds) and 2 otherwise.
+// tree order. Version 3: as version 2, and pages.img's header is padded with
+// zeros to 4096 bytes (header_size 4096), so that the payload starts on a page
+// boundary: a dump writes pages straight from the process into the file, and
+// restore maps the file and copies from the page cache, neither holding the
+// pages in memory. Readers take all three; writers use 1 for images without tree
+// records (so such images stay readable by older builds) and 3 otherwise.
 inline constexpr uint32_t kImageFormatVersion = 1;
 inline constexpr uint32_t kTreeFormatVersion = 2;
+inline constexpr uint32_t kPageAlignedFormatVersion = 3;
 
 // One live process: metadata and its page data.
 struct ProcessImage {
@@ -82,8 +88,11 @@ void validate_image(const Image& image, const std::string& process_name = kProce
                     const std::string& pages_name = kPagesFile);
 
 // Writes DIR/process.img and DIR/pages.img (DIR is created if missing); each file is
-// written to a temporary name, fsync'd and renamed into place.
+// written to a temporary name and renamed into place, pages.img first.
 void write_image_dir(const Image& image, const std::string& dir);
+// Reads and checks both files. The pages of a version 3 image are a view of
+// DIR/pages.img mapped read-only (checked against its CRC before this returns);
+// older versions are read into memory.
 Image read_image_dir(const std::string& dir);
 
 }  // namespace flakelab::engine

@@ -1,0 +1,71 @@
+// Image directories written piece by piece (image_file.cpp): the dump that
+// writes its image as it goes (dump_process_to_dir) puts each process's pages
+// into DIR/pages.img as it reads them, instead of holding them in memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "flakelab/engine/image.h"
+
+namespace flakelab::engine {
+
+// A read-only shared mapping of a whole file.
+class MappedFile {
+ public:
+  // Maps `size` bytes of `fd` (`path` names it in errors).
+  MappedFile(int fd, size_t size, const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// DIR/pages.img in format version 3, written in pieces: put() stores each piece
+// at its payload offset in DIR/pages.img.tmp and keeps its CRC (from several
+// threads at once); finish() checks that the pieces cover the payload exactly,
+// writes the header, removes DIR/process.img (an earlier dump's must not meet
+// these pages) and renames the file into place. Destroyed unfinished, it
+// removes the temporary file.
+class PagesFileWriter {
+ public:
+  explicit PagesFileWriter(const std::string& dir);  // creates DIR if missing
+  ~PagesFileWriter();
+  PagesFileWriter(const PagesFileWriter&) = delete;
+  PagesFileWriter& operator=(const PagesFileWriter&) = delete;
+
+  void put(uint64_t offset, std::span<const uint8_t> bytes);
+  // Payload bytes [offset, offset + n), after the last put(): a read-only view of
+  // the file, mapped on first use (nothing is read until touched).
+  PageBytes view(uint64_t offset, uint64_t n);
+  void finish(uint64_t payload_len);
+
+ private:
+  struct Piece {
+    uint64_t offset;
+    uint64_t len;
+    uint32_t crc;
+  };
+  std::string dir_, tmp_, path_;
+  int fd_ = -1;
+  std::mutex mutex_;
+  std::vector<Piece> pieces_;  // guarded by mutex_
+  std::shared_ptr<MappedFile> map_;
+  bool finished_ = false;
+};
+
+// DIR/process.img for `image`, written atomically in the format version
+// write_image_dir() gives it (3 for images with tree records, 1 otherwise).
+void write_process_file(const Image& image, const std::string& dir);
+
+}  // namespace flakelab::engine
