@@ -1,10 +1,14 @@
 #include "page_copy.h"
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <mutex>
+#include <new>
 #include <thread>
 
 #include "cpu_colocation.h"
@@ -49,6 +53,39 @@ void copy_range(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segs
   }
 }
 
+// Runs `work` on `threads` threads (this one included); the others may run on
+// every CPU the caller may use, not only the one a dump or restore pins itself to.
+void on_threads(int threads, const std::function<void()>& work) {
+  std::vector<std::jthread> pool;
+  const cpu_set_t spread = caller_affinity();
+  for (int i = 1; i < threads; ++i)
+    pool.emplace_back([&] {
+      sched_setaffinity(0, sizeof(spread), &spread);  // best effort: else it shares our CPU
+      work();
+    });
+  work();
+}  // joins
+
+// A copying thread's own buffer: one huge page where the kernel gives one, so it
+// costs one fault, and it stays in that CPU's cache between groups.
+class Bounce {
+ public:
+  explicit Bounce(size_t size) : size_(size) {
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    ::madvise(p, size, MADV_HUGEPAGE);  // a hint
+    data_ = static_cast<uint8_t*>(p);
+  }
+  ~Bounce() { ::munmap(data_, size_); }
+  Bounce(const Bounce&) = delete;
+  Bounce& operator=(const Bounce&) = delete;
+  uint8_t* data() { return data_; }
+
+ private:
+  uint8_t* data_;
+  size_t size_;
+};
+
 }  // namespace
 
 std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_len) {
@@ -92,16 +129,60 @@ std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<
       copy_range(pid, buffer, segments, first, std::min(segments.size(), first + kGroup), direction, done);
     }
   };
-  std::vector<std::jthread> pool;
-  const cpu_set_t spread = caller_affinity();
-  for (int i = 1; i < threads; ++i)
-    pool.emplace_back([&] {
-      sched_setaffinity(0, sizeof(spread), &spread);  // best effort: else it shares our CPU
-      worker();
-    });
-  worker();
-  pool.clear();   // joins: every write to `done` has happened
+  on_threads(threads, worker);  // joins: every write to `done` has happened
   return done;
+}
+
+void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
+                           const PageSink& sink) {
+  // Groups of consecutive segments, each at most kCopySegment bytes: [first, last).
+  std::vector<std::pair<size_t, size_t>> groups;
+  size_t total = 0;
+  for (size_t i = 0; i < segments.size();) {
+    size_t first = i, len = 0;
+    while (i < segments.size() && (i == first || len + segments[i].len <= kCopySegment)) len += segments[i++].len;
+    groups.emplace_back(first, i);
+    total += len;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    try {
+      size_t biggest = 0;
+      for (const auto& s : segments) biggest = std::max(biggest, s.len);
+      Bounce bounce(std::max(kCopySegment, biggest));
+      std::vector<PageSegment> local;
+      std::vector<size_t> done;
+      for (;;) {
+        size_t g = next.fetch_add(1);
+        if (g >= groups.size() || stop.load()) return;
+        auto [first, last] = groups[g];
+        const size_t base = segments[first].local_offset;
+        local.assign(segments.begin() + static_cast<std::ptrdiff_t>(first),
+                     segments.begin() + static_cast<std::ptrdiff_t>(last));
+        for (auto& s : local) s.local_offset -= base;
+        done.assign(local.size(), 0);
+        copy_range(pid, bounce.data(), local, 0, local.size(), CopyDirection::kFromProcess, done);
+        size_t len = 0;
+        for (size_t i = 0; i < local.size(); ++i) {
+          if (done[i] != local[i].len) {
+            size_t from = done[i] / kPage * kPage;
+            complete(segments[first + i], from, bounce.data() + local[i].local_offset + from);
+          }
+          len += local[i].len;
+        }
+        sink(base, {bounce.data(), len});
+      }
+    } catch (...) {
+      stop = true;
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  on_threads(copy_threads_for(total), worker);
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace flakelab::engine

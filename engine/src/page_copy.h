@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "flakelab/engine/image.h"
@@ -35,6 +37,18 @@ enum class CopyDirection { kFromProcess, kToProcess };
 // what a short segment means). Never throws for partial copies.
 std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
                                   CopyDirection direction);
+
+// Reads the segments out of `pid` without a buffer for all of them: each copying
+// thread reads a group of consecutive segments (at most kCopySegment bytes) into
+// a buffer of its own, lets `complete(segment, from, dst)` fill what
+// process_vm_readv could not read of a segment (its bytes [from, len) into dst),
+// and hands the group to `sink(offset, bytes)` (offset in buffer order), all on
+// that thread; groups arrive in any order. Threads as copy_segments(). The first
+// exception from a callback stops every thread and is rethrown.
+using CompleteSegment = std::function<void(const PageSegment& segment, size_t from, uint8_t* dst)>;
+using PageSink = std::function<void(size_t offset, std::span<const uint8_t> bytes)>;
+void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
+                           const PageSink& sink);
 
 // Threads copy_segments() would use for `total_bytes` (for tests and logs).
 int copy_threads_for(size_t total_bytes);

@@ -25,6 +25,7 @@
 #include "flakelab/engine/error.h"
 #include "cpu_colocation.h"
 #include "fifos.h"
+#include "image_dir.h"
 #include "proc_files.h"
 #include "tree_dump.h"
 #include "tree_files.h"
@@ -134,20 +135,33 @@ class TreeDump {
       }
   }
 
-  Image dump(const DumpOptions& options) {
+  // With `pages_to`, every process's pages go into that file, in tree order, and
+  // the image's pages are views of it.
+  Image dump(const DumpOptions& options, PagesFileWriter* pages_to = nullptr) {
     HolderScan once;  // again, now that the tree is frozen
     std::vector<pid_t> all;
     for (const auto& m : members_) all.push_back(m.pid);
     Image image;
+    uint64_t at = 0;  // payload offset of the next process's pages
     for (auto& m : members_) {
       if (m.zombie) continue;
       if (m.pid == root_) {
-        dump_seized(*m.proc, all, image);
+        dump_seized(*m.proc, all, image, pages_to, at);
+        at += image.process.pages_bytes();
         continue;
       }
       Image one;
-      dump_seized(*m.proc, all, one);
+      dump_seized(*m.proc, all, one, pages_to, at);
+      at += one.process.pages_bytes();
       image.descendants.push_back({std::move(one.process), std::move(one.pages)});
+    }
+    if (pages_to) {
+      image.pages = pages_to->view(0, image.process.pages_bytes());
+      uint64_t offset = image.process.pages_bytes();
+      for (auto& d : image.descendants) {
+        d.pages = pages_to->view(offset, d.process.pages_bytes());
+        offset += d.process.pages_bytes();
+      }
     }
     std::vector<pb::Process*> live = {&image.process};
     for (auto& d : image.descendants) live.push_back(&d.process);
@@ -278,6 +292,27 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
   tree.freeze();
   tree.check();
   Image image = tree.dump(options);
+  if (!options.leave_running) tree.kill_all();
+  return image;
+}
+
+Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  CpuColocation near(last_cpu_of(pid));
+  TreeDump tree(pid);
+  tree.precheck();
+  tree.freeze();
+  tree.check();
+  // Declared after `tree`: on failure the temporary pages file goes first, then
+  // the processes are released.
+  PagesFileWriter pages(dir);
+  Image image = tree.dump(options, &pages);
+  uint64_t total = image.process.pages_bytes();
+  for (const auto& d : image.descendants) total += d.process.pages_bytes();
+  pages.finish(total);
+  write_process_file(image, dir);
+  // Only now that the image is on disk.
   if (!options.leave_running) tree.kill_all();
   return image;
 }

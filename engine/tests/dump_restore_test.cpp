@@ -84,6 +84,48 @@ TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
   v.pid = -1;
 }
 
+// The CLI's dump: pages go from the victim straight into the directory (incl.
+// the PROT_NONE page only /proc/PID/mem reads), and restore copies them from the
+// mapped file.
+TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
+  ChildPid v{start_memory_victim()};
+  std::string maps_before = maps_summary(v.pid);
+  TempDir tmp("flk-cycles");
+  const std::string& dir = tmp.path();
+  for (int cycle = 0; cycle < 10; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    Image dumped = dump_process_to_dir(v.pid, dir);
+    EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
+    EXPECT_TRUE(dumped.pages.is_view());
+    EXPECT_FALSE(std::filesystem::exists(dir + "/pages.img.tmp"));
+    Image image = read_image_dir(dir);
+    ASSERT_TRUE(image.pages == dumped.pages);
+    pid_t restored = restore_process(image);
+    ASSERT_EQ(restored, v.pid);
+    ASSERT_TRUE(wait_sleeping(restored));
+    ASSERT_EQ(maps_summary(restored), maps_before);
+  }
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, DumpIntoADirectoryThatCannotBeWrittenLeavesTheVictimRunning) {
+  ChildPid v{start_memory_victim()};
+  TempDir tmp("flk-nodir");
+  std::string not_a_dir = tmp.path() + "/file";
+  std::ofstream(not_a_dir) << "x";
+  EXPECT_THROW(dump_process_to_dir(v.pid, not_a_dir + "/img"), EngineError);
+  ASSERT_TRUE(alive(v.pid));
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  std::ifstream in("/proc/" + std::to_string(v.pid) + "/status");
+  std::string status((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
 // An exec'd program has its own layout (vDSO elsewhere, another executable), so the
 // restorer must move the vDSO group and replace the exe link.
 TEST(DumpRestore, ExecedProgramGetsItsLayoutExeAndArgsBack) {
