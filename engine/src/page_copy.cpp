@@ -1,11 +1,14 @@
 #include "page_copy.h"
 
+#include <linux/userfaultfd.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -49,6 +52,29 @@ void copy_range(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segs
       if (done[i] == segs[i].len) continue;
       if (i + 1 < e) copy_range(pid, buffer, segs, i + 1, e, dir, done);
       break;
+    }
+  }
+}
+
+// Fills segments [first, last) with UFFDIO_COPY; records how much arrived. The
+// kernel may stop early (a signal pending, EAGAIN): go on from there.
+void fill_range_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segs, size_t first, size_t last,
+                     std::vector<size_t>& done) {
+  for (size_t i = first; i < last; ++i) {
+    for (int stalls = 0; done[i] < segs[i].len;) {
+      uffdio_copy c{};
+      c.dst = segs[i].remote + done[i];
+      c.src = reinterpret_cast<uint64_t>(buffer + segs[i].local_offset + done[i]);
+      c.len = segs[i].len - done[i];
+      int r = ::ioctl(uffd, UFFDIO_COPY, &c);
+      int err = errno;
+      if (c.copy > 0) {
+        done[i] += static_cast<size_t>(c.copy);
+        stalls = 0;
+        continue;
+      }
+      if (r != 0 && (err == EAGAIN || err == EINTR) && ++stalls < 100) continue;
+      break;  // short: the caller decides
     }
   }
 }
@@ -130,6 +156,22 @@ std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<
     }
   };
   on_threads(threads, worker);  // joins: every write to `done` has happened
+  return done;
+}
+
+std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments) {
+  std::vector<size_t> done(segments.size(), 0);
+  size_t total = 0;
+  for (const auto& s : segments) total += s.len;
+  constexpr size_t kGroup = 4;
+  std::atomic<size_t> next{0};
+  on_threads(copy_threads_for(total), [&] {
+    for (;;) {
+      size_t first = next.fetch_add(kGroup);
+      if (first >= segments.size()) return;
+      fill_range_uffd(uffd, buffer, segments, first, std::min(segments.size(), first + kGroup), done);
+    }
+  });
   return done;
 }
 

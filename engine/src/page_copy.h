@@ -38,6 +38,13 @@ enum class CopyDirection { kFromProcess, kToProcess };
 std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
                                   CopyDirection direction);
 
+// Fills the segments of another process's anonymous mappings from `buffer` with
+// UFFDIO_COPY through `uffd`, a userfaultfd of that process with those mappings
+// registered (missing mode): the kernel allocates each page and copies into it,
+// where a fault (process_vm_writev) would zero it first. Threads and result as
+// copy_segments().
+std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments);
+
 // Reads the segments out of `pid` without a buffer for all of them: each copying
 // thread reads a group of consecutive segments (at most kCopySegment bytes) into
 // a buffer of its own, lets `complete(segment, from, dst)` fill what

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -232,9 +234,68 @@ class Transmuter {
     }
   }
 
+  // A userfaultfd of the target's (it makes one, we take it with pidfd_getfd), or
+  // none where the kernel refuses. User-mode only: we never handle a fault, we
+  // only fill pages, and so an unprivileged restorer may have one too.
+  UniqueFd target_userfaultfd() {
+    long fd = s_.syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0) return {};  // seccomp, an old kernel: process_vm_writev does it all
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
+    UniqueFd ours(pidfd ? static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)) : -1);
+    call("close (userfaultfd)", SYS_close, fd);
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (!ours || ioctl(ours.get(), UFFDIO_API, &api) != 0) return {};
+    return ours;
+  }
+
+  // The anonymous mappings' pages go in with UFFDIO_COPY (no zeroing of each page
+  // before it is overwritten; fill_segments_uffd()) while the mappings are
+  // registered; everything else, and whatever that left short, with
+  // process_vm_writev.
   void write_pages() {
     auto segments = page_segments(p_);
-    auto done = copy_segments(pid_, const_cast<uint8_t*>(pages_.data()), segments, CopyDirection::kToProcess);
+    std::vector<size_t> done(segments.size(), 0);
+    uint8_t* buffer = const_cast<uint8_t*>(pages_.data());  // only ever read
+    std::vector<PageSegment> filled;
+    std::vector<size_t> filled_index;
+    if (UniqueFd uffd = segments.empty() ? UniqueFd() : target_userfaultfd()) {
+      std::vector<uffdio_range> registered;
+      struct Unregister {
+        int fd;
+        std::vector<uffdio_range>& ranges;
+        ~Unregister() {
+          for (auto r : ranges) ioctl(fd, UFFDIO_UNREGISTER, &r);
+        }
+      } unregister{uffd.get(), registered};
+      size_t i = 0;
+      for (const auto& v : p_.vmas()) {
+        while (i < segments.size() && segments[i].remote < v.start()) ++i;
+        if (i == segments.size() || segments[i].remote >= v.end() || v.kind() != pb::VMA_ANON_PRIVATE) continue;
+        uffdio_register reg{};
+        reg.range = {v.start(), v.end() - v.start()};
+        reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+        if (ioctl(uffd.get(), UFFDIO_REGISTER, &reg) != 0) continue;  // process_vm_writev will do
+        registered.push_back(reg.range);
+        for (; i < segments.size() && segments[i].remote < v.end(); ++i) {
+          filled.push_back(segments[i]);
+          filled_index.push_back(i);
+        }
+      }
+      auto got = fill_segments_uffd(uffd.get(), buffer, filled);
+      for (size_t k = 0; k < filled.size(); ++k) done[filled_index[k]] = got[k];
+    }  // unregistered: a fault in these mappings is an ordinary one again
+    std::vector<PageSegment> rest;
+    std::vector<size_t> rest_index;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (done[i] == segments[i].len) continue;
+      size_t from = done[i] / kPage * kPage;
+      rest.push_back({segments[i].remote + from, segments[i].len - from, segments[i].local_offset + from});
+      rest_index.push_back(i);
+      done[i] = from;
+    }
+    auto got = copy_segments(pid_, buffer, rest, CopyDirection::kToProcess);
+    for (size_t k = 0; k < rest.size(); ++k) done[rest_index[k]] += got[k];
     for (size_t i = 0; i < segments.size(); ++i)
       if (done[i] != segments[i].len)
         throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
