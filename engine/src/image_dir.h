@@ -49,6 +49,10 @@ class PagesFileWriter {
   // the file, mapped on first use (nothing is read until touched).
   PageBytes view(uint64_t offset, uint64_t n);
   void finish(uint64_t payload_len);
+  // finish() keeps the pages.img it replaced open, so that freeing its pages (10
+  // ms for 256 MiB) happens here, where the caller can overlap it with other
+  // work, not inside rename(). The destructor does it otherwise.
+  void drop_replaced();
 
  private:
   struct Piece {
@@ -58,6 +62,7 @@ class PagesFileWriter {
   };
   std::string dir_, tmp_, path_;
   int fd_ = -1;
+  int replaced_ = -1;
   std::mutex mutex_;
   std::vector<Piece> pieces_;  // guarded by mutex_
   std::shared_ptr<MappedFile> map_;

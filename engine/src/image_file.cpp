@@ -458,6 +458,12 @@ PagesFileWriter::~PagesFileWriter() {
   map_.reset();
   if (fd_ >= 0) ::close(fd_);
   if (!finished_) ::unlink(tmp_.c_str());
+  drop_replaced();
+}
+
+void PagesFileWriter::drop_replaced() {
+  if (replaced_ >= 0) ::close(replaced_);
+  replaced_ = -1;
 }
 
 void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes) {
@@ -509,6 +515,7 @@ void PagesFileWriter::finish(uint64_t payload_len) {
     done += static_cast<size_t>(n);
   }
   remove_stale_process_file(dir_);
+  replaced_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // none: -1, nothing to keep
   rename_into_place(tmp_, path_);
   finished_ = true;
 }
