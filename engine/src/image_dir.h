@@ -31,6 +31,28 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// CRCs of the pieces of a payload, added in any order from any thread; whole()
+// is the payload's CRC if the pieces tile [0, size) exactly.
+class PieceCrcs {
+ public:
+  void add(uint64_t offset, uint64_t len, uint32_t crc);
+  // The CRC of the whole, or why there is none (a gap, an overlap, a piece past the end).
+  uint32_t whole(uint64_t size, std::string* why);
+
+ private:
+  struct Piece {
+    uint64_t offset;
+    uint64_t len;
+    uint32_t crc;
+  };
+  std::mutex mutex_;
+  std::vector<Piece> pieces_;
+};
+
+// crc32c() of bytes of a mapped file, read without risking the program: a SIGBUS
+// (the file truncated under us) returns false instead of killing us.
+bool mapped_crc32c(const uint8_t* data, size_t size, uint32_t* crc);
+
 // DIR/pages.img in format version 3, written in pieces: put() stores each piece
 // at its payload offset in DIR/pages.img.tmp and keeps its CRC (from several
 // threads at once); finish() checks that the pieces cover the payload exactly,
@@ -55,16 +77,10 @@ class PagesFileWriter {
   void drop_replaced();
 
  private:
-  struct Piece {
-    uint64_t offset;
-    uint64_t len;
-    uint32_t crc;
-  };
   std::string dir_, tmp_, path_;
   int fd_ = -1;
   int replaced_ = -1;
-  std::mutex mutex_;
-  std::vector<Piece> pieces_;  // guarded by mutex_
+  PieceCrcs crcs_;
   std::shared_ptr<MappedFile> map_;
   bool finished_ = false;
 };

@@ -406,9 +406,8 @@ int checksum_threads(size_t size) {
 }
 
 // Checks a mapped payload against `h` on checksum_threads() threads, each
-// populating and checksumming one piece; the pieces' CRCs are combined.
+// checksumming one piece (mapped_crc32c()); the pieces' CRCs are combined.
 void check_mapped_payload(const Header& h, const uint8_t* payload, size_t size, const std::string& name) {
-  SigbusGuard guard;
   const int threads = checksum_threads(size);
   const size_t piece = (size / static_cast<size_t>(threads) + 4095) / 4096 * 4096;
   std::vector<uint32_t> crcs(static_cast<size_t>(threads), 0);
@@ -416,9 +415,7 @@ void check_mapped_payload(const Header& h, const uint8_t* payload, size_t size, 
   auto one = [&](int i) {
     size_t from = std::min(size, piece * static_cast<size_t>(i));
     size_t len = std::min(size - from, piece);
-    // Page tables filled in one call, not one fault per 16 pages.
-    ::madvise(const_cast<uint8_t*>(payload) + from, len, MADV_POPULATE_READ);
-    ok[static_cast<size_t>(i)] = SigbusGuard::guarded([&] { crcs[static_cast<size_t>(i)] = crc32c(payload + from, len); });
+    ok[static_cast<size_t>(i)] = mapped_crc32c(payload + from, len, &crcs[static_cast<size_t>(i)]);
   };
   {
     std::vector<std::jthread> pool;
@@ -436,6 +433,39 @@ void check_mapped_payload(const Header& h, const uint8_t* payload, size_t size, 
 
 }  // namespace
 
+void PieceCrcs::add(uint64_t offset, uint64_t len, uint32_t crc) {
+  std::lock_guard lock(mutex_);
+  pieces_.push_back({offset, len, crc});
+}
+
+uint32_t PieceCrcs::whole(uint64_t size, std::string* why) {
+  std::lock_guard lock(mutex_);
+  std::sort(pieces_.begin(), pieces_.end(), [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
+  uint64_t at = 0;
+  uint32_t crc = 0;
+  for (const auto& p : pieces_) {
+    if (p.offset != at) {
+      *why = "a piece at " + std::to_string(p.offset) + " where " + std::to_string(at) + " was expected";
+      return 0;
+    }
+    crc = at == 0 ? p.crc : crc32c_combine(crc, p.crc, p.len);
+    at += p.len;
+  }
+  if (at != size) *why = "the pieces cover " + std::to_string(at) + " of " + std::to_string(size) + " bytes";
+  return crc;
+}
+
+bool mapped_crc32c(const uint8_t* data, size_t size, uint32_t* crc) {
+  if (size == 0) {
+    *crc = 0;
+    return true;
+  }
+  // Not populated first (MADV_POPULATE_READ): that marks every page accessed,
+  // moving each between LRU lists, which costs more than the faults it saves.
+  SigbusGuard guard;
+  return SigbusGuard::guarded([&] { *crc = crc32c(data, size); });
+}
+
 MappedFile::MappedFile(int fd, size_t size, const std::string& path) : size_(size) {
   if (size == 0) return;
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -444,7 +474,27 @@ MappedFile::MappedFile(int fd, size_t size, const std::string& path) : size_(siz
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(data_, size_);
+  if (!data_) return;
+  // Tearing down the page tables of a large mapping that was read in full (256
+  // MiB: 65536 entries, each page marked accessed) takes milliseconds on one
+  // CPU; MADV_DONTNEED on pieces runs on several (it needs only the read lock),
+  // leaving munmap nothing to do.
+  int threads = checksum_threads(size_);
+  if (threads > 1) {
+    size_t piece = (size_ / static_cast<size_t>(threads) + 4095) / 4096 * 4096;
+    std::vector<std::jthread> pool;
+    try {
+      for (int i = 1; i < threads; ++i)
+        pool.emplace_back([this, i, piece] {
+          size_t from = std::min(size_, piece * static_cast<size_t>(i));
+          ::madvise(data_ + from, std::min(size_ - from, piece), MADV_DONTNEED);
+        });
+    } catch (...) {
+      // No thread: munmap does the rest alone.
+    }
+    ::madvise(data_, std::min(size_, piece), MADV_DONTNEED);
+  }  // joins
+  ::munmap(data_, size_);
 }
 
 PagesFileWriter::PagesFileWriter(const std::string& dir)
@@ -475,8 +525,7 @@ void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes) {
     if (n < 0) throw_errno("write " + tmp_);
     done += static_cast<size_t>(n);
   }
-  std::lock_guard lock(mutex_);
-  pieces_.push_back({offset, bytes.size(), crc});
+  crcs_.add(offset, bytes.size(), crc);
 }
 
 PageBytes PagesFileWriter::view(uint64_t offset, uint64_t n) {
@@ -493,20 +542,10 @@ PageBytes PagesFileWriter::view(uint64_t offset, uint64_t n) {
 }
 
 void PagesFileWriter::finish(uint64_t payload_len) {
-  std::sort(pieces_.begin(), pieces_.end(), [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
   // The pieces must tile the payload: the file is then exactly header + payload.
-  uint64_t at = 0;
-  uint32_t crc = 0;
-  for (const auto& p : pieces_) {
-    if (p.offset != at)
-      throw EngineError("pages file " + tmp_ + ": a piece at " + std::to_string(p.offset) + " where " +
-                        std::to_string(at) + " was expected");
-    crc = at == 0 ? p.crc : crc32c_combine(crc, p.crc, p.len);
-    at += p.len;
-  }
-  if (at != payload_len)
-    throw EngineError("pages file " + tmp_ + ": the pieces written cover " + std::to_string(at) + " of " +
-                      std::to_string(payload_len) + " bytes");
+  std::string why;
+  uint32_t crc = crcs_.whole(payload_len, &why);
+  if (!why.empty()) throw EngineError("pages file " + tmp_ + ": " + why);
   auto head = padded_header(kPagesMagic, payload_len, crc, kPageAlignedFormatVersion);
   for (size_t done = 0; done < head.size();) {
     ssize_t n = ::pwrite(fd_, head.data() + done, head.size() - done, static_cast<off_t>(done));
@@ -679,7 +718,7 @@ void write_image_dir(const Image& image, const std::string& dir) {
   write_process_file(image, dir);
 }
 
-Image read_image_dir(const std::string& dir) {
+Image read_image_dir(const std::string& dir, PagesCheck pages_check) {
   std::string process_path = dir + "/" + kProcessFile;
   std::string pages_path = dir + "/" + kPagesFile;
   Image image;
@@ -695,7 +734,10 @@ Image read_image_dir(const std::string& dir) {
     // Version 3: the pages stay in the page cache; restore copies from the mapping.
     auto map = std::make_shared<MappedFile>(pages.fd(), static_cast<size_t>(h.header_size + h.payload_len), pages_path);
     const uint8_t* payload = map->data() + h.header_size;
-    check_mapped_payload(h, payload, h.payload_len, pages_path);
+    if (pages_check == PagesCheck::kNow)
+      check_mapped_payload(h, payload, h.payload_len, pages_path);
+    else
+      image.unchecked_pages = std::make_shared<UncheckedPages>(UncheckedPages{pages_path, payload, h.payload_len, h.payload_crc});
     image.pages = PageBytes::view(std::move(map), payload, h.payload_len);
   } else {
     // Older versions: read straight into the image's buffer (no second copy).

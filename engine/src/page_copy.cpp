@@ -27,13 +27,14 @@ constexpr int kMaxThreads = 4;
 // Copies segments [first, last) with as few syscalls as possible; records per
 // segment how much arrived.
 void copy_range(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segs, size_t first, size_t last,
-                CopyDirection dir, std::vector<size_t>& done) {
+                CopyDirection dir, std::vector<size_t>& done, const BeforeSegment& before = {}) {
   std::vector<iovec> local, remote;
   for (size_t b = first; b < last; b += kBatchIovecs) {
     size_t e = std::min(last, b + kBatchIovecs);
     local.clear();
     remote.clear();
     for (size_t i = b; i < e; ++i) {
+      if (before) before(i);
       local.push_back({buffer + segs[i].local_offset, segs[i].len});
       remote.push_back({reinterpret_cast<void*>(segs[i].remote), segs[i].len});
     }
@@ -59,8 +60,9 @@ void copy_range(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segs
 // Fills segments [first, last) with UFFDIO_COPY; records how much arrived. The
 // kernel may stop early (a signal pending, EAGAIN): go on from there.
 void fill_range_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segs, size_t first, size_t last,
-                     std::vector<size_t>& done) {
+                     std::vector<size_t>& done, const BeforeSegment& before) {
   for (size_t i = first; i < last; ++i) {
+    if (before) before(i);
     for (int stalls = 0; done[i] < segs[i].len;) {
       uffdio_copy c{};
       c.dst = segs[i].remote + done[i];
@@ -135,13 +137,13 @@ int copy_threads_for(size_t total_bytes) {
 }
 
 std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
-                                  CopyDirection direction) {
+                                  CopyDirection direction, const BeforeSegment& before) {
   std::vector<size_t> done(segments.size(), 0);
   size_t total = 0;
   for (const auto& s : segments) total += s.len;
   int threads = copy_threads_for(total);
   if (threads == 1) {
-    copy_range(pid, buffer, segments, 0, segments.size(), direction, done);
+    copy_range(pid, buffer, segments, 0, segments.size(), direction, done, before);
     return done;
   }
   // Work stealing over groups of segments: uneven fault costs
@@ -152,14 +154,15 @@ std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<
     for (;;) {
       size_t first = next.fetch_add(kGroup);
       if (first >= segments.size()) return;
-      copy_range(pid, buffer, segments, first, std::min(segments.size(), first + kGroup), direction, done);
+      copy_range(pid, buffer, segments, first, std::min(segments.size(), first + kGroup), direction, done, before);
     }
   };
   on_threads(threads, worker);  // joins: every write to `done` has happened
   return done;
 }
 
-std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments) {
+std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments,
+                                       const BeforeSegment& before) {
   std::vector<size_t> done(segments.size(), 0);
   size_t total = 0;
   for (const auto& s : segments) total += s.len;
@@ -169,7 +172,7 @@ std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const st
     for (;;) {
       size_t first = next.fetch_add(kGroup);
       if (first >= segments.size()) return;
-      fill_range_uffd(uffd, buffer, segments, first, std::min(segments.size(), first + kGroup), done);
+      fill_range_uffd(uffd, buffer, segments, first, std::min(segments.size(), first + kGroup), done, before);
     }
   });
   return done;

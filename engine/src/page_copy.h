@@ -32,18 +32,23 @@ std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_le
 
 enum class CopyDirection { kFromProcess, kToProcess };
 
+// Called on the copying thread just before segment `index` is copied, while
+// nothing of it is in the target yet (for checksumming the source as it is read).
+using BeforeSegment = std::function<void(size_t index)>;
+
 // Copies every segment; returns, per segment, how many of its bytes were copied
 // (process_vm_* stop at the first page they cannot access; the caller decides
 // what a short segment means). Never throws for partial copies.
 std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
-                                  CopyDirection direction);
+                                  CopyDirection direction, const BeforeSegment& before = {});
 
 // Fills the segments of another process's anonymous mappings from `buffer` with
 // UFFDIO_COPY through `uffd`, a userfaultfd of that process with those mappings
 // registered (missing mode): the kernel allocates each page and copies into it,
 // where a fault (process_vm_writev) would zero it first. Threads and result as
 // copy_segments().
-std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments);
+std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments,
+                                       const BeforeSegment& before = {});
 
 // Reads the segments out of `pid` without a buffer for all of them: each copying
 // thread reads a group of consecutive segments (at most kCopySegment bytes) into

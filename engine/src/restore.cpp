@@ -130,8 +130,8 @@ user_regs_struct with_restart_applied(user_regs_struct r) {
 class Transmuter {
  public:
   Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-             const Trampoline& t, const InheritedFiles& files)
-      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), scratch_(pid, t) {}
+             const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
+      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), checker_(checker), scratch_(pid, t) {}
 
   void run() {
     forget_rseq();
@@ -257,6 +257,13 @@ class Transmuter {
     auto segments = page_segments(p_);
     std::vector<size_t> done(segments.size(), 0);
     uint8_t* buffer = const_cast<uint8_t*>(pages_.data());  // only ever read
+    // Each segment's source is checked on its first copy, just before it.
+    std::vector<uint8_t> checked(segments.size(), 0);
+    auto check = [&](const PageSegment& seg, size_t index) {
+      if (!checker_ || checked[index]) return;
+      checker_->add(buffer + seg.local_offset, seg.len);
+      checked[index] = 1;
+    };
     std::vector<PageSegment> filled;
     std::vector<size_t> filled_index;
     if (UniqueFd uffd = segments.empty() ? UniqueFd() : target_userfaultfd()) {
@@ -282,7 +289,8 @@ class Transmuter {
           filled_index.push_back(i);
         }
       }
-      auto got = fill_segments_uffd(uffd.get(), buffer, filled);
+      auto got = fill_segments_uffd(uffd.get(), buffer, filled,
+                                    [&](size_t k) { check(filled[k], filled_index[k]); });
       for (size_t k = 0; k < filled.size(); ++k) done[filled_index[k]] = got[k];
     }  // unregistered: a fault in these mappings is an ordinary one again
     std::vector<PageSegment> rest;
@@ -294,7 +302,8 @@ class Transmuter {
       rest_index.push_back(i);
       done[i] = from;
     }
-    auto got = copy_segments(pid_, buffer, rest, CopyDirection::kToProcess);
+    auto got = copy_segments(pid_, buffer, rest, CopyDirection::kToProcess,
+                             [&](size_t k) { check(segments[rest_index[k]], rest_index[k]); });
     for (size_t k = 0; k < rest.size(); ++k) done[rest_index[k]] += got[k];
     for (size_t i = 0; i < segments.size(); ++i)
       if (done[i] != segments[i].len)
@@ -380,12 +389,39 @@ class Transmuter {
   const pb::Process& p_;
   Trampoline t_;
   const InheritedFiles& files_;
+  PagesChecker* checker_;
   Scratch scratch_;
 };
 
+void PagesChecker::add(const uint8_t* data, size_t len) {
+  uint32_t crc = 0;
+  std::string why;
+  if (data < pages_.payload || len > pages_.size || static_cast<uint64_t>(data - pages_.payload) > pages_.size - len)
+    why = "pages that are not part of the payload were to be checked";
+  else if (!mapped_crc32c(data, len, &crc))
+    why = "file shrank while it was read";
+  if (why.empty()) {
+    crcs_.add(static_cast<uint64_t>(data - pages_.payload), len, crc);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (problem_.empty()) problem_ = why;
+}
+
+void PagesChecker::verify() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!problem_.empty()) throw ImageError(pages_.file, "payload_len", problem_);
+  }
+  std::string why;
+  uint32_t crc = crcs_.whole(pages_.size, &why);
+  if (!why.empty()) throw ImageError(pages_.file, "payload_len", "the processes' pages do not cover the payload: " + why);
+  if (crc != pages_.crc) throw ImageError(pages_.file, "payload_crc", "payload checksum mismatch (file is corrupt)");
+}
+
 void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-               const Trampoline& t, const InheritedFiles& files) {
-  Transmuter(session, pid, p, pages, t, files).run();
+               const Trampoline& t, const InheritedFiles& files, PagesChecker* checker) {
+  Transmuter(session, pid, p, pages, t, files, checker).run();
 }
 
 long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,

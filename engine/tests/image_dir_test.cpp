@@ -15,6 +15,7 @@
 #include "crc32c.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "image_dir.h"
 #include "image_fixture.h"
 #include "image_frame.h"
 
@@ -185,6 +186,25 @@ TEST(ImageDir, ANewDumpNeverMeetsAnOldProcessFile) {
   EXPECT_FALSE(fs::exists(dir + "/process.img"));
   EXPECT_FALSE(fs::exists(dir + "/pages.img.tmp"));
   fs::remove_all(dir);
+}
+
+TEST(MappedCrc, AFileTruncatedUnderTheMappingIsAFailureNotACrash) {
+  char tmpl[] = "/tmp/flk-mapped-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> bytes(65536, 7);
+  ASSERT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  {
+    MappedFile map(fd, bytes.size(), tmpl);
+    uint32_t crc = 0;
+    ASSERT_TRUE(mapped_crc32c(map.data(), bytes.size(), &crc));
+    EXPECT_EQ(crc, crc32c(bytes.data(), bytes.size()));
+    ASSERT_EQ(ftruncate(fd, 4096), 0);  // another process cuts the file
+    EXPECT_FALSE(mapped_crc32c(map.data(), bytes.size(), &crc));
+    EXPECT_TRUE(mapped_crc32c(map.data(), 4096, &crc));
+  }
+  close(fd);
+  unlink(tmpl);
 }
 
 // The fixture's stack mapping grown to 64 MiB, every page present; a tree or not.

@@ -97,7 +97,8 @@ void cycle(pid_t root, const std::string& dir = "", bool dump_into_dir = false) 
   for (const auto& [pid, ids] : before) EXPECT_FALSE(exists(pid)) << "pid " << pid << " is still there after the dump";
   if (!dir.empty()) {
     if (!dump_into_dir) write_image_dir(image, dir);
-    image = read_image_dir(dir);
+    // As the CLI reads it: the pages of every process checked as restore copies them.
+    image = read_image_dir(dir, dump_into_dir ? PagesCheck::kByRestore : PagesCheck::kNow);
   }
   ASSERT_EQ(restore_process(image), root);
   ASSERT_TRUE(wait_tree_sleeping(root));

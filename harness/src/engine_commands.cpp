@@ -130,7 +130,8 @@ int restore_command(const RestoreCommand& command) {
   engine::RestoreStats stats;
   try {
     auto start = Clock::now();
-    engine::Image image = engine::read_image_dir(command.dir);
+    // Mapped, not read; the pages are checked as restore copies them.
+    engine::Image image = engine::read_image_dir(command.dir, engine::PagesCheck::kByRestore);
     log->info("read {} in {:.2f} ms: {}", command.dir, ms_since(start), describe(image));
     auto restore_start = Clock::now();
     pid = engine::restore_process(image, options, &stats);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -42,6 +43,17 @@ struct ProcessImage {
   PageBytes pages;   // concatenated PageRun contents
 };
 
+// The pages payload of an image read with PagesCheck::kByRestore, not checked
+// against its CRC yet: restore_process() checksums each piece of it just before
+// copying it into a process and fails (killing everything it made) if the whole
+// does not match, before any restored process runs.
+struct UncheckedPages {
+  std::string file;                 // names the error
+  const uint8_t* payload = nullptr;  // the mapped payload; the image's pages are views of it
+  uint64_t size = 0;
+  uint32_t crc = 0;                 // what the header says
+};
+
 struct Image {
   pb::Process process;   // the root of the tree (the only process of a single-process image)
   PageBytes pages;       // its concatenated PageRun contents
@@ -51,6 +63,8 @@ struct Image {
   // order. Empty: a single process without tree records (version 1 images).
   pb::TreeImage tree;
   std::vector<ProcessImage> descendants;
+  // Set only by read_image_dir(dir, PagesCheck::kByRestore) for a mapped payload.
+  std::shared_ptr<const UncheckedPages> unchecked_pages;
 };
 
 // Limits that keep a hostile image from making us allocate or loop without bound.
@@ -91,8 +105,11 @@ void validate_image(const Image& image, const std::string& process_name = kProce
 // written to a temporary name and renamed into place, pages.img first.
 void write_image_dir(const Image& image, const std::string& dir);
 // Reads and checks both files. The pages of a version 3 image are a view of
-// DIR/pages.img mapped read-only (checked against its CRC before this returns);
-// older versions are read into memory.
-Image read_image_dir(const std::string& dir);
+// DIR/pages.img mapped read-only; older versions are read into memory. The page
+// data is checked against its CRC before this returns, or, with kByRestore and a
+// version 3 image, by restore_process() as it copies the pages (one pass over
+// them instead of two); nothing else may use such pages unchecked.
+enum class PagesCheck { kNow, kByRestore };
+Image read_image_dir(const std::string& dir, PagesCheck pages_check = PagesCheck::kNow);
 
 }  // namespace flakelab::engine
