@@ -67,6 +67,8 @@ class PagesFileWriter {
   PagesFileWriter& operator=(const PagesFileWriter&) = delete;
 
   void put(uint64_t offset, std::span<const uint8_t> bytes);
+  // The same with the bytes' CRC32C already computed.
+  void put(uint64_t offset, std::span<const uint8_t> bytes, uint32_t crc);
   // Payload bytes [offset, offset + n), after the last put(): a read-only view of
   // the file, mapped on first use (nothing is read until touched).
   PageBytes view(uint64_t offset, uint64_t n);

@@ -517,7 +517,10 @@ void PagesFileWriter::drop_replaced() {
 }
 
 void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes) {
-  uint32_t crc = crc32c(bytes.data(), bytes.size());
+  put(offset, bytes, crc32c(bytes.data(), bytes.size()));
+}
+
+void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes, uint32_t crc) {
   uint64_t at = kPageAlignedHeaderSize + offset;
   for (size_t done = 0; done < bytes.size();) {
     ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));

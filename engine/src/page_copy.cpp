@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cpu_colocation.h"
+#include "crc32c.h"
 
 namespace flakelab::engine {
 namespace {
@@ -182,21 +183,24 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
                            const PageSink& sink) {
   // Groups of consecutive segments, each at most kCopySegment bytes: [first, last).
   std::vector<std::pair<size_t, size_t>> groups;
-  size_t total = 0;
+  size_t total = 0, biggest = 0;
   for (size_t i = 0; i < segments.size();) {
     size_t first = i, len = 0;
     while (i < segments.size() && (i == first || len + segments[i].len <= kCopySegment)) len += segments[i++].len;
     groups.emplace_back(first, i);
     total += len;
+    biggest = std::max(biggest, len);
   }
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
+  // One thread in the sink at a time: a file write holds the file's lock for the
+  // whole copy anyway, and a thread that waits for that lock spins (13% of a 256
+  // MiB dump's CPU time, for nothing) where it sleeps on ours.
+  std::mutex sink_mutex;
   std::mutex failure_mutex;
   std::exception_ptr failure;
   auto worker = [&] {
     try {
-      size_t biggest = 0;
-      for (const auto& s : segments) biggest = std::max(biggest, s.len);
       Bounce bounce(std::max(kCopySegment, biggest));
       std::vector<PageSegment> local;
       std::vector<size_t> done;
@@ -218,7 +222,9 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
           }
           len += local[i].len;
         }
-        sink(base, {bounce.data(), len});
+        uint32_t crc = crc32c(bounce.data(), len);  // while it is in this CPU's cache
+        std::lock_guard in_sink(sink_mutex);
+        sink(base, {bounce.data(), len}, crc);
       }
     } catch (...) {
       stop = true;

@@ -54,11 +54,12 @@ std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const st
 // thread reads a group of consecutive segments (at most kCopySegment bytes) into
 // a buffer of its own, lets `complete(segment, from, dst)` fill what
 // process_vm_readv could not read of a segment (its bytes [from, len) into dst),
-// and hands the group to `sink(offset, bytes)` (offset in buffer order), all on
-// that thread; groups arrive in any order. Threads as copy_segments(). The first
-// exception from a callback stops every thread and is rethrown.
+// checksums it (CRC32C, while it is in cache) and hands it to `sink(offset,
+// bytes, crc)` (offset in buffer order). Groups arrive in any order, one thread
+// at a time in the sink. Threads as copy_segments(). The first exception from a
+// callback stops every thread and is rethrown.
 using CompleteSegment = std::function<void(const PageSegment& segment, size_t from, uint8_t* dst)>;
-using PageSink = std::function<void(size_t offset, std::span<const uint8_t> bytes)>;
+using PageSink = std::function<void(size_t offset, std::span<const uint8_t> bytes, uint32_t crc)>;
 void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
                            const PageSink& sink);
 
