@@ -77,11 +77,14 @@ class PagesFileWriter {
   // ms for 256 MiB) happens here, where the caller can overlap it with other
   // work, not inside rename(). The destructor does it otherwise.
   void drop_replaced();
+  // Whether there is a large replaced file to drop (worth a thread of its own).
+  bool replaced_is_large() const { return replaced_size_ >= (uint64_t{16} << 20); }
 
  private:
   std::string dir_, tmp_, path_;
   int fd_ = -1;
   int replaced_ = -1;
+  uint64_t replaced_size_ = 0;
   PieceCrcs crcs_;
   std::shared_ptr<MappedFile> map_;
   bool finished_ = false;

@@ -558,6 +558,8 @@ void PagesFileWriter::finish(uint64_t payload_len) {
   }
   remove_stale_process_file(dir_);
   replaced_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // none: -1, nothing to keep
+  struct stat st;
+  if (replaced_ >= 0 && fstat(replaced_, &st) == 0) replaced_size_ = static_cast<uint64_t>(st.st_size);
   rename_into_place(tmp_, path_);
   finished_ = true;
 }

@@ -95,14 +95,16 @@ void on_threads(int threads, const std::function<void()>& work) {
   work();
 }  // joins
 
-// A copying thread's own buffer: one huge page where the kernel gives one, so it
-// costs one fault, and it stays in that CPU's cache between groups.
+// A copying thread's own buffer: for a full group one huge page where the kernel
+// gives one, so it costs one fault, and it stays in that CPU's cache between
+// groups; for a small process just its pages (zeroing a huge page would cost
+// more than its whole copy).
 class Bounce {
  public:
-  explicit Bounce(size_t size) : size_(size) {
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  explicit Bounce(size_t size) : size_(std::max(size, kPage)) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    ::madvise(p, size, MADV_HUGEPAGE);  // a hint
+    if (size_ >= kCopySegment) ::madvise(p, size_, MADV_HUGEPAGE);  // a hint
     data_ = static_cast<uint8_t*>(p);
   }
   ~Bounce() { ::munmap(data_, size_); }
@@ -201,7 +203,7 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
   std::exception_ptr failure;
   auto worker = [&] {
     try {
-      Bounce bounce(std::max(kCopySegment, biggest));
+      Bounce bounce(biggest);
       std::vector<PageSegment> local;
       std::vector<size_t> done;
       for (;;) {

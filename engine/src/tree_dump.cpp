@@ -316,10 +316,12 @@ Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& 
   // Only now that the image is on disk. Freeing the processes' memory and the
   // replaced pages.img's both take a while: side by side, on the caller's CPUs.
   if (!options.leave_running) {
-    std::jthread drop([&pages, spread = caller_affinity()] {
-      sched_setaffinity(0, sizeof(spread), &spread);  // best effort
-      pages.drop_replaced();
-    });
+    std::jthread drop;
+    if (pages.replaced_is_large())
+      drop = std::jthread([&pages, spread = caller_affinity()] {
+        sched_setaffinity(0, sizeof(spread), &spread);  // best effort
+        pages.drop_replaced();
+      });
     tree.kill_all();
   }
   return image;
