@@ -83,11 +83,14 @@ struct Member {
   pid_t pid = 0;
   bool zombie = false;
   std::unique_ptr<compel::SeizedProcess> proc;
+  // After `proc`: destroyed first, so the masks are back before it is released.
+  TraceePins pins;
 };
 
 class TreeDump {
  public:
-  explicit TreeDump(pid_t root) : root_(root) {}
+  // `near`: the engine's pin; seized threads join it on its CPU.
+  TreeDump(pid_t root, const CpuColocation& near) : root_(root), near_(near) {}
 
   // From /proc, before anything is touched: what a dump would refuse.
   void precheck() {
@@ -184,6 +187,7 @@ class TreeDump {
     for (size_t i = members_.size(); i-- > 0;) {
       Member& m = members_[i];
       if (!m.zombie) {
+        m.pins.forget();  // it dies with them
         kill_and_wait(m.pid, dump_order(*m.proc));
         m.proc.reset();
       }
@@ -204,17 +208,20 @@ class TreeDump {
     }
     if (is_zombie(st)) {
       if (root) throw EngineError("dump: " + pid_text(pid) + " is a zombie", ESRCH);
-      members_.push_back({pid, true, nullptr});
+      members_.push_back({pid, true, nullptr, {}});
       return;
     }
     try {
-      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid)});
+      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid), {}});
+      std::vector<pid_t> tids;
+      for (const auto& t : members_.back().proc->threads()) tids.push_back(t->tid());
+      members_.back().pins.pin(near_, tids);
     } catch (const compel::CompelError& e) {
       // Not frozen yet, it may have exited meanwhile: a zombie now (its parent is
       // frozen) or gone.
       auto now = read_stat(pid);
       if (!root && e.error_number() == ESRCH && (!now || is_zombie(now))) {
-        if (now) members_.push_back({pid, true, nullptr});
+        if (now) members_.push_back({pid, true, nullptr, {}});
         return;
       }
       throw EngineError("dump " + pid_text(pid) + ": " + e.what(), e.error_number());
@@ -241,7 +248,7 @@ class TreeDump {
       return why;
     }
     std::vector<Member> unfrozen;
-    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr});
+    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr, {}});
     pb::TreeImage tree;
     try {
       tree = records(unfrozen);
@@ -276,6 +283,7 @@ class TreeDump {
   }
 
   pid_t root_;
+  const CpuColocation& near_;
   std::vector<Member> members_;  // parents before children
   std::set<pid_t> known_;
   std::map<pid_t, Stat> stats_;
@@ -287,7 +295,7 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
   CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
-  TreeDump tree(pid);
+  TreeDump tree(pid, near);
   tree.precheck();
   // Destroying `tree` releases every process that is still seized.
   tree.freeze();
@@ -301,7 +309,7 @@ Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& 
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
   CpuColocation near(last_cpu_of(pid));
-  TreeDump tree(pid);
+  TreeDump tree(pid, near);
   tree.precheck();
   tree.freeze();
   tree.check();
