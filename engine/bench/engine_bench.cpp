@@ -1,5 +1,6 @@
 // In-library dump and restore (no exec, no image directory): the numbers the
-// harness lives on. Each iteration dumps the victim (killing it) and restores it
+// harness lives on; and the same through an image directory on tmpfs, as the
+// CLI does it without the exec. Each iteration dumps the victim (killing it) and restores it
 // with the same pid; the two phases are timed separately (manual time). Victims:
 // a small idle process, and one with 256 MiB of dirty anonymous memory (reported
 // next to a plain 256 MiB memcpy, the physical bound).
@@ -14,12 +15,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "flakelab/engine/dump.h"
+#include "flakelab/engine/image.h"
 #include "flakelab/engine/restore.h"
 
 using namespace flakelab::engine;
@@ -84,6 +87,50 @@ void BM_Restore(benchmark::State& state) {
   stop_victim(pid);
 }
 BENCHMARK(BM_Restore)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// The CLI's dump without the exec: straight into an image directory on tmpfs,
+// then restored from it (untimed) for the next round.
+void BM_DumpToDir(benchmark::State& state) {
+  pid_t pid = start_idle_victim(static_cast<size_t>(state.range(0)));
+  char tmpl[] = "/dev/shm/flk-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    state.SkipWithError("mkdtemp");
+    return;
+  }
+  std::string dir = tmpl;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    dump_process_to_dir(pid, dir);
+    auto t1 = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    restore_process(read_image_dir(dir, PagesCheck::kByRestore));
+  }
+  stop_victim(pid);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_DumpToDir)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// The CLI's restore without the exec: from an image directory on tmpfs, the
+// pages checked as they are copied.
+void BM_RestoreFromDir(benchmark::State& state) {
+  pid_t pid = start_idle_victim(static_cast<size_t>(state.range(0)));
+  char tmpl[] = "/dev/shm/flk-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    state.SkipWithError("mkdtemp");
+    return;
+  }
+  std::string dir = tmpl;
+  for (auto _ : state) {
+    dump_process_to_dir(pid, dir);
+    auto t0 = Clock::now();
+    restore_process(read_image_dir(dir, PagesCheck::kByRestore));
+    auto t1 = Clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  stop_victim(pid);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RestoreFromDir)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 void BM_Memcpy256MiB(benchmark::State& state) {
   std::vector<uint8_t> src(kBig, 1), dst(kBig);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -25,6 +27,7 @@ CpuColocation::CpuColocation(int cpu) {
   CPU_SET(cpu, &one);
   if (sched_setaffinity(0, sizeof(one), &one) != 0) return;
   pinned_ = true;
+  cpu_ = cpu;
   outer_ = t_active;
   if (!outer_) t_original = original_;
   t_active = this;
@@ -41,6 +44,40 @@ bool CpuColocation::restore_original_affinity(pid_t tid) const {
   // The outermost mask: what the caller had before any engine pinning.
   const cpu_set_t& mask = outer_ ? t_original : original_;
   return sched_setaffinity(tid, sizeof(mask), &mask) == 0;
+}
+
+TraceePins& TraceePins::operator=(TraceePins&& other) noexcept {
+  if (this != &other) {
+    restore();
+    saved_ = std::move(other.saved_);
+    other.saved_.clear();
+  }
+  return *this;
+}
+
+void TraceePins::pin(const CpuColocation& near, const std::vector<pid_t>& tids) {
+  if (near.cpu() < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(near.cpu(), &one);
+  for (pid_t tid : tids) {
+    cpu_set_t mask;
+    if (sched_getaffinity(tid, sizeof(mask), &mask) != 0 || CPU_EQUAL(&mask, &one)) continue;
+    if (sched_setaffinity(tid, sizeof(one), &one) == 0) saved_.emplace_back(tid, mask);
+  }
+}
+
+bool TraceePins::restore() noexcept {
+  bool ok = true;
+  int err = 0;
+  for (const auto& [tid, mask] : saved_)
+    if (sched_setaffinity(tid, sizeof(mask), &mask) != 0) {
+      ok = false;
+      err = errno;
+    }
+  saved_.clear();
+  if (!ok) errno = err;
+  return ok;
 }
 
 int last_cpu_of(pid_t pid) {

@@ -14,6 +14,9 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <utility>
+#include <vector>
+
 namespace flakelab::engine {
 
 class CpuColocation {
@@ -26,6 +29,8 @@ class CpuColocation {
   CpuColocation& operator=(const CpuColocation&) = delete;
 
   bool pinned() const { return pinned_; }
+  // The CPU the caller is pinned to, or -1.
+  int cpu() const { return pinned_ ? cpu_ : -1; }
   // Gives thread `tid` the mask the caller had before pinning (no-op if nothing
   // was pinned). Returns false (errno set) if sched_setaffinity failed.
   bool restore_original_affinity(pid_t tid) const;
@@ -33,7 +38,36 @@ class CpuColocation {
  private:
   cpu_set_t original_{};
   bool pinned_ = false;
+  int cpu_ = -1;
   const CpuColocation* outer_ = nullptr;
+};
+
+// A dump's tracees on the engine's CPU too. Each remote syscall resumes the
+// tracee with PTRACE_CONT while the engine runs on its own CPU, so the scheduler
+// wakes the tracee on the idle other vCPU: a cross-CPU wakeup (tens of
+// microseconds in this KVM guest) on every round trip, even with the engine
+// pinned. pin() puts seized threads on the engine's CPU and remembers their
+// masks; restore() puts the masks back and must run before the threads are
+// released (the destructor does it too); forget() is for threads that were
+// killed.
+class TraceePins {
+ public:
+  TraceePins() = default;
+  ~TraceePins() { restore(); }
+  TraceePins(TraceePins&& other) noexcept : saved_(std::move(other.saved_)) { other.saved_.clear(); }
+  TraceePins& operator=(TraceePins&& other) noexcept;
+  TraceePins(const TraceePins&) = delete;
+  TraceePins& operator=(const TraceePins&) = delete;
+
+  // Best effort: a thread whose mask cannot be read or set is left alone, and
+  // nothing is pinned if `near` did not pin the engine.
+  void pin(const CpuColocation& near, const std::vector<pid_t>& tids);
+  // Returns false (errno set) if a mask could not be put back.
+  bool restore() noexcept;
+  void forget() noexcept { saved_.clear(); }
+
+ private:
+  std::vector<std::pair<pid_t, cpu_set_t>> saved_;
 };
 
 // The CPU `pid` last ran on (/proc/PID/stat), or -1.

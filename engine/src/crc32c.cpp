@@ -111,6 +111,8 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   return ~c;
 }
 
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) { return combine(crc_a, crc_b, len_b); }
+
 uint32_t crc32c_portable(const void* data, size_t size, uint32_t crc) {
   return ~crc_soft(static_cast<const uint8_t*>(data), size, ~crc);
 }

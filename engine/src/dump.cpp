@@ -14,9 +14,11 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <memory>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 
 #include "flakelab/compel/error.h"
@@ -27,6 +29,7 @@
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
+#include "image_dir.h"
 #include "page_copy.h"
 #include "pagemap.h"
 #include "proc_files.h"
@@ -109,34 +112,65 @@ void set_gp(pb::GpRegs* g, const user_regs_struct& r) {
   g->set_es(r.es); g->set_fs(r.fs); g->set_gs(r.gs);
 }
 
-// Copies the page runs of `image` out of the process: process_vm_readv (on
-// several threads for large images), then /proc/PID/mem (which may read PROT_NONE
-// pages) page by page for whatever it refused.
-void read_pages(pid_t pid, Image& image) {
-  image.pages.resize(image.process.pages_bytes());
-  auto segments = page_segments(image.process);
-  auto done = copy_segments(pid, image.pages.data(), segments, CopyDirection::kFromProcess);
-  std::string mem_path = "/proc/" + std::to_string(pid) + "/mem";
-  compel::UniqueFd mem;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    const auto& seg = segments[i];
-    for (size_t off = done[i] / kPage * kPage; off < seg.len; off += kPage) {
-      if (!mem) {
-        mem.reset(::open(mem_path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!mem) throw_errno("open " + mem_path);
-      }
+// /proc/PID/mem, opened on first use (by any of the copying threads): it reads
+// what process_vm_readv refuses, such as PROT_NONE pages.
+class ProcMem {
+ public:
+  explicit ProcMem(pid_t pid) : path_("/proc/" + std::to_string(pid) + "/mem") {}
+
+  // Bytes [from, len) of `seg` into `dst`, a page at a time.
+  void read(const PageSegment& seg, size_t from, uint8_t* dst) {
+    int fd = get();
+    for (size_t off = from; off < seg.len; off += kPage) {
       uint64_t addr = seg.remote + off;
-      ssize_t n = ::pread(mem.get(), image.pages.data() + seg.local_offset + off, kPage, static_cast<off_t>(addr));
+      ssize_t n = ::pread(fd, dst + (off - from), kPage, static_cast<off_t>(addr));
       if (n != static_cast<ssize_t>(kPage)) {
         char buf[32];
         snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(addr));
-        throw_errno("read " + mem_path + " at 0x" + buf, n < 0 ? errno : EIO);
+        throw_errno("read " + path_ + " at 0x" + buf, n < 0 ? errno : EIO);
       }
     }
   }
+
+ private:
+  int get() {
+    std::lock_guard lock(mutex_);
+    if (!fd_) {
+      fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd_) throw_errno("open " + path_);
+    }
+    return fd_.get();
+  }
+
+  std::string path_;
+  std::mutex mutex_;
+  compel::UniqueFd fd_;
+};
+
+// Copies the page runs of `image` out of the process: process_vm_readv (on
+// several threads for large images), then /proc/PID/mem page by page for
+// whatever it refused. Into image.pages, or with `pages_to` into that file at
+// payload offset `pages_at`, without holding them in memory.
+void read_pages(pid_t pid, Image& image, PagesFileWriter* pages_to, uint64_t pages_at) {
+  auto segments = page_segments(image.process);
+  ProcMem mem(pid);
+  if (pages_to) {
+    read_segments_through(
+        pid, segments, [&](const PageSegment& seg, size_t from, uint8_t* dst) { mem.read(seg, from, dst); },
+        [&](size_t offset, std::span<const uint8_t> bytes, uint32_t crc) { pages_to->put(pages_at + offset, bytes, crc); });
+    return;
+  }
+  image.pages.resize(image.process.pages_bytes());
+  auto done = copy_segments(pid, image.pages.data(), segments, CopyDirection::kFromProcess);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const auto& seg = segments[i];
+    size_t from = done[i] / kPage * kPage;
+    if (from < seg.len) mem.read(seg, from, image.pages.data() + seg.local_offset + from);
+  }
 }
 
-void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& image) {
+void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& image, PagesFileWriter* pages_to,
+                 uint64_t pages_at) {
   Pagemap pagemap(pid);
   uint64_t total = 0;
   for (const auto& m : maps) {
@@ -165,7 +199,7 @@ void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& im
     }
   }
   image.process.set_pages_bytes(total);
-  read_pages(pid, image);
+  read_pages(pid, image, pages_to, pages_at);
 }
 
 void dump_attributes(pid_t pid, Image& image) {
@@ -372,7 +406,8 @@ std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc) {
   return threads;
 }
 
-void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image) {
+void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image, PagesFileWriter* pages_to,
+                 uint64_t pages_at) {
   const pid_t pid = proc.pid();
   try {
     // compel leaves a job-control stopped process stopped; restore stops it again.
@@ -391,7 +426,7 @@ void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Im
       compel::RemoteSession session(proc.leader());
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));
     }
-    dump_memory(pid, maps, image);
+    dump_memory(pid, maps, image, pages_to, pages_at);
     collect_saved_mappings(pid, maps, image.process);
   } catch (const compel::CompelError& e) {
     throw EngineError(std::string("dump ") + pid_text(pid) + ": " + e.what(), e.error_number());

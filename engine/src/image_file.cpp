@@ -2,32 +2,41 @@
 //
 // Header (32 bytes, little endian):
 //   0  u64 magic         "FLKPROC\0" or "FLKPAGE\0"
-//   8  u32 version       kImageFormatVersion
-//  12  u32 header_size   32
+//   8  u32 version       1, 2 or 3 (image.h)
+//  12  u32 header_size   where the payload starts: 32; 4096 in version 3 pages
+//                        files, whose bytes 32..4095 are zero
 //  16  u64 payload_len   bytes after the header
 //  24  u32 payload_crc   CRC32C of the payload
 //  28  u32 header_crc    CRC32C of bytes 0..27
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <condition_variable>
+#include <csetjmp>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
-#include <mutex>
-#include <condition_variable>
+#include <vector>
 
 #include "crc32c.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "image_dir.h"
 #include "image_frame.h"
 
 namespace flakelab::engine {
 namespace {
 
 using detail::kHeaderSize;
+using detail::kPageAlignedHeaderSize;
 using detail::kPagesMagic;
 using detail::kProcessMagic;
 
@@ -58,9 +67,13 @@ std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, st
   return frame_header(magic, payload.size(), crc32c(payload.data(), payload.size()), version);
 }
 
+size_t detail::header_size_for(uint64_t magic, uint32_t version) {
+  return magic == kPagesMagic && version == kPageAlignedFormatVersion ? kPageAlignedHeaderSize : kHeaderSize;
+}
+
 std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, uint64_t payload_len, uint32_t payload_crc,
                                                                uint32_t version) {
-  Header h{magic, version, kHeaderSize, payload_len, payload_crc, 0};
+  Header h{magic, version, static_cast<uint32_t>(header_size_for(magic, version)), payload_len, payload_crc, 0};
   h.header_crc = crc32c(&h, offsetof(Header, header_crc));
   std::array<uint8_t, kHeaderSize> out;
   std::memcpy(out.data(), &h, kHeaderSize);
@@ -69,9 +82,10 @@ std::array<uint8_t, detail::kHeaderSize> detail::frame_header(uint64_t magic, ui
 
 std::vector<uint8_t> detail::frame(uint64_t magic, std::span<const uint8_t> payload, uint32_t version) {
   auto head = frame_header(magic, payload, version);
-  std::vector<uint8_t> out(kHeaderSize + payload.size());
+  size_t at = header_size_for(magic, version);
+  std::vector<uint8_t> out(at + payload.size());  // the padding, if any, zero
   std::memcpy(out.data(), head.data(), kHeaderSize);
-  if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(out.data() + at, payload.data(), payload.size());
   return out;
 }
 
@@ -91,18 +105,28 @@ Header check_header(std::span<const uint8_t> head, uint64_t file_size, uint64_t 
                                         (magic == kProcessMagic ? "process" : "pages") + " image)");
   if (crc32c(&h, offsetof(Header, header_crc)) != h.header_crc)
     throw ImageError(name, "header_crc", "header checksum mismatch (header is corrupt)");
-  if (h.version != kImageFormatVersion && h.version != kTreeFormatVersion)
+  if (h.version != kImageFormatVersion && h.version != kTreeFormatVersion && h.version != kPageAlignedFormatVersion)
     throw ImageError(name, "version", "format version " + std::to_string(h.version) +
                                           " is not supported (this build reads versions " +
-                                          std::to_string(kImageFormatVersion) + " and " +
-                                          std::to_string(kTreeFormatVersion) + ")");
-  if (h.header_size != kHeaderSize)
+                                          std::to_string(kImageFormatVersion) + " to " +
+                                          std::to_string(kPageAlignedFormatVersion) + ")");
+  const size_t header_size = detail::header_size_for(magic, h.version);
+  if (h.header_size != header_size)
     throw ImageError(name, "header_size", "is " + std::to_string(h.header_size) + ", expected " +
-                                              std::to_string(kHeaderSize));
+                                              std::to_string(header_size) + " for format version " +
+                                              std::to_string(h.version));
+  if (file_size < header_size)
+    throw ImageError(name, "header", "truncated: file has " + std::to_string(file_size) +
+                                         " bytes, the header alone needs " + std::to_string(header_size));
+  if (head.size() < header_size)
+    throw ImageError(name, "header", "only " + std::to_string(head.size()) + " of its " + std::to_string(header_size) +
+                                         " bytes could be read");
+  for (size_t i = kHeaderSize; i < header_size; ++i)
+    if (head[i] != 0) throw ImageError(name, "header_padding", "byte " + std::to_string(i) + " is not zero");
   if (h.payload_len > max_payload)
     throw ImageError(name, "payload_len", std::to_string(h.payload_len) + " bytes exceeds the limit of " +
                                               std::to_string(max_payload));
-  uint64_t have = file_size - kHeaderSize;
+  uint64_t have = file_size - header_size;
   if (h.payload_len > have)
     throw ImageError(name, "payload_len", "truncated: header says " + std::to_string(h.payload_len) +
                                               " payload bytes, file has " + std::to_string(have));
@@ -126,7 +150,7 @@ constexpr size_t kIoChunk = size_t{8} << 20;
 std::span<const uint8_t> unframe(std::span<const uint8_t> file, uint64_t magic, uint64_t max_payload,
                                  const std::string& name, uint32_t* version = nullptr) {
   Header h = check_header(file, file.size(), magic, max_payload, name);
-  auto payload = file.subspan(kHeaderSize);
+  auto payload = file.subspan(h.header_size);
   check_payload(h, payload, name);
   if (version) *version = h.version;
   return payload;
@@ -145,6 +169,8 @@ class File {
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
+  int fd() const { return fd_; }
+
   std::vector<uint8_t> read_all(uint64_t limit) {
     struct stat st;
     if (fstat(fd_, &st) != 0) throw_errno("fstat " + path_);
@@ -152,15 +178,7 @@ class File {
       throw ImageError(path_, "size", std::to_string(st.st_size) + " bytes exceeds the limit of " +
                                           std::to_string(limit));
     std::vector<uint8_t> buf(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < buf.size()) {
-      ssize_t n = ::read(fd_, buf.data() + done, buf.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("read " + path_);
-      if (n == 0) break;  // shrank under us: the framing check reports it
-      done += static_cast<size_t>(n);
-    }
-    buf.resize(done);
+    buf.resize(read_at(buf.data(), buf.size(), 0));  // shrank under us: the framing check reports it
     return buf;
   }
 
@@ -170,11 +188,11 @@ class File {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  // Reads up to `size` bytes; fewer only at end of file.
-  size_t read_some(uint8_t* data, size_t size) {
+  // Reads up to `size` bytes at `offset`; fewer only at end of file.
+  size_t read_at(uint8_t* data, size_t size, uint64_t offset) {
     size_t done = 0;
     while (done < size) {
-      ssize_t n = ::read(fd_, data + done, size - done);
+      ssize_t n = ::pread(fd_, data + done, size - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("read " + path_);
       if (n == 0) break;
@@ -183,7 +201,9 @@ class File {
     return done;
   }
 
-  // Writes `data` at `offset` (pwrite: the file position is not used).
+  // Writes `data` at `offset` (pwrite: the file position is not used). Not
+  // fsync'd: images are working files of a stress run, and the rename into place
+  // already keeps a reader from seeing half a file.
   void write_at(std::span<const uint8_t> data, uint64_t offset) {
     size_t done = 0;
     while (done < data.size()) {
@@ -194,32 +214,12 @@ class File {
     }
   }
 
-  // Writes the pieces in order. Not fsync'd: images are working files of a stress
-  // run, and the rename into place already keeps a reader from seeing half a file.
-  void write_all(std::span<const uint8_t> first, std::span<const uint8_t> second = {}) {
-    for (auto piece : {first, second}) {
-      size_t done = 0;
-      while (done < piece.size()) {
-        ssize_t n = ::write(fd_, piece.data() + done, piece.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno("write " + path_);
-        done += static_cast<size_t>(n);
-      }
-    }
-  }
-
  private:
   std::string path_;
   int fd_ = -1;
 };
 
-void write_file_atomically(const std::string& path, std::span<const uint8_t> head,
-                           std::span<const uint8_t> payload = {}) {
-  std::string tmp = path + ".tmp";
-  {
-    File f(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    f.write_all(head, payload);
-  }
+void rename_into_place(const std::string& tmp, const std::string& path) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -227,11 +227,36 @@ void write_file_atomically(const std::string& path, std::span<const uint8_t> hea
   }
 }
 
+void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  std::string tmp = path + ".tmp";
+  {
+    File f(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    f.write_at(bytes, 0);
+  }
+  rename_into_place(tmp, path);
+}
+
+// The header of a pages file, padded to where its payload starts.
+std::vector<uint8_t> padded_header(uint64_t magic, uint64_t payload_len, uint32_t crc, uint32_t version) {
+  auto head = detail::frame_header(magic, payload_len, crc, version);
+  std::vector<uint8_t> out(detail::header_size_for(magic, version), 0);
+  std::memcpy(out.data(), head.data(), head.size());
+  return out;
+}
+
+// Before a new pages file takes its place: a process file from an earlier dump
+// must not meet it.
+void remove_stale_process_file(const std::string& dir) {
+  std::string path = dir + "/" + kProcessFile;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("unlink " + path);
+}
+
 // pages.img from the page buffers of every process, in order, without joining
 // them into one buffer: the payload is written after room for the header while
 // its checksum is computed beside it; the header follows.
-void write_pages_atomically(const std::string& path, const std::vector<std::span<const uint8_t>>& parts,
+void write_pages_atomically(const std::string& dir, const std::vector<std::span<const uint8_t>>& parts,
                             uint32_t version) {
+  const std::string path = dir + "/" + kPagesFile;
   uint64_t len = 0;
   for (auto p : parts) len += p.size();
   uint32_t crc = 0;
@@ -244,27 +269,30 @@ void write_pages_atomically(const std::string& path, const std::vector<std::span
     {
       std::jthread beside;
       if (len >= kOverlapFrom) beside = std::jthread(checksum);
-      uint64_t at = detail::kHeaderSize;
+      uint64_t at = detail::header_size_for(kPagesMagic, version);
       for (auto p : parts) {
         f.write_at(p, at);
         at += p.size();
       }
     }  // joins
     if (len < kOverlapFrom) checksum();
-    f.write_at(detail::frame_header(kPagesMagic, len, crc, version), 0);
+    f.write_at(padded_header(kPagesMagic, len, crc, version), 0);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
+  try {
+    remove_stale_process_file(dir);
+  } catch (...) {
     ::unlink(tmp.c_str());
-    throw_errno("rename " + tmp + " to " + path, err);
+    throw;
   }
+  rename_into_place(tmp, path);
 }
 
 // Reads `size` payload bytes into `out` and checks them against the header's
 // checksum, computed chunk by chunk on a second thread as the chunks arrive.
 void read_payload_checked(File& f, const Header& h, uint8_t* out, size_t size, const std::string& name) {
+  const uint64_t base = h.header_size;
   if (size < kOverlapFrom) {
-    if (f.read_some(out, size) != size) throw ImageError(name, "payload_len", "file shrank while it was read");
+    if (f.read_at(out, size, base) != size) throw ImageError(name, "payload_len", "file shrank while it was read");
     check_payload(h, {out, size}, name);
     return;
   }
@@ -291,7 +319,8 @@ void read_payload_checked(File& f, const Header& h, uint8_t* out, size_t size, c
     try {
       for (size_t at = 0; at < size;) {
         size_t want = std::min(kIoChunk, size - at);
-        if (f.read_some(out + at, want) != want) throw ImageError(name, "payload_len", "file shrank while it was read");
+        if (f.read_at(out + at, want, base + at) != want)
+          throw ImageError(name, "payload_len", "file shrank while it was read");
         at += want;
         std::lock_guard lock(m);
         arrived = at;
@@ -309,7 +338,231 @@ void read_payload_checked(File& f, const Header& h, uint8_t* out, size_t size, c
   if (crc != h.payload_crc) throw ImageError(name, "payload_crc", "payload checksum mismatch (file is corrupt)");
 }
 
+// A SIGBUS while reading a mapped file means that it shrank under us (another
+// process truncated it). While a SigbusGuard lives, such a SIGBUS on a thread
+// inside guarded() makes guarded() return false instead of killing the
+// program; any other SIGBUS goes to the disposition that was there before.
+thread_local sigjmp_buf* t_sigbus_recovery = nullptr;
+
+class SigbusGuard {
+ public:
+  SigbusGuard() {
+    std::lock_guard lock(mutex());
+    if (users()++ > 0) return;
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &previous());
+  }
+  ~SigbusGuard() {
+    std::lock_guard lock(mutex());
+    if (--users() == 0) ::sigaction(SIGBUS, &previous(), nullptr);
+  }
+  SigbusGuard(const SigbusGuard&) = delete;
+  SigbusGuard& operator=(const SigbusGuard&) = delete;
+
+  // Runs `read`; false if it took a SIGBUS.
+  template <class F>
+  static bool guarded(F&& read) {
+    sigjmp_buf recovery;
+    if (sigsetjmp(recovery, 1) != 0) {
+      t_sigbus_recovery = nullptr;
+      return false;
+    }
+    t_sigbus_recovery = &recovery;
+    read();
+    t_sigbus_recovery = nullptr;
+    return true;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& users() {
+    static int n = 0;
+    return n;
+  }
+  static struct sigaction& previous() {
+    static struct sigaction sa {};
+    return sa;
+  }
+  static void on_sigbus(int, siginfo_t*, void*) {
+    if (t_sigbus_recovery) siglongjmp(*t_sigbus_recovery, 1);
+    // Not a read we guard: put the old disposition back and fault again into it.
+    ::sigaction(SIGBUS, &previous(), nullptr);
+  }
+};
+
+// Threads for checksumming `size` bytes: one below kOverlapFrom, else up to four
+// (never more than the CPUs we may run on).
+int checksum_threads(size_t size) {
+  if (size < kOverlapFrom) return 1;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::clamp(CPU_COUNT(&set), 1, 4);
+}
+
+// Checks a mapped payload against `h` on checksum_threads() threads, each
+// checksumming one piece (mapped_crc32c()); the pieces' CRCs are combined.
+void check_mapped_payload(const Header& h, const uint8_t* payload, size_t size, const std::string& name) {
+  const int threads = checksum_threads(size);
+  const size_t piece = (size / static_cast<size_t>(threads) + 4095) / 4096 * 4096;
+  std::vector<uint32_t> crcs(static_cast<size_t>(threads), 0);
+  std::vector<uint8_t> ok(static_cast<size_t>(threads), 0);
+  auto one = [&](int i) {
+    size_t from = std::min(size, piece * static_cast<size_t>(i));
+    size_t len = std::min(size - from, piece);
+    ok[static_cast<size_t>(i)] = mapped_crc32c(payload + from, len, &crcs[static_cast<size_t>(i)]);
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back(one, i);
+    one(0);
+  }  // joins
+  uint32_t crc = 0;
+  for (int i = 0; i < threads; ++i) {
+    if (!ok[static_cast<size_t>(i)]) throw ImageError(name, "payload_len", "file shrank while it was read");
+    size_t from = std::min(size, piece * static_cast<size_t>(i));
+    crc = i == 0 ? crcs[0] : crc32c_combine(crc, crcs[static_cast<size_t>(i)], std::min(size - from, piece));
+  }
+  if (crc != h.payload_crc) throw ImageError(name, "payload_crc", "payload checksum mismatch (file is corrupt)");
+}
+
 }  // namespace
+
+void PieceCrcs::add(uint64_t offset, uint64_t len, uint32_t crc) {
+  std::lock_guard lock(mutex_);
+  pieces_.push_back({offset, len, crc});
+}
+
+uint32_t PieceCrcs::whole(uint64_t size, std::string* why) {
+  std::lock_guard lock(mutex_);
+  std::sort(pieces_.begin(), pieces_.end(), [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
+  uint64_t at = 0;
+  uint32_t crc = 0;
+  for (const auto& p : pieces_) {
+    if (p.offset != at) {
+      *why = "a piece at " + std::to_string(p.offset) + " where " + std::to_string(at) + " was expected";
+      return 0;
+    }
+    crc = at == 0 ? p.crc : crc32c_combine(crc, p.crc, p.len);
+    at += p.len;
+  }
+  if (at != size) *why = "the pieces cover " + std::to_string(at) + " of " + std::to_string(size) + " bytes";
+  return crc;
+}
+
+bool mapped_crc32c(const uint8_t* data, size_t size, uint32_t* crc) {
+  if (size == 0) {
+    *crc = 0;
+    return true;
+  }
+  // Not populated first (MADV_POPULATE_READ): that marks every page accessed,
+  // moving each between LRU lists, which costs more than the faults it saves.
+  SigbusGuard guard;
+  return SigbusGuard::guarded([&] { *crc = crc32c(data, size); });
+}
+
+MappedFile::MappedFile(int fd, size_t size, const std::string& path) : size_(size) {
+  if (size == 0) return;
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) throw_errno("mmap " + path);
+  data_ = static_cast<uint8_t*>(p);
+}
+
+MappedFile::~MappedFile() {
+  if (!data_) return;
+  // Tearing down the page tables of a large mapping that was read in full (256
+  // MiB: 65536 entries, each page marked accessed) takes milliseconds on one
+  // CPU; MADV_DONTNEED on pieces runs on several (it needs only the read lock),
+  // leaving munmap nothing to do.
+  int threads = checksum_threads(size_);
+  if (threads > 1) {
+    size_t piece = (size_ / static_cast<size_t>(threads) + 4095) / 4096 * 4096;
+    std::vector<std::jthread> pool;
+    try {
+      for (int i = 1; i < threads; ++i)
+        pool.emplace_back([this, i, piece] {
+          size_t from = std::min(size_, piece * static_cast<size_t>(i));
+          ::madvise(data_ + from, std::min(size_ - from, piece), MADV_DONTNEED);
+        });
+    } catch (...) {
+      // No thread: munmap does the rest alone.
+    }
+    ::madvise(data_, std::min(size_, piece), MADV_DONTNEED);
+  }  // joins
+  ::munmap(data_, size_);
+}
+
+PagesFileWriter::PagesFileWriter(const std::string& dir)
+    : dir_(dir), tmp_(dir + "/" + kPagesFile + ".tmp"), path_(dir + "/" + kPagesFile) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
+  fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_errno("open " + tmp_);
+}
+
+PagesFileWriter::~PagesFileWriter() {
+  map_.reset();
+  if (fd_ >= 0) ::close(fd_);
+  if (!finished_) ::unlink(tmp_.c_str());
+  drop_replaced();
+}
+
+void PagesFileWriter::drop_replaced() {
+  if (replaced_ >= 0) ::close(replaced_);
+  replaced_ = -1;
+}
+
+void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes) {
+  put(offset, bytes, crc32c(bytes.data(), bytes.size()));
+}
+
+void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes, uint32_t crc) {
+  uint64_t at = kPageAlignedHeaderSize + offset;
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("write " + tmp_);
+    done += static_cast<size_t>(n);
+  }
+  crcs_.add(offset, bytes.size(), crc);
+}
+
+PageBytes PagesFileWriter::view(uint64_t offset, uint64_t n) {
+  if (n == 0) return {};
+  if (!map_) {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) throw_errno("fstat " + tmp_);
+    map_ = std::make_shared<MappedFile>(fd_, static_cast<size_t>(st.st_size), tmp_);
+  }
+  if (kPageAlignedHeaderSize + offset + n > map_->size())
+    throw EngineError("pages file " + tmp_ + ": bytes " + std::to_string(offset) + "+" + std::to_string(n) +
+                      " were never written");
+  return PageBytes::view(map_, map_->data() + kPageAlignedHeaderSize + offset, n);
+}
+
+void PagesFileWriter::finish(uint64_t payload_len) {
+  // The pieces must tile the payload: the file is then exactly header + payload.
+  std::string why;
+  uint32_t crc = crcs_.whole(payload_len, &why);
+  if (!why.empty()) throw EngineError("pages file " + tmp_ + ": " + why);
+  auto head = padded_header(kPagesMagic, payload_len, crc, kPageAlignedFormatVersion);
+  for (size_t done = 0; done < head.size();) {
+    ssize_t n = ::pwrite(fd_, head.data() + done, head.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("write " + tmp_);
+    done += static_cast<size_t>(n);
+  }
+  remove_stale_process_file(dir_);
+  replaced_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // none: -1, nothing to keep
+  struct stat st;
+  if (replaced_ >= 0 && fstat(replaced_, &st) == 0) replaced_size_ = static_cast<uint64_t>(st.st_size);
+  rename_into_place(tmp_, path_);
+  finished_ = true;
+}
 
 std::vector<uint8_t> encode_process_file(const pb::Process& process) {
   std::string bytes;
@@ -353,8 +606,9 @@ uint32_t parse_process(std::span<const uint8_t> process_file, const std::string&
   return version;
 }
 
-// Hands each live process its part of the pages payload (version 2: the root's
-// pages, then every descendant's, each Process.pages_bytes long).
+// Hands each live process its part of the pages payload (version 2 and 3: the
+// root's pages, then every descendant's, each Process.pages_bytes long). Parts
+// of a mapped payload are views of it, not copies.
 void split_pages(Image& image, const std::string& pages_name) {
   if (image.tree.processes().empty()) return;
   uint64_t offset = image.process.pages_bytes();
@@ -367,7 +621,7 @@ void split_pages(Image& image, const std::string& pages_name) {
     if (n > total - offset)
       throw ImageError(pages_name, "payload_len", "holds " + std::to_string(total) + " bytes, too few for pid " +
                                                       std::to_string(d.process.pid()) + "'s pages");
-    d.pages.assign(image.pages.begin() + static_cast<long>(offset), image.pages.begin() + static_cast<long>(offset + n));
+    d.pages = image.pages.slice(offset, n);
     offset += n;
   }
   if (offset != total)
@@ -383,7 +637,7 @@ void check_versions_match(uint32_t process_version, uint32_t pages_version, cons
                                                 std::to_string(process_version));
 }
 
-// The version-2 process file: the tree records with every live Process put back.
+// The tree process file: the tree records with every live Process put back.
 std::string serialize_tree(const Image& image) {
   pb::TreeImage tree = image.tree;
   size_t next = 0;
@@ -425,8 +679,9 @@ std::pair<std::vector<uint8_t>, std::vector<uint8_t>> encode_image_files(const I
   if (image.tree.processes().empty()) return {encode_process_file(image.process), encode_pages_file(image.pages)};
   std::string bytes = serialize_tree(image);
   PageBytes pages = all_pages(image);
-  return {detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, kTreeFormatVersion),
-          detail::frame(kPagesMagic, pages, kTreeFormatVersion)};
+  return {detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                        kPageAlignedFormatVersion),
+          detail::frame(kPagesMagic, pages, kPageAlignedFormatVersion)};
 }
 
 Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_t> pages_file,
@@ -442,40 +697,58 @@ Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_
   return image;
 }
 
-void write_image_dir(const Image& image, const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
-  if (!image.tree.processes().empty()) {
-    // A tree: one pages payload for all of its processes, then the records.
-    std::string bytes = serialize_tree(image);
-    std::vector<std::span<const uint8_t>> parts = {image.pages};
-    for (const auto& d : image.descendants) parts.emplace_back(d.pages);
-    write_pages_atomically(dir + "/" + kPagesFile, parts, kTreeFormatVersion);
-    write_file_atomically(dir + "/" + kProcessFile,
-                          detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
-                                        kTreeFormatVersion));
+void write_process_file(const Image& image, const std::string& dir) {
+  if (image.tree.processes().empty()) {
+    write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.process));
     return;
   }
-  // Pages first: a directory with a process file always has its pages. The header
-  // and the page data go out as two writes: no framed copy of hundreds of MiB.
-  write_pages_atomically(dir + "/" + kPagesFile, {image.pages}, kImageFormatVersion);
-  write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.process));
+  std::string bytes = serialize_tree(image);
+  write_file_atomically(dir + "/" + kProcessFile,
+                        detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                                      kPageAlignedFormatVersion));
 }
 
-Image read_image_dir(const std::string& dir) {
+void write_image_dir(const Image& image, const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
+  // Pages first: a directory with a process file always has its pages. The header
+  // and the page data go out as separate writes: no framed copy of hundreds of MiB.
+  if (!image.tree.processes().empty()) {
+    // A tree: one pages payload for all of its processes.
+    std::vector<std::span<const uint8_t>> parts = {image.pages};
+    for (const auto& d : image.descendants) parts.emplace_back(d.pages);
+    write_pages_atomically(dir, parts, kPageAlignedFormatVersion);
+  } else {
+    write_pages_atomically(dir, {image.pages}, kImageFormatVersion);
+  }
+  write_process_file(image, dir);
+}
+
+Image read_image_dir(const std::string& dir, PagesCheck pages_check) {
   std::string process_path = dir + "/" + kProcessFile;
   std::string pages_path = dir + "/" + kPagesFile;
   Image image;
   uint32_t version =
       parse_process(File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64), process_path, image);
-  // The page data is read straight into the image's buffer (no second copy).
   File pages(pages_path, O_RDONLY);
   uint64_t size = pages.size();
-  uint8_t head[kHeaderSize];
-  size_t got = pages.read_some(head, kHeaderSize);
+  uint8_t head[kPageAlignedHeaderSize];
+  size_t got = pages.read_at(head, static_cast<size_t>(std::min<uint64_t>(size, sizeof(head))), 0);
   Header h = check_header({head, got}, size, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_path);
   check_versions_match(version, h.version, pages_path);
-  image.pages.resize(h.payload_len);
-  read_payload_checked(pages, h, image.pages.data(), image.pages.size(), pages_path);
+  if (h.header_size == kPageAlignedHeaderSize && h.payload_len > 0) {
+    // Version 3: the pages stay in the page cache; restore copies from the mapping.
+    auto map = std::make_shared<MappedFile>(pages.fd(), static_cast<size_t>(h.header_size + h.payload_len), pages_path);
+    const uint8_t* payload = map->data() + h.header_size;
+    if (pages_check == PagesCheck::kNow)
+      check_mapped_payload(h, payload, h.payload_len, pages_path);
+    else
+      image.unchecked_pages = std::make_shared<UncheckedPages>(UncheckedPages{pages_path, payload, h.payload_len, h.payload_crc});
+    image.pages = PageBytes::view(std::move(map), payload, h.payload_len);
+  } else {
+    // Older versions: read straight into the image's buffer (no second copy).
+    image.pages.resize(h.payload_len);
+    read_payload_checked(pages, h, image.pages.data(), image.pages.size(), pages_path);
+  }
   split_pages(image, pages_path);
   validate_image(image, process_path, pages_path);
   return image;

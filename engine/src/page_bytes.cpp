@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -107,3 +108,11 @@ void release_cached_page_bytes() noexcept {
 }
 
 }  // namespace flakelab::engine::detail
+
+namespace flakelab::engine {
+
+bool operator==(const PageBytes& a, const PageBytes& b) noexcept {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+}  // namespace flakelab::engine

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "flakelab/engine/image.h"
@@ -30,11 +32,36 @@ std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_le
 
 enum class CopyDirection { kFromProcess, kToProcess };
 
+// Called on the copying thread just before segment `index` is copied, while
+// nothing of it is in the target yet (for checksumming the source as it is read).
+using BeforeSegment = std::function<void(size_t index)>;
+
 // Copies every segment; returns, per segment, how many of its bytes were copied
 // (process_vm_* stop at the first page they cannot access; the caller decides
 // what a short segment means). Never throws for partial copies.
 std::vector<size_t> copy_segments(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segments,
-                                  CopyDirection direction);
+                                  CopyDirection direction, const BeforeSegment& before = {});
+
+// Fills the segments of another process's anonymous mappings from `buffer` with
+// UFFDIO_COPY through `uffd`, a userfaultfd of that process with those mappings
+// registered (missing mode): the kernel allocates each page and copies into it,
+// where a fault (process_vm_writev) would zero it first. Threads and result as
+// copy_segments().
+std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegment>& segments,
+                                       const BeforeSegment& before = {});
+
+// Reads the segments out of `pid` without a buffer for all of them: each copying
+// thread reads a group of consecutive segments (at most kCopySegment bytes) into
+// a buffer of its own, lets `complete(segment, from, dst)` fill what
+// process_vm_readv could not read of a segment (its bytes [from, len) into dst),
+// checksums it (CRC32C, while it is in cache) and hands it to `sink(offset,
+// bytes, crc)` (offset in buffer order). Groups arrive in any order, one thread
+// at a time in the sink. Threads as copy_segments(). The first exception from a
+// callback stops every thread and is rethrown.
+using CompleteSegment = std::function<void(const PageSegment& segment, size_t from, uint8_t* dst)>;
+using PageSink = std::function<void(size_t offset, std::span<const uint8_t> bytes, uint32_t crc)>;
+void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
+                           const PageSink& sink);
 
 // Threads copy_segments() would use for `total_bytes` (for tests and logs).
 int copy_threads_for(size_t total_bytes);

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -128,8 +130,8 @@ user_regs_struct with_restart_applied(user_regs_struct r) {
 class Transmuter {
  public:
   Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-             const Trampoline& t, const InheritedFiles& files)
-      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), scratch_(pid, t) {}
+             const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
+      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), checker_(checker), scratch_(pid, t) {}
 
   void run() {
     forget_rseq();
@@ -232,9 +234,77 @@ class Transmuter {
     }
   }
 
+  // A userfaultfd of the target's (it makes one, we take it with pidfd_getfd), or
+  // none where the kernel refuses. User-mode only: we never handle a fault, we
+  // only fill pages, and so an unprivileged restorer may have one too.
+  UniqueFd target_userfaultfd() {
+    long fd = s_.syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0) return {};  // seccomp, an old kernel: process_vm_writev does it all
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
+    UniqueFd ours(pidfd ? static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)) : -1);
+    call("close (userfaultfd)", SYS_close, fd);
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (!ours || ioctl(ours.get(), UFFDIO_API, &api) != 0) return {};
+    return ours;
+  }
+
+  // The anonymous mappings' pages go in with UFFDIO_COPY (no zeroing of each page
+  // before it is overwritten; fill_segments_uffd()) while the mappings are
+  // registered; everything else, and whatever that left short, with
+  // process_vm_writev.
   void write_pages() {
     auto segments = page_segments(p_);
-    auto done = copy_segments(pid_, const_cast<uint8_t*>(pages_.data()), segments, CopyDirection::kToProcess);
+    std::vector<size_t> done(segments.size(), 0);
+    uint8_t* buffer = const_cast<uint8_t*>(pages_.data());  // only ever read
+    // Each segment's source is checked on its first copy, just before it.
+    std::vector<uint8_t> checked(segments.size(), 0);
+    auto check = [&](const PageSegment& seg, size_t index) {
+      if (!checker_ || checked[index]) return;
+      checker_->add(buffer + seg.local_offset, seg.len);
+      checked[index] = 1;
+    };
+    std::vector<PageSegment> filled;
+    std::vector<size_t> filled_index;
+    if (UniqueFd uffd = segments.empty() ? UniqueFd() : target_userfaultfd()) {
+      std::vector<uffdio_range> registered;
+      struct Unregister {
+        int fd;
+        std::vector<uffdio_range>& ranges;
+        ~Unregister() {
+          for (auto r : ranges) ioctl(fd, UFFDIO_UNREGISTER, &r);
+        }
+      } unregister{uffd.get(), registered};
+      size_t i = 0;
+      for (const auto& v : p_.vmas()) {
+        while (i < segments.size() && segments[i].remote < v.start()) ++i;
+        if (i == segments.size() || segments[i].remote >= v.end() || v.kind() != pb::VMA_ANON_PRIVATE) continue;
+        uffdio_register reg{};
+        reg.range = {v.start(), v.end() - v.start()};
+        reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+        if (ioctl(uffd.get(), UFFDIO_REGISTER, &reg) != 0) continue;  // process_vm_writev will do
+        registered.push_back(reg.range);
+        for (; i < segments.size() && segments[i].remote < v.end(); ++i) {
+          filled.push_back(segments[i]);
+          filled_index.push_back(i);
+        }
+      }
+      auto got = fill_segments_uffd(uffd.get(), buffer, filled,
+                                    [&](size_t k) { check(filled[k], filled_index[k]); });
+      for (size_t k = 0; k < filled.size(); ++k) done[filled_index[k]] = got[k];
+    }  // unregistered: a fault in these mappings is an ordinary one again
+    std::vector<PageSegment> rest;
+    std::vector<size_t> rest_index;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (done[i] == segments[i].len) continue;
+      size_t from = done[i] / kPage * kPage;
+      rest.push_back({segments[i].remote + from, segments[i].len - from, segments[i].local_offset + from});
+      rest_index.push_back(i);
+      done[i] = from;
+    }
+    auto got = copy_segments(pid_, buffer, rest, CopyDirection::kToProcess,
+                             [&](size_t k) { check(segments[rest_index[k]], rest_index[k]); });
+    for (size_t k = 0; k < rest.size(); ++k) done[rest_index[k]] += got[k];
     for (size_t i = 0; i < segments.size(); ++i)
       if (done[i] != segments[i].len)
         throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
@@ -319,12 +389,39 @@ class Transmuter {
   const pb::Process& p_;
   Trampoline t_;
   const InheritedFiles& files_;
+  PagesChecker* checker_;
   Scratch scratch_;
 };
 
+void PagesChecker::add(const uint8_t* data, size_t len) {
+  uint32_t crc = 0;
+  std::string why;
+  if (data < pages_.payload || len > pages_.size || static_cast<uint64_t>(data - pages_.payload) > pages_.size - len)
+    why = "pages that are not part of the payload were to be checked";
+  else if (!mapped_crc32c(data, len, &crc))
+    why = "file shrank while it was read";
+  if (why.empty()) {
+    crcs_.add(static_cast<uint64_t>(data - pages_.payload), len, crc);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (problem_.empty()) problem_ = why;
+}
+
+void PagesChecker::verify() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!problem_.empty()) throw ImageError(pages_.file, "payload_len", problem_);
+  }
+  std::string why;
+  uint32_t crc = crcs_.whole(pages_.size, &why);
+  if (!why.empty()) throw ImageError(pages_.file, "payload_len", "the processes' pages do not cover the payload: " + why);
+  if (crc != pages_.crc) throw ImageError(pages_.file, "payload_crc", "payload checksum mismatch (file is corrupt)");
+}
+
 void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-               const Trampoline& t, const InheritedFiles& files) {
-  Transmuter(session, pid, p, pages, t, files).run();
+               const Trampoline& t, const InheritedFiles& files, PagesChecker* checker) {
+  Transmuter(session, pid, p, pages, t, files, checker).run();
 }
 
 long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,

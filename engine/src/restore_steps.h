@@ -12,11 +12,13 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "address_space.h"
+#include "image_dir.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_thread.h"
 #include "flakelab/compel/unique_fd.h"
@@ -69,10 +71,30 @@ class Scratch {
   size_t used_ = 0;
 };
 
+// Checks an image's unchecked pages (Image::unchecked_pages) piece by piece as
+// they are copied into the processes: add() on the copying threads, just before
+// each piece goes in (so it is read once, and is in cache for the copy), then
+// verify() once every process's pages are in, before any of them runs.
+class PagesChecker {
+ public:
+  explicit PagesChecker(const UncheckedPages& pages) : pages_(pages) {}
+  // Never throws (it runs on copying threads): a problem is kept for verify().
+  void add(const uint8_t* data, size_t len);
+  // Throws ImageError naming the file: a checksum mismatch, or pages that could
+  // not be read.
+  void verify();
+
+ private:
+  const UncheckedPages& pages_;
+  PieceCrcs crcs_;
+  std::mutex mutex_;
+  std::string problem_;  // guarded by mutex_
+};
+
 // Replaces the memory image and process-wide state of `pid` (in its trampoline)
-// with `p`'s, fds included.
+// with `p`'s, fds included. `checker`: checks the pages as they are copied.
 void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-               const Trampoline& t, const InheritedFiles& files);
+               const Trampoline& t, const InheritedFiles& files, PagesChecker* checker = nullptr);
 // Thread `tid` of `pid`, created by its leader and seized.
 // Runs clone3(`args` with set_tid = {tid}) from the trampoline's spawn snippet in
 // `leader`, a thread of process `pid`, and returns its raw result (the new id or

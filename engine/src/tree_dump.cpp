@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/proc.h"
@@ -25,6 +26,7 @@
 #include "flakelab/engine/error.h"
 #include "cpu_colocation.h"
 #include "fifos.h"
+#include "image_dir.h"
 #include "proc_files.h"
 #include "tree_dump.h"
 #include "tree_files.h"
@@ -81,11 +83,14 @@ struct Member {
   pid_t pid = 0;
   bool zombie = false;
   std::unique_ptr<compel::SeizedProcess> proc;
+  // After `proc`: destroyed first, so the masks are back before it is released.
+  TraceePins pins;
 };
 
 class TreeDump {
  public:
-  explicit TreeDump(pid_t root) : root_(root) {}
+  // `near`: the engine's pin; seized threads join it on its CPU.
+  TreeDump(pid_t root, const CpuColocation& near) : root_(root), near_(near) {}
 
   // From /proc, before anything is touched: what a dump would refuse.
   void precheck() {
@@ -134,20 +139,33 @@ class TreeDump {
       }
   }
 
-  Image dump(const DumpOptions& options) {
+  // With `pages_to`, every process's pages go into that file, in tree order, and
+  // the image's pages are views of it.
+  Image dump(const DumpOptions& options, PagesFileWriter* pages_to = nullptr) {
     HolderScan once;  // again, now that the tree is frozen
     std::vector<pid_t> all;
     for (const auto& m : members_) all.push_back(m.pid);
     Image image;
+    uint64_t at = 0;  // payload offset of the next process's pages
     for (auto& m : members_) {
       if (m.zombie) continue;
       if (m.pid == root_) {
-        dump_seized(*m.proc, all, image);
+        dump_seized(*m.proc, all, image, pages_to, at);
+        at += image.process.pages_bytes();
         continue;
       }
       Image one;
-      dump_seized(*m.proc, all, one);
+      dump_seized(*m.proc, all, one, pages_to, at);
+      at += one.process.pages_bytes();
       image.descendants.push_back({std::move(one.process), std::move(one.pages)});
+    }
+    if (pages_to) {
+      image.pages = pages_to->view(0, image.process.pages_bytes());
+      uint64_t offset = image.process.pages_bytes();
+      for (auto& d : image.descendants) {
+        d.pages = pages_to->view(offset, d.process.pages_bytes());
+        offset += d.process.pages_bytes();
+      }
     }
     std::vector<pb::Process*> live = {&image.process};
     for (auto& d : image.descendants) live.push_back(&d.process);
@@ -169,6 +187,7 @@ class TreeDump {
     for (size_t i = members_.size(); i-- > 0;) {
       Member& m = members_[i];
       if (!m.zombie) {
+        m.pins.forget();  // it dies with them
         kill_and_wait(m.pid, dump_order(*m.proc));
         m.proc.reset();
       }
@@ -189,17 +208,20 @@ class TreeDump {
     }
     if (is_zombie(st)) {
       if (root) throw EngineError("dump: " + pid_text(pid) + " is a zombie", ESRCH);
-      members_.push_back({pid, true, nullptr});
+      members_.push_back({pid, true, nullptr, {}});
       return;
     }
     try {
-      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid)});
+      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid), {}});
+      std::vector<pid_t> tids;
+      for (const auto& t : members_.back().proc->threads()) tids.push_back(t->tid());
+      members_.back().pins.pin(near_, tids);
     } catch (const compel::CompelError& e) {
       // Not frozen yet, it may have exited meanwhile: a zombie now (its parent is
       // frozen) or gone.
       auto now = read_stat(pid);
       if (!root && e.error_number() == ESRCH && (!now || is_zombie(now))) {
-        if (now) members_.push_back({pid, true, nullptr});
+        if (now) members_.push_back({pid, true, nullptr, {}});
         return;
       }
       throw EngineError("dump " + pid_text(pid) + ": " + e.what(), e.error_number());
@@ -226,7 +248,7 @@ class TreeDump {
       return why;
     }
     std::vector<Member> unfrozen;
-    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr});
+    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr, {}});
     pb::TreeImage tree;
     try {
       tree = records(unfrozen);
@@ -261,6 +283,7 @@ class TreeDump {
   }
 
   pid_t root_;
+  const CpuColocation& near_;
   std::vector<Member> members_;  // parents before children
   std::set<pid_t> known_;
   std::map<pid_t, Stat> stats_;
@@ -272,13 +295,43 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
   CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
-  TreeDump tree(pid);
+  TreeDump tree(pid, near);
   tree.precheck();
   // Destroying `tree` releases every process that is still seized.
   tree.freeze();
   tree.check();
   Image image = tree.dump(options);
   if (!options.leave_running) tree.kill_all();
+  return image;
+}
+
+Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  CpuColocation near(last_cpu_of(pid));
+  TreeDump tree(pid, near);
+  tree.precheck();
+  tree.freeze();
+  tree.check();
+  // Declared after `tree`: on failure the temporary pages file goes first, then
+  // the processes are released.
+  PagesFileWriter pages(dir);
+  Image image = tree.dump(options, &pages);
+  uint64_t total = image.process.pages_bytes();
+  for (const auto& d : image.descendants) total += d.process.pages_bytes();
+  pages.finish(total);
+  write_process_file(image, dir);
+  // Only now that the image is on disk. Freeing the processes' memory and the
+  // replaced pages.img's both take a while: side by side, on the caller's CPUs.
+  if (!options.leave_running) {
+    std::jthread drop;
+    if (pages.replaced_is_large())
+      drop = std::jthread([&pages, spread = caller_affinity()] {
+        sched_setaffinity(0, sizeof(spread), &spread);  // best effort
+        pages.drop_replaced();
+      });
+    tree.kill_all();
+  }
   return image;
 }
 

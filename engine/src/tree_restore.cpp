@@ -148,12 +148,16 @@ class TreeRestore {
       for (size_t i = 1; i < members_.size(); ++i) create_child(members_[i]);
       set_groups();
       make_zombies();
+      std::optional<PagesChecker> checker;
+      if (image_.unchecked_pages) checker.emplace(*image_.unchecked_pages);
       for (auto& m : members_)
         if (m.process) {
           compel::RemoteSession session(m.proc->leader());
-          transmute(session, m.pid, *m.process, *m.pages, t_, m.files);
+          transmute(session, m.pid, *m.process, *m.pages, t_, m.files, checker ? &*checker : nullptr);
           session.settle();
         }
+      // Every process's pages are in, none has run: a corrupt payload fails here.
+      if (checker) checker->verify();
       tree_files_.seal_late();  // now that every mapping of a sealed memfd exists
       for (auto& m : members_)
         if (m.process) finish(m);

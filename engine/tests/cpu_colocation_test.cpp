@@ -2,11 +2,19 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <thread>
+#include <vector>
 
+#include "flakelab/engine/dump.h"
+#include "flakelab/engine/error.h"
+#include "flakelab/engine/victims.h"
 #include "page_copy.h"
+#include "test_support.h"
 
 using namespace flakelab::engine;
 
@@ -70,6 +78,82 @@ TEST(CpuColocation, RestoresAnotherThreadToTheCallersMask) {
   });
   t.join();
   EXPECT_TRUE(CPU_EQUAL(&seen, &before));
+}
+
+cpu_set_t affinity_of(pid_t tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(sched_getaffinity(tid, sizeof(set), &set), 0);
+  return set;
+}
+
+TEST(TraceePins, PutThreadsOnTheEnginesCpuAndTheirMasksBack) {
+  cpu_set_t before = affinity();
+  if (CPU_COUNT(&before) < 2) GTEST_SKIP() << "needs two CPUs";
+  pid_t child = fork();
+  if (child == 0) {
+    for (;;) pause();
+  }
+  ASSERT_GT(child, 0);
+  {
+    CpuColocation near;
+    ASSERT_TRUE(near.pinned());
+    TraceePins pins;
+    pins.pin(near, {child});
+    cpu_set_t pinned = affinity_of(child);
+    EXPECT_EQ(CPU_COUNT(&pinned), 1);
+    EXPECT_TRUE(CPU_ISSET(near.cpu(), &pinned));
+    EXPECT_TRUE(pins.restore());
+    cpu_set_t back = affinity_of(child);
+    EXPECT_TRUE(CPU_EQUAL(&back, &before));
+    pins.pin(near, {child});
+  }  // the destructor puts it back too
+  cpu_set_t back = affinity_of(child);
+  EXPECT_TRUE(CPU_EQUAL(&back, &before));
+  {
+    CpuColocation away(CPU_SETSIZE - 1);  // did not pin: neither do the pins
+    TraceePins pins;
+    pins.pin(away, {child});
+    cpu_set_t same = affinity_of(child);
+    EXPECT_TRUE(CPU_EQUAL(&same, &before));
+  }
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+// A dump pins the victim's threads beside the engine while it works; a victim
+// left running gets every thread's own mask back, one pinned elsewhere included.
+TEST(TraceePins, LeaveRunningGivesEveryThreadItsMaskBack) {
+  cpu_set_t all = affinity();
+  if (CPU_COUNT(&all) < 2) GTEST_SKIP() << "needs two CPUs";
+  flakelab::engine::testing::ChildPid v{flakelab::engine::testing::start_thread_victim(3)};
+  std::vector<pid_t> tids = flakelab::engine::testing::thread_ids(v.pid);
+  ASSERT_EQ(tids.size(), 4u);
+  // One thread kept to a single CPU of its own.
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+    if (CPU_ISSET(c, &all)) first = c;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(tids[2], sizeof(one), &one), 0);
+  std::map<pid_t, cpu_set_t> masks;
+  for (pid_t t : tids) masks[t] = affinity_of(t);
+  dump_process(v.pid, DumpOptions{.leave_running = true});
+  for (pid_t t : tids) {
+    cpu_set_t now = affinity_of(t);
+    EXPECT_TRUE(CPU_EQUAL(&now, &masks[t])) << "thread " << t;
+  }
+  // A dump that fails once the threads are frozen (and pinned): the same.
+  EXPECT_THROW(dump_process_to_dir(v.pid, "/proc/self/no-such-dir/img"), EngineError);
+  for (pid_t t : tids) {
+    cpu_set_t now = affinity_of(t);
+    EXPECT_TRUE(CPU_EQUAL(&now, &masks[t])) << "thread " << t << " after a failed dump";
+  }
+  ASSERT_TRUE(flakelab::engine::testing::wait_all_sleeping(v.pid));
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(flakelab::engine::testing::exit_code(v.pid), flakelab::engine::testing::kVictimOk);
+  v.pid = -1;
 }
 
 TEST(CpuColocation, LastCpuOfAProcessIsOneItMayRunOn) {

@@ -35,5 +35,15 @@ TEST(Crc32c, ContinuingEqualsOneShot) {
   EXPECT_EQ(crc32c(buf.data() + 40000, buf.size() - 40000, first), crc32c(buf.data(), buf.size()));
 }
 
+TEST(Crc32c, CombiningPiecesEqualsOneShot) {
+  std::vector<uint8_t> buf(100000);
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>(i * 13 + 5);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{4096}, size_t{65537}, buf.size()}) {
+    uint32_t a = crc32c(buf.data(), cut);
+    uint32_t b = crc32c(buf.data() + cut, buf.size() - cut);
+    EXPECT_EQ(crc32c_combine(a, b, buf.size() - cut), crc32c(buf.data(), buf.size())) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace flakelab::engine

@@ -84,6 +84,93 @@ TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
   v.pid = -1;
 }
 
+// The CLI's dump: pages go from the victim straight into the directory (incl.
+// the PROT_NONE page only /proc/PID/mem reads), and restore copies them from the
+// mapped file.
+TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
+  ChildPid v{start_memory_victim()};
+  std::string maps_before = maps_summary(v.pid);
+  TempDir tmp("flk-cycles");
+  const std::string& dir = tmp.path();
+  for (int cycle = 0; cycle < 10; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    Image dumped = dump_process_to_dir(v.pid, dir);
+    EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
+    EXPECT_TRUE(dumped.pages.is_view());
+    EXPECT_FALSE(std::filesystem::exists(dir + "/pages.img.tmp"));
+    Image image = read_image_dir(dir);
+    ASSERT_TRUE(image.pages == dumped.pages);
+    pid_t restored = restore_process(image);
+    ASSERT_EQ(restored, v.pid);
+    ASSERT_TRUE(wait_sleeping(restored));
+    ASSERT_EQ(maps_summary(restored), maps_before);
+  }
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(DumpRestore, DumpIntoADirectoryThatCannotBeWrittenLeavesTheVictimRunning) {
+  ChildPid v{start_memory_victim()};
+  TempDir tmp("flk-nodir");
+  std::string not_a_dir = tmp.path() + "/file";
+  std::ofstream(not_a_dir) << "x";
+  EXPECT_THROW(dump_process_to_dir(v.pid, not_a_dir + "/img"), EngineError);
+  ASSERT_TRUE(alive(v.pid));
+  ASSERT_TRUE(wait_sleeping(v.pid));
+  std::ifstream in("/proc/" + std::to_string(v.pid) + "/status");
+  std::string status((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+// The CLI's restore checks the mapped pages as it copies them: a corrupt byte in
+// the middle or at the very end of the payload fails the restore naming the file
+// and field, with every process it made killed and reaped; the intact image then
+// restores.
+TEST(RestoreFailure, CorruptPagesFoundWhileCopyingLeaveNothingBehind) {
+  ChildPid v{start_memory_victim()};
+  TempDir tmp("flk-corrupt");
+  const std::string dir = tmp.path();
+  dump_process_to_dir(v.pid, dir);
+  const std::string pages = dir + "/pages.img";
+  const auto size = std::filesystem::file_size(pages);
+  auto flip = [&](std::streamoff at) {
+    std::fstream f(pages, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(at);
+    char c = static_cast<char>(f.get());
+    f.seekp(at);
+    f.put(static_cast<char>(c ^ 0x20));
+  };
+  for (std::streamoff at : {static_cast<std::streamoff>(4096 + (size - 4096) / 2), static_cast<std::streamoff>(size - 1)}) {
+    SCOPED_TRACE("byte " + std::to_string(at));
+    flip(at);
+    Image image = read_image_dir(dir, PagesCheck::kByRestore);  // mapped, not checked yet
+    ASSERT_TRUE(image.unchecked_pages);
+    try {
+      restore_process(image);
+      ADD_FAILURE() << "restore succeeded";
+    } catch (const ImageError& e) {
+      EXPECT_EQ(e.file(), pages);
+      EXPECT_EQ(e.field(), "payload_crc") << e.what();
+    }
+    EXPECT_FALSE(alive(v.pid)) << "a half-restored process was left behind";
+    int status;
+    EXPECT_EQ(waitpid(v.pid, &status, WNOHANG), -1) << "a zombie was left behind";
+    // The check of read_image_dir() catches it too.
+    EXPECT_THROW(read_image_dir(dir), ImageError);
+    flip(at);
+  }
+  pid_t restored = restore_process(read_image_dir(dir, PagesCheck::kByRestore));
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_sleeping(restored));
+  ASSERT_EQ(kill(restored, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(restored), kVictimOk);
+  v.pid = -1;
+}
+
 // An exec'd program has its own layout (vDSO elsewhere, another executable), so the
 // restorer must move the vDSO group and replace the exe link.
 TEST(DumpRestore, ExecedProgramGetsItsLayoutExeAndArgsBack) {

@@ -90,4 +90,16 @@ inline Image make_valid_image() {
   return img;
 }
 
+// The same process as a tree of one, as every dump records it (format version 3).
+inline Image make_valid_tree_image() {
+  Image img = make_valid_image();
+  auto* r = img.tree.add_processes();
+  r->set_pid(img.process.pid());
+  r->set_ppid(100);
+  r->set_pgid(100);
+  r->set_sid(100);
+  r->set_exit_signal(17);  // SIGCHLD
+  return img;
+}
+
 }  // namespace flakelab::engine::testing

@@ -155,10 +155,10 @@ TEST(ImageCorruption, WrongMagic) {
 
 TEST(ImageCorruption, WrongVersion) {
   Files f = encode(make_valid_image());
-  f.process = reframe_process(make_valid_image().process, kTreeFormatVersion + 1);
+  f.process = reframe_process(make_valid_image().process, kPageAlignedFormatVersion + 1);
   std::string msg = decode_error(f);
   expect_names(msg, "process.img", "version");
-  EXPECT_NE(msg.find("format version 3 is not supported"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("format version 4 is not supported"), std::string::npos) << msg;
 }
 
 TEST(ImageCorruption, AbsurdPayloadLength) {

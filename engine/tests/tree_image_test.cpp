@@ -1,11 +1,13 @@
-// The tree part of the image format: version 2 round trips, version 1 images
-// still read, and every rule of the tree records refused with a clear message.
+// The tree part of the image format: version 3 round trips, version 1 and 2
+// images still read, and every rule of the tree records refused with a clear
+// message.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
 #include <cstring>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "flakelab/engine/error.h"
@@ -92,13 +94,48 @@ TEST(TreeImage, SingleProcessImagesStayVersionOne) {
   EXPECT_TRUE(back.tree.processes().empty());
   auto [tree_process, tree_pages] = encode_image_files(make_tree_image());
   std::memcpy(&version, tree_process.data() + 8, 4);
-  EXPECT_EQ(version, kTreeFormatVersion);
+  EXPECT_EQ(version, kPageAlignedFormatVersion);
+}
+
+TEST(TreeImage, VersionThreePagesStartOnAPageBoundary) {
+  auto [process, pages] = encode_image_files(make_tree_image());
+  uint32_t version, header_size;
+  std::memcpy(&version, pages.data() + 8, 4);
+  std::memcpy(&header_size, pages.data() + 12, 4);
+  EXPECT_EQ(version, kPageAlignedFormatVersion);
+  EXPECT_EQ(header_size, 4096u);
+  std::memcpy(&header_size, process.data() + 12, 4);
+  EXPECT_EQ(header_size, detail::kHeaderSize);  // the process file keeps the short header
+  for (size_t i = detail::kHeaderSize; i < 4096; ++i) ASSERT_EQ(pages[i], 0) << "padding byte " << i;
+  Image img = make_tree_image();
+  ASSERT_EQ(pages.size(), 4096 + img.pages.size() + img.descendants[0].pages.size());
+  EXPECT_EQ(std::memcmp(pages.data() + 4096, img.pages.data(), img.pages.size()), 0);
+}
+
+TEST(TreeImage, VersionTwoImagesStayReadable) {
+  // What a build before version 3 wrote: the same payloads behind 32-byte headers.
+  Image img = make_tree_image();
+  auto [process, pages] = encode_image_files(img);
+  std::span<const uint8_t> meta(process.data() + detail::kHeaderSize, process.size() - detail::kHeaderSize);
+  std::span<const uint8_t> payload(pages.data() + 4096, pages.size() - 4096);
+  Image back = decode_image(detail::frame(detail::kProcessMagic, meta, kTreeFormatVersion),
+                            detail::frame(detail::kPagesMagic, payload, kTreeFormatVersion));
+  ASSERT_EQ(back.descendants.size(), 1u);
+  EXPECT_EQ(back.pages, img.pages);
+  EXPECT_EQ(back.descendants[0].pages, img.descendants[0].pages);
+  // A version 2 pages file beside a version 3 process file is refused.
+  try {
+    decode_image(process, detail::frame(detail::kPagesMagic, payload, kTreeFormatVersion));
+    FAIL() << "accepted";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(e.field(), "version") << e.what();
+  }
 }
 
 TEST(TreeImage, MismatchedFileVersionsAndPagesAreRefused) {
   Image img = make_tree_image();
   auto [process, pages] = encode_image_files(img);
-  auto old_pages = encode_pages_file(img.pages);  // version 1 pages beside a version 2 tree
+  auto old_pages = encode_pages_file(img.pages);  // version 1 pages beside a version 3 tree
   try {
     decode_image(process, old_pages);
     FAIL() << "accepted";
@@ -106,7 +143,7 @@ TEST(TreeImage, MismatchedFileVersionsAndPagesAreRefused) {
     EXPECT_EQ(e.field(), "version") << e.what();
   }
   std::vector<uint8_t> short_payload(img.pages.begin(), img.pages.end());  // the child's pages missing
-  auto short_pages = detail::frame(detail::kPagesMagic, short_payload, kTreeFormatVersion);
+  auto short_pages = detail::frame(detail::kPagesMagic, short_payload, kPageAlignedFormatVersion);
   try {
     decode_image(process, short_pages);
     FAIL() << "accepted";

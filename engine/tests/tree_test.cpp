@@ -87,16 +87,18 @@ bool exists(pid_t pid) { return kill(pid, 0) == 0; }  // zombies too
 bool same_file(pid_t a, int fa, pid_t b, int fb) { return syscall(SYS_kcmp, a, b, KCMP_FILE, fa, fb) == 0; }
 
 // Dump (kill), check every process and pid is gone at once, restore (through an
-// image directory when `dir` is given) and check the tree is as before.
-void cycle(pid_t root, const std::string& dir = "") {
+// image directory when `dir` is given, written by the dump itself when
+// `dump_into_dir`) and check the tree is as before.
+void cycle(pid_t root, const std::string& dir = "", bool dump_into_dir = false) {
   ASSERT_TRUE(wait_tree_sleeping(root));
   auto before = snapshot(root);
-  Image image = dump_process(root);
+  Image image = dump_into_dir ? dump_process_to_dir(root, dir) : dump_process(root);
   EXPECT_EQ(image.tree.processes_size(), static_cast<int>(before.size()));
   for (const auto& [pid, ids] : before) EXPECT_FALSE(exists(pid)) << "pid " << pid << " is still there after the dump";
   if (!dir.empty()) {
-    write_image_dir(image, dir);
-    image = read_image_dir(dir);
+    if (!dump_into_dir) write_image_dir(image, dir);
+    // As the CLI reads it: the pages of every process checked as restore copies them.
+    image = read_image_dir(dir, dump_into_dir ? PagesCheck::kByRestore : PagesCheck::kNow);
   }
   ASSERT_EQ(restore_process(image), root);
   ASSERT_TRUE(wait_tree_sleeping(root));
@@ -151,6 +153,18 @@ TEST(Trees, RepeatedCyclesThroughImageDirectories) {
   std::string text = show_image_text(image);
   EXPECT_NE(text.find("tree: 5 processes"), std::string::npos) << text;
   EXPECT_NE(show_image_json(image).find("\"processes\""), std::string::npos);
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  EXPECT_EQ(exit_code(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(Trees, RepeatedCyclesDumpingStraightIntoTheDirectory) {
+  TempDir tmp("flk-tree");
+  TreeChild v{start_tree_victim()};
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE("cycle " + std::to_string(i));
+    cycle(v.pid, tmp.path() + "/img", true);
+  }
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;

@@ -106,14 +106,12 @@ int dump_command(const DumpCommand& command) {
   if (command.pid <= 0) throw UsageError(fmt::format("-t {}: not a process id", command.pid));
   try {
     auto start = Clock::now();
-    engine::Image image = engine::dump_process(
-        command.pid, {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk});
-    log->info("dumped pid {} in {:.2f} ms: {}", command.pid, ms_since(start), describe(image));
+    // The image goes into the directory as it is read: pages never sit in our memory.
+    engine::Image image = engine::dump_process_to_dir(
+        command.pid, command.dir, {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk});
+    log->info("dumped pid {} into {} in {:.2f} ms: {}; pid {} {}", command.pid, command.dir, ms_since(start),
+              describe(image), command.pid, command.leave_running ? "left running" : "killed");
     log->debug("image:\n{}", engine::show_image_text(image));
-    auto write_start = Clock::now();
-    engine::write_image_dir(image, command.dir);
-    log->info("wrote {} in {:.2f} ms; pid {} {}", command.dir, ms_since(write_start), command.pid,
-              command.leave_running ? "left running" : "killed");
     return kExitOk;
   } catch (const engine::EngineError& e) {
     return engine_failed(*log, !command.log.log_file.empty(), e.what());
@@ -132,7 +130,8 @@ int restore_command(const RestoreCommand& command) {
   engine::RestoreStats stats;
   try {
     auto start = Clock::now();
-    engine::Image image = engine::read_image_dir(command.dir);
+    // Mapped, not read; the pages are checked as restore copies them.
+    engine::Image image = engine::read_image_dir(command.dir, engine::PagesCheck::kByRestore);
     log->info("read {} in {:.2f} ms: {}", command.dir, ms_since(start), describe(image));
     auto restore_start = Clock::now();
     pid = engine::restore_process(image, options, &stats);

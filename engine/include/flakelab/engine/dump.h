@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <string>
+
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine {
@@ -31,5 +33,13 @@ struct DumpOptions {
 // root by us if we are its parent), so every pid is free for restore_process().
 // Throws EngineError; every process is then left running exactly as before.
 Image dump_process(pid_t pid, const DumpOptions& options = {});
+
+// The same, writing the image into directory DIR (as write_image_dir() would,
+// format version 3) as it goes: each process's pages go from the process into
+// DIR/pages.img through a small buffer per copying thread, never all in memory
+// at once, and the tree is killed only once both files are in place. The
+// returned image's pages are read-only views of DIR/pages.img. On failure the
+// processes are left running and DIR holds no new pages file.
+Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options = {});
 
 }  // namespace flakelab::engine

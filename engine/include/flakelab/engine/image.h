@@ -5,12 +5,14 @@
 //   DIR/pages.img     header + the bytes of every PageRun, in order
 //
 // Each file starts with a 32-byte header: magic, format version, header size,
-// payload length and the payload's CRC32C (see image_file.cpp). Everything read
+// payload length and the payload's CRC32C (see image_file.cpp); a version 3
+// pages.img pads it to 4096 bytes. Everything read
 // back is untrusted: decode_image() and validate_image() throw ImageError naming
 // the file and field for anything malformed, and never crash.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -25,15 +27,31 @@ inline constexpr const char* kProcessFile = "process.img";
 inline constexpr const char* kPagesFile = "pages.img";
 // Version 1: process.img holds one pb::Process. Version 2 (process trees):
 // process.img holds a pb::TreeImage, pages.img the pages of every live process in
-// tree order. Readers take both; writers use 1 for images without tree records
-// (so such images stay readable by older builds) and 2 otherwise.
+// tree order. Version 3: as version 2, and pages.img's header is padded with
+// zeros to 4096 bytes (header_size 4096), so that the payload starts on a page
+// boundary: a dump writes pages straight from the process into the file, and
+// restore maps the file and copies from the page cache, neither holding the
+// pages in memory. Readers take all three; writers use 1 for images without tree
+// records (so such images stay readable by older builds) and 3 otherwise.
 inline constexpr uint32_t kImageFormatVersion = 1;
 inline constexpr uint32_t kTreeFormatVersion = 2;
+inline constexpr uint32_t kPageAlignedFormatVersion = 3;
 
 // One live process: metadata and its page data.
 struct ProcessImage {
   pb::Process process;
   PageBytes pages;   // concatenated PageRun contents
+};
+
+// The pages payload of an image read with PagesCheck::kByRestore, not checked
+// against its CRC yet: restore_process() checksums each piece of it just before
+// copying it into a process and fails (killing everything it made) if the whole
+// does not match, before any restored process runs.
+struct UncheckedPages {
+  std::string file;                 // names the error
+  const uint8_t* payload = nullptr;  // the mapped payload; the image's pages are views of it
+  uint64_t size = 0;
+  uint32_t crc = 0;                 // what the header says
 };
 
 struct Image {
@@ -45,6 +63,8 @@ struct Image {
   // order. Empty: a single process without tree records (version 1 images).
   pb::TreeImage tree;
   std::vector<ProcessImage> descendants;
+  // Set only by read_image_dir(dir, PagesCheck::kByRestore) for a mapped payload.
+  std::shared_ptr<const UncheckedPages> unchecked_pages;
 };
 
 // Limits that keep a hostile image from making us allocate or loop without bound.
@@ -82,8 +102,14 @@ void validate_image(const Image& image, const std::string& process_name = kProce
                     const std::string& pages_name = kPagesFile);
 
 // Writes DIR/process.img and DIR/pages.img (DIR is created if missing); each file is
-// written to a temporary name, fsync'd and renamed into place.
+// written to a temporary name and renamed into place, pages.img first.
 void write_image_dir(const Image& image, const std::string& dir);
-Image read_image_dir(const std::string& dir);
+// Reads and checks both files. The pages of a version 3 image are a view of
+// DIR/pages.img mapped read-only; older versions are read into memory. The page
+// data is checked against its CRC before this returns, or, with kByRestore and a
+// version 3 image, by restore_process() as it copies the pages (one pass over
+// them instead of two); nothing else may use such pages unchecked.
+enum class PagesCheck { kNow, kByRestore };
+Image read_image_dir(const std::string& dir, PagesCheck pages_check = PagesCheck::kNow);
 
 }  // namespace flakelab::engine
