@@ -38,7 +38,7 @@ enum class RequestKind : uint32_t { kLaunch = 1, kPidfd = 2 };
 
 // Harness -> host: kLaunch starts a trial (the result pipe's write end rides along);
 // kPidfd asks for the running trial's pidfd (only needed to signal it at a timeout).
-struct LaunchMessage {
+struct RequestMessage {
   RequestKind kind;
   int64_t index;
   uint64_t seed;
@@ -63,7 +63,7 @@ namespace {
 
 using ReportMessage = TrialHost::ReportMessage;
 
-constexpr size_t kMaxLaunchBytes = sizeof(LaunchMessage) + 4096;
+constexpr size_t kMaxRequestBytes = sizeof(RequestMessage) + 4096;
 
 // Sends `bytes` with `fd` (unless -1) as SCM_RIGHTS. Returns false if the peer is gone.
 bool send_message(int socket, const void* bytes, size_t size, int fd) {
@@ -261,7 +261,7 @@ void kill_everything_else() {
   }
 }
 
-TrialRequest request_from(const LaunchMessage& launch, std::string temp_dir, const TrialRequest& prototype) {
+TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, const TrialRequest& prototype) {
   TrialRequest request = prototype;
   request.index = launch.index;
   request.seed = launch.seed;
@@ -294,12 +294,12 @@ TrialRequest request_from(const LaunchMessage& launch, std::string temp_dir, con
   } catch (const std::exception& e) {
     host_fail(control, e.what());
   }
-  alignas(LaunchMessage) char buffer[kMaxLaunchBytes];
+  alignas(RequestMessage) char buffer[kMaxRequestBytes];
   // Receives the next request; answers kPidfd ones itself (with `trial_pidfd`, -1 for
   // none). Returns a launch, or nullopt when the trial ended first (`trial_pidfd` is
   // readable). Ends the host when the harness is gone.
   struct Launch {
-    LaunchMessage header;
+    RequestMessage header;
     std::string temp_dir;
     UniqueFd result_write;
   };
@@ -316,7 +316,7 @@ TrialRequest request_from(const LaunchMessage& launch, std::string temp_dir, con
       UniqueFd passed;
       const ssize_t n = receive_message(control, buffer, sizeof buffer, passed);
       if (n == 0) ::_exit(0);  // the harness is done with this host: its namespaces go with it
-      LaunchMessage message;
+      RequestMessage message;
       if (n < static_cast<ssize_t>(sizeof message)) host_fail(control, fmt::format("malformed request ({} bytes)", n));
       ::memcpy(&message, buffer, sizeof message);
       if (message.kind == RequestKind::kPidfd) {
@@ -412,8 +412,8 @@ bool TrialHost::serves(const TrialRequest& request) const {
 
 void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
   if (!serves(request)) throw HarnessError(fmt::format("trial host {} cannot run this trial", pid()));
-  std::string message(sizeof(LaunchMessage), '\0');
-  LaunchMessage launch{};
+  std::string message(sizeof(RequestMessage), '\0');
+  RequestMessage launch{};
   launch.kind = RequestKind::kLaunch;
   launch.index = request.index;
   launch.seed = request.seed;
@@ -422,7 +422,7 @@ void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
   }
   ::memcpy(message.data(), &launch, sizeof launch);
   message += request.temp_dir;
-  if (message.size() > kMaxLaunchBytes) {
+  if (message.size() > kMaxRequestBytes) {
     throw HarnessError(fmt::format("trial temp dir path too long ({} bytes)", request.temp_dir.size()));
   }
   if (!send_message(control_.get(), message.data(), message.size(), result_write.get())) {
@@ -432,7 +432,7 @@ void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
 }
 
 UniqueFd TrialHost::trial_pidfd() {
-  LaunchMessage ask{};
+  RequestMessage ask{};
   ask.kind = RequestKind::kPidfd;
   if (!send_message(control_.get(), &ask, sizeof ask, -1)) return UniqueFd();  // dead: read_end() says so
   for (;;) {
