@@ -88,16 +88,25 @@ void BM_Restore(benchmark::State& state) {
 }
 BENCHMARK(BM_Restore)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
+// An image directory on tmpfs (the CLI benchmarks' place), removed with its contents.
+struct ShmDir {
+  ShmDir() {
+    char tmpl[] = "/dev/shm/flk-bench-XXXXXX";
+    if (mkdtemp(tmpl)) path = tmpl;
+  }
+  ~ShmDir() {
+    if (!path.empty()) std::filesystem::remove_all(path);
+  }
+  std::string path;  // empty if mkdtemp failed
+};
+
 // The CLI's dump without the exec: straight into an image directory on tmpfs,
 // then restored from it (untimed) for the next round.
 void BM_DumpToDir(benchmark::State& state) {
+  ShmDir shm;
+  if (shm.path.empty()) return state.SkipWithError("mkdtemp in /dev/shm");
+  const std::string& dir = shm.path;
   pid_t pid = start_idle_victim(static_cast<size_t>(state.range(0)));
-  char tmpl[] = "/dev/shm/flk-bench-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    state.SkipWithError("mkdtemp");
-    return;
-  }
-  std::string dir = tmpl;
   for (auto _ : state) {
     auto t0 = Clock::now();
     dump_process_to_dir(pid, dir);
@@ -106,20 +115,16 @@ void BM_DumpToDir(benchmark::State& state) {
     restore_process(read_image_dir(dir, PagesCheck::kByRestore));
   }
   stop_victim(pid);
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_DumpToDir)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 // The CLI's restore without the exec: from an image directory on tmpfs, the
 // pages checked as they are copied.
 void BM_RestoreFromDir(benchmark::State& state) {
+  ShmDir shm;
+  if (shm.path.empty()) return state.SkipWithError("mkdtemp in /dev/shm");
+  const std::string& dir = shm.path;
   pid_t pid = start_idle_victim(static_cast<size_t>(state.range(0)));
-  char tmpl[] = "/dev/shm/flk-bench-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    state.SkipWithError("mkdtemp");
-    return;
-  }
-  std::string dir = tmpl;
   for (auto _ : state) {
     dump_process_to_dir(pid, dir);
     auto t0 = Clock::now();
@@ -128,7 +133,6 @@ void BM_RestoreFromDir(benchmark::State& state) {
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
   }
   stop_victim(pid);
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_RestoreFromDir)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 

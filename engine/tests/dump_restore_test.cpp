@@ -118,9 +118,7 @@ TEST(DumpRestore, DumpIntoADirectoryThatCannotBeWrittenLeavesTheVictimRunning) {
   EXPECT_THROW(dump_process_to_dir(v.pid, not_a_dir + "/img"), EngineError);
   ASSERT_TRUE(alive(v.pid));
   ASSERT_TRUE(wait_sleeping(v.pid));
-  std::ifstream in("/proc/" + std::to_string(v.pid) + "/status");
-  std::string status((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos);
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
