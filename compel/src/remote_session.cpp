@@ -94,8 +94,20 @@ void RemoteSession::arm() {
 
 long RemoteSession::run_stub(const user_regs_struct& call_regs) {
   user_regs_struct regs = call_regs;
-  regs.orig_rax = static_cast<uint64_t>(-1);  // no syscall-restart fixups on the way out
   regs.rip = stub_addr_;
+  return static_cast<long>(run_until(regs, stub_addr_ + kStubLength - 1).rax);
+}
+
+user_regs_struct RemoteSession::run_to_trap(const user_regs_struct& regs, uint64_t trap_at) {
+  if (running_free_) throw CompelError("remote code: " + tid_text(thread_.tid()) + " is running injected code", EBUSY);
+  arm();
+  return run_until(regs, trap_at);
+}
+
+// `call_regs.rip` runs until the int3 at `trap_at` (rip is one past it then).
+user_regs_struct RemoteSession::run_until(const user_regs_struct& call_regs, uint64_t trap_at) {
+  user_regs_struct regs = call_regs;
+  regs.orig_rax = static_cast<uint64_t>(-1);  // no syscall-restart fixups on the way out
   thread_.set_regs(regs);
   regs_dirty_ = true;
   thread_.resume();
@@ -111,7 +123,7 @@ long RemoteSession::run_stub(const user_regs_struct& call_regs) {
     }
     if ((status >> 16) == 0 && sig == SIGTRAP) {
       user_regs_struct after = thread_.get_regs();
-      if (after.rip == stub_addr_ + kStubLength) return static_cast<long>(after.rax);
+      if (after.rip == trap_at + 1) return after;
     }
     if ((status >> 16) == 0 && sig != SIGTRAP) {
       // A signal arrived before signals were blocked (only possible in the first
@@ -122,7 +134,7 @@ long RemoteSession::run_stub(const user_regs_struct& call_regs) {
       continue;
     }
     user_regs_struct now = thread_.get_regs();
-    throw CompelError("remote syscall " + std::to_string(call_regs.rax) + " in " + tid_text(thread_.tid()) +
+    throw CompelError("remote code (rax " + std::to_string(call_regs.rax) + ") in " + tid_text(thread_.tid()) +
                           ": unexpected stop (signal " + std::to_string(sig) + ", event " +
                           std::to_string(status >> 16) + ") at ip 0x" + [&] {
                             char buf[32];

@@ -38,6 +38,7 @@
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "proc_files.h"
+#include "syscall_batch.h"
 #include "fifos.h"
 #include "saved_files.h"
 #include "restore_steps.h"
@@ -131,7 +132,15 @@ class Transmuter {
  public:
   Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
              const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
-      : s_(session), pid_(pid), pages_(pages), p_(p), t_(t), files_(files), checker_(checker), scratch_(pid, t) {}
+      : s_(session),
+        pid_(pid),
+        pages_(pages),
+        p_(p),
+        t_(t),
+        files_(files),
+        checker_(checker),
+        scratch_(pid, t),
+        batch_(session, pid, t, "restoring pid " + std::to_string(pid)) {}
 
   void run() {
     forget_rseq();
@@ -143,10 +152,12 @@ class Transmuter {
     move_vdso_group(s_, current, p_, busy);
     map_vmas();
     write_pages();
+    // One batch from here to the fds: none of these calls needs another's result.
     protect_vmas();
     set_signal_state();
     set_attributes();
     install_fds();
+    batch_.flush();
     add_epoll_watches();
   }
 
@@ -169,16 +180,33 @@ class Transmuter {
            kRseqFlagUnregister, rseq.signature);
   }
 
+  // Everything but the trampoline and the vDSO group, in as few munmaps as the
+  // kept mappings allow: one span runs over gaps up to the next kept mapping.
   void unmap_everything_else() {
+    const uint64_t lo = t_.base, hi = t_.base + Trampoline::kSize;
+    std::vector<std::pair<uint64_t, uint64_t>> spans;
+    bool open = false;
+    auto extend = [&](uint64_t a, uint64_t b) {
+      if (a >= b) return;
+      if (open) {
+        spans.back().second = b;
+      } else {
+        spans.emplace_back(a, b);
+        open = true;
+      }
+    };
     for (const auto& m : procfs::read_maps(pid_, false)) {
-      if (m.path == "[vsyscall]" || m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") continue;
-      uint64_t lo = t_.base, hi = t_.base + Trampoline::kSize;
-      auto unmap = [&](uint64_t a, uint64_t b) {
-        if (a < b) call("munmap " + hex(a), SYS_munmap, static_cast<long>(a), static_cast<long>(b - a));
-      };
-      unmap(m.start, std::min(m.end, lo));
-      unmap(std::max(m.start, hi), m.end);
+      if (m.path == "[vsyscall]" || m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") {
+        open = false;
+        continue;
+      }
+      extend(m.start, std::min(m.end, lo));
+      if (m.end > lo && m.start < hi) open = false;  // the trampoline itself (or a mapping around it)
+      extend(std::max(m.start, hi), m.end);
     }
+    for (const auto& [a, b] : spans)
+      batch_.add("munmap " + hex(a) + "-" + hex(b), SYS_munmap, static_cast<long>(a), static_cast<long>(b - a));
+    batch_.flush();
   }
 
   // Before any file is mapped again: replacing the exe link is refused while the
@@ -207,13 +235,12 @@ class Transmuter {
 
   void map_vmas() {
     for (const auto& v : p_.vmas()) {
+      // MAP_FIXED: a successful mmap is at v.start(), so the batch checks errors only.
       if (v.kind() == pb::VMA_FILE_SHARED || v.kind() == pb::VMA_SAVED_SHARED) {
         // No pages to write: map it as it was right away.
-        long r = call("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
-                      static_cast<long>(v.end() - v.start()), v.prot(), MAP_SHARED | MAP_FIXED, files_.fd_for(v),
-                      static_cast<long>(v.pgoff()));
-        if (static_cast<uint64_t>(r) != v.start())
-          throw EngineError("restore pid " + std::to_string(pid_) + ": mmap " + hex(v.start()) + " landed at " + hex(r));
+        batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
+                   static_cast<long>(v.end() - v.start()), v.prot(), MAP_SHARED | MAP_FIXED, files_.fd_for(v),
+                   static_cast<long>(v.pgoff()));
         continue;
       }
       if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
@@ -227,11 +254,10 @@ class Transmuter {
         fd = files_.fd_for(v);
         off = static_cast<long>(v.pgoff());
       }
-      long r = call("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
-                    static_cast<long>(v.end() - v.start()), PROT_READ | PROT_WRITE, flags, fd, off);
-      if (static_cast<uint64_t>(r) != v.start())
-        throw EngineError("restore pid " + std::to_string(pid_) + ": mmap " + hex(v.start()) + " landed at " + hex(r));
+      batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
+                 static_cast<long>(v.end() - v.start()), PROT_READ | PROT_WRITE, flags, fd, off);
     }
+    batch_.flush();
   }
 
   // A userfaultfd of the target's (it makes one, we take it with pidfd_getfd), or
@@ -316,8 +342,8 @@ class Transmuter {
     for (const auto& v : p_.vmas()) {
       if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
       if (v.prot() == (PROT_READ | PROT_WRITE)) continue;
-      call("mprotect " + hex(v.start()), SYS_mprotect, static_cast<long>(v.start()),
-           static_cast<long>(v.end() - v.start()), v.prot());
+      batch_.add("mprotect " + hex(v.start()), SYS_mprotect, static_cast<long>(v.start()),
+                 static_cast<long>(v.end() - v.start()), v.prot());
     }
   }
 
@@ -332,14 +358,13 @@ class Transmuter {
       } ksa{};  // SIG_DFL unless saved
       if (auto it = saved.find(sig); it != saved.end())
         ksa = {it->second->handler(), it->second->flags(), it->second->restorer(), it->second->mask()};
-      uint64_t addr = put(&ksa, sizeof(ksa));
-      call("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, static_cast<long>(addr), 0, 8);
-      reset_scratch();
+      uint64_t addr = batch_.put(&ksa, sizeof(ksa));
+      batch_.add("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, static_cast<long>(addr), 0, 8);
     }
     for (const auto& it : p_.itimers()) {
       itimerval v{{it.interval_sec(), it.interval_usec()}, {it.value_sec(), it.value_usec()}};
-      call("setitimer " + std::to_string(it.which()), SYS_setitimer, it.which(), static_cast<long>(put(&v, sizeof(v))), 0);
-      reset_scratch();
+      batch_.add("setitimer " + std::to_string(it.which()), SYS_setitimer, it.which(),
+                 static_cast<long>(batch_.put(&v, sizeof(v))), 0);
     }
   }
 
@@ -349,17 +374,17 @@ class Transmuter {
   void install_fds() {
     std::vector<uint32_t> keep;
     for (const auto& fd : p_.fds()) {
-      call("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.tree->file_fd(p_, fd.file()), fd.fd(),
-           fd.cloexec() ? O_CLOEXEC : 0);
+      batch_.add("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.tree->file_fd(p_, fd.file()), fd.fd(),
+                 fd.cloexec() ? O_CLOEXEC : 0);
       keep.push_back(fd.fd());
     }
     std::sort(keep.begin(), keep.end());
     uint64_t from = 0;
     for (uint32_t k : keep) {
-      if (k > from) call("close_range", SYS_close_range, static_cast<long>(from), k - 1, 0);
+      if (k > from) batch_.add("close_range", SYS_close_range, static_cast<long>(from), k - 1, 0);
       from = uint64_t{k} + 1;
     }
-    call("close_range", SYS_close_range, static_cast<long>(from), ~0u, 0);
+    batch_.add("close_range", SYS_close_range, static_cast<long>(from), ~0u, 0);
   }
 
   // Needs every fd in place: watches are keyed by the target's fd numbers.
@@ -374,13 +399,12 @@ class Transmuter {
   }
 
   void set_attributes() {
-    call("fchdir", SYS_fchdir, files_.cwd.get());
-    call("umask", SYS_umask, p_.umask());
-    call("personality", SYS_personality, p_.personality());
+    batch_.add("fchdir", SYS_fchdir, files_.cwd.get());
+    batch_.add("umask", SYS_umask, p_.umask());
+    batch_.add("personality", SYS_personality, p_.personality());
     std::string comm = p_.comm();
-    call("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, static_cast<long>(put(comm.c_str(), comm.size() + 1)));
-    reset_scratch();
-    call("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
+    batch_.add("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, static_cast<long>(batch_.put(comm.c_str(), comm.size() + 1)));
+    batch_.add("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
   }
 
   compel::RemoteSession& s_;
@@ -391,6 +415,7 @@ class Transmuter {
   const InheritedFiles& files_;
   PagesChecker* checker_;
   Scratch scratch_;
+  SyscallBatch batch_;  // flushed before scratch_ is used again: both write the scratch area
 };
 
 void PagesChecker::add(const uint8_t* data, size_t len) {

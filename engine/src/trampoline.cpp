@@ -37,9 +37,29 @@ std::vector<uint8_t> trampoline_code(int ready_fd) {
       0xb8, 0x22, 0x00, 0x00, 0x00,        // 72: mov $SYS_pause, %eax
       0x0f, 0x05,                          // 77: syscall
       0xeb, 0xf7};                         // 79: jmp 72
-  std::vector<uint8_t> code(kSpawnOffset + sizeof(spawn), 0xcc);  // int3 padding
+  const uint8_t batch[] = {
+      0x4d, 0x85, 0xed,                    // 0x00: test %r13, %r13
+      0x74, 0x35,                          // 0x03: jz 0x3a
+      0x49, 0x8b, 0x04, 0x24,              // 0x05: mov (%r12), %rax
+      0x49, 0x8b, 0x7c, 0x24, 0x08,        // 0x09: mov 8(%r12), %rdi
+      0x49, 0x8b, 0x74, 0x24, 0x10,        // 0x0e: mov 16(%r12), %rsi
+      0x49, 0x8b, 0x54, 0x24, 0x18,        // 0x13: mov 24(%r12), %rdx
+      0x4d, 0x8b, 0x54, 0x24, 0x20,        // 0x18: mov 32(%r12), %r10
+      0x4d, 0x8b, 0x44, 0x24, 0x28,        // 0x1d: mov 40(%r12), %r8
+      0x4d, 0x8b, 0x4c, 0x24, 0x30,        // 0x22: mov 48(%r12), %r9
+      0x0f, 0x05,                          // 0x27: syscall
+      0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff,  // 0x29: cmp $-4095, %rax
+      0x73, 0x09,                          // 0x2f: jae 0x3a (failed)
+      0x49, 0x83, 0xc4, 0x38,              // 0x31: add $56, %r12
+      0x49, 0xff, 0xcd,                    // 0x35: dec %r13
+      0xeb, 0xc6,                          // 0x38: jmp 0x00
+      0xcc};                               // 0x3a: int3 (back to the injector)
+  static_assert(sizeof(batch) == kBatchTrapOffset - kBatchOffset + 1);
+  static_assert(kBatchEntryWords * 8 == 0x38);
+  std::vector<uint8_t> code(kBatchOffset + sizeof(batch), 0xcc);  // int3 padding
   std::memcpy(code.data(), c.data(), c.size());
   std::memcpy(code.data() + kSpawnOffset, spawn, sizeof(spawn));
+  std::memcpy(code.data() + kBatchOffset, batch, sizeof(batch));
   return code;
 }
 

@@ -24,8 +24,15 @@ struct Trampoline {
 // At kSpawnOffset: syscall (the injector loads clone3 arguments); the parent
 // thread then traps (int3) back to the injector, the new thread sleeps in pause()
 // with the signals it inherited blocked, until the injector takes it over.
+// At kBatchOffset: makes the syscalls of a table one after the other (r12: the
+// table, 7 words per call: nr and six arguments; r13: how many), stopping at the
+// first that fails; then int3 at kBatchTrapOffset. On the trap r13 is 0 if all
+// succeeded, else r12 points at the failed call and rax holds -errno.
 std::vector<uint8_t> trampoline_code(int ready_fd);
 inline constexpr uint64_t kSpawnOffset = 64;
+inline constexpr uint64_t kBatchOffset = 128;
+inline constexpr uint64_t kBatchTrapOffset = kBatchOffset + 0x3a;
+inline constexpr uint64_t kBatchEntryWords = 7;
 
 // clone3() with set_tid = {pid}; the child blocks all signals, asks for SIGKILL
 // if the restorer dies, maps the trampoline at `t.base`, copies `code` there and

@@ -37,6 +37,12 @@ class RemoteSession {
   long syscall_checked(std::string_view what, long nr, long a1 = 0, long a2 = 0, long a3 = 0,
                        long a4 = 0, long a5 = 0, long a6 = 0);
 
+  // Runs injected code that ends in an int3: `regs` (original_regs() with rip and
+  // whatever the code reads changed) with all signals blocked, until the thread
+  // traps on the int3 at `trap_at`; returns its registers there. Any other stop is
+  // an error (CompelError). The code must not return into the thread's own code.
+  user_regs_struct run_to_trap(const user_regs_struct& regs, uint64_t trap_at);
+
   // Starts the thread running code at `rip` with stack `rsp` and first argument `rdi`,
   // all signals blocked. The thread runs free until interrupt_running().
   void run_free(uint64_t rip, uint64_t rsp, uint64_t rdi);
@@ -62,6 +68,7 @@ class RemoteSession {
   void install_stub();
   void remove_stub();
   long run_stub(const user_regs_struct& regs);
+  user_regs_struct run_until(const user_regs_struct& regs, uint64_t trap_at);
 
   SeizedThread& thread_;
   user_regs_struct orig_regs_{};

@@ -1,0 +1,103 @@
+// SyscallBatch: calls made in order in the target, with the memory they read;
+// more calls and data than one batch holds; the first failure named and the
+// calls after it not made.
+#include "syscall_batch.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/seized_process.h"
+#include "flakelab/engine/victims.h"
+#include "test_support.h"
+#include "trampoline.h"
+
+namespace flakelab::engine {
+namespace {
+
+namespace victims = flakelab::engine::testing;
+using testing::ChildPid;
+using testing::proc_status_field;
+
+pid_t start_sleeper() {
+  return victims::start_victim("sleeper", [](int ready) {
+    if (write(ready, "r", 1) != 1) _exit(100);
+    for (;;) pause();
+  });
+}
+
+std::string comm_of(pid_t pid) { return proc_status_field(pid, "Name"); }
+
+// A trampoline's code mapped into a seized victim, as a restore has it.
+struct Target {
+  ChildPid child{start_sleeper()};
+  compel::SeizedProcess process{child.pid};
+  compel::RemoteSession session{process.leader()};
+  Trampoline t;
+
+  Target() {
+    long base = session.syscall_checked("mmap trampoline", SYS_mmap, 0, Trampoline::kSize,
+                                        PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    t.base = static_cast<uint64_t>(base);
+    auto code = trampoline_code(0);
+    iovec local{code.data(), code.size()};
+    iovec remote{reinterpret_cast<void*>(t.base), code.size()};
+    if (process_vm_writev(child.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(code.size()))
+      throw std::runtime_error("process_vm_writev of the trampoline code failed");
+  }
+};
+
+TEST(SyscallBatch, MakesThousandsOfCallsWithTheirDataInOrder) {
+  Target target;
+  SyscallBatch batch(target.session, target.child.pid, target.t, "test");
+  // 3,000 names of 16 bytes: more calls than one table holds and more data than
+  // one data area, so put() and add() both flush on the way.
+  std::string last;
+  for (int i = 0; i < 3000; ++i) {
+    char name[16];
+    snprintf(name, sizeof(name), "batch%05d", i);
+    last = name;
+    batch.add("prctl PR_SET_NAME " + last, SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(name, sizeof(name))));
+  }
+  EXPECT_GT(batch.pending(), 0u);
+  EXPECT_NE(comm_of(target.child.pid), last) << "the last call ran before flush()";
+  batch.flush();
+  EXPECT_EQ(batch.pending(), 0u);
+  EXPECT_EQ(comm_of(target.child.pid), last);
+}
+
+TEST(SyscallBatch, FirstFailureIsNamedAndTheRestIsNotMade) {
+  Target target;
+  SyscallBatch batch(target.session, target.child.pid, target.t, "restoring pid 42");
+  const char first[16] = "first";
+  const char after[16] = "after";
+  batch.add("prctl PR_SET_NAME first", SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(first, sizeof(first))));
+  batch.add("close of a bad fd", SYS_close, 100000);
+  batch.add("prctl PR_SET_NAME after", SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(after, sizeof(after))));
+  try {
+    batch.flush();
+    FAIL() << "flush succeeded";
+  } catch (const compel::CompelError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("remote close of a bad fd (restoring pid 42) in tid " + std::to_string(target.child.pid)),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("EBADF"), std::string::npos) << msg;
+    EXPECT_EQ(e.error_number(), EBADF);
+  }
+  EXPECT_EQ(comm_of(target.child.pid), "first") << "a call after the failed one was made";
+  // The batch is usable again, and the thread still answers remote calls.
+  batch.add("getpid", SYS_getpid);
+  EXPECT_NO_THROW(batch.flush());
+  EXPECT_EQ(target.session.syscall(SYS_getpid), target.child.pid);
+}
+
+}  // namespace
+}  // namespace flakelab::engine
