@@ -5,8 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
-#include <sstream>
+#include <string_view>
 
 #include "flakelab/engine/error.h"
 
@@ -50,39 +51,74 @@ std::string MapEntry::describe() const {
   return s;
 }
 
+namespace {
+
+// Hand-rolled field parsing: a dump reads the maps several times, and sscanf and
+// iostreams cost more than the reads themselves.
+bool take_number(std::string_view& s, uint64_t& v, int base) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc()) return false;
+  s.remove_prefix(static_cast<size_t>(p - s.data()));
+  return true;
+}
+
+bool take_char(std::string_view& s, char c) {
+  if (s.empty() || s[0] != c) return false;
+  s.remove_prefix(1);
+  return true;
+}
+
+// "start-end perms offset major:minor inode   path"
+bool parse_map_header(std::string_view s, MapEntry& e) {
+  uint64_t dev_major, dev_minor;
+  if (!take_number(s, e.start, 16) || !take_char(s, '-') || !take_number(s, e.end, 16) || !take_char(s, ' '))
+    return false;
+  if (s.size() < 5 || s[4] != ' ') return false;
+  e.prot = (s[0] == 'r' ? PROT_READ : 0) | (s[1] == 'w' ? PROT_WRITE : 0) | (s[2] == 'x' ? PROT_EXEC : 0);
+  e.shared = s[3] == 's';
+  s.remove_prefix(5);
+  if (!take_number(s, e.pgoff, 16) || !take_char(s, ' ') || !take_number(s, dev_major, 16) || !take_char(s, ':') ||
+      !take_number(s, dev_minor, 16) || !take_char(s, ' ') || !take_number(s, e.inode, 10))
+    return false;
+  if (!s.empty() && s[0] != ' ') return false;
+  while (!s.empty() && s[0] == ' ') s.remove_prefix(1);
+  e.path = std::string(s);
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string_view> split_words(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+    size_t b = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t' && s[i] != '\n') ++i;
+    if (i > b) out.push_back(s.substr(b, i - b));
+  }
+  return out;
+}
+
 std::vector<MapEntry> read_maps(pid_t pid, bool vm_flags) {
   std::string path = "/proc/" + std::to_string(pid) + (vm_flags ? "/smaps" : "/maps");
   std::string text = read_file(path);
   std::vector<MapEntry> maps;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
     if (line.empty()) continue;
     char c = line[0];
     bool header = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
     if (header) {
       MapEntry e;
-      unsigned long long start, end, off, inode;
-      char perms[5] = {};
-      int consumed = 0;
-      unsigned dmaj, dmin;
-      if (sscanf(line.c_str(), "%llx-%llx %4s %llx %x:%x %llu%n", &start, &end, perms, &off, &dmaj, &dmin, &inode,
-                 &consumed) < 7)
-        throw EngineError("parse " + path + ": unexpected line \"" + line + "\"");
-      e.start = start;
-      e.end = end;
-      e.pgoff = off;
-      e.inode = inode;
-      e.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
-      e.shared = perms[3] == 's';
-      size_t p = static_cast<size_t>(consumed);
-      while (p < line.size() && line[p] == ' ') ++p;
-      e.path = line.substr(p);
+      if (!parse_map_header(line, e))
+        throw EngineError("parse " + path + ": unexpected line \"" + std::string(line) + "\"");
       maps.push_back(std::move(e));
-    } else if (line.rfind("VmFlags:", 0) == 0 && !maps.empty()) {
-      std::istringstream flags(line.substr(8));
-      std::string f;
-      while (flags >> f) {
+    } else if (line.substr(0, 8) == "VmFlags:" && !maps.empty()) {
+      for (std::string_view f : split_words(line.substr(8))) {
         if (f == "gd") maps.back().growsdown = true;
         if (f == "nr") maps.back().noreserve = true;
         if (f == "mw") maps.back().maywrite = true;
@@ -109,10 +145,8 @@ std::vector<std::string> stat_fields(pid_t pid) {
   std::string text = read_file(path);
   size_t close = text.rfind(')');
   if (close == std::string::npos) throw EngineError("parse " + path + ": no command name");
-  std::istringstream in(text.substr(close + 1));
   std::vector<std::string> out;
-  std::string f;
-  while (in >> f) out.push_back(f);
+  for (std::string_view w : split_words(std::string_view(text).substr(close + 1))) out.emplace_back(w);
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace flakelab::engine::procfs {
@@ -34,6 +35,9 @@ std::vector<MapEntry> read_maps(pid_t pid, bool vm_flags = true);
 
 // The value after "Key:" in /proc/PID/status, or "" if absent.
 std::string status_field(pid_t pid, const std::string& key);
+
+// Whitespace-separated words of `s` (views into it).
+std::vector<std::string_view> split_words(std::string_view s);
 
 // Fields of /proc/PID/stat after the command name; index 0 is field 3 (state).
 std::vector<std::string> stat_fields(pid_t pid);

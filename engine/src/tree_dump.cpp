@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -48,21 +49,26 @@ struct Stat {
 
 // /proc/PID/stat, or nothing if the process is gone.
 std::optional<Stat> read_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  try {
+    text = procfs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const EngineError&) {
+    return std::nullopt;  // gone (or never was)
+  }
   size_t close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream rest(text.substr(close + 2));
-  std::vector<std::string> f;  // f[0] is field 3
-  for (std::string w; rest >> w;) f.push_back(w);
+  if (close == std::string::npos || close + 2 > text.size()) return std::nullopt;
+  std::vector<std::string_view> f = procfs::split_words(std::string_view(text).substr(close + 2));  // f[0]: field 3
   if (f.size() < 50) return std::nullopt;
+  auto number = [](std::string_view w, auto& out) {
+    auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), out);
+    return ec == std::errc() && p == w.data() + w.size();
+  };
   Stat s;
   s.state = f[0][0];
-  s.ppid = std::stoi(f[1]);
-  s.pgid = std::stoi(f[2]);
-  s.sid = std::stoi(f[3]);
-  s.exit_signal = static_cast<uint32_t>(std::stoul(f[35]));  // field 38
-  s.exit_code = static_cast<uint32_t>(std::stoul(f[49]));    // field 52: the wait status
+  if (!number(f[1], s.ppid) || !number(f[2], s.pgid) || !number(f[3], s.sid) ||
+      !number(f[35], s.exit_signal) ||  // field 38
+      !number(f[49], s.exit_code))      // field 52: the wait status
+    return std::nullopt;
   return s;
 }
 

@@ -111,7 +111,8 @@ int dump_command(const DumpCommand& command) {
         command.pid, command.dir, {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk});
     log->info("dumped pid {} into {} in {:.2f} ms: {}; pid {} {}", command.pid, command.dir, ms_since(start),
               describe(image), command.pid, command.leave_running ? "left running" : "killed");
-    log->debug("image:\n{}", engine::show_image_text(image));
+    // Built only when it will be logged: the text costs more than a small dump.
+    if (log->should_log(spdlog::level::debug)) log->debug("image:\n{}", engine::show_image_text(image));
     return kExitOk;
   } catch (const engine::EngineError& e) {
     return engine_failed(*log, !command.log.log_file.empty(), e.what());
