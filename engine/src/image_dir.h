@@ -59,6 +59,15 @@ bool mapped_crc32c(const uint8_t* data, size_t size, uint32_t* crc);
 // writes the header, removes DIR/process.img (an earlier dump's must not meet
 // these pages) and renames the file into place. Destroyed unfinished, it
 // removes the temporary file.
+//
+// An earlier dump's pages.img is rewritten in place when nobody else can see
+// it: a regular file with one name, which no reader holds (readers keep a shared
+// flock on it while they read or map it; we get an exclusive one). Writing over
+// existing tmpfs pages is a quarter faster than into new ones (256 MiB: 55 vs 70
+// ms) and leaves no old file to free (10 ms). The old image is given up at once
+// then (process.img removed, pages.img renamed to the temporary name): a dump
+// that fails leaves no image instead of the old one. Otherwise the old files
+// stay as they are until finish().
 class PagesFileWriter {
  public:
   explicit PagesFileWriter(const std::string& dir);  // creates DIR if missing
@@ -88,6 +97,7 @@ class PagesFileWriter {
   PieceCrcs crcs_;
   std::shared_ptr<MappedFile> map_;
   bool finished_ = false;
+  bool reused_ = false;  // fd_ is the previous pages.img, exclusively flocked
 };
 
 // DIR/process.img for `image`, written atomically in the format version

@@ -10,6 +10,7 @@
 //  28  u32 header_crc    CRC32C of bytes 0..27
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <csetjmp>
 #include <csignal>
@@ -242,6 +244,34 @@ std::vector<uint8_t> padded_header(uint64_t magic, uint64_t payload_len, uint32_
   std::vector<uint8_t> out(detail::header_size_for(magic, version), 0);
   std::memcpy(out.data(), head.data(), head.size());
   return out;
+}
+
+// The previous pages.img, open for writing and exclusively flocked, if it may be
+// rewritten in place (PagesFileWriter); else -1.
+int take_for_rewrite(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A shared flock on a pages file we read: a dump into the same directory then
+// leaves it alone (take_for_rewrite). The lock lasts as long as the open file
+// does, mappings of it included. A dump holds the exclusive lock only while it
+// rewrites the file: wait for it, within reason.
+void hold_for_reading(int fd, const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("flock " + path);
+    if (std::chrono::steady_clock::now() > deadline)
+      throw EngineError("read " + path + ": a dump has been rewriting it for 10 s (it holds an exclusive flock)",
+                        EWOULDBLOCK);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 // Before a new pages file takes its place: a process file from an earlier dump
@@ -500,6 +530,18 @@ MappedFile::~MappedFile() {
 PagesFileWriter::PagesFileWriter(const std::string& dir)
     : dir_(dir), tmp_(dir + "/" + kPagesFile + ".tmp"), path_(dir + "/" + kPagesFile) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
+  fd_ = take_for_rewrite(path_);
+  if (fd_ >= 0) {
+    try {
+      remove_stale_process_file(dir_);
+      if (::rename(path_.c_str(), tmp_.c_str()) != 0) throw_errno("rename " + path_ + " to " + tmp_);
+      reused_ = true;
+      return;
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+  }
   fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw_errno("open " + tmp_);
 }
@@ -549,6 +591,9 @@ void PagesFileWriter::finish(uint64_t payload_len) {
   std::string why;
   uint32_t crc = crcs_.whole(payload_len, &why);
   if (!why.empty()) throw EngineError("pages file " + tmp_ + ": " + why);
+  // A rewritten file may have been longer.
+  if (reused_ && ::ftruncate(fd_, static_cast<off_t>(kPageAlignedHeaderSize + payload_len)) != 0)
+    throw_errno("ftruncate " + tmp_);
   auto head = padded_header(kPagesMagic, payload_len, crc, kPageAlignedFormatVersion);
   for (size_t done = 0; done < head.size();) {
     ssize_t n = ::pwrite(fd_, head.data() + done, head.size() - done, static_cast<off_t>(done));
@@ -556,6 +601,9 @@ void PagesFileWriter::finish(uint64_t payload_len) {
     if (n < 0) throw_errno("write " + tmp_);
     done += static_cast<size_t>(n);
   }
+  // From here on a reader like any other: a view() of the file may outlive us, and
+  // a later dump into this directory must not rewrite what it shows.
+  ::flock(fd_, LOCK_SH);
   remove_stale_process_file(dir_);
   replaced_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // none: -1, nothing to keep
   struct stat st;
@@ -730,6 +778,7 @@ Image read_image_dir(const std::string& dir, PagesCheck pages_check) {
   uint32_t version =
       parse_process(File(process_path, O_RDONLY).read_all(ImageLimits::kMaxMetadataBytes + 64), process_path, image);
   File pages(pages_path, O_RDONLY);
+  hold_for_reading(pages.fd(), pages_path);  // while `pages` or a mapping of it lives
   uint64_t size = pages.size();
   uint8_t head[kPageAlignedHeaderSize];
   size_t got = pages.read_at(head, static_cast<size_t>(std::min<uint64_t>(size, sizeof(head))), 0);

@@ -3,6 +3,7 @@
 // file and checked there. Either way every corruption of pages.img must be
 // caught, naming the file and the field, and large images round-trip.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -283,3 +284,96 @@ TEST_P(ImageDirLarge, SixtyFourMiBOfPagesRoundTrip) {
 }
 
 }  // namespace
+
+// PagesFileWriter over an earlier dump's pages.img: rewritten in place only when
+// nobody else can see the old file.
+class PagesRewrite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/flk-rewrite-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write_pages(uint8_t fill, size_t n_pages) {
+    std::vector<uint8_t> bytes(n_pages * 4096, fill);
+    PagesFileWriter w(dir_);
+    w.put(0, bytes);
+    w.finish(bytes.size());
+  }
+  ino_t inode(const std::string& name) const {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir_ + "/" + name).c_str(), &st), 0) << name;
+    return st.st_ino;
+  }
+  // The payload after the 4 KiB header, which must be `n_pages` of `fill`.
+  void expect_payload(const std::string& name, uint8_t fill, size_t n_pages) const {
+    auto b = file_bytes(dir_ + "/" + name);
+    ASSERT_EQ(b.size(), 4096 + n_pages * 4096) << name;
+    for (size_t i = 4096; i < b.size(); ++i)
+      ASSERT_EQ(static_cast<uint8_t>(b[i]), fill) << name << " byte " << i;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(PagesRewrite, AnEarlierDumpsFileIsRewrittenInPlaceAndCutToSize) {
+  write_pages('a', 3);
+  ino_t before = inode("pages.img");
+  std::ofstream(dir_ + "/process.img") << "an earlier dump's metadata";
+  write_pages('b', 2);
+  EXPECT_EQ(inode("pages.img"), before) << "the file was not reused";
+  expect_payload("pages.img", 'b', 2);
+  EXPECT_FALSE(fs::exists(dir_ + "/process.img")) << "old metadata met new pages";
+  EXPECT_FALSE(fs::exists(dir_ + "/pages.img.tmp"));
+}
+
+TEST_F(PagesRewrite, AFileWithAnotherNameIsLeftAlone) {
+  write_pages('a', 3);
+  ASSERT_EQ(::link((dir_ + "/pages.img").c_str(), (dir_ + "/kept.img").c_str()), 0);
+  write_pages('b', 2);
+  EXPECT_NE(inode("pages.img"), inode("kept.img"));
+  expect_payload("pages.img", 'b', 2);
+  expect_payload("kept.img", 'a', 3);
+}
+
+TEST_F(PagesRewrite, AnImageSomeoneStillReadsIsLeftAlone) {
+  Image original = make_valid_tree_image();  // version 3: its pages stay mapped from the file
+  write_image_dir(original, dir_);
+  ino_t before = inode("pages.img");
+  Image held = read_image_dir(dir_);
+  ASSERT_TRUE(held.pages.is_view());
+  write_pages('b', 2);
+  EXPECT_NE(inode("pages.img"), before) << "rewrote a file a reader maps";
+  EXPECT_EQ(held.pages, original.pages);
+  expect_payload("pages.img", 'b', 2);
+}
+
+TEST_F(PagesRewrite, TheImageADumpReturnsKeepsItsFile) {
+  std::vector<uint8_t> first(2 * 4096, 'a');
+  PageBytes view;
+  {
+    PagesFileWriter w(dir_);
+    w.put(0, first);
+    view = w.view(0, first.size());
+    w.finish(first.size());
+  }
+  write_pages('b', 2);
+  ASSERT_EQ(view.size(), first.size());
+  EXPECT_EQ(std::memcmp(view.data(), first.data(), first.size()), 0)
+      << "a later dump rewrote the pages an earlier dump's image maps";
+}
+
+TEST_F(PagesRewrite, ARewriteThatFailsLeavesNoImageBehind) {
+  write_pages('a', 3);
+  std::ofstream(dir_ + "/process.img") << "an earlier dump's metadata";
+  {
+    PagesFileWriter w(dir_);
+    std::vector<uint8_t> some(4096, 'b');
+    w.put(0, some);
+  }  // destroyed unfinished: the dump failed
+  EXPECT_FALSE(fs::exists(dir_ + "/pages.img"));
+  EXPECT_FALSE(fs::exists(dir_ + "/pages.img.tmp"));
+  EXPECT_FALSE(fs::exists(dir_ + "/process.img"));
+}
