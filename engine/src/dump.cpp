@@ -157,7 +157,9 @@ void read_pages(pid_t pid, Image& image, PagesFileWriter* pages_to, uint64_t pag
   if (pages_to) {
     read_segments_through(
         pid, segments, [&](const PageSegment& seg, size_t from, uint8_t* dst) { mem.read(seg, from, dst); },
-        [&](size_t offset, std::span<const uint8_t> bytes, uint32_t crc) { pages_to->put(pages_at + offset, bytes, crc); });
+        [&](size_t offset, std::span<const uint8_t> bytes, uint32_t crc) { pages_to->put(pages_at + offset, bytes, crc); },
+        DirectPages{[&](size_t offset, size_t len) { return pages_to->window(pages_at + offset, len); },
+                    [&](size_t offset, const uint8_t* data, size_t len) { pages_to->placed(pages_at + offset, data, len); }});
     return;
   }
   image.pages.resize(image.process.pages_bytes());

@@ -81,6 +81,14 @@ class PagesFileWriter {
   // Payload bytes [offset, offset + n), after the last put(): a read-only view of
   // the file, mapped on first use (nothing is read until touched).
   PageBytes view(uint64_t offset, uint64_t n);
+  // When the file is a rewritten one: writable memory for payload bytes [offset,
+  // offset + len) (offset a page multiple), a shared mapping of the file that
+  // goes with the pointer, so that copying threads fill the file side by side,
+  // without write() (which holds the file's lock) and its per-page cost. Null for
+  // a new file: write() into new tmpfs pages beats faulting them in. Thread-safe.
+  std::shared_ptr<uint8_t> window(uint64_t offset, size_t len);
+  // Bytes filled through window(): checksummed there (still in cache) and counted.
+  void placed(uint64_t offset, const uint8_t* data, size_t len);
   void finish(uint64_t payload_len);
   // finish() keeps the pages.img it replaced open, so that freeing its pages (10
   // ms for 256 MiB) happens here, where the caller can overlap it with other
@@ -98,6 +106,8 @@ class PagesFileWriter {
   std::shared_ptr<MappedFile> map_;
   bool finished_ = false;
   bool reused_ = false;  // fd_ is the previous pages.img, exclusively flocked
+  std::mutex size_mutex_;
+  uint64_t size_ = 0;    // of a rewritten file, as window() grew it
 };
 
 // DIR/process.img for `image`, written atomically in the format version

@@ -533,6 +533,9 @@ PagesFileWriter::PagesFileWriter(const std::string& dir)
   fd_ = take_for_rewrite(path_);
   if (fd_ >= 0) {
     try {
+      struct stat st;
+      if (fstat(fd_, &st) != 0) throw_errno("fstat " + path_);
+      size_ = static_cast<uint64_t>(st.st_size);
       remove_stale_process_file(dir_);
       if (::rename(path_.c_str(), tmp_.c_str()) != 0) throw_errno("rename " + path_ + " to " + tmp_);
       reused_ = true;
@@ -571,6 +574,29 @@ void PagesFileWriter::put(uint64_t offset, std::span<const uint8_t> bytes, uint3
     done += static_cast<size_t>(n);
   }
   crcs_.add(offset, bytes.size(), crc);
+}
+
+std::shared_ptr<uint8_t> PagesFileWriter::window(uint64_t offset, size_t len) {
+  if (!reused_ || len == 0) return nullptr;
+  const uint64_t at = kPageAlignedHeaderSize + offset;
+  if (at % 4096 != 0) throw EngineError("pages file " + tmp_ + ": window at unaligned offset " + std::to_string(offset));
+  {
+    std::lock_guard lock(size_mutex_);
+    if (at + len > size_) {
+      if (::ftruncate(fd_, static_cast<off_t>(at + len)) != 0) throw_errno("ftruncate " + tmp_);
+      size_ = at + len;
+    }
+  }
+  // Populated now: one walk over existing pages instead of a fault for each.
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(at));
+  if (p == MAP_FAILED) throw_errno("mmap " + tmp_);
+  return {static_cast<uint8_t*>(p), [len](uint8_t* q) { ::munmap(q, len); }};
+}
+
+void PagesFileWriter::placed(uint64_t offset, const uint8_t* data, size_t len) {
+  uint32_t crc = 0;
+  if (!mapped_crc32c(data, len, &crc)) throw EngineError("pages file " + tmp_ + ": cut short while it was written");
+  crcs_.add(offset, len, crc);
 }
 
 PageBytes PagesFileWriter::view(uint64_t offset, uint64_t n) {

@@ -182,7 +182,7 @@ std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const st
 }
 
 void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
-                           const PageSink& sink) {
+                           const PageSink& sink, const DirectPages& direct) {
   // Groups of consecutive segments, each at most kCopySegment bytes: [first, last).
   std::vector<std::pair<size_t, size_t>> groups;
   size_t total = 0, biggest = 0;
@@ -214,15 +214,20 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
         local.assign(segments.begin() + static_cast<std::ptrdiff_t>(first),
                      segments.begin() + static_cast<std::ptrdiff_t>(last));
         for (auto& s : local) s.local_offset -= base;
+        size_t len = local.back().local_offset + local.back().len;
+        std::shared_ptr<uint8_t> window = direct.at ? direct.at(base, len) : nullptr;
+        uint8_t* dst = window ? window.get() : bounce.data();
         done.assign(local.size(), 0);
-        copy_range(pid, bounce.data(), local, 0, local.size(), CopyDirection::kFromProcess, done);
-        size_t len = 0;
+        copy_range(pid, dst, local, 0, local.size(), CopyDirection::kFromProcess, done);
         for (size_t i = 0; i < local.size(); ++i) {
           if (done[i] != local[i].len) {
             size_t from = done[i] / kPage * kPage;
-            complete(segments[first + i], from, bounce.data() + local[i].local_offset + from);
+            complete(segments[first + i], from, dst + local[i].local_offset + from);
           }
-          len += local[i].len;
+        }
+        if (window) {
+          direct.placed(base, dst, len);
+          continue;
         }
         uint32_t crc = crc32c(bounce.data(), len);  // while it is in this CPU's cache
         std::lock_guard in_sink(sink_mutex);

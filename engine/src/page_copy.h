@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -58,10 +59,20 @@ std::vector<size_t> fill_segments_uffd(int uffd, const uint8_t* buffer, const st
 // bytes, crc)` (offset in buffer order). Groups arrive in any order, one thread
 // at a time in the sink. Threads as copy_segments(). The first exception from a
 // callback stops every thread and is rethrown.
+//
+// With `direct`, a group may instead go straight to where it belongs: direct.at(offset,
+// len) returns writable memory for it (a window of a file, released when the
+// pointer is) or null for "use the buffer and the sink"; once filled,
+// direct.placed(offset, data, len) is told, while the window is still there. Threads
+// fill their windows side by side.
 using CompleteSegment = std::function<void(const PageSegment& segment, size_t from, uint8_t* dst)>;
 using PageSink = std::function<void(size_t offset, std::span<const uint8_t> bytes, uint32_t crc)>;
+struct DirectPages {
+  std::function<std::shared_ptr<uint8_t>(size_t offset, size_t len)> at;
+  std::function<void(size_t offset, const uint8_t* data, size_t len)> placed;
+};
 void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, const CompleteSegment& complete,
-                           const PageSink& sink);
+                           const PageSink& sink, const DirectPages& direct = {});
 
 // Threads copy_segments() would use for `total_bytes` (for tests and logs).
 int copy_threads_for(size_t total_bytes);

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -86,18 +87,25 @@ TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
 
 // The CLI's dump: pages go from the victim straight into the directory (incl.
 // the PROT_NONE page only /proc/PID/mem reads), and restore copies them from the
-// mapped file.
+// mapped file. From the second cycle on, each dump rewrites the previous
+// pages.img in place (through shared mappings of it); the victim checks every
+// byte at the end.
 TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
   ChildPid v{start_memory_victim()};
   std::string maps_before = maps_summary(v.pid);
   TempDir tmp("flk-cycles");
   const std::string& dir = tmp.path();
+  ino_t first_inode = 0;
   for (int cycle = 0; cycle < 10; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     Image dumped = dump_process_to_dir(v.pid, dir);
     EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
     EXPECT_TRUE(dumped.pages.is_view());
     EXPECT_FALSE(std::filesystem::exists(dir + "/pages.img.tmp"));
+    struct stat st {};
+    ASSERT_EQ(stat((dir + "/pages.img").c_str(), &st), 0);
+    if (cycle == 0) first_inode = st.st_ino;
+    EXPECT_EQ(st.st_ino, first_inode) << "pages.img was not rewritten in place";
     Image image = read_image_dir(dir);
     ASSERT_TRUE(image.pages == dumped.pages);
     pid_t restored = restore_process(image);
