@@ -249,9 +249,10 @@ std::vector<uint8_t> padded_header(uint64_t magic, uint64_t payload_len, uint32_
 // The previous pages.img, open for writing and exclusively flocked, if it may be
 // rewritten in place (PagesFileWriter); else -1.
 int take_for_rewrite(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return -1;
   struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;  // never open a device or a FIFO
+  int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return -1;
