@@ -11,3 +11,17 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/show.cpp
   src/tree_image.cpp
   src/unix_image.cpp)
+
+# `flakelab show --json` without reflection (the engine uses protobuf's lite
+# runtime): C++ generated from the schema by proto/gen_image_json.py, into the
+# current binary directory. Sets `out_var` to the generated source.
+function(flakelab_generate_image_json out_var engine_dir)
+  set(h ${CMAKE_CURRENT_BINARY_DIR}/image_json.h)
+  set(cc ${CMAKE_CURRENT_BINARY_DIR}/image_json.cc)
+  add_custom_command(OUTPUT ${h} ${cc}
+                     COMMAND /usr/bin/python3 ${engine_dir}/proto/gen_image_json.py ${engine_dir}/proto/image.proto ${h} ${cc}
+                     DEPENDS ${engine_dir}/proto/image.proto ${engine_dir}/proto/gen_image_json.py
+                     COMMENT "Generating image_json.cc from image.proto"
+                     VERBATIM)
+  set(${out_var} ${cc} PARENT_SCOPE)
+endfunction()

@@ -2,12 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <google/protobuf/util/json_util.h>
 #include <sys/mman.h>
 
 #include <cstdio>
 
 #include "flakelab/engine/error.h"
+#include "image_json.h"
 #include "saved_image.h"
 #include "unix_image.h"
 
@@ -186,13 +186,10 @@ void decode_names(nlohmann::ordered_json& node) {
 
 namespace {
 
-nlohmann::ordered_json to_json(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  auto status = google::protobuf::util::MessageToJsonString(m, &json, options);
-  if (!status.ok()) throw EngineError("show: JSON conversion failed: " + status.ToString());
-  auto doc = nlohmann::ordered_json::parse(json);
+// protobuf's JSON mapping (gen_image_json.py), names and paths as text.
+template <typename M>
+nlohmann::ordered_json to_json(const M& m) {
+  auto doc = image_json::to_json(m);
   decode_names(doc);
   return doc;
 }

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cstring>
@@ -342,6 +344,30 @@ TEST(ImageShow, JsonHasFieldsAndPageSize) {
   EXPECT_NE(json.find("\"page_data_bytes\": 12288"), std::string::npos) << json;
   EXPECT_NE(json.find("\"path\": \"/usr/bin/true\""), std::string::npos) << "paths as text\n" << json;
   EXPECT_EQ(json.substr(json.size() - 2), "}\n");
+}
+
+// protobuf's JSON mapping, as the generated converter (gen_image_json.py) must
+// write it: 64-bit integers as strings, defaults left out, a set but empty message
+// as {}, an enum number the schema does not know as a number, bytes that are not
+// UTF-8 as base64 (names and paths that are, as text).
+TEST(ImageShow, JsonFollowsProtobufsMapping) {
+  Image img = make_valid_image();
+  auto* v = img.process.mutable_vmas(0);
+  v->set_kind(static_cast<pb::VmaKind>(77));
+  v->set_pgoff(UINT64_MAX);
+  v->set_growsdown(false);
+  img.process.mutable_threads(0)->mutable_gp()->Clear();
+  img.process.set_cwd(std::string("\xff\xfe/x", 4));
+  auto doc = nlohmann::json::parse(show_image_json(img));
+  const auto& vma = doc["vmas"][0];
+  EXPECT_EQ(vma["kind"], 77) << vma;
+  EXPECT_EQ(vma["pgoff"], "18446744073709551615") << vma;
+  EXPECT_FALSE(vma.contains("growsdown")) << vma;
+  EXPECT_EQ(doc["threads"][0]["gp"], nlohmann::json::object()) << doc["threads"][0];
+  EXPECT_EQ(doc["cwd"], "//4veA==") << "non-UTF-8 bytes stay base64";
+  EXPECT_EQ(doc["pid"], 4242);
+  EXPECT_EQ(doc["comm"], "victim");
+  EXPECT_FALSE(doc.contains("stopped")) << "false is the default";
 }
 
 // Deterministic mutation testing of the decoder (the libFuzzer target in
