@@ -247,8 +247,8 @@ std::vector<uint8_t> padded_header(uint64_t magic, uint64_t payload_len, uint32_
 }
 
 // The previous pages.img, open for writing and exclusively flocked, if it may be
-// rewritten in place (PagesFileWriter); else -1.
-int take_for_rewrite(const std::string& path) {
+// rewritten in place (PagesFileWriter), with its size in `size`; else -1.
+int take_for_rewrite(const std::string& path, uint64_t& size) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;  // never open a device or a FIFO
   int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -257,6 +257,7 @@ int take_for_rewrite(const std::string& path) {
     ::close(fd);
     return -1;
   }
+  size = static_cast<uint64_t>(st.st_size);
   return fd;
 }
 
@@ -533,12 +534,9 @@ MappedFile::~MappedFile() {
 PagesFileWriter::PagesFileWriter(const std::string& dir)
     : dir_(dir), tmp_(dir + "/" + kPagesFile + ".tmp"), path_(dir + "/" + kPagesFile) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
-  fd_ = take_for_rewrite(path_);
+  fd_ = take_for_rewrite(path_, size_);
   if (fd_ >= 0) {
     try {
-      struct stat st;
-      if (fstat(fd_, &st) != 0) throw_errno("fstat " + path_);
-      size_ = static_cast<uint64_t>(st.st_size);
       remove_stale_process_file(dir_);
       if (::rename(path_.c_str(), tmp_.c_str()) != 0) throw_errno("rename " + path_ + " to " + tmp_);
       reused_ = true;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <new>
 #include <thread>
 
@@ -203,7 +204,7 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
   std::exception_ptr failure;
   auto worker = [&] {
     try {
-      Bounce bounce(biggest);
+      std::optional<Bounce> bounce;  // only for groups that have no window to go to
       std::vector<PageSegment> local;
       std::vector<size_t> done;
       for (;;) {
@@ -216,7 +217,8 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
         for (auto& s : local) s.local_offset -= base;
         size_t len = local.back().local_offset + local.back().len;
         std::shared_ptr<uint8_t> window = direct.at ? direct.at(base, len) : nullptr;
-        uint8_t* dst = window ? window.get() : bounce.data();
+        if (!window && !bounce) bounce.emplace(biggest);
+        uint8_t* dst = window ? window.get() : bounce->data();
         done.assign(local.size(), 0);
         copy_range(pid, dst, local, 0, local.size(), CopyDirection::kFromProcess, done);
         for (size_t i = 0; i < local.size(); ++i) {
@@ -229,9 +231,9 @@ void read_segments_through(pid_t pid, const std::vector<PageSegment>& segments, 
           direct.placed(base, dst, len);
           continue;
         }
-        uint32_t crc = crc32c(bounce.data(), len);  // while it is in this CPU's cache
+        uint32_t crc = crc32c(dst, len);  // while it is in this CPU's cache
         std::lock_guard in_sink(sink_mutex);
-        sink(base, {bounce.data(), len}, crc);
+        sink(base, {dst, len}, crc);
       }
     } catch (...) {
       stop = true;

@@ -49,17 +49,14 @@ struct Stat {
 
 // /proc/PID/stat, or nothing if the process is gone.
 std::optional<Stat> read_stat(pid_t pid) {
-  std::string text;
+  std::vector<std::string> f;  // f[0]: field 3
   try {
-    text = procfs::read_file("/proc/" + std::to_string(pid) + "/stat");
+    f = procfs::stat_fields(pid);
   } catch (const EngineError&) {
     return std::nullopt;  // gone (or never was)
   }
-  size_t close = text.rfind(')');
-  if (close == std::string::npos || close + 2 > text.size()) return std::nullopt;
-  std::vector<std::string_view> f = procfs::split_words(std::string_view(text).substr(close + 2));  // f[0]: field 3
-  if (f.size() < 50) return std::nullopt;
-  auto number = [](std::string_view w, auto& out) {
+  if (f.size() < 50 || f[0].empty()) return std::nullopt;
+  auto number = [](const std::string& w, auto& out) {
     auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), out);
     return ec == std::errc() && p == w.data() + w.size();
   };
@@ -250,7 +247,10 @@ class TreeDump {
       std::string why = check_dumpable(pid, order);
       if (why.empty()) continue;
       // A descendant may exit meanwhile; the frozen tree decides about it.
-      if (pid != root_ && (!read_stat(pid) || is_zombie(read_stat(pid)))) continue;
+      if (pid != root_) {
+        auto now = read_stat(pid);
+        if (!now || is_zombie(now)) continue;
+      }
       return why;
     }
     std::vector<Member> unfrozen;
