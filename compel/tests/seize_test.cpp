@@ -14,7 +14,7 @@
 #include "flakelab/compel/proc.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "victims.h"
+#include "echo_victim.h"
 
 using namespace flakelab::compel;
 using namespace flakelab::compel::testing;

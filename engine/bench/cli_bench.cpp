@@ -26,11 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace {
 
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBig = size_t{256} << 20;

@@ -17,12 +17,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "flakelab/engine/anon_fd_victims.h"
+#include "flakelab/victims/anon_fd_victims.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "test_support.h"
 
 using namespace flakelab::engine;

@@ -12,7 +12,7 @@
 
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "page_copy.h"
 #include "test_support.h"
 

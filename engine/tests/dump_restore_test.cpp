@@ -23,7 +23,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "test_support.h"
 
 using namespace flakelab::engine;

@@ -9,13 +9,13 @@
 #include <cstring>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "page_copy.h"
 
 namespace flakelab::engine {
 namespace {
 
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 
 constexpr size_t kSize = size_t{48} << 20;   // above the threshold for threads
 constexpr uint64_t kAt = 0x5b0000000000;     // fixed, so the test knows where

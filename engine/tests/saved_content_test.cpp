@@ -17,10 +17,10 @@
 
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
-#include "flakelab/engine/mem_victims.h"
+#include "flakelab/victims/mem_victims.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "test_support.h"
 
 using namespace flakelab::engine;

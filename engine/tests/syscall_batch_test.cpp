@@ -15,14 +15,14 @@
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "test_support.h"
 #include "trampoline.h"
 
 namespace flakelab::engine {
 namespace {
 
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 using testing::ChildPid;
 using testing::proc_status_field;
 

@@ -8,13 +8,13 @@
 
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/restore.h"
-#include "flakelab/engine/syscall_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/syscall_victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace flakelab::engine {
 namespace {
 
-using namespace flakelab::engine::testing;
+using namespace flakelab::victims;
 
 int verdict(pid_t pid) {
   if (!wait_all_sleeping(pid)) return -1;

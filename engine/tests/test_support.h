@@ -11,9 +11,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace flakelab::engine::testing {
+
+// The engine tests replay the victims of scenarios/victims.
+using namespace flakelab::victims;
 
 inline bool alive(pid_t pid) { return kill(pid, 0) == 0; }
 

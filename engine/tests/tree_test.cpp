@@ -26,8 +26,8 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
-#include "flakelab/engine/tree_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/tree_victims.h"
+#include "flakelab/victims/victims.h"
 #include "test_support.h"
 
 using namespace flakelab::engine;

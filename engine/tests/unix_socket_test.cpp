@@ -23,11 +23,11 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
-#include "flakelab/engine/socket_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/socket_victims.h"
+#include "flakelab/victims/victims.h"
 
 using namespace flakelab::engine;
-using namespace flakelab::engine::testing;
+using namespace flakelab::victims;
 using namespace std::chrono_literals;
 
 namespace {

@@ -18,14 +18,14 @@
 #include <thread>
 
 #include "cli_runner.h"
-#include "flakelab/engine/socket_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/socket_victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace flakelab::harness {
 namespace {
 
 namespace fs = std::filesystem;
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 
 using testing::describe;
 using testing::Ran;

@@ -18,13 +18,13 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace flakelab::scenarios {
 namespace {
 
 using cr::CrVictim;
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 
 // A directory under the trial's temp dir ($TMPDIR, /tmp) removed with everything in it.
 class ScratchDir {

@@ -4,15 +4,15 @@
 
 #include <signal.h>
 
-#include "flakelab/engine/anon_fd_victims.h"
-#include "flakelab/engine/mem_victims.h"
-#include "flakelab/engine/syscall_victims.h"
-#include "flakelab/engine/tree_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/anon_fd_victims.h"
+#include "flakelab/victims/mem_victims.h"
+#include "flakelab/victims/syscall_victims.h"
+#include "flakelab/victims/tree_victims.h"
+#include "flakelab/victims/victims.h"
 
 namespace flakelab::scenarios::cr {
 
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 
 const std::vector<CrVictim>& cr_victims() {
   static const std::vector<CrVictim> all = {

@@ -19,8 +19,8 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
-#include "flakelab/engine/socket_victims.h"
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/socket_victims.h"
+#include "flakelab/victims/victims.h"
 #include "flakelab/scenarios/scenario.h"
 #include "flakelab/scenarios/scm.h"
 
@@ -34,7 +34,7 @@ const TrialTimes& last_trial_times() { return g_last; }
 
 namespace {
 
-namespace victims = flakelab::engine::testing;
+namespace victims = flakelab::victims;
 using namespace std::chrono;
 
 std::string default_wait() {

@@ -17,7 +17,7 @@
 
 #include <sys/types.h>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 constexpr int kSleepMs = 150;
 constexpr int kSyscallBadRead = 1;
@@ -30,4 +30,4 @@ constexpr int kSyscallBadMain = 64;    // the main thread's own sigsuspend
 
 pid_t start_syscall_victim();
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -1,4 +1,4 @@
-// Self-checking victim processes for compel tests and scenarios, run in a forked
+// Self-checking victim processes for compel tests and benchmarks, run in a forked
 // child. Each reports over pipes so the test can tell an intact victim from one
 // that merely survived.
 #pragma once
@@ -10,8 +10,12 @@
 #include <string>
 
 #include "flakelab/compel/unique_fd.h"
+#include "flakelab/victims/registers.h"
 
 namespace flakelab::compel::testing {
+
+using victims::RegSnapshot;
+using victims::syscall_keeping_registers;
 
 // A forked child that is killed and reaped when the object goes away.
 class Child {
@@ -44,18 +48,6 @@ struct EchoVictim {
   // timeout/EOF, and checks the echoed number.
   int echo(uint32_t n, int timeout_ms = 5000);
 };
-
-// Known register values for the "registers intact" checks of victims.
-struct RegSnapshot {
-  uint64_t gp[5];      // rbx, r12, r13, r14, r15
-  uint8_t ymm[4][32];  // ymm8..ymm11
-};
-
-// Issues syscall `nr` with `in` loaded into rbx, r12-r15 and ymm8-11, and stores what
-// those registers hold after the syscall into *out: a checkpoint or an injection in
-// the middle of the call must leave them unchanged.
-long syscall_keeping_registers(long nr, long a1, long a2, long a3, long a4, const RegSnapshot* in,
-                               RegSnapshot* out);
 
 constexpr int kRegsIntact = 1;
 constexpr int kMemoryIntact = 2;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 // Forks a victim: the child asks for SIGKILL on its parent's death, runs the setup
 // hook (see set_victim_setup), then `body(ready_fd)`, which writes one byte to
@@ -119,4 +119,4 @@ std::string maps_summary(pid_t pid);
 // Kills and reaps a child, ignoring errors (test cleanup).
 void kill_child(pid_t pid);
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

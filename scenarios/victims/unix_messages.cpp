@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstring>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 sockaddr_un addr_of(const std::string& name, socklen_t& len) {
   sockaddr_un a{};
@@ -75,4 +75,4 @@ Got recv_with(int via, size_t max, int flags) {
   return g;
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -31,7 +31,7 @@
 
 #include <cstdint>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 constexpr int kAnonBadEventfd = 1;       // counter values, EFD_SEMAPHORE
 constexpr int kAnonBadSharing = 2;       // dup() sharing, FD_CLOEXEC, O_NONBLOCK
@@ -47,4 +47,4 @@ constexpr int kAnonEpollWatches = 7;  // watches of the main epoll
 
 pid_t start_anon_fd_victim();
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -1,4 +1,4 @@
-#include "flakelab/engine/syscall_victims.h"
+#include "flakelab/victims/syscall_victims.h"
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
 struct Results {
@@ -142,4 +142,4 @@ pid_t start_syscall_victim() {
   return start_victim("syscall victim", [](int ready) { syscall_victim(ready); }, true);
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

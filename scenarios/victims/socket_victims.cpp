@@ -1,4 +1,4 @@
-#include "flakelab/engine/socket_victims.h"
+#include "flakelab/victims/socket_victims.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "unix_messages.h"
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
 volatile sig_atomic_t g_wake = 0;
@@ -329,4 +329,4 @@ pid_t start_scm_selfloop_victim(const std::string& salt) {
   return start_victim("scm self-loop victim", [&](int ready) { selfloop_victim(ready, salt); });
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <string>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 // The unlinked-file victim (in `dir`, which it leaves empty): "unlinked", 0640,
 // holding kUnlinkedHead bytes of a pattern, a hole, and kUnlinkedTail bytes at
@@ -71,4 +71,4 @@ constexpr int kShmemBadSeals = 32;
 constexpr int kShmemBadPrivate = 64;
 pid_t start_shmem_victim();
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

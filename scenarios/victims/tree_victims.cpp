@@ -1,4 +1,4 @@
-#include "flakelab/engine/tree_victims.h"
+#include "flakelab/victims/tree_victims.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -24,10 +24,10 @@
 #include <thread>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 #include "unix_messages.h"
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
 // What a process is, saved once it is set up and compared after restore.
@@ -537,4 +537,4 @@ std::vector<pid_t> descendants(pid_t pid) {
   return out;
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 // Bits shared by the tree victims: a process's own identity.
 constexpr int kTreeBadPid = 1;       // getpid() changed
@@ -95,4 +95,4 @@ int clean_victim_fds(int ready);
 // Every descendant of `pid` (from /proc/PID/task/*/children), parents first.
 std::vector<pid_t> descendants(pid_t pid);
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

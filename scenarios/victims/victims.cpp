@@ -1,5 +1,6 @@
-#include "flakelab/engine/victims.h"
-#include "victims.h"
+#include "flakelab/victims/victims.h"
+
+#include "flakelab/victims/registers.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -31,11 +32,11 @@
 #include <thread>
 #include <vector>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
-using compel::testing::RegSnapshot;
-using compel::testing::syscall_keeping_registers;
+
+
 
 constexpr size_t kPage = 4096;
 constexpr size_t kBigSize = 64 << 20;
@@ -567,4 +568,4 @@ void kill_child(pid_t pid) {
   }
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

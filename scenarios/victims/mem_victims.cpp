@@ -1,4 +1,4 @@
-#include "flakelab/engine/mem_victims.h"
+#include "flakelab/victims/mem_victims.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
 constexpr size_t kPage = 4096;
@@ -365,4 +365,4 @@ pid_t start_shmem_victim() {
   return start_victim("shared-memory victim", [](int ready) { shmem_victim(ready); });
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -1,4 +1,4 @@
-#include "flakelab/engine/anon_fd_victims.h"
+#include "flakelab/victims/anon_fd_victims.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -26,9 +26,9 @@
 #include <utility>
 #include <vector>
 
-#include "flakelab/engine/victims.h"
+#include "flakelab/victims/victims.h"
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 namespace {
 
 volatile sig_atomic_t g_wake = 0;
@@ -351,4 +351,4 @@ pid_t start_anon_fd_victim() {
   return start_victim("anon-fd victim", [](int ready) { anon_fd_victim(ready); }, true);
 }
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 // `name` as sun_path bytes: an abstract name starts with NUL and may hold more.
 sockaddr_un addr_of(const std::string& name, socklen_t& len);
@@ -29,4 +29,4 @@ struct Got {
 
 Got recv_with(int via, size_t max = 100000, int flags = MSG_DONTWAIT);
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims

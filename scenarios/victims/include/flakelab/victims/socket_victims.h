@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace flakelab::engine::testing {
+namespace flakelab::victims {
 
 // The socket victim (path names in `dir`):
 // - a stream socketpair with data queued both ways in several writes;
@@ -72,4 +72,4 @@ pid_t start_scm_ring_victim(const std::string& salt);
 // itself (same inode, name) and that it still receives.
 pid_t start_scm_selfloop_victim(const std::string& salt);
 
-}  // namespace flakelab::engine::testing
+}  // namespace flakelab::victims
