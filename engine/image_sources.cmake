@@ -4,13 +4,20 @@
 set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/crc32c.cpp
   src/error.cpp
-  src/image_file.cpp
+  src/image_codec.cpp
+  src/image_dir.cpp
+  src/image_frame.cpp
   src/image_validate.cpp
+  src/mapped_file.cpp
   src/page_bytes.cpp
+  src/pages_file_writer.cpp
+  src/payload_crc.cpp
   src/saved_image.cpp
   src/show.cpp
+  src/sigbus_guard.cpp
   src/tree_image.cpp
-  src/unix_image.cpp)
+  src/unix_image.cpp
+  src/whole_file.cpp)
 
 # `flakelab show --json` without reflection (the engine uses protobuf's lite
 # runtime): C++ generated from the schema by proto/gen_image_json.py, into the

@@ -29,7 +29,7 @@
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
-#include "image_dir.h"
+#include "pages_file_writer.h"
 #include "page_copy.h"
 #include "pagemap.h"
 #include "proc_files.h"

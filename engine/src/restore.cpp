@@ -42,6 +42,7 @@
 #include "fifos.h"
 #include "saved_files.h"
 #include "restore_steps.h"
+#include "sigbus_guard.h"
 #include "trampoline.h"
 #include "vdso.h"
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "address_space.h"
-#include "image_dir.h"
+#include "payload_crc.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_thread.h"
 #include "flakelab/compel/unique_fd.h"

@@ -28,6 +28,7 @@
 #include "cpu_colocation.h"
 #include "fifos.h"
 #include "image_dir.h"
+#include "pages_file_writer.h"
 #include "proc_files.h"
 #include "tree_dump.h"
 #include "tree_files.h"

@@ -17,6 +17,9 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "image_dir.h"
+#include "mapped_file.h"
+#include "pages_file_writer.h"
+#include "sigbus_guard.h"
 #include "image_fixture.h"
 #include "image_frame.h"
 

@@ -5,7 +5,7 @@
 //   DIR/pages.img     header + the bytes of every PageRun, in order
 //
 // Each file starts with a 32-byte header: magic, format version, header size,
-// payload length and the payload's CRC32C (see image_file.cpp); a version 3
+// payload length and the payload's CRC32C (see image_frame.cpp); a version 3
 // pages.img pads it to 4096 bytes. Everything read
 // back is untrusted: decode_image() and validate_image() throw ImageError naming
 // the file and field for anything malformed, and never crash.
