@@ -18,13 +18,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/image.h"
+#include "flakelab/engine/log.h"
 #include "flakelab/engine/restore.h"
+#include "logged_step.h"
 
 using namespace flakelab::engine;
 
@@ -181,3 +184,21 @@ BENCHMARK(BM_TmpfsWrite256MiB)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark:
 }  // namespace
 
 BENCHMARK_MAIN();
+
+namespace {
+
+// One logged step of a dump or restore: 0 = no logger (the default of every dump and
+// restore), 1 = a logger below debug (-v3), 2 = logged at -v4 into a discarding stream.
+// The first two are what "zero cost when off" means: compare them with BM_Dump/0.
+void BM_LoggedStep(benchmark::State& state) {
+  std::ostringstream sink;
+  auto log = state.range(0) == 0 ? nullptr : make_engine_log(sink, state.range(0) == 1 ? 3 : 4);
+  for (auto _ : state) {
+    LoggedStep step(log.get(), "dump", 42, "freeze");
+    benchmark::ClobberMemory();
+    if (sink.tellp() > (1 << 20)) sink.str({});
+  }
+}
+BENCHMARK(BM_LoggedStep)->Arg(0)->Arg(1)->Arg(2);
+
+}  // namespace
