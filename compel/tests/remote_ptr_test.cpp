@@ -12,6 +12,7 @@
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_ptr.h"
+#include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/syscall_arg.h"
 
 using namespace flakelab::compel;
@@ -49,6 +50,12 @@ static_assert(!std::is_convertible_v<void*, SyscallArg>);
 static_assert(!std::is_convertible_v<const char*, SyscallArg>);
 static_assert(!std::is_convertible_v<std::nullptr_t, SyscallArg>);
 static_assert(!std::is_convertible_v<double, SyscallArg>);
+template <typename... Args>
+concept SyscallTakes = requires(RemoteSession& s, Args... args) { s.syscall(0L, args...); };
+static_assert(SyscallTakes<RemoteAddr, size_t, int>);
+static_assert(SyscallTakes<remote_ptr<char>, long>);
+static_assert(!SyscallTakes<void*, size_t>);
+static_assert(!SyscallTakes<RemoteAddr, const char*>);
 
 // Local and remote sides of a copy cannot be swapped.
 static_assert(std::is_invocable_v<decltype(&write_remote), pid_t, RemoteAddr, const void*, size_t, std::string_view>);

@@ -61,7 +61,7 @@ void SyscallBatch::flush() {
   regs.rip = t_.base + kBatchOffset;
   regs.r12 = table;
   regs.r13 = whats_.size();
-  user_regs_struct after = session_.run_to_trap(regs, t_.base + kBatchTrapOffset);
+  user_regs_struct after = session_.run_to_trap(regs, compel::RemoteAddr(t_.base + kBatchTrapOffset));
   std::vector<std::string> whats = std::move(whats_);
   whats_.clear();
   entries_.clear();
