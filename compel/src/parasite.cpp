@@ -144,7 +144,7 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
   RemoteSession& rs = *session_;
   RemoteAddr want = options.address;
   if (want.is_null() && !options.end_address.is_null()) {
-    if (!options.end_address.is_aligned(kPage) || options.end_address < RemoteAddr(l.total))
+    if (!options.end_address.is_aligned(kPage) || options.end_address.as_int() < l.total)
       throw CompelError(fmt::format("infect pid {}: end address {} is not a usable page boundary", pid,
                                     options.end_address), EINVAL);
     want = options.end_address - l.total;

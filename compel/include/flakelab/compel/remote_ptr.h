@@ -15,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
-#include <type_traits>
 
 namespace flakelab::compel {
 
