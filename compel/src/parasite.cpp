@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/proc.h"
 
 namespace flakelab::compel {
@@ -85,8 +86,6 @@ static_assert(sizeof(flk_sigcontext) == 256, "kernel sigcontext layout");
 static_assert(sizeof(flk_ucontext) == 304, "kernel ucontext layout");
 static_assert(sizeof(flk_ctl_msg) == 16);
 
-std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
-
 const char* command_name(uint32_t cmd) {
   switch (cmd) {
     case FLK_CMD_FINI: return "FINI";
@@ -96,13 +95,6 @@ const char* command_name(uint32_t cmd) {
     case FLK_CMD_SEND_FDS: return "SEND_FDS";
     default: return cmd >= FLK_CMD_USER ? "USER" : "UNKNOWN";
   }
-}
-
-void write_remote(pid_t pid, uint64_t addr, const void* data, size_t size) {
-  iovec local{const_cast<void*>(data), size};
-  iovec remote{reinterpret_cast<void*>(addr), size};
-  ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
-  if (n != static_cast<ssize_t>(size)) throw_errno(fmt::format("process_vm_writev pid {} at {}", pid, hex(addr)));
 }
 
 }  // namespace
@@ -150,42 +142,43 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
   l.total = l.guard_offset + l.guard_size;
 
   RemoteSession& rs = *session_;
-  uint64_t want = options.address;
-  if (!want && options.end_address) {
-    if (options.end_address % kPage || options.end_address < l.total)
+  RemoteAddr want = options.address;
+  if (want.is_null() && !options.end_address.is_null()) {
+    if (!options.end_address.is_aligned(kPage) || options.end_address.as_int() < l.total)
       throw CompelError(fmt::format("infect pid {}: end address {} is not a usable page boundary", pid,
-                                    hex(options.end_address)), EINVAL);
+                                    options.end_address), EINVAL);
     want = options.end_address - l.total;
   }
   // A private scratch mapping at the final address carries the memfd's name, then
   // the shared memfd mapping replaces it in place.
-  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (want ? MAP_FIXED_NOREPLACE : 0);
-  long scratch = rs.syscall(SYS_mmap, static_cast<long>(want), static_cast<long>(l.total),
-                            PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (scratch < 0 && scratch > -4096)
+  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (want.is_null() ? 0 : MAP_FIXED_NOREPLACE);
+  long mapped = rs.syscall(SYS_mmap, want, l.total, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (mapped < 0 && mapped > -4096)
     throw_errno(fmt::format("remote mmap of {} bytes{} in pid {}", l.total,
-                            want ? " at " + hex(want) : std::string(), pid),
-                static_cast<int>(-scratch));
-  if (want && static_cast<uint64_t>(scratch) != want) {
-    rs.syscall(SYS_munmap, scratch, static_cast<long>(l.total));
-    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, hex(want),
-                                  hex(static_cast<uint64_t>(scratch))), EEXIST);
+                            want.is_null() ? std::string() : fmt::format(" at {}", want), pid),
+                static_cast<int>(-mapped));
+  // The syscall's result register holds the address.
+  const RemoteAddr scratch(static_cast<uint64_t>(mapped));
+  if (!want.is_null() && scratch != want) {
+    rs.syscall(SYS_munmap, scratch, l.total);
+    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, want, scratch), EEXIST);
   }
-  l.base = static_cast<uint64_t>(scratch);
+  l.base = scratch;
   mapped_in_victim_ = true;
   static const char kName[] = "flakelab-parasite";
-  write_remote(pid, l.base, kName, sizeof(kName));
+  write_remote(pid, l.base, kName, sizeof(kName), "memfd name");
   long vfd = rs.syscall_checked("memfd_create", SYS_memfd_create, scratch, MFD_CLOEXEC);
   auto close_vfd = [&] { rs.syscall(SYS_close, vfd); };
   try {
-    rs.syscall_checked("ftruncate of the parasite memfd", SYS_ftruncate, vfd, static_cast<long>(l.total));
+    rs.syscall_checked("ftruncate of the parasite memfd", SYS_ftruncate, vfd, l.total);
     std::string path = fmt::format("/proc/{}/fd/{}", pid, vfd);
     memfd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     if (!memfd_) throw_errno("open " + path);
-    long base = rs.syscall_checked("mmap of the parasite memfd", SYS_mmap, scratch, static_cast<long>(l.total),
-                                   PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED, vfd, 0);
-    if (static_cast<uint64_t>(base) != l.base)
-      throw CompelError(fmt::format("remote mmap MAP_FIXED in pid {} moved to {}", pid, hex(base)), EIO);
+    const RemoteAddr base(static_cast<uint64_t>(rs.syscall_checked(
+        "mmap of the parasite memfd", SYS_mmap, scratch, l.total, PROT_READ | PROT_WRITE | PROT_EXEC,
+        MAP_SHARED | MAP_FIXED, vfd, 0)));
+    if (base != l.base)
+      throw CompelError(fmt::format("remote mmap MAP_FIXED in pid {} moved to {}", pid, base), EIO);
   } catch (...) {
     close_vfd();
     throw;
@@ -223,7 +216,7 @@ void Parasite::prepare_frame() {
       sc.rip = r.rip - 2;
     }
   }
-  sc.fpstate = layout_.base + layout_.xstate_offset;
+  sc.fpstate = layout_.xstate().as_int();
   frame->uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
   frame->uc.uc_sigmask = session_->thread().original_sigmask();
 
@@ -269,12 +262,12 @@ void Parasite::start_daemon(const InfectOptions& options) {
   a.sock_fd = -1;
   a.addr_len = addr_len;
   std::memcpy(a.addr, &addr, addr_len);
-  a.sigframe_addr = layout_.base + layout_.frame_offset + offsetof(flk_rt_sigframe, uc);
+  a.sigframe_addr = (layout_.frame() + offsetof(flk_rt_sigframe, uc)).as_int();
   a.payload_offset = layout_.payload_offset;
   a.payload_size = layout_.stack_offset - layout_.payload_offset;
   a.status = FLK_STATUS_STARTING;
 
-  session_->run_free(layout_.base, layout_.base + layout_.stack_top_offset, layout_.base + layout_.args_offset);
+  session_->run_free(layout_.base, layout_.stack_top(), layout_.args());
   started_ = true;
 
   pollfd pfd{listener_.get(), POLLIN, 0};
@@ -447,7 +440,7 @@ void Parasite::send_raw_for_testing(const void* data, size_t size) {
 
 void Parasite::take_back_thread() {
   user_regs_struct regs = session_->interrupt_running();
-  bool in_parasite = regs.rip >= layout_.base && regs.rip < layout_.base + layout_.total;
+  bool in_parasite = layout_.contains(RemoteAddr(regs.rip));
   if (in_parasite) {
     session_->settle();   // original registers, xstate and mask
   } else {
@@ -462,8 +455,7 @@ void Parasite::remove_from_victim() {
     rs.syscall(SYS_close, args().sock_fd);
     args().sock_fd = -1;
   }
-  rs.syscall_checked("munmap of the parasite", SYS_munmap, static_cast<long>(layout_.base),
-                     static_cast<long>(layout_.total));
+  rs.syscall_checked("munmap of the parasite", SYS_munmap, layout_.base, layout_.total);
   mapped_in_victim_ = false;
   rs.settle();
 }

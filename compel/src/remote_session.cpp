@@ -24,6 +24,10 @@ constexpr uint64_t kStubLength = 3;
 
 std::string tid_text(pid_t tid) { return "tid " + std::to_string(tid); }
 
+// PEEKTEXT/POKETEXT take the tracee address and the word as void* (the ptrace ABI).
+void* text_address(RemoteAddr addr) { return reinterpret_cast<void*>(addr.as_int()); }
+void* text_word(uint64_t word) { return reinterpret_cast<void*>(word); }
+
 }  // namespace
 
 RemoteSession::RemoteSession(SeizedThread& thread) : thread_(thread) {
@@ -43,7 +47,7 @@ RemoteSession::~RemoteSession() {
 void RemoteSession::capture() {
   orig_regs_ = thread_.get_regs();
   orig_xstate_ = thread_.get_xstate();
-  stub_addr_ = orig_regs_.rip;
+  stub_addr_ = RemoteAddr(orig_regs_.rip);
   regs_dirty_ = false;
 }
 
@@ -56,20 +60,18 @@ bool RemoteSession::in_restartable_syscall() const {
 void RemoteSession::install_stub() {
   if (stub_installed_) return;
   errno = 0;
-  long word = ptrace(PTRACE_PEEKTEXT, thread_.tid(), reinterpret_cast<void*>(stub_addr_), nullptr);
+  long word = ptrace(PTRACE_PEEKTEXT, thread_.tid(), text_address(stub_addr_), nullptr);
   if (errno != 0) throw_errno("PTRACE_PEEKTEXT " + tid_text(thread_.tid()) + " at ip");
   saved_word_ = static_cast<uint64_t>(word);
   uint64_t patched = (saved_word_ & ~kStubMask) | kStubBytes;
-  if (ptrace(PTRACE_POKETEXT, thread_.tid(), reinterpret_cast<void*>(stub_addr_),
-             reinterpret_cast<void*>(patched)) != 0)
+  if (ptrace(PTRACE_POKETEXT, thread_.tid(), text_address(stub_addr_), text_word(patched)) != 0)
     throw_errno("PTRACE_POKETEXT " + tid_text(thread_.tid()) + " (syscall stub)");
   stub_installed_ = true;
 }
 
 void RemoteSession::remove_stub() {
   if (!stub_installed_) return;
-  if (ptrace(PTRACE_POKETEXT, thread_.tid(), reinterpret_cast<void*>(stub_addr_),
-             reinterpret_cast<void*>(saved_word_)) != 0)
+  if (ptrace(PTRACE_POKETEXT, thread_.tid(), text_address(stub_addr_), text_word(saved_word_)) != 0)
     throw_errno("PTRACE_POKETEXT " + tid_text(thread_.tid()) + " (restoring code bytes)");
   stub_installed_ = false;
 }
@@ -94,18 +96,18 @@ void RemoteSession::arm() {
 
 long RemoteSession::run_stub(const user_regs_struct& call_regs) {
   user_regs_struct regs = call_regs;
-  regs.rip = stub_addr_;
-  return static_cast<long>(run_until(regs, stub_addr_ + kStubLength - 1).rax);
+  regs.rip = stub_addr_.as_int();
+  return static_cast<long>(run_until(regs, stub_addr_ + (kStubLength - 1)).rax);
 }
 
-user_regs_struct RemoteSession::run_to_trap(const user_regs_struct& regs, uint64_t trap_at) {
+user_regs_struct RemoteSession::run_to_trap(const user_regs_struct& regs, RemoteAddr trap_at) {
   if (running_free_) throw CompelError("remote code: " + tid_text(thread_.tid()) + " is running injected code", EBUSY);
   arm();
   return run_until(regs, trap_at);
 }
 
 // `call_regs.rip` runs until the int3 at `trap_at` (rip is one past it then).
-user_regs_struct RemoteSession::run_until(const user_regs_struct& call_regs, uint64_t trap_at) {
+user_regs_struct RemoteSession::run_until(const user_regs_struct& call_regs, RemoteAddr trap_at) {
   user_regs_struct regs = call_regs;
   regs.orig_rax = static_cast<uint64_t>(-1);  // no syscall-restart fixups on the way out
   thread_.set_regs(regs);
@@ -123,7 +125,7 @@ user_regs_struct RemoteSession::run_until(const user_regs_struct& call_regs, uin
     }
     if ((status >> 16) == 0 && sig == SIGTRAP) {
       user_regs_struct after = thread_.get_regs();
-      if (after.rip == trap_at + 1) return after;
+      if (RemoteAddr(after.rip) == trap_at + 1) return after;
     }
     if ((status >> 16) == 0 && sig != SIGTRAP) {
       // A signal arrived before signals were blocked (only possible in the first
@@ -145,29 +147,30 @@ user_regs_struct RemoteSession::run_until(const user_regs_struct& call_regs, uin
   }
 }
 
-long RemoteSession::syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+long RemoteSession::syscall(long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3, SyscallArg a4, SyscallArg a5,
+                            SyscallArg a6) {
   if (running_free_) throw CompelError("remote syscall: " + tid_text(thread_.tid()) + " is running injected code", EBUSY);
   arm();
   user_regs_struct regs = orig_regs_;
   regs.rax = static_cast<uint64_t>(nr);
-  regs.rdi = static_cast<uint64_t>(a1);
-  regs.rsi = static_cast<uint64_t>(a2);
-  regs.rdx = static_cast<uint64_t>(a3);
-  regs.r10 = static_cast<uint64_t>(a4);
-  regs.r8 = static_cast<uint64_t>(a5);
-  regs.r9 = static_cast<uint64_t>(a6);
+  regs.rdi = a1.register_value();
+  regs.rsi = a2.register_value();
+  regs.rdx = a3.register_value();
+  regs.r10 = a4.register_value();
+  regs.r8 = a5.register_value();
+  regs.r9 = a6.register_value();
   return run_stub(regs);
 }
 
-long RemoteSession::syscall_checked(std::string_view what, long nr, long a1, long a2, long a3, long a4,
-                                    long a5, long a6) {
+long RemoteSession::syscall_checked(std::string_view what, long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3,
+                                    SyscallArg a4, SyscallArg a5, SyscallArg a6) {
   long r = syscall(nr, a1, a2, a3, a4, a5, a6);
   if (r < 0 && r > -4096)
     throw_errno("remote " + std::string(what) + " in " + tid_text(thread_.tid()), static_cast<int>(-r));
   return r;
 }
 
-void RemoteSession::run_free(uint64_t rip, uint64_t rsp, uint64_t rdi) {
+void RemoteSession::run_free(RemoteAddr rip, RemoteAddr rsp, RemoteAddr rdi) {
   if (!mask_known_) arm();
   thread_.block_signals();
   // The injected code may return to the victim on its own (rt_sigreturn): the
@@ -175,9 +178,9 @@ void RemoteSession::run_free(uint64_t rip, uint64_t rsp, uint64_t rdi) {
   remove_stub();
   user_regs_struct regs = orig_regs_;
   regs.orig_rax = static_cast<uint64_t>(-1);
-  regs.rip = rip;
-  regs.rsp = rsp;
-  regs.rdi = rdi;
+  regs.rip = rip.as_int();
+  regs.rsp = rsp.as_int();
+  regs.rdi = rdi.as_int();
   regs.rax = 0;
   thread_.set_regs(regs);
   regs_dirty_ = true;

@@ -195,10 +195,10 @@ TEST(Parasite, MapsAtRequestedAddressOrRefusesToClobber) {
   {
     SeizedProcess p(v.child.pid());
     InfectOptions opt;
-    opt.address = kAddr;
+    opt.address = RemoteAddr(kAddr);
     {
       Parasite parasite(p, default_parasite_blob(), opt);
-      EXPECT_EQ(parasite.layout().base, kAddr);
+      EXPECT_EQ(parasite.layout().base, RemoteAddr(kAddr));
       std::string maps = proc::read_file("/proc/" + std::to_string(v.child.pid()) + "/maps");
       EXPECT_NE(maps.find("200000000000-"), std::string::npos) << maps;
       parasite.cure();
@@ -227,9 +227,9 @@ TEST(Parasite, EndsAtRequestedAddressAndAbandonLeavesVictimIntact) {
   {
     SeizedProcess p(v.child.pid());
     InfectOptions opt;
-    opt.end_address = kEnd;
+    opt.end_address = RemoteAddr(kEnd);
     Parasite parasite(p, default_parasite_blob(), opt);
-    EXPECT_EQ(parasite.layout().base + parasite.layout().total, kEnd);
+    EXPECT_EQ(parasite.layout().end(), RemoteAddr(kEnd));
     parasite.get_itimers();
     std::string log = parasite.abandon();
     EXPECT_NE(log.find("Trimmed message received (16/0)"), std::string::npos) << log;

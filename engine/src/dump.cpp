@@ -21,9 +21,12 @@
 #include <span>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/parasite.h"
 #include "flakelab/compel/proc.h"
+#include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/compel/unique_fd.h"
@@ -122,13 +125,11 @@ class ProcMem {
   void read(const PageSegment& seg, size_t from, uint8_t* dst) {
     int fd = get();
     for (size_t off = from; off < seg.len; off += kPage) {
-      uint64_t addr = seg.remote + off;
-      ssize_t n = ::pread(fd, dst + (off - from), kPage, static_cast<off_t>(addr));
-      if (n != static_cast<ssize_t>(kPage)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(addr));
-        throw_errno("read " + path_ + " at 0x" + buf, n < 0 ? errno : EIO);
-      }
+      compel::RemoteAddr addr = seg.remote + off;
+      // /proc/PID/mem's file offset is the address.
+      ssize_t n = ::pread(fd, dst + (off - from), kPage, static_cast<off_t>(addr.as_int()));
+      if (n != static_cast<ssize_t>(kPage))
+        throw_errno(fmt::format("read {} at {}", path_, addr), n < 0 ? errno : EIO);
     }
   }
 
@@ -336,8 +337,8 @@ void dump_signals(compel::SeizedProcess& proc, Image& image) {
 // occasion in the victim and unmapped again before memory is read.
 void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& threads, Image& image) {
   compel::RemoteSession leader(*threads[0]);
-  long scratch = leader.syscall_checked("mmap (scratch page)", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const compel::RemoteAddr scratch(static_cast<uint64_t>(leader.syscall_checked(
+      "mmap (scratch page)", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)));
   try {
     for (size_t i = 0; i < threads.size(); ++i) {
       std::unique_ptr<compel::RemoteSession> own;
@@ -358,10 +359,7 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
         int32_t pad2;
       } out{};
       static_assert(sizeof(flk_stack) == 24 && offsetof(decltype(out), tid_address) == 32);
-      iovec local{&out, sizeof(out)};
-      iovec remote{reinterpret_cast<void*>(scratch), sizeof(out)};
-      if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof(out)))
-        throw_errno("process_vm_readv " + pid_text(pid) + " (scratch page)");
+      compel::read_remote(pid, scratch, &out, sizeof(out), "scratch page");
       auto* t = image.process.mutable_threads(static_cast<int>(i));
       t->mutable_altstack()->set_sp(out.ss.ss_sp);
       t->mutable_altstack()->set_flags(out.ss.ss_flags);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cpu_colocation.h"
+#include "flakelab/compel/remote_memory.h"
 #include "crc32c.h"
 
 namespace flakelab::engine {
@@ -38,7 +39,7 @@ void copy_range(pid_t pid, uint8_t* buffer, const std::vector<PageSegment>& segs
     for (size_t i = b; i < e; ++i) {
       if (before) before(i);
       local.push_back({buffer + segs[i].local_offset, segs[i].len});
-      remote.push_back({reinterpret_cast<void*>(segs[i].remote), segs[i].len});
+      remote.push_back(compel::remote_iovec(segs[i].remote, segs[i].len));
     }
     ssize_t n = dir == CopyDirection::kFromProcess
                     ? process_vm_readv(pid, local.data(), local.size(), remote.data(), remote.size(), 0)
@@ -67,7 +68,7 @@ void fill_range_uffd(int uffd, const uint8_t* buffer, const std::vector<PageSegm
     if (before) before(i);
     for (int stalls = 0; done[i] < segs[i].len;) {
       uffdio_copy c{};
-      c.dst = segs[i].remote + done[i];
+      c.dst = (segs[i].remote + done[i]).as_int();
       c.src = reinterpret_cast<uint64_t>(buffer + segs[i].local_offset + done[i]);
       c.len = segs[i].len - done[i];
       int r = ::ioctl(uffd, UFFDIO_COPY, &c);
@@ -127,7 +128,7 @@ std::vector<PageSegment> page_segments(const pb::Process& process, size_t max_le
     size_t len = run.nr_pages() * kPage;
     for (size_t off = 0; off < len; off += max_len) {
       size_t piece = std::min(max_len, len - off);
-      out.push_back({run.vaddr() + off, piece, offset + off});
+      out.push_back({compel::RemoteAddr(run.vaddr() + off), piece, offset + off});
     }
     offset += len;
   }

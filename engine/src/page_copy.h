@@ -14,14 +14,15 @@
 #include <span>
 #include <vector>
 
+#include "flakelab/compel/remote_ptr.h"
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine {
 
 // One contiguous piece: `len` bytes at `remote` in the other process, at
-// `local_offset` in the buffer.
+// `local_offset` in the buffer (typed apart, so the two cannot be swapped).
 struct PageSegment {
-  uint64_t remote = 0;
+  compel::RemoteAddr remote;
   size_t len = 0;
   size_t local_offset = 0;
 };

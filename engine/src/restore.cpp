@@ -33,6 +33,7 @@
 #include "files.h"
 #include "page_copy.h"
 #include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/compel/unique_fd.h"
@@ -49,6 +50,8 @@
 namespace flakelab::engine {
 namespace restore_detail {
 
+using compel::RemoteAddr;
+using compel::SyscallArg;
 using compel::UniqueFd;
 
 constexpr uint64_t kPage = 4096;
@@ -70,6 +73,9 @@ struct RseqConfig {
   uint32_t flags;
   uint32_t pad;
 };
+
+// The image's addresses are the target's.
+RemoteAddr start_of(const pb::Vma& v) { return RemoteAddr(v.start()); }
 
 void InheritedFiles::open_all(const pb::Process& p) {
   for (const auto& v : p.vmas()) {
@@ -148,7 +154,7 @@ class Transmuter {
     unmap_everything_else();
     set_mm_fields();
     auto current = procfs::read_maps(pid_, false);
-    std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base, t_.base + Trampoline::kSize}};
+    std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base.as_int(), t_.end().as_int()}};
     for (const auto& v : p_.vmas()) busy.emplace_back(v.start(), v.end());
     move_vdso_group(s_, current, p_, busy);
     map_vmas();
@@ -163,12 +169,12 @@ class Transmuter {
   }
 
  private:
-  long call(const std::string& what, long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
-            long a6 = 0) {
+  long call(const std::string& what, long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {},
+            SyscallArg a4 = {}, SyscallArg a5 = {}, SyscallArg a6 = {}) {
     return s_.syscall_checked(what + " (restoring pid " + std::to_string(pid_) + ")", nr, a1, a2, a3, a4, a5, a6);
   }
 
-  uint64_t put(const void* data, size_t size) { return scratch_.put(data, size); }
+  RemoteAddr put(const void* data, size_t size) { return scratch_.put(data, size); }
   void reset_scratch() { scratch_.reset(); }
 
   // The restorer's rseq area was inherited; the kernel would keep writing there.
@@ -177,14 +183,14 @@ class Transmuter {
     if (ptrace(static_cast<__ptrace_request>(kPtraceGetRseqConfiguration), pid_, reinterpret_cast<void*>(sizeof(rseq)),
                &rseq) > 0 &&
         rseq.rseq_abi_size != 0)
-      call("rseq unregister", SYS_rseq, static_cast<long>(rseq.rseq_abi_pointer), rseq.rseq_abi_size,
+      call("rseq unregister", SYS_rseq, RemoteAddr(rseq.rseq_abi_pointer), rseq.rseq_abi_size,
            kRseqFlagUnregister, rseq.signature);
   }
 
   // Everything but the trampoline and the vDSO group, in as few munmaps as the
   // kept mappings allow: one span runs over gaps up to the next kept mapping.
   void unmap_everything_else() {
-    const uint64_t lo = t_.base, hi = t_.base + Trampoline::kSize;
+    const uint64_t lo = t_.base.as_int(), hi = t_.end().as_int();  // as the maps give them
     std::vector<std::pair<uint64_t, uint64_t>> spans;
     bool open = false;
     auto extend = [&](uint64_t a, uint64_t b) {
@@ -206,7 +212,7 @@ class Transmuter {
       extend(std::max(m.start, hi), m.end);
     }
     for (const auto& [a, b] : spans)
-      batch_.add("munmap " + hex(a) + "-" + hex(b), SYS_munmap, static_cast<long>(a), static_cast<long>(b - a));
+      batch_.add("munmap " + hex(a) + "-" + hex(b), SYS_munmap, RemoteAddr(a), b - a);
     batch_.flush();
   }
 
@@ -227,10 +233,11 @@ class Transmuter {
     map.env_start = mm.env_start();
     map.env_end = mm.env_end();
     map.auxv_size = static_cast<uint32_t>(mm.auxv().size());
-    map.auxv = reinterpret_cast<__u64*>(map.auxv_size ? put(mm.auxv().data(), mm.auxv().size()) : 0);
+    // prctl_mm_map carries the target's address of its auxv copy as a pointer type.
+    map.auxv = reinterpret_cast<__u64*>(map.auxv_size ? put(mm.auxv().data(), mm.auxv().size()).as_int() : 0);
     map.exe_fd = static_cast<uint32_t>(files_.exe.get());
-    uint64_t addr = put(&map, sizeof(map));
-    call("prctl PR_SET_MM_MAP", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, static_cast<long>(addr), sizeof(map));
+    RemoteAddr addr = put(&map, sizeof(map));
+    call("prctl PR_SET_MM_MAP", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, addr, sizeof(map));
     reset_scratch();
   }
 
@@ -239,24 +246,23 @@ class Transmuter {
       // MAP_FIXED: a successful mmap is at v.start(), so the batch checks errors only.
       if (v.kind() == pb::VMA_FILE_SHARED || v.kind() == pb::VMA_SAVED_SHARED) {
         // No pages to write: map it as it was right away.
-        batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
-                   static_cast<long>(v.end() - v.start()), v.prot(), MAP_SHARED | MAP_FIXED, files_.fd_for(v),
-                   static_cast<long>(v.pgoff()));
+        batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, start_of(v), v.end() - v.start(), v.prot(),
+                   MAP_SHARED | MAP_FIXED, files_.fd_for(v), v.pgoff());
         continue;
       }
       if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
       // Writable first so that pages can be written; protect_vmas() finishes.
       long flags = MAP_PRIVATE | MAP_FIXED | (v.growsdown() ? MAP_GROWSDOWN : 0) | (v.noreserve() ? MAP_NORESERVE : 0);
       long fd = -1;
-      long off = 0;
+      uint64_t off = 0;
       if (v.kind() == pb::VMA_ANON_PRIVATE) {
         flags |= MAP_ANONYMOUS;
       } else {
         fd = files_.fd_for(v);
-        off = static_cast<long>(v.pgoff());
+        off = v.pgoff();
       }
-      batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, static_cast<long>(v.start()),
-                 static_cast<long>(v.end() - v.start()), PROT_READ | PROT_WRITE, flags, fd, off);
+      batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, start_of(v), v.end() - v.start(),
+                 PROT_READ | PROT_WRITE, flags, fd, off);
     }
     batch_.flush();
   }
@@ -304,14 +310,15 @@ class Transmuter {
       } unregister{uffd.get(), registered};
       size_t i = 0;
       for (const auto& v : p_.vmas()) {
-        while (i < segments.size() && segments[i].remote < v.start()) ++i;
-        if (i == segments.size() || segments[i].remote >= v.end() || v.kind() != pb::VMA_ANON_PRIVATE) continue;
+        const RemoteAddr start = start_of(v), end(v.end());
+        while (i < segments.size() && segments[i].remote < start) ++i;
+        if (i == segments.size() || segments[i].remote >= end || v.kind() != pb::VMA_ANON_PRIVATE) continue;
         uffdio_register reg{};
         reg.range = {v.start(), v.end() - v.start()};
         reg.mode = UFFDIO_REGISTER_MODE_MISSING;
         if (ioctl(uffd.get(), UFFDIO_REGISTER, &reg) != 0) continue;  // process_vm_writev will do
         registered.push_back(reg.range);
-        for (; i < segments.size() && segments[i].remote < v.end(); ++i) {
+        for (; i < segments.size() && segments[i].remote < end; ++i) {
           filled.push_back(segments[i]);
           filled_index.push_back(i);
         }
@@ -335,7 +342,7 @@ class Transmuter {
     for (size_t i = 0; i < segments.size(); ++i)
       if (done[i] != segments[i].len)
         throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
-                        hex(segments[i].remote + done[i]) + ")",
+                        hex((segments[i].remote + done[i]).as_int()) + ")",
                     EFAULT);
   }
 
@@ -343,8 +350,7 @@ class Transmuter {
     for (const auto& v : p_.vmas()) {
       if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
       if (v.prot() == (PROT_READ | PROT_WRITE)) continue;
-      batch_.add("mprotect " + hex(v.start()), SYS_mprotect, static_cast<long>(v.start()),
-                 static_cast<long>(v.end() - v.start()), v.prot());
+      batch_.add("mprotect " + hex(v.start()), SYS_mprotect, start_of(v), v.end() - v.start(), v.prot());
     }
   }
 
@@ -359,13 +365,13 @@ class Transmuter {
       } ksa{};  // SIG_DFL unless saved
       if (auto it = saved.find(sig); it != saved.end())
         ksa = {it->second->handler(), it->second->flags(), it->second->restorer(), it->second->mask()};
-      uint64_t addr = batch_.put(&ksa, sizeof(ksa));
-      batch_.add("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, static_cast<long>(addr), 0, 8);
+      RemoteAddr addr = batch_.put(&ksa, sizeof(ksa));
+      batch_.add("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, addr, 0, 8);
     }
     for (const auto& it : p_.itimers()) {
       itimerval v{{it.interval_sec(), it.interval_usec()}, {it.value_sec(), it.value_usec()}};
       batch_.add("setitimer " + std::to_string(it.which()), SYS_setitimer, it.which(),
-                 static_cast<long>(batch_.put(&v, sizeof(v))), 0);
+                 batch_.put(&v, sizeof(v)), 0);
     }
   }
 
@@ -382,10 +388,10 @@ class Transmuter {
     std::sort(keep.begin(), keep.end());
     uint64_t from = 0;
     for (uint32_t k : keep) {
-      if (k > from) batch_.add("close_range", SYS_close_range, static_cast<long>(from), k - 1, 0);
+      if (k > from) batch_.add("close_range", SYS_close_range, from, k - 1, 0);
       from = uint64_t{k} + 1;
     }
-    batch_.add("close_range", SYS_close_range, static_cast<long>(from), ~0u, 0);
+    batch_.add("close_range", SYS_close_range, from, ~0u, 0);
   }
 
   // Needs every fd in place: watches are keyed by the target's fd numbers.
@@ -394,7 +400,8 @@ class Transmuter {
                                   [this](const std::string& what, long nr, long a1, long a2, long a3, long a4) {
                                     return call(what, nr, a1, a2, a3, a4);
                                   },
-                                  [this](const void* data, size_t size) { return put(data, size); },
+                                  // TargetCalls speaks integers.
+                                  [this](const void* data, size_t size) { return put(data, size).as_int(); },
                                   [this] { reset_scratch(); },
                               });
   }
@@ -404,7 +411,7 @@ class Transmuter {
     batch_.add("umask", SYS_umask, p_.umask());
     batch_.add("personality", SYS_personality, p_.personality());
     std::string comm = p_.comm();
-    batch_.add("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, static_cast<long>(batch_.put(comm.c_str(), comm.size() + 1)));
+    batch_.add("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, batch_.put(comm.c_str(), comm.size() + 1));
     batch_.add("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
   }
 
@@ -454,14 +461,14 @@ long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t
                     const std::string& what) {
   Scratch scratch(pid, t);
   pid_t want = tid;
-  args.set_tid = scratch.put(&want, sizeof(want));
+  args.set_tid = scratch.put(&want, sizeof(want)).as_int();
   args.set_tid_size = 1;
-  uint64_t args_addr = scratch.put(&args, sizeof(args));
+  RemoteAddr args_addr = scratch.put(&args, sizeof(args));
   user_regs_struct regs = leader.get_regs();
-  regs.rip = t.base + kSpawnOffset;
+  regs.rip = (t.base + kSpawnOffset).as_int();
   regs.rax = SYS_clone3;
   regs.orig_rax = static_cast<uint64_t>(-1);
-  regs.rdi = args_addr;
+  regs.rdi = args_addr.as_int();
   regs.rsi = sizeof(args);
   leader.set_regs(regs);
   leader.resume();
@@ -497,35 +504,34 @@ void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread&
   compel::RemoteSession s(th);
   Scratch scratch(pid, tr);
   std::string what = " (restoring tid " + std::to_string(t.tid()) + ")";
-  s.syscall_checked("set_tid_address" + what, SYS_set_tid_address, static_cast<long>(t.clear_child_tid()));
+  s.syscall_checked("set_tid_address" + what, SYS_set_tid_address, RemoteAddr(t.clear_child_tid()));
   stack_t ss{};
   if (t.has_altstack() && !(t.altstack().flags() & SS_DISABLE)) {
-    ss.ss_sp = reinterpret_cast<void*>(t.altstack().sp());
+    ss.ss_sp = reinterpret_cast<void*>(t.altstack().sp());  // stack_t holds the target's address as a void*
     ss.ss_size = t.altstack().size();
     ss.ss_flags = t.altstack().flags() & ~SS_ONSTACK;
   } else {
     ss.ss_flags = SS_DISABLE;
   }
-  s.syscall_checked("sigaltstack" + what, SYS_sigaltstack, static_cast<long>(scratch.put(&ss, sizeof(ss))), 0);
+  s.syscall_checked("sigaltstack" + what, SYS_sigaltstack, scratch.put(&ss, sizeof(ss)), 0);
   if (t.robust_list() != 0)
-    s.syscall_checked("set_robust_list" + what, SYS_set_robust_list, static_cast<long>(t.robust_list()),
-                      static_cast<long>(t.robust_list_len()));
+    s.syscall_checked("set_robust_list" + what, SYS_set_robust_list, RemoteAddr(t.robust_list()), t.robust_list_len());
   if (t.has_rseq() && t.rseq().size() != 0)
-    s.syscall_checked("rseq register" + what, SYS_rseq, static_cast<long>(t.rseq().address()), t.rseq().size(), 0,
+    s.syscall_checked("rseq register" + what, SYS_rseq, RemoteAddr(t.rseq().address()), t.rseq().size(), 0,
                       t.rseq().signature());
   scratch.reset();
   if (leader_of) {
     for (const auto& sig : leader_of->shared_pending()) {
-      uint64_t info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
+      RemoteAddr info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
       s.syscall_checked("rt_sigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_sigqueueinfo, pid, sig.signo(),
-                        static_cast<long>(info));
+                        info);
       scratch.reset();
     }
   }
   for (const auto& sig : t.pending()) {
-    uint64_t info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
+    RemoteAddr info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
     s.syscall_checked("rt_tgsigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_tgsigqueueinfo, pid,
-                      static_cast<long>(t.tid()), sig.signo(), static_cast<long>(info));
+                      t.tid(), sig.signo(), info);
     scratch.reset();
   }
   s.settle();
@@ -555,15 +561,15 @@ std::string wait_ready(int fd) {
 // trampoline cannot unmap itself and return). The leader is left in a syscall-exit
 // stop; no thread executes trampoline code again.
 void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::Process& p) {
-  uint64_t vdso = 0;
+  RemoteAddr vdso;
   for (const auto& v : p.vmas())
-    if (v.kind() == pb::VMA_VDSO) vdso = v.start();
-  if (vdso == 0) throw EngineError("restore pid " + std::to_string(p.pid()) + ": images without a vDSO are not supported yet");
+    if (v.kind() == pb::VMA_VDSO) vdso = start_of(v);
+  if (vdso.is_null()) throw EngineError("restore pid " + std::to_string(p.pid()) + ": images without a vDSO are not supported yet");
   user_regs_struct regs = th.get_regs();
-  regs.rip = vdso + vdso_syscall_offset();
+  regs.rip = (vdso + vdso_syscall_offset()).as_int();
   regs.rax = SYS_munmap;
   regs.orig_rax = static_cast<uint64_t>(-1);
-  regs.rdi = t.base;
+  regs.rdi = t.base.as_int();
   regs.rsi = Trampoline::kSize;
   th.set_regs(regs);
   for (int stop = 0; stop < 2; ++stop) {  // syscall entry, then exit

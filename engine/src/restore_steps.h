@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "address_space.h"
+#include "flakelab/compel/remote_memory.h"
+#include "flakelab/compel/remote_ptr.h"
 #include "payload_crc.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_thread.h"
@@ -53,13 +55,10 @@ struct InheritedFiles {
 class Scratch {
  public:
   Scratch(pid_t pid, const Trampoline& t) : pid_(pid), t_(t) {}
-  uint64_t put(const void* data, size_t size) {
+  compel::RemoteAddr put(const void* data, size_t size) {
     if (used_ + size > t_.scratch_size()) throw EngineError("restore: trampoline scratch area is full");
-    uint64_t addr = t_.scratch() + used_;
-    iovec local{const_cast<void*>(data), size};
-    iovec remote{reinterpret_cast<void*>(addr), size};
-    if (process_vm_writev(pid_, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size))
-      throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (trampoline scratch)");
+    compel::RemoteAddr addr = t_.scratch() + used_;
+    compel::write_remote(pid_, addr, data, size, "trampoline scratch");
     used_ += (size + 15) & ~size_t{15};
     return addr;
   }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_memory.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
@@ -16,6 +17,12 @@ namespace {
 constexpr size_t kDataSize = 32 * 1024;
 constexpr size_t kMaxCalls = (Trampoline::kSize - Trampoline::kCodeSize - kDataSize) / (kBatchEntryWords * 8);
 
+// One call as the trampoline's batch loop reads it: nr and six arguments.
+struct BatchEntry {
+  uint64_t words[kBatchEntryWords];
+};
+static_assert(sizeof(BatchEntry) == kBatchEntryWords * 8);
+
 }  // namespace
 
 SyscallBatch::SyscallBatch(compel::RemoteSession& session, pid_t pid, const Trampoline& t, std::string context)
@@ -24,7 +31,7 @@ SyscallBatch::SyscallBatch(compel::RemoteSession& session, pid_t pid, const Tram
   static_assert(kMaxCalls >= 64);
 }
 
-uint64_t SyscallBatch::put(const void* data, size_t size) {
+compel::RemoteAddr SyscallBatch::put(const void* data, size_t size) {
   size_t aligned = (size + 15) & ~size_t{15};
   if (aligned > kDataSize) throw EngineError("restore: " + std::to_string(size) + " bytes of syscall arguments (" + context_ + ")");
   if (data_.size() + aligned > kDataSize) {
@@ -32,46 +39,50 @@ uint64_t SyscallBatch::put(const void* data, size_t size) {
     data_.clear();
     data_written_ = 0;
   }
-  uint64_t addr = t_.scratch() + data_.size();
+  compel::RemoteAddr addr = t_.scratch() + data_.size();
   const auto* bytes = static_cast<const uint8_t*>(data);
   data_.insert(data_.end(), bytes, bytes + size);
   data_.resize(data_.size() + (aligned - size), 0);
   return addr;
 }
 
-void SyscallBatch::add(std::string what, long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+void SyscallBatch::add(std::string what, long nr, compel::SyscallArg a1, compel::SyscallArg a2, compel::SyscallArg a3,
+                       compel::SyscallArg a4, compel::SyscallArg a5, compel::SyscallArg a6) {
   if (whats_.size() == kMaxCalls) flush();
-  for (long w : {nr, a1, a2, a3, a4, a5, a6}) entries_.push_back(static_cast<uint64_t>(w));
+  entries_.push_back(compel::SyscallArg(nr).register_value());
+  for (compel::SyscallArg a : {a1, a2, a3, a4, a5, a6}) entries_.push_back(a.register_value());
   whats_.push_back(std::move(what));
 }
 
 void SyscallBatch::flush() {
   if (whats_.empty()) return;
-  uint64_t table = t_.scratch() + kDataSize;
+  const compel::remote_ptr<BatchEntry> table(t_.scratch() + kDataSize);
   iovec local[2] = {{data_.data() + data_written_, data_.size() - data_written_},
                     {entries_.data(), entries_.size() * sizeof(uint64_t)}};
-  iovec remote[2] = {{reinterpret_cast<void*>(t_.scratch() + data_written_), local[0].iov_len},
-                     {reinterpret_cast<void*>(table), local[1].iov_len}};
+  iovec remote[2] = {compel::remote_iovec(t_.scratch() + data_written_, local[0].iov_len),
+                     compel::remote_iovec(table, local[1].iov_len)};
   ssize_t want = static_cast<ssize_t>(local[0].iov_len + local[1].iov_len);
   if (process_vm_writev(pid_, local, 2, remote, 2, 0) != want)
     compel::throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (syscall batch, " + context_ + ")");
   data_written_ = data_.size();
 
   user_regs_struct regs = session_.original_regs();
-  regs.rip = t_.base + kBatchOffset;
-  regs.r12 = table;
+  regs.rip = (t_.base + kBatchOffset).as_int();
+  regs.r12 = table.as_int();
   regs.r13 = whats_.size();
   user_regs_struct after = session_.run_to_trap(regs, t_.base + kBatchTrapOffset);
   std::vector<std::string> whats = std::move(whats_);
   whats_.clear();
   entries_.clear();
   if (after.r13 == 0) return;
-  uint64_t index = (after.r12 - table) / (kBatchEntryWords * 8);
+  // r12 is left on the failed call's entry.
+  const compel::remote_ptr<BatchEntry> failed(after.r12);
+  const std::ptrdiff_t index = failed - table;
   long err = -static_cast<long>(after.rax);
-  if (after.r12 < table || index >= whats.size() || err <= 0 || err >= 4096)
+  if (failed < table || static_cast<size_t>(index) >= whats.size() || err <= 0 || err >= 4096)
     throw compel::CompelError("remote syscall batch (" + context_ + "): the batch loop stopped in an impossible state",
                               EIO);
-  compel::throw_errno("remote " + whats[index] + " (" + context_ + ") in tid " + std::to_string(session_.thread().tid()),
+  compel::throw_errno("remote " + whats[static_cast<size_t>(index)] + " (" + context_ + ") in tid " + std::to_string(session_.thread().tid()),
                       static_cast<int>(err));
 }
 

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
+#include "flakelab/compel/syscall_arg.h"
 #include "trampoline.h"
 
 namespace flakelab::engine {
@@ -28,9 +30,11 @@ class SyscallBatch {
 
   // Copies `size` bytes to where the pending calls will find them; returns their
   // address in the target, valid for calls added until the next flush() that put() causes.
-  uint64_t put(const void* data, size_t size);
-  void add(std::string what, long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
-           long a6 = 0);
+  compel::RemoteAddr put(const void* data, size_t size);
+  // Arguments as RemoteSession::syscall's: integers or tracee addresses.
+  void add(std::string what, long nr, compel::SyscallArg a1 = {}, compel::SyscallArg a2 = {},
+           compel::SyscallArg a3 = {}, compel::SyscallArg a4 = {}, compel::SyscallArg a5 = {},
+           compel::SyscallArg a6 = {});
   // Makes the pending calls. Throws CompelError("remote <what> (<context>) in tid N:
   // <errno text>") for the first that fails; the calls after it are not made.
   void flush();

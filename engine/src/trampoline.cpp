@@ -68,16 +68,18 @@ namespace {
 // Runs in the clone3 child: a copy of the restorer, single-threaded. Only raw
 // syscalls and plain stores here; never returns.
 [[noreturn]] __attribute__((noinline)) void become_trampoline(const Trampoline& t, const uint8_t* code, size_t n) {
+  // This child is the target: the trampoline's address is a local one here.
+  const uint64_t base = t.base.as_int();
   uint64_t all = ~uint64_t{0};
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof(all));
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  long p = syscall(SYS_mmap, t.base, Trampoline::kSize, PROT_READ | PROT_WRITE | PROT_EXEC,
+  long p = syscall(SYS_mmap, base, Trampoline::kSize, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (p != static_cast<long>(t.base)) syscall(SYS_exit_group, 120);
-  volatile uint8_t* dst = reinterpret_cast<volatile uint8_t*>(t.base);
+  if (static_cast<uint64_t>(p) != base) syscall(SYS_exit_group, 120);
+  volatile uint8_t* dst = reinterpret_cast<volatile uint8_t*>(base);
   for (size_t i = 0; i < n; ++i) dst[i] = code[i];
-  uint64_t stack_top = t.base + Trampoline::kSize - 64;
-  __asm__ volatile("mov %0, %%rsp\n\tjmp *%1" : : "r"(stack_top), "r"(t.base) : "memory");
+  uint64_t stack_top = base + Trampoline::kSize - 64;
+  __asm__ volatile("mov %0, %%rsp\n\tjmp *%1" : : "r"(stack_top), "r"(base) : "memory");
   __builtin_unreachable();
 }
 

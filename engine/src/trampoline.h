@@ -9,15 +9,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "flakelab/compel/remote_ptr.h"
+
 namespace flakelab::engine {
 
 struct Trampoline {
   static constexpr uint64_t kSize = 16 * 4096;
   static constexpr uint64_t kCodeSize = 4096;
-  uint64_t base = 0;
-  uint64_t scratch() const { return base + kCodeSize; }
+  compel::RemoteAddr base;  // in the target (and, while it is cloned, in the restorer's copy)
+  compel::RemoteAddr end() const { return base + kSize; }
+  compel::RemoteAddr scratch() const { return base + kCodeSize; }
   uint64_t scratch_size() const { return kSize - kCodeSize; }
-  bool contains(uint64_t addr) const { return addr >= base && addr < base + kSize; }
+  bool contains(compel::RemoteAddr addr) const { return addr >= base && addr < end(); }
 };
 
 // Machine code. At offset 0: write(ready_fd, "R", 1); for (;;) pause();

@@ -91,13 +91,13 @@ void become_zombie(Member& m, const Trampoline& t) {
     Scratch scratch(m.pid, t);
     if (!comm.empty())
       s.syscall_checked("prctl PR_SET_NAME (zombie " + std::to_string(m.pid) + ")", SYS_prctl, PR_SET_NAME,
-                        static_cast<long>(scratch.put(comm.c_str(), comm.size() + 1)));
+                        scratch.put(comm.c_str(), comm.size() + 1));
     if (WIFSIGNALED(status)) {
       struct {
         uint64_t handler, flags, restorer, mask;
       } dfl{};
       s.syscall_checked("rt_sigaction SIG_DFL (zombie " + std::to_string(m.pid) + ")", SYS_rt_sigaction,
-                        WTERMSIG(status), static_cast<long>(scratch.put(&dfl, sizeof(dfl))), 0, 8);
+                        WTERMSIG(status), scratch.put(&dfl, sizeof(dfl)), 0, 8);
     }
     s.settle();
   }
@@ -108,7 +108,7 @@ void become_zombie(Member& m, const Trampoline& t) {
     if (syscall(SYS_tgkill, m.pid, m.pid, WTERMSIG(status)) != 0) throw_errno(who(m.pid) + ": tgkill");
   } else {
     user_regs_struct regs = th.get_regs();
-    regs.rip = t.base + kSpawnOffset;  // a syscall instruction
+    regs.rip = (t.base + kSpawnOffset).as_int();  // a syscall instruction
     regs.rax = SYS_exit_group;
     regs.rdi = WEXITSTATUS(status);
     regs.orig_rax = static_cast<uint64_t>(-1);
@@ -225,7 +225,7 @@ class TreeRestore {
     for (int attempt = 1;; ++attempt) {
       auto base = find_free_range(busy_ranges(live_), Trampoline::kSize, ImageLimits::kUserTop);
       if (!base) throw EngineError(who(root()) + ": no free address range for the trampoline");
-      t_ = Trampoline{*base};
+      t_ = Trampoline{compel::RemoteAddr(*base)};  // free in the restorer and in the image
       int fds[2];
       if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
       UniqueFd ready_r(fds[0]), ready_w(fds[1]);
@@ -253,7 +253,7 @@ class TreeRestore {
 
   void seize(Member& m) {
     m.proc = std::make_unique<compel::SeizedProcess>(m.pid);
-    if (!t_.contains(m.proc->leader().get_regs().rip))
+    if (!t_.contains(compel::RemoteAddr(m.proc->leader().get_regs().rip)))
       throw EngineError(who(m.pid) + ": the new process is not in its trampoline");
   }
 
@@ -282,7 +282,7 @@ class TreeRestore {
         compel::RemoteSession s(parent.proc->leader());
         Scratch scratch(parent.pid, t_);
         s.syscall_checked("rt_sigaction SIGCHLD SIG_DFL", SYS_rt_sigaction, SIGCHLD,
-                          static_cast<long>(scratch.put(&dfl, sizeof(dfl))), 0, 8);
+                          scratch.put(&dfl, sizeof(dfl)), 0, 8);
         s.settle();
       }
       become_zombie(m, t_);
@@ -295,8 +295,7 @@ class TreeRestore {
       Scratch scratch(parent.pid, t_);
       uint64_t set = uint64_t{1} << (SIGCHLD - 1);
       timespec zero{0, 0};
-      s.syscall(SYS_rt_sigtimedwait, static_cast<long>(scratch.put(&set, sizeof(set))), 0,
-                static_cast<long>(scratch.put(&zero, sizeof(zero))), 8);
+      s.syscall(SYS_rt_sigtimedwait, scratch.put(&set, sizeof(set)), 0, scratch.put(&zero, sizeof(zero)), 8);
       s.settle();
     }
   }

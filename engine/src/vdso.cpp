@@ -70,12 +70,13 @@ void move_vdso_group(compel::RemoteSession& session, const std::vector<procfs::M
   for (const auto& [kind, r] : want) avoid.push_back(r);
   auto tmp = find_free_range(avoid, hi - lo, ImageLimits::kUserTop);
   if (!tmp) throw EngineError("restore: no free address range to move the vDSO through");
+  // Ranges here are the target's addresses.
+  using compel::RemoteAddr;
   for (auto& [kind, r] : have) {
     uint64_t len = r.end - r.start;
     uint64_t to = *tmp + (r.start - lo);
     session.syscall_checked("mremap " + pb::VmaKind_Name(kind) + " (to a temporary address)", SYS_mremap,
-                            static_cast<long>(r.start), static_cast<long>(len), static_cast<long>(len),
-                            MREMAP_MAYMOVE | MREMAP_FIXED, static_cast<long>(to));
+                            RemoteAddr(r.start), len, len, MREMAP_MAYMOVE | MREMAP_FIXED, RemoteAddr(to));
     r = {to, to + len};
   }
   for (auto& [kind, r] : have) {
@@ -83,13 +84,11 @@ void move_vdso_group(compel::RemoteSession& session, const std::vector<procfs::M
     auto w = want.find(kind);
     if (w == want.end()) {
       // The image had no such mapping (older kernel at dump time): drop it.
-      session.syscall_checked("munmap " + pb::VmaKind_Name(kind), SYS_munmap, static_cast<long>(r.start),
-                              static_cast<long>(len));
+      session.syscall_checked("munmap " + pb::VmaKind_Name(kind), SYS_munmap, RemoteAddr(r.start), len);
       continue;
     }
-    session.syscall_checked("mremap " + pb::VmaKind_Name(kind), SYS_mremap, static_cast<long>(r.start),
-                            static_cast<long>(len), static_cast<long>(len), MREMAP_MAYMOVE | MREMAP_FIXED,
-                            static_cast<long>(w->second.start));
+    session.syscall_checked("mremap " + pb::VmaKind_Name(kind), SYS_mremap, RemoteAddr(r.start), len, len,
+                            MREMAP_MAYMOVE | MREMAP_FIXED, RemoteAddr(w->second.start));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "flakelab/victims/victims.h"
@@ -20,6 +21,20 @@ namespace victims = flakelab::victims;
 constexpr size_t kSize = size_t{48} << 20;   // above the threshold for threads
 constexpr uint64_t kAt = 0x5b0000000000;     // fixed, so the test knows where
 constexpr size_t kHolePage = 5000;           // PROT_NONE in the middle
+
+// A segment's remote address is typed: it cannot take the buffer offset's place,
+// nor a local pointer, and copy_segments() cannot get the buffer and a remote
+// address the wrong way round (the mix-up restore's write_pages could once make).
+static_assert(std::is_constructible_v<PageSegment, compel::RemoteAddr, size_t, size_t>);
+static_assert(!std::is_constructible_v<PageSegment, uint64_t, size_t, size_t>);
+static_assert(!std::is_constructible_v<PageSegment, uint8_t*, size_t, size_t>);
+static_assert(!std::is_constructible_v<PageSegment, size_t, size_t, compel::RemoteAddr>);
+static_assert(!std::is_assignable_v<decltype((std::declval<PageSegment&>().remote)), uint64_t>);
+static_assert(!std::is_assignable_v<decltype((std::declval<PageSegment&>().local_offset)), compel::RemoteAddr>);
+static_assert(!std::is_invocable_v<decltype(&copy_segments), pid_t, compel::RemoteAddr, const std::vector<PageSegment>&,
+                                   CopyDirection, const BeforeSegment&>);
+static_assert(!std::is_invocable_v<decltype(&fill_segments_uffd), int, compel::RemoteAddr,
+                                   const std::vector<PageSegment>&, const BeforeSegment&>);
 
 uint8_t pattern(size_t i) { return static_cast<uint8_t>((i >> 12) * 31 + (i & 0xfff)); }
 

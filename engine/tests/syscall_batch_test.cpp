@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <string>
+#include <type_traits>
 
 #include "flakelab/compel/error.h"
+#include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/victims/victims.h"
@@ -35,6 +37,16 @@ pid_t start_sleeper() {
 
 std::string comm_of(pid_t pid) { return proc_status_field(pid, "Name"); }
 
+// put() hands back the target's address, which goes to add() as is; a local
+// buffer does not pass for one.
+template <typename... Args>
+concept BatchTakes = requires(SyscallBatch& b, Args... args) { b.add("call", 0L, args...); };
+static_assert(std::is_same_v<decltype(std::declval<SyscallBatch&>().put(nullptr, 0)), compel::RemoteAddr>);
+static_assert(BatchTakes<compel::RemoteAddr, size_t, int>);
+static_assert(!BatchTakes<const char*>);
+static_assert(!BatchTakes<void*, size_t>);
+static_assert(!std::is_convertible_v<uint64_t, decltype(Trampoline::base)>);
+
 // A trampoline's code mapped into a seized victim, as a restore has it.
 struct Target {
   ChildPid child{start_sleeper()};
@@ -45,12 +57,9 @@ struct Target {
   Target() {
     long base = session.syscall_checked("mmap trampoline", SYS_mmap, 0, Trampoline::kSize,
                                         PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    t.base = static_cast<uint64_t>(base);
+    t.base = compel::RemoteAddr(static_cast<uint64_t>(base));
     auto code = trampoline_code(0);
-    iovec local{code.data(), code.size()};
-    iovec remote{reinterpret_cast<void*>(t.base), code.size()};
-    if (process_vm_writev(child.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(code.size()))
-      throw std::runtime_error("process_vm_writev of the trampoline code failed");
+    compel::write_remote(child.pid, t.base, code.data(), code.size(), "trampoline code");
   }
 };
 
@@ -64,7 +73,7 @@ TEST(SyscallBatch, MakesThousandsOfCallsWithTheirDataInOrder) {
     char name[16];
     snprintf(name, sizeof(name), "batch%05d", i);
     last = name;
-    batch.add("prctl PR_SET_NAME " + last, SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(name, sizeof(name))));
+    batch.add("prctl PR_SET_NAME " + last, SYS_prctl, PR_SET_NAME, batch.put(name, sizeof(name)));
   }
   EXPECT_GT(batch.pending(), 0u);
   EXPECT_NE(comm_of(target.child.pid), last) << "the last call ran before flush()";
@@ -78,9 +87,9 @@ TEST(SyscallBatch, FirstFailureIsNamedAndTheRestIsNotMade) {
   SyscallBatch batch(target.session, target.child.pid, target.t, "restoring pid 42");
   const char first[16] = "first";
   const char after[16] = "after";
-  batch.add("prctl PR_SET_NAME first", SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(first, sizeof(first))));
+  batch.add("prctl PR_SET_NAME first", SYS_prctl, PR_SET_NAME, batch.put(first, sizeof(first)));
   batch.add("close of a bad fd", SYS_close, 100000);
-  batch.add("prctl PR_SET_NAME after", SYS_prctl, PR_SET_NAME, static_cast<long>(batch.put(after, sizeof(after))));
+  batch.add("prctl PR_SET_NAME after", SYS_prctl, PR_SET_NAME, batch.put(after, sizeof(after)));
   try {
     batch.flush();
     FAIL() << "flush succeeded";

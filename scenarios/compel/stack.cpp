@@ -123,9 +123,9 @@ class StackScenario : public Scenario {
       const uint64_t rsp = process.leader().get_regs().rsp;
       auto red_zone_before = read_remote(pid, rsp - kRedZone, kRedZone);
       compel::InfectOptions options;
-      options.end_address = kAdjacentPage;  // the parasite mapping ends where the shared page starts
+      options.end_address = compel::RemoteAddr(kAdjacentPage);  // the parasite mapping ends where the shared page starts
       compel::Parasite parasite(process, compel::default_parasite_blob(), options);
-      const uint64_t after_mapping = parasite.layout().base + parasite.layout().total;
+      const uint64_t after_mapping = parasite.layout().end().as_int();
       auto saved = read_remote(pid, after_mapping, kCompared);
 
       for (long i = 0; i < rounds; ++i) {

@@ -24,6 +24,7 @@
 #include "flakelab/compel/mapping.h"
 #include "flakelab/compel/parasite_abi.h"
 #include "flakelab/compel/parasite_blob.h"
+#include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/compel/unique_fd.h"
@@ -34,8 +35,8 @@ struct InfectOptions {
   size_t stack_size = 64 * 1024;
   size_t guard_size = 4096;          // the stack's own guard zone, inside the mapping
   size_t payload_size = 64 * 1024;   // shared command payload
-  uint64_t address = 0;              // 0: let the kernel choose; else map exactly here
-  uint64_t end_address = 0;          // else, if set: map so that the mapping ends here
+  RemoteAddr address;                // null: let the kernel choose; else map exactly here
+  RemoteAddr end_address;            // else, if set: map so that the mapping ends here
   int connect_timeout_ms = 5000;
   // Called at each step of infection and cure ("mapped", "started", "fini-acked",
   // "taken-back", "unmapped"); lets tests and scenarios act at exact points.
@@ -55,9 +56,10 @@ struct ReceivedFd {
   UniqueFd fd;    // a duplicate in the injector's table
 };
 
-// Where the parasite lives in the victim; offsets relative to `base`.
+// Where the parasite lives in the victim; offsets relative to `base` (they index
+// the injector's view of the same memfd too).
 struct ParasiteLayout {
-  uint64_t base = 0;
+  RemoteAddr base;
   size_t total = 0;
   size_t blob_size = 0;
   size_t args_offset = 0;
@@ -68,6 +70,15 @@ struct ParasiteLayout {
   size_t stack_top_offset = 0; // initial rsp
   size_t guard_offset = 0;     // guard zone [guard_offset, guard_offset + guard_size)
   size_t guard_size = 0;
+
+  RemoteAddr end() const { return base + total; }
+  bool contains(RemoteAddr a) const { return a >= base && a < end(); }
+  RemoteAddr args() const { return base + args_offset; }
+  RemoteAddr frame() const { return base + frame_offset; }
+  RemoteAddr xstate() const { return base + xstate_offset; }
+  RemoteAddr stack_top() const { return base + stack_top_offset; }
+  RemoteAddr guard_begin() const { return base + guard_offset; }
+  RemoteAddr guard_end() const { return base + guard_offset + guard_size; }
 };
 
 class Parasite {

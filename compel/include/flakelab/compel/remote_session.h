@@ -20,7 +20,9 @@
 #include <string_view>
 #include <vector>
 
+#include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/seized_thread.h"
+#include "flakelab/compel/syscall_arg.h"
 
 namespace flakelab::compel {
 
@@ -31,21 +33,23 @@ class RemoteSession {
   RemoteSession(const RemoteSession&) = delete;
   RemoteSession& operator=(const RemoteSession&) = delete;
 
-  // Raw result: >= 0, or -errno as the kernel returned it.
-  long syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0);
+  // Raw result: >= 0, or -errno as the kernel returned it. Arguments are integers
+  // or RemoteAddr (syscall_arg.h); a local pointer does not compile.
+  long syscall(long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {}, SyscallArg a4 = {},
+               SyscallArg a5 = {}, SyscallArg a6 = {});
   // Same, but throws CompelError("remote <what> in tid N: <errno text>") on failure.
-  long syscall_checked(std::string_view what, long nr, long a1 = 0, long a2 = 0, long a3 = 0,
-                       long a4 = 0, long a5 = 0, long a6 = 0);
+  long syscall_checked(std::string_view what, long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {},
+                       SyscallArg a4 = {}, SyscallArg a5 = {}, SyscallArg a6 = {});
 
   // Runs injected code that ends in an int3: `regs` (original_regs() with rip and
   // whatever the code reads changed) with all signals blocked, until the thread
   // traps on the int3 at `trap_at`; returns its registers there. Any other stop is
   // an error (CompelError). The code must not return into the thread's own code.
-  user_regs_struct run_to_trap(const user_regs_struct& regs, uint64_t trap_at);
+  user_regs_struct run_to_trap(const user_regs_struct& regs, RemoteAddr trap_at);
 
   // Starts the thread running code at `rip` with stack `rsp` and first argument `rdi`,
   // all signals blocked. The thread runs free until interrupt_running().
-  void run_free(uint64_t rip, uint64_t rsp, uint64_t rdi);
+  void run_free(RemoteAddr rip, RemoteAddr rsp, RemoteAddr rdi);
   // Stops a thread started with run_free() and returns its registers.
   user_regs_struct interrupt_running();
   // The thread left injected code by itself (rt_sigreturn into its own context):
@@ -58,7 +62,7 @@ class RemoteSession {
   SeizedThread& thread() { return thread_; }
   const user_regs_struct& original_regs() const { return orig_regs_; }
   const std::vector<uint8_t>& original_xstate() const { return orig_xstate_; }
-  uint64_t stub_address() const { return stub_addr_; }
+  RemoteAddr stub_address() const { return stub_addr_; }
   // True if the thread was stopped inside a system call that the kernel will restart.
   bool in_restartable_syscall() const;
 
@@ -68,12 +72,12 @@ class RemoteSession {
   void install_stub();
   void remove_stub();
   long run_stub(const user_regs_struct& regs);
-  user_regs_struct run_until(const user_regs_struct& regs, uint64_t trap_at);
+  user_regs_struct run_until(const user_regs_struct& regs, RemoteAddr trap_at);
 
   SeizedThread& thread_;
   user_regs_struct orig_regs_{};
   std::vector<uint8_t> orig_xstate_;
-  uint64_t stub_addr_ = 0;
+  RemoteAddr stub_addr_;
   uint64_t saved_word_ = 0;
   bool stub_installed_ = false;
   bool regs_dirty_ = false;
