@@ -19,6 +19,7 @@
 
 #include "address_space.h"
 #include "image_dir.h"
+#include "flakelab/base/hex.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_thread.h"
 #include "flakelab/compel/unique_fd.h"
@@ -112,6 +113,6 @@ void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::P
 void set_rlimits(pid_t pid, const pb::Process& p);
 // The restorer's mappings and every mapping of `processes`: where no trampoline goes.
 std::vector<Range> busy_ranges(const std::vector<const pb::Process*>& processes);
-std::string hex(uint64_t v);
+using base::hex;
 
 }  // namespace flakelab::engine::restore_detail

@@ -1,6 +1,7 @@
-// sock_diag (NETLINK_SOCK_DIAG, UNIX_DIAG) for AF_UNIX sockets of our network
+// sock_diag (NETLINK_SOCK_DIAG, UNIX_DIAG) for AF_UNIX sockets of a network
 // namespace: identity, type, state, name, peer, pending connections, queue
-// lengths and shutdown state, without touching any socket.
+// lengths and shutdown state, without touching any socket. Errors are
+// std::system_error naming the request.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace flakelab::engine {
+#include "flakelab/base/unique_fd.h"
+
+namespace flakelab::base {
 
 struct UnixDiag {
   uint32_t ino = 0;
@@ -26,10 +29,18 @@ struct UnixDiag {
   uint32_t vfs_ino = 0, vfs_dev = 0;
 };
 
-// Every AF_UNIX socket of the caller's network namespace, by inode. Throws EngineError.
+// Every AF_UNIX socket of the caller's network namespace, by inode.
 std::map<uint32_t, UnixDiag> unix_diag_all();
 
-// One socket by inode, or nothing if no AF_UNIX socket has it. Throws EngineError.
+// One socket by inode, or nothing if no AF_UNIX socket has it.
 std::optional<UnixDiag> unix_diag_one(uint32_t ino);
 
-}  // namespace flakelab::engine
+// A sock_diag socket. It answers for the network namespace it was opened in, even after
+// its opener moved to another one; keeping it open saves a socket() per question.
+UniqueFd open_sock_diag();
+
+// The inodes of every AF_UNIX socket in the network namespace of `sock_diag` (from
+// open_sock_diag), asking for no attributes: the cheap "is any unix socket left here?".
+std::vector<uint32_t> unix_socket_inodes(int sock_diag);
+
+}  // namespace flakelab::base
