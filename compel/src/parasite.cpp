@@ -27,7 +27,7 @@
 #include "flakelab/base/scm_rights.h"
 #include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
-#include "flakelab/compel/proc.h"
+#include "flakelab/base/procfs.h"
 
 namespace flakelab::compel {
 namespace {
@@ -398,7 +398,7 @@ std::vector<flk_itimerval> Parasite::get_itimers() {
 
 std::vector<ReceivedFd> Parasite::receive_fds() {
   if (!infected_) throw CompelError(fmt::format("receive fds: pid {} is not infected", process_.pid()), EINVAL);
-  std::vector<int> victim_fds = proc::list_fds(process_.pid());
+  std::vector<int> victim_fds = base::procfs::list_fds(process_.pid());
   std::erase(victim_fds, args().sock_fd);
   auto* list = reinterpret_cast<flk_fd_list*>(payload().data());
   size_t capacity = (payload().size() - sizeof(flk_fd_list)) / sizeof(int32_t);

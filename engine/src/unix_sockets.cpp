@@ -25,17 +25,13 @@
 
 #include "anon_files.h"
 #include "flakelab/base/scm_rights.h"
-#include "flakelab/base/unix_diag.h"
 #include "flakelab/engine/error.h"
 #include "pipes.h"
 #include "proc_files.h"
+#include "unix_diag.h"
 #include "unix_image.h"
 
 namespace flakelab::engine {
-
-using base::UnixDiag;
-using base::unix_diag_all;
-using base::unix_diag_one;
 
 using compel::UniqueFd;
 

@@ -10,8 +10,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <system_error>
 
+#include "flakelab/base/os_error.h"
 #include "flakelab/base/unix_diag.h"
 #include "flakelab/harness/error.h"
 
@@ -25,7 +25,7 @@ void NetnsProbe::reopen() {
   ioctl_socket_ino_ = st.st_ino;
   try {
     sock_diag_ = base::open_sock_diag();
-  } catch (const std::system_error& e) {
+  } catch (const base::OsError& e) {
     throw HarnessError(e.what());
   }
   // IP sockets are counted from these per-namespace counters: a sock_diag dump of TCP
@@ -49,7 +49,7 @@ bool NetnsProbe::unix_sockets_left() const {
     for (uint32_t ino : base::unix_socket_inodes(sock_diag_.get()))
       if (ino != ioctl_socket_ino_) return true;
     return false;
-  } catch (const std::system_error& e) {
+  } catch (const base::OsError& e) {
     throw HarnessError(e.what());
   }
 }

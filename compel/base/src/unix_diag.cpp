@@ -8,12 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
+
+#include "flakelab/base/os_error.h"
 
 namespace flakelab::base {
 namespace {
-
-[[noreturn]] void fail(const std::string& what, int err) { throw std::system_error(err, std::generic_category(), what); }
 
 constexpr uint32_t kShow = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
 
@@ -95,12 +94,12 @@ int query(int nl, uint32_t ino, bool dump, uint32_t show, Fn each) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(nl, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) != sizeof(req))
-    fail("sock_diag: send request", errno);
+    throw_os_error("sock_diag: send request", errno);
   alignas(nlmsghdr) static thread_local char buf[64 * 1024];
   for (;;) {
     ssize_t n = ::recv(nl, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("sock_diag: recv", errno);
+    if (n < 0) throw_os_error("sock_diag: recv", errno);
     if (n == 0) return 0;
     int left = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
@@ -120,7 +119,7 @@ int query(int nl, uint32_t ino, bool dump, uint32_t show, Fn each) {
 
 UniqueFd open_sock_diag() {
   UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!nl) fail("socket(NETLINK_SOCK_DIAG)", errno);
+  if (!nl) throw_os_error("socket(NETLINK_SOCK_DIAG)", errno);
   return nl;
 }
 
@@ -128,7 +127,7 @@ std::map<uint32_t, UnixDiag> unix_diag_all() {
   std::map<uint32_t, UnixDiag> out;
   if (int err = query(open_sock_diag().get(), 0, true, kShow, [&](UnixDiag d) { out.emplace(d.ino, std::move(d)); });
       err != 0)
-    fail("sock_diag: dump AF_UNIX sockets", err);
+    throw_os_error("sock_diag: dump AF_UNIX sockets", err);
   return out;
 }
 
@@ -136,14 +135,14 @@ std::optional<UnixDiag> unix_diag_one(uint32_t ino) {
   std::optional<UnixDiag> out;
   int err = query(open_sock_diag().get(), ino, false, kShow, [&](UnixDiag d) { out = std::move(d); });
   if (err == ENOENT) return std::nullopt;
-  if (err != 0) fail("sock_diag: AF_UNIX socket inode " + std::to_string(ino), err);
+  if (err != 0) throw_os_error("sock_diag: AF_UNIX socket inode " + std::to_string(ino), err);
   return out;
 }
 
 std::vector<uint32_t> unix_socket_inodes(int sock_diag) {
   std::vector<uint32_t> out;
   if (int err = query(sock_diag, 0, true, 0, [&](const UnixDiag& d) { out.push_back(d.ino); }); err != 0)
-    fail("sock_diag: dump AF_UNIX sockets", err);
+    throw_os_error("sock_diag: dump AF_UNIX sockets", err);
   return out;
 }
 

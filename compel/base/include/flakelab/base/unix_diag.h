@@ -1,7 +1,7 @@
 // sock_diag (NETLINK_SOCK_DIAG, UNIX_DIAG) for AF_UNIX sockets of a network
 // namespace: identity, type, state, name, peer, pending connections, queue
 // lengths and shutdown state, without touching any socket. Errors are
-// std::system_error naming the request.
+// base::OsError naming the request.
 #pragma once
 
 #include <cstdint>
