@@ -1,16 +1,13 @@
 #include "flakelab/compel/error.h"
 
 #include <cerrno>
-#include <cstring>
 #include <string>
+
+#include "flakelab/base/os_error.h"
 
 namespace flakelab::compel {
 
-std::string errno_text(int err) {
-  std::string text = std::strerror(err);
-  if (const char* name = strerrorname_np(err)) text += std::string(" (") + name + ")";
-  return text;
-}
+std::string errno_text(int err) { return base::errno_text(err); }
 
 void throw_errno(const std::string& what) { throw_errno(what, errno); }
 

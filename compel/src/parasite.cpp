@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <iterator>
 #include <cstring>
 #include <random>
 #include <string>
@@ -23,9 +24,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "flakelab/base/hex.h"
+#include "flakelab/base/scm_rights.h"
+#include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
+#include "flakelab/base/procfs.h"
 #include "flakelab/compel/remote_memory.h"
-#include "flakelab/compel/proc.h"
 
 namespace flakelab::compel {
 namespace {
@@ -36,8 +40,6 @@ constexpr uint32_t kFpXstateMagic2 = 0x46505845;
 constexpr size_t kSwBytesOffset = 464;  // fx_sw_reserved in the legacy FXSAVE area
 constexpr uint64_t kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
 constexpr int kReplyTimeoutMs = 10000;
-constexpr long kERESTARTSYS = 512, kERESTARTNOINTR = 513, kERESTARTNOHAND = 514,
-               kERESTART_RESTARTBLOCK = 516;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -85,6 +87,7 @@ static_assert(sizeof(FxSwBytes) == 48);
 static_assert(sizeof(flk_sigcontext) == 256, "kernel sigcontext layout");
 static_assert(sizeof(flk_ucontext) == 304, "kernel ucontext layout");
 static_assert(sizeof(flk_ctl_msg) == 16);
+
 
 const char* command_name(uint32_t cmd) {
   switch (cmd) {
@@ -206,16 +209,10 @@ void Parasite::prepare_frame() {
   sc.rip = r.rip; sc.eflags = r.eflags;
   sc.cs = static_cast<uint16_t>(r.cs);
   sc.ss = static_cast<uint16_t>(r.ss);
-  // rt_sigreturn disables syscall restart, so do the kernel's restart fixup here: a
-  // thread interrupted in a syscall re-issues it. (rt_sigreturn also resets the
-  // restart block, so ERESTART_RESTARTBLOCK re-issues the original call too.)
-  if (static_cast<long>(r.orig_rax) >= 0) {
-    long err = -static_cast<long>(r.rax);
-    if (err == kERESTARTSYS || err == kERESTARTNOINTR || err == kERESTARTNOHAND || err == kERESTART_RESTARTBLOCK) {
-      sc.rax = r.orig_rax;
-      sc.rip = r.rip - 2;
-    }
-  }
+  // rt_sigreturn disables syscall restart, so the kernel's restart fixup is ours to do.
+  const user_regs_struct resumed = base::registers_to_resume(r, base::ResumeContext::kCured);
+  sc.rax = resumed.rax;
+  sc.rip = resumed.rip;
   sc.fpstate = layout_.xstate().as_int();
   frame->uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
   frame->uc.uc_sigmask = session_->thread().original_sigmask();
@@ -344,16 +341,11 @@ flk_ctl_msg Parasite::recv_msg(std::vector<UniqueFd>* fds) {
     n = ::recvmsg(ctl_.get(), &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) throw_errno(fmt::format("recvmsg from the parasite in pid {}", process_.pid()));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      UniqueFd owned(fd);
-      if (fds) fds->push_back(std::move(owned));
-    }
-  }
+  base::ReceivedRights rights = base::take_rights(mh);
+  if (rights.control_truncated)
+    throw CompelError(fmt::format("recvmsg from the parasite in pid {}: more than {} fds in one message", process_.pid(),
+                                  FLK_MAX_FDS_PER_MSG), EPROTO);
+  if (fds) std::move(rights.fds.begin(), rights.fds.end(), std::back_inserter(*fds));
   if (n != static_cast<ssize_t>(sizeof(msg)) || (mh.msg_flags & MSG_TRUNC))
     throw CompelError(fmt::format("Trimmed message received ({}/{}) from the parasite in pid {} ({})", sizeof(msg),
                                   (mh.msg_flags & MSG_TRUNC) ? sizeof(msg) + 1 : static_cast<size_t>(n),
@@ -401,7 +393,7 @@ std::vector<flk_itimerval> Parasite::get_itimers() {
 
 std::vector<ReceivedFd> Parasite::receive_fds() {
   if (!infected_) throw CompelError(fmt::format("receive fds: pid {} is not infected", process_.pid()), EINVAL);
-  std::vector<int> victim_fds = proc::list_fds(process_.pid());
+  std::vector<int> victim_fds = base::procfs::list_fds(process_.pid());
   std::erase(victim_fds, args().sock_fd);
   auto* list = reinterpret_cast<flk_fd_list*>(payload().data());
   size_t capacity = (payload().size() - sizeof(flk_fd_list)) / sizeof(int32_t);

@@ -9,14 +9,12 @@
 #include <cstring>
 #include <string>
 
+#include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
 
 namespace flakelab::compel {
 namespace {
 
-// Kernel-internal restart codes left in rax of a thread stopped inside a syscall.
-constexpr long kERESTARTSYS = 512;
-constexpr long kERESTART_RESTARTBLOCK = 516;
 
 constexpr uint64_t kStubBytes = 0xcc050fULL;  // syscall (0f 05); int3 (cc)
 constexpr uint64_t kStubMask = 0xffffffULL;
@@ -52,9 +50,7 @@ void RemoteSession::capture() {
 }
 
 bool RemoteSession::in_restartable_syscall() const {
-  long rax = static_cast<long>(orig_regs_.rax);
-  return static_cast<long>(orig_regs_.orig_rax) >= 0 && rax <= -kERESTARTSYS &&
-         rax >= -kERESTART_RESTARTBLOCK;
+  return base::interrupted_in_restartable_syscall(orig_regs_);
 }
 
 void RemoteSession::install_stub() {

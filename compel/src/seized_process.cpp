@@ -8,7 +8,7 @@
 #include <string>
 
 #include "flakelab/compel/error.h"
-#include "flakelab/compel/proc.h"
+#include "flakelab/base/procfs.h"
 
 namespace flakelab::compel {
 namespace {
@@ -17,7 +17,7 @@ void check_seizable(pid_t pid) {
   const std::string who = "pid " + std::to_string(pid);
   if (pid <= 0) throw CompelError("cannot seize " + who + ": not a valid process id", EINVAL);
   if (pid == getpid()) throw CompelError("refusing to seize " + who + ": it is the injector itself", EINVAL);
-  auto st = proc::read_status(pid);
+  auto st = base::procfs::read_status(pid);
   if (!st) throw CompelError("cannot seize " + who + ": no such process", ESRCH);
   if (st->tgid == getpid())
     throw CompelError("refusing to seize " + who + ": it is a thread of the injector itself", EINVAL);
@@ -37,13 +37,13 @@ void check_seizable(pid_t pid) {
 
 SeizedProcess::SeizedProcess(pid_t pid) : pid_(pid) {
   check_seizable(pid);
-  auto st = proc::read_status(pid);
+  auto st = base::procfs::read_status(pid);
   was_stopped_ = st && st->state == 'T';
   std::set<pid_t> seen;
   try {
     for (;;) {
       std::vector<SeizedThread*> fresh;
-      for (pid_t tid : proc::list_threads(pid)) {
+      for (pid_t tid : base::procfs::list_threads(pid)) {
         if (!seen.insert(tid).second) continue;
         std::unique_ptr<SeizedThread> t;
         try {
@@ -53,11 +53,11 @@ SeizedProcess::SeizedProcess(pid_t pid) : pid_(pid) {
           if (e.error_number() == EPERM && tid != pid) {
             // ptrace refuses (EPERM, not ESRCH) a thread that has already exited but
             // is still listed in /proc/PID/task.
-            auto thread = proc::read_status(tid);
+            auto thread = base::procfs::read_status(tid);
             if (!thread || thread->state == 'Z' || thread->state == 'X') continue;
           }
           if (e.error_number() == EPERM) {
-            auto now = proc::read_status(pid);
+            auto now = base::procfs::read_status(pid);
             if (now && now->tracer_pid != 0 && now->tracer_pid != getpid())
               throw CompelError("cannot seize pid " + std::to_string(pid) + ": already traced by pid " +
                                     std::to_string(now->tracer_pid), EBUSY);

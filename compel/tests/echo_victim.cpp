@@ -18,47 +18,6 @@
 
 namespace flakelab::compel::testing {
 
-Child::Child(const std::function<void()>& body) {
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + strerror(errno));
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    body();
-    _exit(0);
-  }
-}
-
-Child::~Child() { kill_and_reap(); }
-
-Child::Child(Child&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
-Child& Child::operator=(Child&& o) noexcept {
-  if (this != &o) {
-    kill_and_reap();
-    pid_ = o.pid_;
-    o.pid_ = -1;
-  }
-  return *this;
-}
-
-int Child::wait() {
-  int status = 0;
-  if (pid_ > 0) {
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
-  return status;
-}
-
-void Child::kill_and_reap() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-}
-
 namespace {
 
 uint64_t checksum(const std::vector<uint8_t>& data) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/victims/registers.h"
 
@@ -21,18 +22,20 @@ using victims::syscall_keeping_registers;
 class Child {
  public:
   Child() = default;
-  explicit Child(const std::function<void()>& body);
-  ~Child();
-  Child(Child&& o) noexcept;
-  Child& operator=(Child&& o) noexcept;
-  pid_t pid() const { return pid_; }
-  // Waits for exit; returns the raw wait status.
-  int wait();
+  explicit Child(const std::function<void()>& body) : process_(base::ChildProcess::fork(body)) {}
+  pid_t pid() const { return process_.owns() ? process_.pid() : -1; }
+  // Waits for exit; returns the raw wait status (0 if there is no child).
+  int wait() {
+    if (!process_.owns()) return 0;
+    int status = process_.wait();
+    process_ = base::ChildProcess();
+    return status;
+  }
   // Kills (SIGKILL) and reaps.
-  void kill_and_reap();
+  void kill_and_reap() { process_.kill_and_reap(); }
 
  private:
-  pid_t pid_ = -1;
+  base::ChildProcess process_;
 };
 
 // The echo victim reads a 32-bit number inside a system call while holding known

@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "flakelab/base/rseq.h"
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/parasite.h"
 #include "flakelab/compel/proc.h"
@@ -43,15 +44,6 @@ namespace flakelab::engine {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-constexpr long kPtraceGetRseqConfiguration = 0x420f;
-
-struct RseqConfig {
-  uint64_t rseq_abi_pointer;
-  uint32_t rseq_abi_size;
-  uint32_t signature;
-  uint32_t flags;
-  uint32_t pad;
-};
 
 std::string pid_text(pid_t pid) { return "pid " + std::to_string(pid); }
 
@@ -283,14 +275,11 @@ void dump_thread(compel::SeizedThread& th, pb::Thread* t) {
   t->set_blocked(th.original_sigmask());
   session.settle();
 
-  RseqConfig rseq{};
-  if (ptrace(static_cast<__ptrace_request>(kPtraceGetRseqConfiguration), th.tid(),
-             reinterpret_cast<void*>(sizeof(rseq)), &rseq) > 0 &&
-      rseq.rseq_abi_size != 0) {
+  if (auto rseq = base::rseq_configuration(th.tid())) {
     auto* r = t->mutable_rseq();
-    r->set_address(rseq.rseq_abi_pointer);
-    r->set_size(rseq.rseq_abi_size);
-    r->set_signature(rseq.signature);
+    r->set_address(rseq->address);
+    r->set_size(rseq->size);
+    r->set_signature(rseq->signature);
   }
   uint64_t head = 0;
   size_t len = 0;

@@ -32,6 +32,8 @@
 #include "anon_files.h"
 #include "files.h"
 #include "page_copy.h"
+#include "flakelab/base/rseq.h"
+#include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
@@ -55,24 +57,6 @@ using compel::SyscallArg;
 using compel::UniqueFd;
 
 constexpr uint64_t kPage = 4096;
-constexpr long kPtraceGetRseqConfiguration = 0x420f;
-constexpr long kRseqFlagUnregister = 1;
-// Kernel-internal restart codes (include/linux/errno.h).
-constexpr long kERESTARTSYS = 512, kERESTARTNOINTR = 513, kERESTARTNOHAND = 514, kERESTART_RESTARTBLOCK = 516;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-struct RseqConfig {
-  uint64_t rseq_abi_pointer;
-  uint32_t rseq_abi_size;
-  uint32_t signature;
-  uint32_t flags;
-  uint32_t pad;
-};
 
 // The image's addresses are the target's.
 RemoteAddr start_of(const pb::Vma& v) { return RemoteAddr(v.start()); }
@@ -107,30 +91,6 @@ user_regs_struct to_regs(const pb::GpRegs& g) {
   r.rip = g.rip(); r.cs = g.cs(); r.eflags = g.eflags(); r.rsp = g.rsp();
   r.ss = g.ss(); r.fs_base = g.fs_base(); r.gs_base = g.gs_base(); r.ds = g.ds();
   r.es = g.es(); r.fs = g.fs(); r.gs = g.gs();
-  return r;
-}
-
-// A thread dumped inside a syscall resumes by re-executing it (the kernel would
-// have restarted it had it been released instead). Calls the kernel restarts
-// through a restart block lose that block with the process: nanosleep and
-// clock_nanosleep are re-executed with their original arguments (so a relative
-// sleep lasts at least as long as asked, an absolute one ends on its deadline,
-// and `sleep()` does not see a bogus EINTR with a stale remainder); the others
-// (poll/select with a timeout, futex waits with one) return EINTR, as CRIU does.
-user_regs_struct with_restart_applied(user_regs_struct r) {
-  long rax = static_cast<long>(r.rax);
-  long nr = static_cast<long>(r.orig_rax);
-  if (nr >= 0) {
-    bool sleep_call = nr == SYS_nanosleep || nr == SYS_clock_nanosleep;
-    if (rax == -kERESTARTSYS || rax == -kERESTARTNOINTR || rax == -kERESTARTNOHAND ||
-        (rax == -kERESTART_RESTARTBLOCK && sleep_call)) {
-      r.rax = r.orig_rax;
-      r.rip -= 2;  // back onto the 2-byte syscall instruction
-    } else if (rax == -kERESTART_RESTARTBLOCK) {
-      r.rax = static_cast<uint64_t>(-EINTR);
-    }
-  }
-  r.orig_rax = static_cast<uint64_t>(-1);
   return r;
 }
 
@@ -179,12 +139,9 @@ class Transmuter {
 
   // The restorer's rseq area was inherited; the kernel would keep writing there.
   void forget_rseq() {
-    RseqConfig rseq{};
-    if (ptrace(static_cast<__ptrace_request>(kPtraceGetRseqConfiguration), pid_, reinterpret_cast<void*>(sizeof(rseq)),
-               &rseq) > 0 &&
-        rseq.rseq_abi_size != 0)
-      call("rseq unregister", SYS_rseq, RemoteAddr(rseq.rseq_abi_pointer), rseq.rseq_abi_size,
-           kRseqFlagUnregister, rseq.signature);
+    if (auto rseq = base::rseq_configuration(pid_))
+      call("rseq unregister", SYS_rseq, RemoteAddr(rseq->address), rseq->size, base::kRseqFlagUnregister,
+           rseq->signature);
   }
 
   // Everything but the trampoline and the vDSO group, in as few munmaps as the
@@ -539,7 +496,7 @@ void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread&
 
 // The thread's own registers, XSTATE and mask; it runs them once detached.
 void load_thread_registers(compel::SeizedThread& th, const pb::Thread& t) {
-  th.set_regs(with_restart_applied(to_regs(t.gp())));
+  th.set_regs(base::registers_to_resume(to_regs(t.gp()), base::ResumeContext::kRestored));
   th.set_xstate(std::vector<uint8_t>(t.xstate().begin(), t.xstate().end()));
   th.set_sigmask(t.blocked());
 }

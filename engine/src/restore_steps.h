@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "address_space.h"
+#include "flakelab/base/hex.h"
 #include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_ptr.h"
 #include "payload_crc.h"
@@ -111,6 +112,6 @@ void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::P
 void set_rlimits(pid_t pid, const pb::Process& p);
 // The restorer's mappings and every mapping of `processes`: where no trampoline goes.
 std::vector<Range> busy_ranges(const std::vector<const pb::Process*>& processes);
-std::string hex(uint64_t v);
+using base::hex;
 
 }  // namespace flakelab::engine::restore_detail

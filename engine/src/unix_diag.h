@@ -1,35 +1,23 @@
-// sock_diag (NETLINK_SOCK_DIAG, UNIX_DIAG) for AF_UNIX sockets of our network
-// namespace: identity, type, state, name, peer, pending connections, queue
-// lengths and shutdown state, without touching any socket.
+// base's sock_diag for the engine: the same calls, errors as EngineError.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <string>
-#include <vector>
+
+#include "base_errors.h"
+#include "flakelab/base/unix_diag.h"
 
 namespace flakelab::engine {
 
-struct UnixDiag {
-  uint32_t ino = 0;
-  uint8_t type = 0;          // SOCK_STREAM/DGRAM/SEQPACKET
-  uint8_t state = 0;         // TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN
-  bool named = false;
-  std::string name;          // sun_path bytes; path names without their trailing NUL
-  uint32_t peer = 0;         // peer inode (0: none, or a peer without a socket: a pending connection)
-  std::vector<uint32_t> icons;  // listeners: client inodes of pending connections, in accept order
-  uint32_t rqueue = 0;       // listeners: pending connections; others: bytes queued to read
-  uint32_t wqueue = 0;       // listeners: backlog; others: bytes this socket sent that are not read yet
-  uint8_t shutdown = 0;      // RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2
-  bool has_vfs = false;      // bound to a path by this socket itself
-  uint32_t vfs_ino = 0, vfs_dev = 0;
-};
+using base::UnixDiag;
 
-// Every AF_UNIX socket of the caller's network namespace, by inode. Throws EngineError.
-std::map<uint32_t, UnixDiag> unix_diag_all();
+inline std::map<uint32_t, UnixDiag> unix_diag_all() {
+  return with_engine_errors([] { return base::unix_diag_all(); });
+}
 
-// One socket by inode, or nothing if no AF_UNIX socket has it. Throws EngineError.
-std::optional<UnixDiag> unix_diag_one(uint32_t ino);
+inline std::optional<UnixDiag> unix_diag_one(uint32_t ino) {
+  return with_engine_errors([ino] { return base::unix_diag_one(ino); });
+}
 
 }  // namespace flakelab::engine

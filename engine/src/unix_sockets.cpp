@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "anon_files.h"
+#include "flakelab/base/scm_rights.h"
 #include "flakelab/engine/error.h"
 #include "pipes.h"
 #include "proc_files.h"
@@ -125,18 +126,9 @@ struct Peeked {
 };
 
 std::vector<UniqueFd> take_rights(msghdr& m, const std::string& where) {
-  std::vector<UniqueFd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < n; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
-  if (m.msg_flags & MSG_CTRUNC) throw EngineError("dump " + where + ": control data of a queued message was truncated");
-  return fds;
+  base::ReceivedRights rights = base::take_rights(m);
+  if (rights.control_truncated) throw EngineError("dump " + where + ": control data of a queued message was truncated");
+  return std::move(rights.fds);
 }
 
 // Reads the receive queue of `s` (our copy) without consuming it: MSG_PEEK from
@@ -734,20 +726,8 @@ class SocketBuilder {
     if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) return;
     UniqueFd a(pair[0]), b(pair[1]);
     char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
     int self = a.get();
-    std::memcpy(CMSG_DATA(c), &self, sizeof(int));
-    (void)::sendmsg(b.get(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);  // into a's queue: a holds itself
+    (void)base::send_with_rights(b.get(), &byte, 1, {&self, 1}, MSG_DONTWAIT | MSG_NOSIGNAL);  // a holds itself
   }
   void note_wait(std::chrono::steady_clock::duration d) {
     if (stats_) stats_->unix_gc_waited += std::chrono::duration_cast<std::chrono::nanoseconds>(d);
@@ -870,7 +850,7 @@ class SocketBuilder {
                 socklen_t addr_len) {
     std::vector<int> rights;
     for (uint32_t f : m.fds()) rights.push_back(file_fd(f));
-    std::vector<char> control(rights.empty() ? 0 : CMSG_SPACE(sizeof(int) * rights.size()));
+    base::RightsToSend control(rights);
     size_t done = 0;
     do {
       iovec iov{const_cast<char*>(m.data().data()) + done, m.data().size() - done};
@@ -879,15 +859,7 @@ class SocketBuilder {
       h.msg_namelen = addr ? addr_len : 0;
       h.msg_iov = &iov;
       h.msg_iovlen = 1;
-      if (!rights.empty() && done == 0) {
-        h.msg_control = control.data();
-        h.msg_controllen = control.size();
-        cmsghdr* c = CMSG_FIRSTHDR(&h);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * rights.size());
-        std::memcpy(CMSG_DATA(c), rights.data(), sizeof(int) * rights.size());
-      }
+      if (done == 0) control.attach(h);  // the files go with the first part only
       ssize_t n = ::sendmsg(from, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno(what(to) + ": re-queue a message of " + std::to_string(m.data().size()) + " bytes");

@@ -1,11 +1,7 @@
 #include "flakelab/harness/trial_dir.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -15,29 +11,6 @@
 namespace flakelab::harness {
 
 namespace fs = std::filesystem;
-
-TempDir::TempDir(const std::string& parent, const std::string& prefix) {
-  std::string base = parent;
-  if (base.empty()) {
-    const char* tmp = ::getenv("TMPDIR");
-    struct statfs shm {};
-    if (tmp != nullptr && *tmp != '\0') {
-      base = tmp;
-    } else if (::statfs("/dev/shm", &shm) == 0 && shm.f_type == TMPFS_MAGIC && ::access("/dev/shm", W_OK) == 0) {
-      base = "/dev/shm";
-    } else {
-      base = "/tmp";
-    }
-  }
-  std::string pattern = base + "/" + prefix + "XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw os_error("mkdtemp " + pattern);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);  // nothing better to do with an error in a destructor
-}
 
 void make_dir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0) throw os_error("mkdir " + dir);

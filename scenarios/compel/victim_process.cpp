@@ -3,9 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,39 +21,11 @@ PipePair PipePair::make() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-VictimProcess::VictimProcess(TrialContext& ctx, Role role, const std::function<void()>& body) {
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork (victim)");
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    try {
-      ctx.bind_self(role);
-      body();
-    } catch (...) {
-      ::_exit(120);
-    }
-    ::_exit(0);
-  }
-}
-
-VictimProcess::~VictimProcess() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
-bool VictimProcess::alive() {
-  if (pid_ <= 0) return false;
-  int status;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
+VictimProcess::VictimProcess(TrialContext& ctx, Role role, const std::function<void()>& body)
+    : process_(base::ChildProcess::fork([&] {
+        ctx.bind_self(role);
+        body();
+      })) {}
 
 void write_all(int fd, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);

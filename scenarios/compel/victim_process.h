@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/scenarios/scenario.h"
 
@@ -29,15 +30,12 @@ struct PipePair {
 class VictimProcess {
  public:
   VictimProcess(TrialContext& ctx, Role role, const std::function<void()>& body);
-  ~VictimProcess();
-  VictimProcess(const VictimProcess&) = delete;
-  VictimProcess& operator=(const VictimProcess&) = delete;
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   // True if the child has not exited.
-  bool alive();
+  bool alive() { return process_.alive(); }
 
  private:
-  pid_t pid_ = -1;
+  base::ChildProcess process_;
 };
 
 // Writes all bytes; throws std::system_error.

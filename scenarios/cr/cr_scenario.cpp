@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "cr_victims.h"
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
@@ -27,27 +28,6 @@ using cr::CrVictim;
 namespace victims = flakelab::victims;
 
 // A directory under the trial's temp dir ($TMPDIR, /tmp) removed with everything in it.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& under) {
-    const char* env = getenv("TMPDIR");
-    std::string base = !under.empty() ? under : env && *env ? env : "/tmp";
-    std::string templ = base + "/flakelab-cr-XXXXXX";
-    if (!mkdtemp(templ.data())) throw std::runtime_error(fmt::format("mkdtemp {}: {}", templ, strerror(errno)));
-    path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // Owns the victim's pid across dump/restore cycles (the pid stays the same, the
 // process behind it changes): kills and reaps whatever is there on the way out.
 class VictimPid {
@@ -108,7 +88,7 @@ class CrScenario : public Scenario {
     int cycles = std::stoi(ctx.param("cycles"));
     if (cycles < 1 || cycles > 100) return TrialResult::error(fmt::format("cycles={} is outside 1-100", cycles));
     const bool via_dir = ctx.param_is("images", "dir");
-    ScratchDir scratch(ctx.temp_dir);
+    base::TempDir scratch(ctx.temp_dir, "flakelab-cr-");
     VictimSetupScope setup([&ctx] { ctx.bind_self(Role::kVictim); });
     std::unique_ptr<VictimPid> victim;
     try {

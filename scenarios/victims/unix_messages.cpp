@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "flakelab/base/scm_rights.h"
+
 namespace flakelab::victims {
 
 sockaddr_un addr_of(const std::string& name, socklen_t& len) {
@@ -32,16 +34,8 @@ bool send_with(int via, const std::string& data, const std::vector<int>& fds, co
   }
   h.msg_iov = &iov;
   h.msg_iovlen = 1;
-  std::vector<char> control(fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size()));
-  if (!fds.empty()) {
-    h.msg_control = control.data();
-    h.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  base::RightsToSend rights(fds);
+  rights.attach(h);
   return sendmsg(via, &h, MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
 }
 
@@ -65,13 +59,7 @@ Got recv_with(int via, size_t max, int flags) {
   g.data.assign(buf.data(), static_cast<size_t>(n));
   g.from = from_addr(from, h.msg_namelen);
   g.truncated = h.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        g.fds.push_back(fd);
-      }
+  for (auto& fd : base::take_rights(h).fds) g.fds.push_back(fd.release());  // the caller closes them
   return g;
 }
 

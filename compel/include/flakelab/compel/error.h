@@ -2,19 +2,15 @@
 // the errno text, e.g. "PTRACE_SEIZE tid 4242: Operation not permitted (EPERM)".
 #pragma once
 
-#include <stdexcept>
 #include <string>
+
+#include "flakelab/base/os_error.h"
 
 namespace flakelab::compel {
 
-class CompelError : public std::runtime_error {
+class CompelError : public base::OsError {
  public:
-  explicit CompelError(const std::string& what, int err = 0)
-      : std::runtime_error(what), errno_(err) {}
-  int error_number() const { return errno_; }
-
- private:
-  int errno_;
+  using base::OsError::OsError;
 };
 
 // "strerror (ENAME)" for an errno value.

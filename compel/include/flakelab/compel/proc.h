@@ -1,29 +1,27 @@
-// Small readers for /proc/PID files that compel needs.
+// base's /proc readers under compel's names, errors as CompelError (the lead renames the
+// users to base::procfs mechanically).
 #pragma once
 
-#include <sys/types.h>
-
-#include <optional>
 #include <string>
-#include <vector>
+
+#include "flakelab/base/os_error.h"
+#include "flakelab/base/procfs.h"
+#include "flakelab/compel/error.h"
 
 namespace flakelab::compel::proc {
 
-struct Status {
-  char state = '?';      // R S D T t Z X I ...
-  pid_t tgid = 0;
-  pid_t tracer_pid = 0;
-  bool kernel_thread = false;
-  std::string name;
-};
+using base::procfs::list_fds;
+using base::procfs::list_threads;
+using base::procfs::read_status;
+using base::procfs::Status;
 
-// Reads /proc/PID/status; std::nullopt if the process does not exist.
-std::optional<Status> read_status(pid_t pid);
-// Thread ids from /proc/PID/task (empty if the process is gone).
-std::vector<pid_t> list_threads(pid_t pid);
-// Open fd numbers from /proc/PID/fd, sorted.
-std::vector<int> list_fds(pid_t pid);
-// Whole file as a string; throws CompelError naming the path.
-std::string read_file(const std::string& path);
+// Whole file; throws CompelError naming the path.
+inline std::string read_file(const std::string& path) {
+  try {
+    return base::procfs::read_file(path);
+  } catch (const base::OsError& e) {
+    throw CompelError(e.what(), e.error_number());
+  }
+}
 
 }  // namespace flakelab::compel::proc

@@ -1,35 +1,11 @@
-// Sole owner of one file descriptor.
+// compel's name for the fd owner, which lives in the base layer (the lead renames the
+// users to base::UniqueFd mechanically).
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::compel {
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using UniqueFd = base::UniqueFd;
 
 }  // namespace flakelab::compel

@@ -5,23 +5,12 @@
 
 #include <string>
 
+#include "flakelab/base/temp_dir.h"
+
 namespace flakelab::harness {
 
-// A directory created with mkdtemp and removed recursively by the destructor.
-class TempDir {
- public:
-  // mkdtemp("<parent>/<prefix>XXXXXX"); `parent` "" means $TMPDIR if set, else /dev/shm
-  // if it is a writable tmpfs (every trial creates and removes a directory and a log file:
-  // ~0.1 ms less per trial than on ext4), else /tmp. Throws HarnessError.
-  TempDir(const std::string& parent, const std::string& prefix);
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// The temp dir owner lives in the base layer.
+using TempDir = base::TempDir;
 
 // Creates `dir` (mode 0700). Throws HarnessError.
 void make_dir(const std::string& dir);

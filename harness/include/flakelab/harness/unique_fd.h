@@ -1,12 +1,12 @@
 // File descriptor ownership for the harness, and O_CLOEXEC pipes.
 #pragma once
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::harness {
 
-// The one fd owner of the project lives in compel, the lowest layer.
-using UniqueFd = compel::UniqueFd;
+// The one fd owner of the project lives in the base layer.
+using UniqueFd = base::UniqueFd;
 
 // A pipe whose both ends are O_CLOEXEC. Throws HarnessError.
 struct PipeFds {

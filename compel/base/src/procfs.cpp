@@ -1,43 +1,43 @@
-#include "proc_files.h"
+#include "flakelab/base/procfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <string_view>
 
-#include "flakelab/engine/error.h"
+#include "flakelab/base/os_error.h"
+#include "flakelab/base/unique_fd.h"
 
-namespace flakelab::engine::procfs {
+namespace flakelab::base::procfs {
 
 std::string read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("open " + path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_os_error("open " + path, errno);
   std::string out;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw_errno("read " + path, err);
-    }
+    if (n < 0) throw_os_error("read " + path, errno);
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 
 std::string read_link(const std::string& path) {
   char buf[4096];
   ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf));
-  if (n < 0) throw_errno("readlink " + path);
-  if (static_cast<size_t>(n) == sizeof(buf)) throw EngineError("readlink " + path + ": target too long");
+  if (n < 0) throw_os_error("readlink " + path, errno);
+  if (static_cast<size_t>(n) == sizeof(buf)) throw OsError("readlink " + path + ": target too long");
   return std::string(buf, static_cast<size_t>(n));
 }
 
@@ -52,6 +52,23 @@ std::string MapEntry::describe() const {
 }
 
 namespace {
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
+
+std::vector<long> list_numeric_entries(const std::string& path) {
+  std::vector<long> out;
+  std::unique_ptr<DIR, DirCloser> dir(opendir(path.c_str()));
+  if (!dir) return out;
+  while (dirent* e = readdir(dir.get())) {
+    char* end = nullptr;
+    long v = std::strtol(e->d_name, &end, 10);
+    if (end != e->d_name && *end == '\0') out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // Hand-rolled field parsing: a dump reads the maps several times, and sscanf and
 // iostreams cost more than the reads themselves.
@@ -115,7 +132,7 @@ std::vector<MapEntry> read_maps(pid_t pid, bool vm_flags) {
     if (header) {
       MapEntry e;
       if (!parse_map_header(line, e))
-        throw EngineError("parse " + path + ": unexpected line \"" + std::string(line) + "\"");
+        throw OsError("parse " + path + ": unexpected line \"" + std::string(line) + "\"");
       maps.push_back(std::move(e));
     } else if (line.substr(0, 8) == "VmFlags:" && !maps.empty()) {
       for (std::string_view f : split_words(line.substr(8))) {
@@ -144,10 +161,54 @@ std::vector<std::string> stat_fields(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/stat";
   std::string text = read_file(path);
   size_t close = text.rfind(')');
-  if (close == std::string::npos) throw EngineError("parse " + path + ": no command name");
+  if (close == std::string::npos) throw OsError("parse " + path + ": no command name");
   std::vector<std::string> out;
   for (std::string_view w : split_words(std::string_view(text).substr(close + 1))) out.emplace_back(w);
   return out;
 }
 
-}  // namespace flakelab::engine::procfs
+std::vector<pid_t> list_threads(pid_t pid) {
+  std::vector<pid_t> tids;
+  for (long v : list_numeric_entries("/proc/" + std::to_string(pid) + "/task")) tids.push_back(static_cast<pid_t>(v));
+  return tids;
+}
+
+std::vector<int> list_fds(pid_t pid) {
+  std::vector<int> fds;
+  for (long v : list_numeric_entries("/proc/" + std::to_string(pid) + "/fd")) fds.push_back(static_cast<int>(v));
+  return fds;
+}
+
+std::optional<Status> read_status(pid_t pid) {
+  std::string text;
+  try {
+    text = read_file("/proc/" + std::to_string(pid) + "/status");
+  } catch (const OsError&) {
+    return std::nullopt;
+  }
+  Status st;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value[0] == ' ' || value[0] == '\t')) value.remove_prefix(1);
+    if (key == "Name") st.name = std::string(value);
+    else if (key == "State" && !value.empty()) st.state = value[0];
+    else if (key == "Tgid") st.tgid = static_cast<pid_t>(std::atol(std::string(value).c_str()));
+    else if (key == "TracerPid") st.tracer_pid = static_cast<pid_t>(std::atol(std::string(value).c_str()));
+    else if (key == "Kthread") st.kernel_thread = value == "1";
+  }
+  // Older kernels have no Kthread line: kernel threads have no memory map.
+  if (!st.kernel_thread && st.state != 'Z' && st.state != 'X' && text.find("VmSize:") == std::string::npos &&
+      pid != 1) {
+    st.kernel_thread = true;
+  }
+  return st;
+}
+
+}  // namespace flakelab::base::procfs

@@ -1,4 +1,4 @@
-#include "unix_diag.h"
+#include "flakelab/base/unix_diag.h"
 
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -9,10 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "flakelab/compel/unique_fd.h"
-#include "flakelab/engine/error.h"
+#include "flakelab/base/os_error.h"
 
-namespace flakelab::engine {
+namespace flakelab::base {
 namespace {
 
 constexpr uint32_t kShow = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
@@ -75,12 +74,10 @@ UnixDiag parse(const nlmsghdr* h) {
   return d;
 }
 
-// Sends `req` and hands every reply message to `each` until done. Returns the
-// netlink error (0 if none).
+// Asks `nl` about socket `ino` (or all of them) with the attributes `show`, and hands
+// every reply message to `each` until done. Returns the netlink error (0 if none).
 template <typename Fn>
-int query(uint32_t ino, bool dump, Fn each) {
-  compel::UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!nl) throw_errno("socket(NETLINK_SOCK_DIAG)");
+int query(int nl, uint32_t ino, bool dump, uint32_t show, Fn each) {
   struct {
     nlmsghdr h;
     unix_diag_req r;
@@ -92,17 +89,17 @@ int query(uint32_t ino, bool dump, Fn each) {
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
   req.r.udiag_ino = ino;
-  req.r.udiag_show = kShow;
+  req.r.udiag_show = show;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;  // INET_DIAG_NOCOOKIE: any
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(nl.get(), &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) != sizeof(req))
-    throw_errno("sock_diag: send request");
+  if (::sendto(nl, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) != sizeof(req))
+    throw_os_error("sock_diag: send request", errno);
   alignas(nlmsghdr) static thread_local char buf[64 * 1024];
   for (;;) {
-    ssize_t n = ::recv(nl.get(), buf, sizeof(buf), 0);
+    ssize_t n = ::recv(nl, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("sock_diag: recv");
+    if (n < 0) throw_os_error("sock_diag: recv", errno);
     if (n == 0) return 0;
     int left = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
@@ -120,19 +117,33 @@ int query(uint32_t ino, bool dump, Fn each) {
 
 }  // namespace
 
+UniqueFd open_sock_diag() {
+  UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!nl) throw_os_error("socket(NETLINK_SOCK_DIAG)", errno);
+  return nl;
+}
+
 std::map<uint32_t, UnixDiag> unix_diag_all() {
   std::map<uint32_t, UnixDiag> out;
-  if (int err = query(0, true, [&](UnixDiag d) { out.emplace(d.ino, std::move(d)); }); err != 0)
-    throw_errno("sock_diag: dump AF_UNIX sockets", err);
+  if (int err = query(open_sock_diag().get(), 0, true, kShow, [&](UnixDiag d) { out.emplace(d.ino, std::move(d)); });
+      err != 0)
+    throw_os_error("sock_diag: dump AF_UNIX sockets", err);
   return out;
 }
 
 std::optional<UnixDiag> unix_diag_one(uint32_t ino) {
   std::optional<UnixDiag> out;
-  int err = query(ino, false, [&](UnixDiag d) { out = std::move(d); });
+  int err = query(open_sock_diag().get(), ino, false, kShow, [&](UnixDiag d) { out = std::move(d); });
   if (err == ENOENT) return std::nullopt;
-  if (err != 0) throw_errno("sock_diag: AF_UNIX socket inode " + std::to_string(ino), err);
+  if (err != 0) throw_os_error("sock_diag: AF_UNIX socket inode " + std::to_string(ino), err);
   return out;
 }
 
-}  // namespace flakelab::engine
+std::vector<uint32_t> unix_socket_inodes(int sock_diag) {
+  std::vector<uint32_t> out;
+  if (int err = query(sock_diag, 0, true, 0, [&](const UnixDiag& d) { out.push_back(d.ino); }); err != 0)
+    throw_os_error("sock_diag: dump AF_UNIX sockets", err);
+  return out;
+}
+
+}  // namespace flakelab::base
