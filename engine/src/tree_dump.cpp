@@ -29,7 +29,7 @@
 #include "fifos.h"
 #include "image_dir.h"
 #include "proc_files.h"
-#include "tree_dump.h"
+#include "dump_steps.h"
 #include "tree_files.h"
 #include "tree_image.h"
 #include "tree_reap.h"

@@ -1,4 +1,4 @@
-#include "flakelab/engine/restore.h"
+#include "restore_steps.h"
 
 #include <fcntl.h>
 #include <linux/prctl.h>
@@ -41,7 +41,6 @@
 #include "syscall_batch.h"
 #include "fifos.h"
 #include "saved_files.h"
-#include "restore_steps.h"
 #include "trampoline.h"
 #include "vdso.h"
 

@@ -1,4 +1,4 @@
-#include "flakelab/engine/dump.h"
+#include "dump_steps.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -34,7 +34,6 @@
 #include "pagemap.h"
 #include "proc_files.h"
 #include "saved_files.h"
-#include "tree_dump.h"
 
 namespace flakelab::engine {
 namespace {
