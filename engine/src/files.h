@@ -1,6 +1,6 @@
-// Open files of a process: what dump records and restore reopens. Supported:
-// regular files (reachable by path), directories and character devices; fds that
-// share an open file description (dup) share one pb::File.
+// Open files of a process: what dump records and restore reopens (the kinds of
+// file supported: engine/README.md, "What survives"). fds that share an open file
+// description (dup) share one pb::File.
 #pragma once
 
 #include <sys/types.h>

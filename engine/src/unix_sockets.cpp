@@ -25,6 +25,7 @@
 
 #include "anon_files.h"
 #include "flakelab/engine/error.h"
+#include "flakelab/engine/restore.h"  // parse_duration
 #include "pipes.h"
 #include "proc_files.h"
 #include "unix_diag.h"
