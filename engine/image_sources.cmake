@@ -6,6 +6,7 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/error.cpp
   src/image_file.cpp
   src/image_validate.cpp
+  src/kinds/file_kind_traits.cpp
   src/page_bytes.cpp
   src/saved_image.cpp
   src/show.cpp

@@ -77,7 +77,7 @@ std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bo
   if (threads.size() > ImageLimits::kMaxThreads)
     return pid_text(pid) + " has " + std::to_string(threads.size()) + " threads; at most " +
            std::to_string(ImageLimits::kMaxThreads) + " are supported";
-  if (std::string why = collect_files(pid, nullptr, tree); !why.empty()) return why;
+  if (std::string why = check_files(pid, tree); !why.empty()) return why;
   for (const auto& m : maps) {
     if (m.path == "[vsyscall]") continue;
     if (classify(m) == pb::VMA_UNKNOWN)
@@ -422,7 +422,7 @@ void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Im
     auto maps = procfs::read_maps(pid);
     if (std::string why = unsupported(pid, maps, true, tree); !why.empty()) throw EngineError("dump: " + why);
     dump_attributes(pid, image);
-    if (std::string why = collect_files(pid, &image.process, tree); !why.empty()) throw EngineError("dump: " + why);
+    if (std::string why = collect_files(pid, image.process, tree); !why.empty()) throw EngineError("dump: " + why);
     {
       compel::RemoteSession session(proc.leader());
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));

@@ -15,6 +15,7 @@
 
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "kinds/file_kind_traits.h"
 #include "saved_image.h"
 #include "tree_image.h"
 #include "unix_image.h"
@@ -198,7 +199,7 @@ void validate_anon_files(const Checker& c, const pb::Process& p) {
   }
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
-    if (f.kind() < pb::FILE_EVENTFD || f.kind() > pb::FILE_SIGNALFD) continue;
+    if (!is_anon_inode_kind(f.kind())) continue;
     if ((f.flags() & O_ACCMODE) != O_RDWR || (f.flags() & ~static_cast<uint32_t>(O_ACCMODE | O_NONBLOCK)))
       c.fail(idx("files", i, "flags"), hex(f.flags()) + " is not O_RDWR with or without O_NONBLOCK");
     std::string name = "files[" + std::to_string(i) + "].";
@@ -278,11 +279,10 @@ void validate_files(const Checker& c, const pb::Process& p) {
   c.count("files", p.files_size(), ImageLimits::kMaxFds);
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
-    bool anon = f.kind() >= pb::FILE_EVENTFD && f.kind() <= pb::FILE_SIGNALFD;  // validate_anon_files()
-    bool socket = f.kind() == pb::FILE_UNIX_SOCKET;  // validate_unix_sockets()
-    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !socket && !is_saved_file_kind(f.kind()))
-      c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
-    if (anon || socket) {
+    // Each kind's record: validate_anon_files(), validate_unix_sockets(), validate_saved_content().
+    const FileKindTraits* traits = file_kind_traits(f.kind());
+    if (!traits) c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
+    if (f.kind() != pb::FILE_PIPE && !has_path(f.kind())) {
       if (!f.path().empty()) c.fail(idx("files", i, "path"), "must be empty for this kind");
     } else if (f.kind() == pb::FILE_PIPE) {
       auto it = ends.find(f.pipe_id());

@@ -46,17 +46,8 @@ const char* type_text(uint32_t type) {
   return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : type == SOCK_SEQPACKET ? "seqpacket" : "?";
 }
 
-uint32_t fdinfo_flags(pid_t pid, int fd, uint64_t* pos = nullptr) {
-  std::istringstream in(procfs::read_file("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd)));
-  std::string key;
-  uint32_t flags = 0;
-  while (in >> key) {
-    if (key == "flags:") in >> std::oct >> flags >> std::dec;
-    else if (key == "pos:" && pos) in >> *pos;
-    else in.ignore(1 << 20, '\n');
-  }
-  return flags & ~static_cast<uint32_t>(O_CLOEXEC);
-}
+// Our own copy's status flags, without O_CLOEXEC (per fd, kept in pb::Fd).
+uint32_t fdinfo_flags(int fd) { return read_fdinfo(getpid(), fd).flags() & ~static_cast<uint32_t>(O_CLOEXEC); }
 
 int get_int_opt(int fd, int opt, const std::string& what) {
   int v = 0;
@@ -381,7 +372,7 @@ class SocketCollector {
       auto* f = p_.add_files();
       f->set_kind(pb::FILE_UNIX_SOCKET);
       f->set_inode(ino);
-      f->set_flags(fdinfo_flags(getpid(), fd.get()));
+      f->set_flags(fdinfo_flags(fd.get()));
       int file = p_.files_size() - 1;
       add_node(ino, std::move(fd), 0, file, "pid " + std::to_string(pid_) + ": " + ino_text(ino) + " (in flight in " +
                                                 ino_text(holder.ino) + ")");
@@ -409,11 +400,17 @@ class SocketCollector {
       if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, ours.get(), fd.get()) == 0) return file;
     where += " (" + link + ")";
     pb::File f;
-    uint64_t pos = 0;
-    uint32_t flags = fdinfo_flags(getpid(), fd.get(), &pos);
-    if (pb::FileKind anon = anon_file_kind(link); anon != pb::FILE_UNKNOWN) {
-      if (anon == pb::FILE_EPOLL) throw EngineError("dump " + where + ": an epoll in flight is not supported yet");
-      if (std::string why = describe_anon_file(getpid(), fd.get(), anon, true, &f); !why.empty())
+    FdProbe probe;
+    probe.pid = getpid();
+    probe.fd = fd.get();
+    probe.link = link;
+    probe.st = st;
+    probe.info = read_fdinfo(getpid(), fd.get());
+    uint64_t pos = probe.info.pos();
+    uint32_t flags = probe.info.flags() & ~static_cast<uint32_t>(O_CLOEXEC);
+    if (const AnonInodeKind* anon = anon_inode_kind_for_link(link)) {
+      if (anon->kind() == pb::FILE_EPOLL) throw EngineError("dump " + where + ": an epoll in flight is not supported yet");
+      if (std::string why = anon->record(probe, /*frozen=*/true, f); !why.empty())
         throw EngineError("dump " + where + ": " + why);
     } else if (S_ISFIFO(st.st_mode) && link.rfind("pipe:[", 0) == 0) {
       f.set_kind(pb::FILE_PIPE);
