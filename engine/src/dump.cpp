@@ -33,7 +33,7 @@
 #include "tree_files.h"
 #include "tree_image.h"
 #include "tree_reap.h"
-#include "unix_sockets.h"
+#include "unix_collector.h"
 
 namespace flakelab::engine {
 namespace {
