@@ -7,6 +7,11 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/image_file.cpp
   src/image_validate.cpp
   src/kinds/file_kind_traits.cpp
+  src/kinds/file_record.cpp
+  src/kinds/eventfd_record.cpp
+  src/kinds/epoll_record.cpp
+  src/kinds/timerfd_record.cpp
+  src/kinds/signalfd_record.cpp
   src/page_bytes.cpp
   src/saved_image.cpp
   src/show.cpp

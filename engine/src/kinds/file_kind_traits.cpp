@@ -6,7 +6,7 @@ namespace flakelab::engine {
 namespace {
 
 constexpr std::array kTraits{
-#define FLAKELAB_FILE_KIND(value, module, shape) FileKindTraits{pb::value, #module, FileShape::shape},
+#define FLAKELAB_FILE_KIND(value, module, shape, record) FileKindTraits{pb::value, #module, FileShape::shape},
 #include "all_kinds.inc"
 #undef FLAKELAB_FILE_KIND
 };

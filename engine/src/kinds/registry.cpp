@@ -6,13 +6,13 @@
 
 namespace flakelab::engine {
 
-#define FLAKELAB_FILE_KIND(value, module, shape) const FileKindModule& module##_kind();
+#define FLAKELAB_FILE_KIND(value, module, shape, record) const FileKindModule& module##_kind();
 #include "all_kinds.inc"
 #undef FLAKELAB_FILE_KIND
 
 const std::vector<const FileKindModule*>& file_kind_modules() {
   static const std::vector<const FileKindModule*> modules{
-#define FLAKELAB_FILE_KIND(value, module, shape) &module##_kind(),
+#define FLAKELAB_FILE_KIND(value, module, shape, record) &module##_kind(),
 #include "all_kinds.inc"
 #undef FLAKELAB_FILE_KIND
   };
