@@ -20,7 +20,6 @@
 #include <set>
 #include <thread>
 
-#include "anon_files.h"
 #include "flakelab/engine/error.h"
 #include "kinds/kind.h"
 #include "pipes.h"
@@ -246,33 +245,23 @@ class SocketCollector {
     probe.link = link;
     probe.st = st;
     probe.info = read_fdinfo(getpid(), fd.get());
-    uint64_t pos = probe.info.pos();
-    uint32_t flags = probe.info.flags() & ~static_cast<uint32_t>(O_CLOEXEC);
-    if (const AnonInodeKind* anon = anon_inode_kind_for_link(link)) {
-      if (anon->kind() == pb::FILE_EPOLL) throw EngineError("dump " + where + ": an epoll in flight is not supported yet");
-      if (std::string why = anon->record(probe, /*frozen=*/true, f); !why.empty())
-        throw EngineError("dump " + where + ": " + why);
-    } else if (S_ISFIFO(st.st_mode) && link.rfind("pipe:[", 0) == 0) {
-      f.set_kind(pb::FILE_PIPE);
-      f.set_flags(flags);
-      f.set_pipe_id(st.st_ino);
+    // The fd kinds' modules record it, as they would an fd of the process; the
+    // kinds that cannot travel are refused here.
+    const FileKindModule* kind = match_file_kind(probe);
+    if (!kind || kind->kind() == pb::FILE_FIFO)
+      throw EngineError("dump " + where + ": this kind of file in flight is not supported yet");
+    if (kind->kind() == pb::FILE_EPOLL) throw EngineError("dump " + where + ": an epoll in flight is not supported yet");
+    if (kind->traits().shape == FileShape::kSavedTable || kind->traits().shape == FileShape::kByPath) {
+      struct stat by_path;
+      if (kind->kind() == pb::FILE_SAVED || ::stat(link.c_str(), &by_path) != 0 || by_path.st_ino != st.st_ino ||
+          by_path.st_dev != st.st_dev || st.st_nlink == 0)
+        throw EngineError("dump " + where + ": a file in flight must be reachable by its path (unlinked files in flight are not supported yet)");
+    }
+    if (std::string why = kind->dump(probe, f); !why.empty()) throw EngineError("dump " + where + ": " + why);
+    if (kind->kind() == pb::FILE_PIPE) {
       bool known = false;
       for (const auto& pipe : p_.pipes()) known |= pipe.id() == st.st_ino;
       if (!known) *p_.add_pipes() = snapshot_pipe(getpid(), fd.get(), st.st_ino);
-    } else if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode)) && !link.empty() && link[0] == '/') {
-      struct stat by_path;
-      if (::stat(link.c_str(), &by_path) != 0 || by_path.st_ino != st.st_ino || by_path.st_dev != st.st_dev ||
-          st.st_nlink == 0)
-        throw EngineError("dump " + where + ": a file in flight must be reachable by its path (unlinked files in flight are not supported yet)");
-      if (flags & O_PATH) throw EngineError("dump " + where + ": O_PATH descriptors are not supported yet");
-      f.set_kind(S_ISREG(st.st_mode) ? pb::FILE_REGULAR : S_ISDIR(st.st_mode) ? pb::FILE_DIRECTORY : pb::FILE_CHARDEV);
-      f.set_path(link);
-      f.set_flags(flags);
-      f.set_pos(S_ISCHR(st.st_mode) ? 0 : pos);
-      f.set_inode(st.st_ino);
-      f.set_rdev(S_ISCHR(st.st_mode) ? st.st_rdev : 0);
-    } else {
-      throw EngineError("dump " + where + ": this kind of file in flight is not supported yet");
     }
     *p_.add_files() = std::move(f);
     uint32_t file = static_cast<uint32_t>(p_.files_size() - 1);
