@@ -1,12 +1,12 @@
 #include "unix_socket_common.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 
+#include "fifos.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine::unix_detail {
@@ -33,41 +33,6 @@ sockaddr_un make_addr(const std::string& name, socklen_t& len) {
   return a;
 }
 
-namespace {
-
-bool all_digits(const char* s) {
-  if (!*s) return false;
-  for (; *s; ++s)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-}  // namespace
-
-std::string socket_holder(uint64_t ino) {
-  const std::string link = ino_text(ino);
-  DIR* proc = opendir("/proc");
-  if (!proc) return "";
-  std::string found;
-  while (dirent* e = readdir(proc)) {
-    if (!all_digits(e->d_name)) continue;
-    std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
-    DIR* fds = opendir(fd_dir.c_str());
-    if (!fds) continue;
-    while (dirent* f = readdir(fds)) {
-      if (!all_digits(f->d_name)) continue;
-      char buf[64];
-      ssize_t n = readlinkat(dirfd(fds), f->d_name, buf, sizeof(buf));
-      if (n == static_cast<ssize_t>(link.size()) && link.compare(0, link.size(), buf, static_cast<size_t>(n)) == 0) {
-        found = std::string("pid ") + e->d_name + " fd " + f->d_name;
-        break;
-      }
-    }
-    closedir(fds);
-    if (!found.empty()) break;
-  }
-  closedir(proc);
-  return found;
-}
+std::string socket_holder(uint64_t ino) { return first_holder(ino_text(ino)); }
 
 }  // namespace flakelab::engine::unix_detail
