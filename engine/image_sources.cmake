@@ -8,6 +8,12 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/image_dir.cpp
   src/image_frame.cpp
   src/image_validate.cpp
+  src/kinds/epoll_record.cpp
+  src/kinds/eventfd_record.cpp
+  src/kinds/file_kind_traits.cpp
+  src/kinds/file_record.cpp
+  src/kinds/signalfd_record.cpp
+  src/kinds/timerfd_record.cpp
   src/mapped_file.cpp
   src/page_bytes.cpp
   src/pages_file_writer.cpp

@@ -1,425 +1,345 @@
-#include "flakelab/engine/dump.h"
-
-#include <fcntl.h>
+// dump_process(): the process and all its descendants. The whole tree is frozen
+// before anything is read (each process is seized before its children are
+// listed, so a fork in flight is caught: the child exists once its parent
+// stops; the listing is repeated until a pass over every frozen process finds
+// nothing new). Zombies are recorded, not seized. On any failure every process
+// is released as it was; after a successful dump the tree is killed children
+// first, each reaped by its frozen parent (tree_reap.h), unless leave_running.
+#include <dirent.h>
+#include <linux/kcmp.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/ptrace.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstddef>
-#include <cerrno>
-#include <cstring>
+#include <charconv>
+#include <fstream>
+#include <map>
 #include <memory>
-#include <mutex>
-#include <span>
-#include <string>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
 
-#include <fmt/format.h>
-
-#include "flakelab/base/rseq.h"
 #include "flakelab/compel/error.h"
-#include "flakelab/compel/parasite.h"
 #include "flakelab/compel/proc.h"
-#include "flakelab/compel/remote_memory.h"
-#include "flakelab/compel/remote_session.h"
-#include "flakelab/compel/seized_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
-#include "files.h"
+#include "cpu_colocation.h"
+#include "fifos.h"
+#include "image_dir.h"
 #include "pages_file_writer.h"
-#include "page_copy.h"
-#include "pagemap.h"
 #include "proc_files.h"
-#include "saved_files.h"
-#include "tree_dump.h"
+#include "dump_steps.h"
+#include "tree_files.h"
+#include "tree_image.h"
+#include "tree_reap.h"
+#include "unix_collector.h"
 
 namespace flakelab::engine {
 namespace {
 
-constexpr uint64_t kPage = 4096;
-
 std::string pid_text(pid_t pid) { return "pid " + std::to_string(pid); }
 
-pb::VmaKind classify(const procfs::MapEntry& m) {
-  if (m.path == "[vdso]") return pb::VMA_VDSO;
-  if (m.path == "[vvar]") return pb::VMA_VVAR;
-  if (m.path == "[vvar_vclock]") return pb::VMA_VVAR_VCLOCK;
-  // Shared anonymous memory, memfds, unlinked files: their contents go into the image.
-  if (is_saved_mapping(m)) return m.shared ? pb::VMA_SAVED_SHARED : pb::VMA_FILE_PRIVATE;
-  const std::string deleted = " (deleted)";
-  bool named_file = m.inode != 0 && !m.path.empty() && m.path[0] == '/' &&
-                    !(m.path.size() > deleted.size() &&
-                      m.path.compare(m.path.size() - deleted.size(), deleted.size(), deleted) == 0);
-  if (m.shared) return named_file ? pb::VMA_FILE_SHARED : pb::VMA_UNKNOWN;
-  bool anon_name = m.path.empty() || m.path == "[heap]" || m.path == "[stack]" || m.path.rfind("[anon:", 0) == 0;
-  if (m.inode == 0 && anon_name) return pb::VMA_ANON_PRIVATE;
-  return named_file ? pb::VMA_FILE_PRIVATE : pb::VMA_UNKNOWN;
+struct Stat {
+  char state = '?';
+  pid_t ppid = 0, pgid = 0, sid = 0;
+  uint32_t exit_signal = 0;
+  uint32_t exit_code = 0;
+};
+
+// /proc/PID/stat, or nothing if the process is gone.
+std::optional<Stat> read_stat(pid_t pid) {
+  std::vector<std::string> f;  // f[0]: field 3
+  try {
+    f = procfs::stat_fields(pid);
+  } catch (const EngineError&) {
+    return std::nullopt;  // gone (or never was)
+  }
+  if (f.size() < 50 || f[0].empty()) return std::nullopt;
+  auto number = [](const std::string& w, auto& out) {
+    auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), out);
+    return ec == std::errc() && p == w.data() + w.size();
+  };
+  Stat s;
+  s.state = f[0][0];
+  if (!number(f[1], s.ppid) || !number(f[2], s.pgid) || !number(f[3], s.sid) ||
+      !number(f[35], s.exit_signal) ||  // field 38
+      !number(f[49], s.exit_code))      // field 52: the wait status
+    return std::nullopt;
+  return s;
 }
 
-// Everything this slice cannot dump, checked from /proc without touching the
-// process. Returns "" if the process is dumpable.
-// `seized`: we are its tracer now, so its state letter says nothing about it.
-std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bool seized,
-                        const std::vector<pid_t>& tree = {}) {
-  auto threads = compel::proc::list_threads(pid);
-  if (threads.empty()) return pid_text(pid) + " does not exist";
-  if (threads.size() > ImageLimits::kMaxThreads)
-    return pid_text(pid) + " has " + std::to_string(threads.size()) + " threads; at most " +
-           std::to_string(ImageLimits::kMaxThreads) + " are supported";
-  if (std::string why = collect_files(pid, nullptr, tree); !why.empty()) return why;
-  for (const auto& m : maps) {
-    if (m.path == "[vsyscall]") continue;
-    if (classify(m) == pb::VMA_UNKNOWN)
-      return pid_text(pid) + " mapping " + m.describe() + ": " +
-             (m.path.rfind("/SYSV", 0) == 0 ? "SysV shared memory (shmat) is" : "this kind of mapping is") +
-             " not supported yet";
-    if ((classify(m) == pb::VMA_FILE_PRIVATE || classify(m) == pb::VMA_FILE_SHARED) && !is_saved_mapping(m)) {
-      struct stat st;
-      if (::stat(m.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != m.inode)
-        return pid_text(pid) + " mapping " + m.describe() + ": the file is not a regular file reachable by its path";
+// Children of every thread of `pid`.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (pid_t tid : compel::proc::list_threads(pid)) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
+    for (pid_t c; in >> c;) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool is_zombie(const std::optional<Stat>& s) { return s && (s->state == 'Z' || s->state == 'X'); }
+
+struct Member {
+  pid_t pid = 0;
+  bool zombie = false;
+  std::unique_ptr<compel::SeizedProcess> proc;
+  // After `proc`: destroyed first, so the masks are back before it is released.
+  TraceePins pins;
+};
+
+class TreeDump {
+ public:
+  // `near`: the engine's pin; seized threads join it on its CPU.
+  TreeDump(pid_t root, const CpuColocation& near) : root_(root), near_(near) {}
+
+  // From /proc, before anything is touched: what a dump would refuse.
+  void precheck() {
+    // The tree may grow while we look (a holder of a shared pipe forked after the
+    // scan): look again while it changes.
+    for (int attempt = 0;; ++attempt) {
+      HolderScan once;  // one /proc/*/fd scan for every pipe and FIFO of the tree
+      std::vector<pid_t> order = scan();
+      std::string why = check_all(order);
+      if (why.empty()) return;
+      if (attempt == 4 || scan() == order) throw EngineError("dump: " + why);
     }
   }
-  if (std::string why = check_saved_files(pid, maps); !why.empty()) return why;
-  if (seized) return "";
-  return "";
-}
 
-uint64_t stat_u64(const std::vector<std::string>& f, size_t field_no) {
-  // field_no is 1-based as in proc(5); f[0] is field 3.
-  if (field_no < 3 || field_no - 3 >= f.size()) throw EngineError("/proc/PID/stat: missing field " + std::to_string(field_no));
-  return std::stoull(f[field_no - 3]);
-}
+  // Seizes the root, then every child of every seized process, until a pass
+  // finds no new child.
+  void freeze() {
+    add(root_, true);
+    for (bool fresh = true; fresh;) {
+      fresh = false;
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (members_[i].zombie) continue;
+        for (pid_t c : children_of(members_[i].pid))
+          if (!known_.count(c)) {
+            add(c, false);
+            fresh = true;
+          }
+      }
+    }
+  }
 
-void set_gp(pb::GpRegs* g, const user_regs_struct& r) {
-  g->set_r15(r.r15); g->set_r14(r.r14); g->set_r13(r.r13); g->set_r12(r.r12);
-  g->set_rbp(r.rbp); g->set_rbx(r.rbx); g->set_r11(r.r11); g->set_r10(r.r10);
-  g->set_r9(r.r9); g->set_r8(r.r8); g->set_rax(r.rax); g->set_rcx(r.rcx);
-  g->set_rdx(r.rdx); g->set_rsi(r.rsi); g->set_rdi(r.rdi); g->set_orig_rax(r.orig_rax);
-  g->set_rip(r.rip); g->set_cs(r.cs); g->set_eflags(r.eflags); g->set_rsp(r.rsp);
-  g->set_ss(r.ss); g->set_fs_base(r.fs_base); g->set_gs_base(r.gs_base); g->set_ds(r.ds);
-  g->set_es(r.es); g->set_fs(r.fs); g->set_gs(r.gs);
-}
+  // Sessions, groups and zombies of the frozen tree, and what restore cannot share.
+  void check() {
+    if (auto problem = check_tree_records(records(members_)))
+      throw EngineError("dump: the tree of " + pid_text(root_) + ": " + problem->problem);
+    for (size_t i = 0; i < members_.size(); ++i)
+      for (size_t j = i + 1; j < members_.size(); ++j) {
+        if (members_[i].zombie || members_[j].zombie) continue;
+        pid_t a = members_[i].pid, b = members_[j].pid;
+        if (syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0)
+          throw EngineError("dump: " + pid_text(a) + " and " + pid_text(b) +
+                            " share one address space (CLONE_VM, e.g. a vfork() child): not supported");
+        if (syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) == 0)
+          throw EngineError("dump: " + pid_text(a) + " and " + pid_text(b) +
+                            " share one fd table (CLONE_FILES): not supported");
+      }
+  }
 
-// /proc/PID/mem, opened on first use (by any of the copying threads): it reads
-// what process_vm_readv refuses, such as PROT_NONE pages.
-class ProcMem {
- public:
-  explicit ProcMem(pid_t pid) : path_("/proc/" + std::to_string(pid) + "/mem") {}
+  // With `pages_to`, every process's pages go into that file, in tree order, and
+  // the image's pages are views of it.
+  Image dump(const DumpOptions& options, PagesFileWriter* pages_to = nullptr) {
+    HolderScan once;  // again, now that the tree is frozen
+    std::vector<pid_t> all;
+    for (const auto& m : members_) all.push_back(m.pid);
+    Image image;
+    uint64_t at = 0;  // payload offset of the next process's pages
+    for (auto& m : members_) {
+      if (m.zombie) continue;
+      if (m.pid == root_) {
+        dump_seized(*m.proc, all, image, pages_to, at);
+        at += image.process.pages_bytes();
+        continue;
+      }
+      Image one;
+      dump_seized(*m.proc, all, one, pages_to, at);
+      at += one.process.pages_bytes();
+      image.descendants.push_back({std::move(one.process), std::move(one.pages)});
+    }
+    if (pages_to) {
+      image.pages = pages_to->view(0, image.process.pages_bytes());
+      uint64_t offset = image.process.pages_bytes();
+      for (auto& d : image.descendants) {
+        d.pages = pages_to->view(offset, d.process.pages_bytes());
+        offset += d.process.pages_bytes();
+      }
+    }
+    std::vector<pb::Process*> live = {&image.process};
+    for (auto& d : image.descendants) live.push_back(&d.process);
+    // Sockets tree-wide: a peer or a queued file may be in another process.
+    auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
+    share_tree_files(live);
+    for (const auto& a : aliases)
+      image.process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
+    image.tree = records(members_);
+    validate_image(image, "(dump of " + pid_text(root_) + ")");
+    return image;
+  }
 
-  // Bytes [from, len) of `seg` into `dst`, a page at a time.
-  void read(const PageSegment& seg, size_t from, uint8_t* dst) {
-    int fd = get();
-    for (size_t off = from; off < seg.len; off += kPage) {
-      compel::RemoteAddr addr = seg.remote + off;
-      // /proc/PID/mem's file offset is the address.
-      ssize_t n = ::pread(fd, dst + (off - from), kPage, static_cast<off_t>(addr.as_int()));
-      if (n != static_cast<ssize_t>(kPage))
-        throw_errno(fmt::format("read {} at {}", path_, addr), n < 0 ? errno : EIO);
+  // Children before parents: each is killed, collected as our tracee and reaped
+  // by its frozen parent; zombies are reaped by their parent too.
+  void kill_all() {
+    std::map<pid_t, size_t> index;
+    for (size_t i = 0; i < members_.size(); ++i) index[members_[i].pid] = i;
+    for (size_t i = members_.size(); i-- > 0;) {
+      Member& m = members_[i];
+      if (!m.zombie) {
+        m.pins.forget();  // it dies with them
+        kill_and_wait(m.pid, dump_order(*m.proc));
+        m.proc.reset();
+      }
+      if (i == 0) continue;
+      auto st = stats_.at(m.pid);
+      Member& parent = members_[index.at(st.ppid)];
+      reap_in_parent(*parent.proc, m.pid);
     }
   }
 
  private:
-  int get() {
-    std::lock_guard lock(mutex_);
-    if (!fd_) {
-      fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd_) throw_errno("open " + path_);
+  void add(pid_t pid, bool root) {
+    known_.insert(pid);
+    auto st = read_stat(pid);
+    if (!st) {
+      if (root) throw EngineError("dump: " + pid_text(pid) + " does not exist", ESRCH);
+      return;  // exited and reaped (its parent ignores SIGCHLD)
     }
-    return fd_.get();
-  }
-
-  std::string path_;
-  std::mutex mutex_;
-  compel::UniqueFd fd_;
-};
-
-// Copies the page runs of `image` out of the process: process_vm_readv (on
-// several threads for large images), then /proc/PID/mem page by page for
-// whatever it refused. Into image.pages, or with `pages_to` into that file at
-// payload offset `pages_at`, without holding them in memory.
-void read_pages(pid_t pid, Image& image, PagesFileWriter* pages_to, uint64_t pages_at) {
-  auto segments = page_segments(image.process);
-  ProcMem mem(pid);
-  if (pages_to) {
-    read_segments_through(
-        pid, segments, [&](const PageSegment& seg, size_t from, uint8_t* dst) { mem.read(seg, from, dst); },
-        [&](size_t offset, std::span<const uint8_t> bytes, uint32_t crc) { pages_to->put(pages_at + offset, bytes, crc); },
-        DirectPages{[&](size_t offset, size_t len) { return pages_to->window(pages_at + offset, len); },
-                    [&](size_t offset, const uint8_t* data, size_t len) { pages_to->placed(pages_at + offset, data, len); }});
-    return;
-  }
-  image.pages.resize(image.process.pages_bytes());
-  auto done = copy_segments(pid, image.pages.data(), segments, CopyDirection::kFromProcess);
-  for (size_t i = 0; i < segments.size(); ++i) {
-    const auto& seg = segments[i];
-    size_t from = done[i] / kPage * kPage;
-    if (from < seg.len) mem.read(seg, from, image.pages.data() + seg.local_offset + from);
-  }
-}
-
-void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& image, PagesFileWriter* pages_to,
-                 uint64_t pages_at) {
-  Pagemap pagemap(pid);
-  uint64_t total = 0;
-  for (const auto& m : maps) {
-    if (m.path == "[vsyscall]") continue;
-    auto kind = classify(m);
-    auto* v = image.process.add_vmas();
-    v->set_start(m.start);
-    v->set_end(m.end);
-    v->set_prot(m.prot);
-    v->set_kind(kind);
-    v->set_name(m.path);
-    v->set_growsdown(m.growsdown);
-    v->set_noreserve(m.noreserve);
-    v->set_maywrite(m.maywrite);
-    if (kind == pb::VMA_FILE_PRIVATE || kind == pb::VMA_FILE_SHARED) {
-      v->set_path(m.path);
-      v->set_pgoff(m.pgoff);
-      v->set_inode(m.inode);
+    if (is_zombie(st)) {
+      if (root) throw EngineError("dump: " + pid_text(pid) + " is a zombie", ESRCH);
+      members_.push_back({pid, true, nullptr, {}});
+      return;
     }
-    if (kind != pb::VMA_ANON_PRIVATE && kind != pb::VMA_FILE_PRIVATE) continue;
-    for (const auto& r : pagemap.private_pages(m.start, m.end)) {
-      auto* run = image.process.add_pages();
-      run->set_vaddr(r.start);
-      run->set_nr_pages((r.end - r.start) / kPage);
-      total += r.end - r.start;
-    }
-  }
-  image.process.set_pages_bytes(total);
-  read_pages(pid, image, pages_to, pages_at);
-}
-
-void dump_attributes(pid_t pid, Image& image) {
-  pb::Process& p = image.process;
-  std::string base = "/proc/" + std::to_string(pid);
-  p.set_pid(static_cast<uint32_t>(pid));
-  std::string comm = procfs::read_file(base + "/comm");
-  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  p.set_comm(comm);
-  p.set_cwd(procfs::read_link(base + "/cwd"));
-  p.set_umask(static_cast<uint32_t>(std::stoul(procfs::status_field(pid, "Umask"), nullptr, 8)));
-  p.set_personality(static_cast<uint32_t>(std::stoul(procfs::read_file(base + "/personality"), nullptr, 16)));
-  for (int r = 0; r < RLIM_NLIMITS; ++r) {
-    struct rlimit lim;
-    if (prlimit(pid, static_cast<__rlimit_resource>(r), nullptr, &lim) != 0)
-      throw_errno("prlimit " + pid_text(pid) + " resource " + std::to_string(r));
-    auto* rl = p.add_rlimits();
-    rl->set_resource(static_cast<uint32_t>(r));
-    rl->set_cur(lim.rlim_cur);
-    rl->set_max(lim.rlim_max);
-  }
-  auto f = procfs::stat_fields(pid);
-  auto* mm = p.mutable_mm();
-  mm->set_start_code(stat_u64(f, 26));
-  mm->set_end_code(stat_u64(f, 27));
-  mm->set_start_stack(stat_u64(f, 28));
-  mm->set_start_data(stat_u64(f, 45));
-  mm->set_end_data(stat_u64(f, 46));
-  mm->set_start_brk(stat_u64(f, 47));
-  mm->set_arg_start(stat_u64(f, 48));
-  mm->set_arg_end(stat_u64(f, 49));
-  mm->set_env_start(stat_u64(f, 50));
-  mm->set_env_end(stat_u64(f, 51));
-  std::string auxv = procfs::read_file(base + "/auxv");
-  // The kernel pads auxv with AT_NULL entries; keep it up to and incl. the first.
-  for (size_t i = 0; i + 16 <= auxv.size(); i += 16) {
-    uint64_t key;
-    std::memcpy(&key, auxv.data() + i, 8);
-    if (key == 0) {
-      auxv.resize(i + 16);
-      break;
-    }
-  }
-  mm->set_auxv(auxv);
-  mm->set_exe_path(procfs::read_link(base + "/exe"));
-}
-
-// A stopped thread's queued signals, without dequeuing them.
-void peek_pending(pid_t tid, bool shared, google::protobuf::RepeatedPtrField<pb::PendingSignal>* out) {
-  struct {
-    uint64_t off;
-    uint32_t flags;
-    int32_t nr;
-  } args{0, shared ? static_cast<uint32_t>(PTRACE_PEEKSIGINFO_SHARED) : 0u, 64};
-  siginfo_t buf[64];
-  for (;;) {
-    long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, buf);
-    if (n < 0) throw_errno("PTRACE_PEEKSIGINFO tid " + std::to_string(tid));
-    if (n == 0) return;
-    for (long i = 0; i < n; ++i) {
-      auto* s = out->Add();
-      s->set_signo(static_cast<uint32_t>(buf[i].si_signo));
-      s->set_siginfo(std::string(reinterpret_cast<const char*>(&buf[i]), sizeof(siginfo_t)));
-    }
-    args.off += static_cast<uint64_t>(n);
-  }
-}
-
-void dump_thread(compel::SeizedThread& th, pb::Thread* t) {
-  t->set_tid(static_cast<uint32_t>(th.tid()));
-  compel::RemoteSession session(th);
-  // One remote call lets a thread in sigsuspend put its real mask back (see
-  // RemoteSession::arm); the mask compel then saved is the one to keep.
-  session.syscall_checked("getpid", SYS_getpid);
-  set_gp(t->mutable_gp(), session.original_regs());
-  const auto& xs = session.original_xstate();
-  t->set_xstate(std::string(xs.begin(), xs.end()));
-  t->set_blocked(th.original_sigmask());
-  session.settle();
-
-  if (auto rseq = base::rseq_configuration(th.tid())) {
-    auto* r = t->mutable_rseq();
-    r->set_address(rseq->address);
-    r->set_size(rseq->size);
-    r->set_signature(rseq->signature);
-  }
-  uint64_t head = 0;
-  size_t len = 0;
-  if (syscall(SYS_get_robust_list, th.tid(), &head, &len) != 0)
-    throw_errno("get_robust_list tid " + std::to_string(th.tid()));
-  t->set_robust_list(head);
-  t->set_robust_list_len(len);
-  peek_pending(th.tid(), false, t->mutable_pending());
-}
-
-void dump_signals(compel::SeizedProcess& proc, Image& image) {
-  compel::Parasite parasite(proc, compel::default_parasite_blob());
-  for (const auto& sa : parasite.get_sigactions()) {
-    auto* s = image.process.add_sigactions();
-    s->set_signo(static_cast<uint32_t>(sa.signo));
-    s->set_handler(sa.handler);
-    s->set_flags(sa.flags);
-    s->set_restorer(sa.restorer);
-    s->set_mask(sa.mask);
-  }
-  auto timers = parasite.get_itimers();
-  for (size_t i = 0; i < timers.size(); ++i) {
-    const auto& t = timers[i];
-    bool value_zero = t.value.tv_sec == 0 && t.value.tv_usec == 0;
-    bool interval_zero = t.interval.tv_sec == 0 && t.interval.tv_usec == 0;
-    if (value_zero && interval_zero) continue;  // disarmed
-    // A periodic ITIMER_REAL whose SIGALRM is still pending reads as value 0: the
-    // kernel re-arms it only when the signal is dequeued (dequeue_signal). Restore
-    // it armed for one interval, or it would never fire again after restore (the
-    // re-queued SIGALRM would find nothing to re-arm). Found by cr/attrs cycles.
-    auto value = value_zero ? t.interval : t.value;
-    auto* it = image.process.add_itimers();
-    it->set_which(static_cast<uint32_t>(i));
-    it->set_interval_sec(t.interval.tv_sec);
-    it->set_interval_usec(t.interval.tv_usec);
-    it->set_value_sec(value.tv_sec);
-    it->set_value_usec(value.tv_usec);
-  }
-  parasite.cure();
-}
-
-// Per-thread state only the thread itself can tell (sigaltstack, clear_child_tid),
-// asked through remote syscalls that write into a scratch page mapped for the
-// occasion in the victim and unmapped again before memory is read.
-void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& threads, Image& image) {
-  compel::RemoteSession leader(*threads[0]);
-  const compel::RemoteAddr scratch(static_cast<uint64_t>(leader.syscall_checked(
-      "mmap (scratch page)", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)));
-  try {
-    for (size_t i = 0; i < threads.size(); ++i) {
-      std::unique_ptr<compel::RemoteSession> own;
-      compel::RemoteSession* s = &leader;
-      if (i != 0) {
-        own = std::make_unique<compel::RemoteSession>(*threads[i]);
-        s = own.get();
+    try {
+      members_.push_back({pid, false, std::make_unique<compel::SeizedProcess>(pid), {}});
+      std::vector<pid_t> tids;
+      for (const auto& t : members_.back().proc->threads()) tids.push_back(t->tid());
+      members_.back().pins.pin(near_, tids);
+    } catch (const compel::CompelError& e) {
+      // Not frozen yet, it may have exited meanwhile: a zombie now (its parent is
+      // frozen) or gone.
+      auto now = read_stat(pid);
+      if (!root && e.error_number() == ESRCH && (!now || is_zombie(now))) {
+        if (now) members_.push_back({pid, true, nullptr, {}});
+        return;
       }
-      s->syscall_checked("sigaltstack", SYS_sigaltstack, 0, scratch);
-      s->syscall_checked("prctl PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch + 32);
-      if (i == 0) s->syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
-      if (own) own->settle();
-      struct {
-        flk_stack ss;
-        uint64_t pad;
-        uint64_t tid_address;
-        int32_t pdeath_signal;
-        int32_t pad2;
-      } out{};
-      static_assert(sizeof(flk_stack) == 24 && offsetof(decltype(out), tid_address) == 32);
-      compel::read_remote(pid, scratch, &out, sizeof(out), "scratch page");
-      auto* t = image.process.mutable_threads(static_cast<int>(i));
-      t->mutable_altstack()->set_sp(out.ss.ss_sp);
-      t->mutable_altstack()->set_flags(out.ss.ss_flags);
-      t->mutable_altstack()->set_size(out.ss.ss_size);
-      t->set_clear_child_tid(out.tid_address);
-      if (i == 0) image.process.set_pdeath_signal(static_cast<uint32_t>(out.pdeath_signal));
+      throw EngineError("dump " + pid_text(pid) + ": " + e.what(), e.error_number());
     }
-  } catch (...) {
-    leader.syscall(SYS_munmap, scratch, kPage);
-    throw;
   }
-  leader.syscall_checked("munmap (scratch page)", SYS_munmap, scratch, kPage);
-}
+
+  // The root and its descendants as /proc shows them now, parents first.
+  std::vector<pid_t> scan() {
+    std::vector<pid_t> order = {root_};
+    std::set<pid_t> seen = {root_};
+    for (size_t i = 0; i < order.size(); ++i)
+      for (pid_t c : children_of(order[i]))
+        if (seen.insert(c).second) order.push_back(c);
+    return order;
+  }
+
+  std::string check_all(const std::vector<pid_t>& order) {
+    for (pid_t pid : order) {
+      if (is_zombie(read_stat(pid))) continue;
+      std::string why = check_dumpable(pid, order);
+      if (why.empty()) continue;
+      // A descendant may exit meanwhile; the frozen tree decides about it.
+      if (pid != root_) {
+        auto now = read_stat(pid);
+        if (!now || is_zombie(now)) continue;
+      }
+      return why;
+    }
+    std::vector<Member> unfrozen;
+    for (pid_t pid : order) unfrozen.push_back({pid, is_zombie(read_stat(pid)), nullptr, {}});
+    pb::TreeImage tree;
+    try {
+      tree = records(unfrozen);
+    } catch (const EngineError& e) {
+      return e.what();  // a process exited meanwhile: precheck() looks again
+    }
+    if (auto problem = check_tree_records(tree)) return "the tree of " + pid_text(root_) + ": " + problem->problem;
+    return "";
+  }
+
+  pb::TreeImage records(const std::vector<Member>& members) {
+    pb::TreeImage tree;
+    for (const auto& m : members) {
+      auto st = read_stat(m.pid);
+      if (!st) throw EngineError("dump: " + pid_text(m.pid) + " disappeared during the dump");
+      stats_[m.pid] = *st;
+      auto* r = tree.add_processes();
+      r->set_pid(static_cast<uint32_t>(m.pid));
+      r->set_ppid(static_cast<uint32_t>(st->ppid));
+      r->set_pgid(static_cast<uint32_t>(st->pgid));
+      r->set_sid(static_cast<uint32_t>(st->sid));
+      r->set_exit_signal(st->exit_signal);
+      if (m.zombie) {
+        r->set_zombie(true);
+        r->set_exit_status(st->exit_code);
+        std::string comm = procfs::read_file("/proc/" + std::to_string(m.pid) + "/comm");
+        if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+        r->set_comm(comm);
+      }
+    }
+    return tree;
+  }
+
+  pid_t root_;
+  const CpuColocation& near_;
+  std::vector<Member> members_;  // parents before children
+  std::set<pid_t> known_;
+  std::map<pid_t, Stat> stats_;
+};
 
 }  // namespace
 
-void kill_and_wait(pid_t pid, const std::vector<compel::SeizedThread*>& threads) {
-  if (::kill(pid, SIGKILL) != 0) throw_errno("kill " + pid_text(pid));
-  // As their tracer we see every thread die; the leader's death is reported only
-  // after the others' are collected. If we are also the parent this reaps it.
-  for (size_t i = threads.size(); i-- > 0;) {
-    pid_t tid = threads[i]->tid();
-    for (;;) {
-      int status;
-      pid_t r = waitpid(tid, &status, __WALL);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw_errno("waitpid " + pid_text(pid) + " tid " + std::to_string(tid));
-      if (WIFEXITED(status) || WIFSIGNALED(status)) break;
-    }
+Image dump_process(pid_t pid, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
+  TreeDump tree(pid, near);
+  tree.precheck();
+  // Destroying `tree` releases every process that is still seized.
+  tree.freeze();
+  tree.check();
+  Image image = tree.dump(options);
+  if (!options.leave_running) tree.kill_all();
+  return image;
+}
+
+Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  CpuColocation near(last_cpu_of(pid));
+  TreeDump tree(pid, near);
+  tree.precheck();
+  tree.freeze();
+  tree.check();
+  // Declared after `tree`: on failure the temporary pages file goes first, then
+  // the processes are released.
+  PagesFileWriter pages(dir);
+  Image image = tree.dump(options, &pages);
+  uint64_t total = image.process.pages_bytes();
+  for (const auto& d : image.descendants) total += d.process.pages_bytes();
+  pages.finish(total);
+  write_process_file(image, dir);
+  // Only now that the image is on disk. Freeing the processes' memory and the
+  // replaced pages.img's both take a while: side by side, on the caller's CPUs.
+  if (!options.leave_running) {
+    std::jthread drop;
+    if (pages.replaced_is_large())
+      drop = std::jthread([&pages, spread = caller_affinity()] {
+        sched_setaffinity(0, sizeof(spread), &spread);  // best effort
+        pages.drop_replaced();
+      });
+    tree.kill_all();
   }
-}
-
-std::string check_dumpable(pid_t pid, const std::vector<pid_t>& tree) {
-  auto maps = procfs::read_maps(pid, false);  // the kinds only; flags are read once frozen
-  return unsupported(pid, maps, false, tree);
-}
-
-std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc) {
-  // Leader first, then the others by tid: the order restore creates them in.
-  std::vector<compel::SeizedThread*> threads = {&proc.leader()};
-  for (const auto& t : proc.threads())
-    if (t->tid() != proc.pid()) threads.push_back(t.get());
-  std::sort(threads.begin() + 1, threads.end(), [](auto* a, auto* b) { return a->tid() < b->tid(); });
-  return threads;
-}
-
-void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image, PagesFileWriter* pages_to,
-                 uint64_t pages_at) {
-  const pid_t pid = proc.pid();
-  try {
-    // compel leaves a job-control stopped process stopped; restore stops it again.
-    image.process.set_stopped(proc.was_stopped());
-    std::vector<compel::SeizedThread*> threads = dump_order(proc);
-    for (auto* th : threads) dump_thread(*th, image.process.add_threads());
-    dump_signals(proc, image);
-    dump_thread_extras(pid, threads, image);
-    peek_pending(pid, true, image.process.mutable_shared_pending());
-    // Read the layout again now that the process is frozen and the parasite gone.
-    auto maps = procfs::read_maps(pid);
-    if (std::string why = unsupported(pid, maps, true, tree); !why.empty()) throw EngineError("dump: " + why);
-    dump_attributes(pid, image);
-    if (std::string why = collect_files(pid, &image.process, tree); !why.empty()) throw EngineError("dump: " + why);
-    {
-      compel::RemoteSession session(proc.leader());
-      image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));
-    }
-    dump_memory(pid, maps, image, pages_to, pages_at);
-    collect_saved_mappings(pid, maps, image.process);
-  } catch (const compel::CompelError& e) {
-    throw EngineError(std::string("dump ") + pid_text(pid) + ": " + e.what(), e.error_number());
-  }
+  return image;
 }
 
 }  // namespace flakelab::engine

@@ -84,6 +84,16 @@ std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t 
   return "";
 }
 
+std::string first_holder(const std::string& link) {
+  if (!t_scan) {
+    HolderScan once;  // no scope around us: a scan of our own
+    return first_holder(link);
+  }
+  const auto& holders = t_scan->holders_of(link);
+  if (holders.empty()) return "";
+  return "pid " + std::to_string(holders[0].pid) + " fd " + std::to_string(holders[0].fd);
+}
+
 std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree) {
   std::string base = "/proc/" + std::to_string(pid) + "/fd/";
   std::map<std::pair<dev_t, ino_t>, uint32_t> ids;  // FIFO -> Fifo.id

@@ -25,6 +25,10 @@ bool is_fifo_fd(const std::string& link, const struct stat& st);
 std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t ino,
                            const std::vector<pid_t>& ignore = {});
 
+// "pid N fd M" of the first process with an fd whose link reads `link` (for a
+// socket, "socket:[N]" names one socket), or "". Scans /proc/*/fd.
+std::string first_holder(const std::string& link);
+
 // While one lives, held_elsewhere() on this thread looks at one /proc/*/fd scan
 // made at its first call instead of scanning again each time (a tree dump asks
 // for every one-ended pipe and FIFO of every process: dozens of full scans).

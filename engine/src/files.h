@@ -1,6 +1,8 @@
-// Open files of a process: what dump records and restore reopens. Supported:
-// regular files (reachable by path), directories and character devices; fds that
-// share an open file description (dup) share one pb::File.
+// Open files of a process: what dump records and restore reopens (the kinds of
+// file supported: engine/README.md, "What survives"). Each kind is a module of
+// kinds/ (kinds/kind.h); this is the dispatcher over them: it reads each fd once,
+// gives fds that share an open file description (kcmp(KCMP_FILE)) one pb::File,
+// and hands each description to its kind's module.
 #pragma once
 
 #include <sys/types.h>
@@ -13,13 +15,18 @@
 
 namespace flakelab::engine {
 
-// Reads the fd table from /proc without touching the process. Returns a message
-// naming the first unsupported fd, or "" (then `out`, if given, is filled).
-// `tree`: the other processes dumped with it (pipes and FIFOs they hold too are
-// not "held elsewhere").
-std::string collect_files(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree = {});
+// Before the process is touched, reading /proc only: why its fd table cannot be
+// dumped, naming the pid, fd and link, or "". `tree`: the other processes dumped
+// with it (pipes and FIFOs they hold too are not "held elsewhere").
+std::string check_files(pid_t pid, const std::vector<pid_t>& tree = {});
 
-// The restorer's copies of the image's open files, one per pb::File, each at an fd
+// With the process frozen: fills out.files/fds and the kinds' tables (pipes,
+// FIFOs, saved files). Returns "" or why not (naming pid, fd and link), since the
+// state may have changed since check_files().
+std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>& tree = {});
+
+// The restorer's copies of the image's open files, one per pb::File (empty for
+// those their tables open later: saved files, FIFOs, sockets), each at an fd
 // number >= `min_fd` so that placing them at the saved numbers in the target never
 // overwrites one that is still needed. Throws EngineError naming the path.
 std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd);

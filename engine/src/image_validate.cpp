@@ -2,9 +2,7 @@
 // so the restorer can trust what it reads.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <sys/resource.h>
 
@@ -15,6 +13,8 @@
 
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "kinds/file_kind_traits.h"
+#include "kinds/file_record.h"
 #include "saved_image.h"
 #include "tree_image.h"
 #include "unix_image.h"
@@ -38,6 +38,7 @@ std::string idx(const char* list, int i, const char* field) {
 class Checker {
  public:
   explicit Checker(const std::string& file) : file_(file) {}
+  const std::string& file() const { return file_; }
 
   [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
     throw ImageError(file_, field, problem);
@@ -183,79 +184,22 @@ void validate_pages(const Checker& c, const pb::Process& p, const PageBytes& pag
                                                     " bytes, the process image's page runs need " + std::to_string(total));
 }
 
-// eventfd, epoll, timerfd, signalfd: their records, and epoll watches against
-// the fd table (restore adds each watch under its fd number in the target).
+// Files on anonymous inodes: their status flags here, their records by their
+// kinds' rules (kinds/<kind>_record.cpp), e.g. epoll watches against the fd table.
 void validate_anon_files(const Checker& c, const pb::Process& p) {
-  constexpr uint32_t kEpollEvents = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND |
-                                    EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP | EPOLLEXCLUSIVE | EPOLLWAKEUP |
-                                    EPOLLONESHOT | EPOLLET;
-  constexpr int64_t kKtimeSecMax = 9223372036;  // KTIME_SEC_MAX
-  std::map<uint32_t, uint32_t> file_of;         // fd -> files index
-  std::set<uint32_t> referenced;                // files some fd refers to
+  std::map<uint32_t, uint32_t> file_of;  // fd -> files index
+  std::set<uint32_t> referenced;         // files some fd refers to
   for (const auto& fd : p.fds()) {
     file_of[fd.fd()] = fd.file();
     referenced.insert(fd.file());
   }
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
-    if (f.kind() < pb::FILE_EVENTFD || f.kind() > pb::FILE_SIGNALFD) continue;
+    if (!is_anon_inode_kind(f.kind())) continue;
     if ((f.flags() & O_ACCMODE) != O_RDWR || (f.flags() & ~static_cast<uint32_t>(O_ACCMODE | O_NONBLOCK)))
       c.fail(idx("files", i, "flags"), hex(f.flags()) + " is not O_RDWR with or without O_NONBLOCK");
-    std::string name = "files[" + std::to_string(i) + "].";
-    switch (f.kind()) {
-      case pb::FILE_EVENTFD:
-        if (!f.has_eventfd()) c.fail(name + "eventfd", "missing");
-        if (f.eventfd().count() == ~uint64_t{0}) c.fail(name + "eventfd.count", "0xffffffffffffffff is above the maximum");
-        break;
-      case pb::FILE_EPOLL: {
-        if (!f.has_epoll()) c.fail(name + "epoll", "missing");
-        if (!referenced.count(static_cast<uint32_t>(i))) c.fail(name + "epoll", "no fd refers to this epoll, so its watches have no number to go to");
-        c.count(name + "epoll.watches", f.epoll().watches_size(), ImageLimits::kMaxFds);
-        std::set<uint32_t> tfds;
-        for (int k = 0; k < f.epoll().watches_size(); ++k) {
-          const auto& w = f.epoll().watches(k);
-          std::string wname = name + "epoll.watches[" + std::to_string(k) + "]";
-          auto it = file_of.find(w.tfd());
-          if (it == file_of.end()) c.fail(wname + ".tfd", std::to_string(w.tfd()) + " is not an fd in fds");
-          if (!tfds.insert(w.tfd()).second) c.fail(wname + ".tfd", std::to_string(w.tfd()) + " is watched twice");
-          if (it->second == static_cast<uint32_t>(i)) c.fail(wname + ".tfd", "an epoll cannot watch itself");
-          auto target = p.files(static_cast<int>(it->second)).kind();
-          if (target == pb::FILE_REGULAR || target == pb::FILE_DIRECTORY)
-            c.fail(wname + ".tfd", "fd " + std::to_string(w.tfd()) + " is a " + pb::FileKind_Name(target) +
-                                       ", which epoll cannot watch");
-          if (w.events() & ~kEpollEvents) c.fail(wname + ".events", hex(w.events()) + " has unknown bits");
-          if ((w.events() & EPOLLEXCLUSIVE) && (w.events() & EPOLLONESHOT))
-            c.fail(wname + ".events", "EPOLLEXCLUSIVE cannot be combined with EPOLLONESHOT");
-        }
-        break;
-      }
-      case pb::FILE_TIMERFD: {
-        if (!f.has_timerfd()) c.fail(name + "timerfd", "missing");
-        const auto& t = f.timerfd();
-        if (t.clockid() != CLOCK_REALTIME && t.clockid() != CLOCK_MONOTONIC && t.clockid() != CLOCK_BOOTTIME)
-          c.fail(name + "timerfd.clockid", std::to_string(t.clockid()) + " is not a supported clock");
-        if (t.settime_flags() & ~static_cast<uint32_t>(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET))
-          c.fail(name + "timerfd.settime_flags", hex(t.settime_flags()) + " has unknown bits");
-        if (t.value_sec() < 0 || t.value_sec() > kKtimeSecMax || t.value_nsec() < 0 || t.value_nsec() >= 1000000000)
-          c.fail(name + "timerfd.value", "is not a valid time left");
-        if (t.interval_sec() < 0 || t.interval_sec() > kKtimeSecMax || t.interval_nsec() < 0 ||
-            t.interval_nsec() >= 1000000000)
-          c.fail(name + "timerfd.interval", "is not a valid interval");
-        if (t.due_sec() < 0 || t.due_sec() > kKtimeSecMax || t.due_nsec() < 0 || t.due_nsec() >= 1000000000)
-          c.fail(name + "timerfd.due", "is not a valid deadline");
-        if ((t.settime_flags() & TFD_TIMER_ABSTIME) && (t.value_sec() || t.value_nsec()) && !t.due_sec() &&
-            !t.due_nsec())
-          c.fail(name + "timerfd.due", "an armed absolute timer needs its deadline");
-        break;
-      }
-      case pb::FILE_SIGNALFD:
-        if (!f.has_signalfd()) c.fail(name + "signalfd", "missing");
-        if (f.signalfd().mask() & ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
-          c.fail(name + "signalfd.mask", hex(f.signalfd().mask()) + " has SIGKILL or SIGSTOP, which no signalfd can take");
-        break;
-      default:
-        break;
-    }
+    if (const FileRecord* record = file_record(f.kind()))
+      record->validate(f, RecordCheck(c.file(), p, i, file_of, referenced.count(static_cast<uint32_t>(i)) != 0));
   }
 }
 
@@ -278,11 +222,10 @@ void validate_files(const Checker& c, const pb::Process& p) {
   c.count("files", p.files_size(), ImageLimits::kMaxFds);
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
-    bool anon = f.kind() >= pb::FILE_EVENTFD && f.kind() <= pb::FILE_SIGNALFD;  // validate_anon_files()
-    bool socket = f.kind() == pb::FILE_UNIX_SOCKET;  // validate_unix_sockets()
-    if ((f.kind() < pb::FILE_REGULAR || f.kind() > pb::FILE_PIPE) && !anon && !socket && !is_saved_file_kind(f.kind()))
-      c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
-    if (anon || socket) {
+    // Each kind's record: validate_anon_files(), validate_unix_sockets(), validate_saved_content().
+    const FileKindTraits* traits = file_kind_traits(f.kind());
+    if (!traits) c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
+    if (f.kind() != pb::FILE_PIPE && !has_path(f.kind())) {
       if (!f.path().empty()) c.fail(idx("files", i, "path"), "must be empty for this kind");
     } else if (f.kind() == pb::FILE_PIPE) {
       auto it = ends.find(f.pipe_id());

@@ -1,560 +1,360 @@
-#include "flakelab/engine/restore.h"
-
+// Restore of a process tree (a single process is a tree of one): every shared
+// kernel object is created once by the restorer (TreeFiles) and inherited; the
+// root is our child (clone3 set_tid, into a trampoline), every other process is
+// created by its restored parent with a remote clone3(set_tid) while everyone
+// still sits in the trampoline, so each inherits the whole set of files and
+// keeps its own. Sessions are made as processes are created (a session leader
+// calls setsid() before it has children, which are then born into it), groups
+// once everyone exists (leaders first), zombies exit last with their saved
+// status, and only then is each live process rebuilt and all are released.
 #include <fcntl.h>
-#include <linux/prctl.h>
 #include <linux/sched.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
-#include <exception>
-#include <memory>
 #include <optional>
-#include <string>
+#include <thread>
 
-#include "address_space.h"
-#include "anon_files.h"
-#include "files.h"
-#include "page_copy.h"
-#include "flakelab/base/rseq.h"
-#include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
-#include "flakelab/compel/remote_ptr.h"
-#include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "flakelab/compel/unique_fd.h"
-#include "flakelab/engine/error.h"
-#include "proc_files.h"
-#include "syscall_batch.h"
-#include "fifos.h"
-#include "saved_files.h"
+#include "flakelab/engine/restore.h"
+#include "cpu_colocation.h"
 #include "restore_steps.h"
-#include "sigbus_guard.h"
-#include "trampoline.h"
-#include "vdso.h"
+#include "tree_reap.h"
 
 namespace flakelab::engine {
-namespace restore_detail {
+namespace {
 
-using compel::RemoteAddr;
-using compel::SyscallArg;
+using namespace restore_detail;
 using compel::UniqueFd;
 
-constexpr uint64_t kPage = 4096;
+struct Member {
+  pb::TreeProcess rec;
+  const pb::Process* process = nullptr;  // live processes
+  const PageBytes* pages = nullptr;
+  int parent = -1;
+  InheritedFiles files;
+  pid_t pid = 0;                          // once created
+  std::unique_ptr<compel::SeizedProcess> proc;
+  std::vector<std::unique_ptr<compel::SeizedThread>> others;
+  bool exited = false;                    // a zombie that has exited
+};
 
-// The image's addresses are the target's.
-RemoteAddr start_of(const pb::Vma& v) { return RemoteAddr(v.start()); }
+std::string who(pid_t pid) { return "restore pid " + std::to_string(pid); }
 
-void InheritedFiles::open_all(const pb::Process& p) {
-  for (const auto& v : p.vmas()) {
-    if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
-    if (v.saved_file() != 0) continue;  // recreated by TreeFiles
-    int mode = mode_for(v);
-    if (mapped.count({v.path(), mode})) continue;
-    UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
-    if (!fd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open " + v.path());
-    struct stat st;
-    if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + v.path());
-    if (v.inode() != 0 && st.st_ino != v.inode())
-      throw EngineError("restore pid " + std::to_string(p.pid()) + ": " + v.path() + " was replaced since the dump (inode " +
-                        std::to_string(st.st_ino) + ", image has " + std::to_string(v.inode()) + ")");
-    mapped.emplace(std::make_pair(v.path(), mode), std::move(fd));
-  }
-  cwd.reset(::open(p.cwd().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!cwd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open cwd " + p.cwd());
-  exe.reset(::open(p.mm().exe_path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!exe) throw_errno("restore pid " + std::to_string(p.pid()) + ": open exe " + p.mm().exe_path());
-}
-
-user_regs_struct to_regs(const pb::GpRegs& g) {
-  user_regs_struct r{};
-  r.r15 = g.r15(); r.r14 = g.r14(); r.r13 = g.r13(); r.r12 = g.r12();
-  r.rbp = g.rbp(); r.rbx = g.rbx(); r.r11 = g.r11(); r.r10 = g.r10();
-  r.r9 = g.r9(); r.r8 = g.r8(); r.rax = g.rax(); r.rcx = g.rcx();
-  r.rdx = g.rdx(); r.rsi = g.rsi(); r.rdi = g.rdi(); r.orig_rax = g.orig_rax();
-  r.rip = g.rip(); r.cs = g.cs(); r.eflags = g.eflags(); r.rsp = g.rsp();
-  r.ss = g.ss(); r.fs_base = g.fs_base(); r.gs_base = g.gs_base(); r.ds = g.ds();
-  r.es = g.es(); r.fs = g.fs(); r.gs = g.gs();
+long remote(compel::SeizedProcess& proc, const std::string& what, long nr, long a1 = 0, long a2 = 0, long a3 = 0,
+            long a4 = 0) {
+  compel::RemoteSession s(proc.leader());
+  long r = s.syscall_checked(what + " (restoring pid " + std::to_string(proc.pid()) + ")", nr, a1, a2, a3, a4);
+  s.settle();
   return r;
 }
 
-// Rebuilds the target from inside, one remote syscall at a time.
-class Transmuter {
- public:
-  Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-             const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
-      : s_(session),
-        pid_(pid),
-        pages_(pages),
-        p_(p),
-        t_(t),
-        files_(files),
-        checker_(checker),
-        scratch_(pid, t),
-        batch_(session, pid, t, "restoring pid " + std::to_string(pid)) {}
+// The parent's leader runs clone3(set_tid = {pid}) from the trampoline's spawn
+// snippet (no CLONE_* flags: a fork); the child sleeps in pause() there.
+pid_t spawn_child(compel::SeizedProcess& parent, pid_t pid, uint32_t exit_signal, const Trampoline& t, int wait_ms) {
+  compel::SeizedThread& leader = parent.leader();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    clone_args args{};
+    args.exit_signal = exit_signal;
+    long r = spawn_with_tid(leader, parent.pid(), t, args, pid, "child " + std::to_string(pid));
+    if (r == -EEXIST && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // the old owner is not reaped yet
+      continue;
+    }
+    if (r < 0) throw_errno(who(parent.pid()) + ": remote clone3 set_tid " + std::to_string(pid), static_cast<int>(-r));
+    if (r != pid)
+      throw EngineError(who(parent.pid()) + ": clone3 gave pid " + std::to_string(r) + ", not " + std::to_string(pid));
+    return pid;
+  }
+}
 
-  void run() {
-    forget_rseq();
-    unmap_everything_else();
-    set_mm_fields();
-    auto current = procfs::read_maps(pid_, false);
-    std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base.as_int(), t_.end().as_int()}};
-    for (const auto& v : p_.vmas()) busy.emplace_back(v.start(), v.end());
-    move_vdso_group(s_, current, p_, busy);
-    map_vmas();
-    write_pages();
-    // One batch from here to the fds: none of these calls needs another's result.
-    protect_vmas();
-    set_signal_state();
-    set_attributes();
-    install_fds();
-    batch_.flush();
-    add_epoll_watches();
+// Makes a process that sits in its trampoline exit with the saved wait status,
+// leaving a zombie for its restored parent. We wait for it as its tracer, which
+// hands it on to the parent unreaped.
+void become_zombie(Member& m, const Trampoline& t) {
+  compel::SeizedThread& th = m.proc->leader();
+  uint32_t status = m.rec.exit_status();
+  std::string comm = m.rec.comm();
+  {
+    compel::RemoteSession s(th);
+    Scratch scratch(m.pid, t);
+    if (!comm.empty())
+      s.syscall_checked("prctl PR_SET_NAME (zombie " + std::to_string(m.pid) + ")", SYS_prctl, PR_SET_NAME,
+                        scratch.put(comm.c_str(), comm.size() + 1));
+    if (WIFSIGNALED(status)) {
+      struct {
+        uint64_t handler, flags, restorer, mask;
+      } dfl{};
+      s.syscall_checked("rt_sigaction SIG_DFL (zombie " + std::to_string(m.pid) + ")", SYS_rt_sigaction,
+                        WTERMSIG(status), scratch.put(&dfl, sizeof(dfl)), 0, 8);
+    }
+    s.settle();
+  }
+  if (WIFSIGNALED(status)) {
+    struct rlimit none{0, 0};  // no core file: the saved status says there was none
+    if (prlimit(m.pid, RLIMIT_CORE, &none, nullptr) != 0) throw_errno(who(m.pid) + ": prlimit RLIMIT_CORE");
+    th.set_sigmask(~(uint64_t{1} << (WTERMSIG(status) - 1)));
+    if (syscall(SYS_tgkill, m.pid, m.pid, WTERMSIG(status)) != 0) throw_errno(who(m.pid) + ": tgkill");
+  } else {
+    user_regs_struct regs = th.get_regs();
+    regs.rip = (t.base + kSpawnOffset).as_int();  // a syscall instruction
+    regs.rax = SYS_exit_group;
+    regs.rdi = WEXITSTATUS(status);
+    regs.orig_rax = static_cast<uint64_t>(-1);
+    th.set_regs(regs);
+  }
+  th.resume();
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(m.pid, &st, __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw_errno(who(m.pid) + ": waitpid (zombie)");
+    if (WIFEXITED(st) || WIFSIGNALED(st)) break;
+    // A signal-delivery stop: let the fatal signal through.
+    int sig = WIFSTOPPED(st) && (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+    if (ptrace(PTRACE_CONT, m.pid, nullptr, sig) != 0) throw_errno(who(m.pid) + ": PTRACE_CONT (zombie)");
+  }
+  m.exited = true;
+  m.proc.reset();  // nothing left to detach
+}
+
+class TreeRestore {
+ public:
+  TreeRestore(const Image& image, const RestoreOptions& options, RestoreStats* stats)
+      : image_(image), options_(options), stats_(stats) {}
+
+  pid_t run() {
+    CpuColocation near;  // every process we create starts on our CPU (cpu_colocation.h)
+    plan();
+    tree_files_.open_all(live_, options_, stats_);
+    for (auto& m : members_)
+      if (m.process) {
+        m.files.tree = &tree_files_;
+        m.files.open_all(*m.process);
+      }
+    try {
+      create_root();
+      for (size_t i = 1; i < members_.size(); ++i) create_child(members_[i]);
+      set_groups();
+      make_zombies();
+      std::optional<PagesChecker> checker;
+      if (image_.unchecked_pages) checker.emplace(*image_.unchecked_pages);
+      for (auto& m : members_)
+        if (m.process) {
+          compel::RemoteSession session(m.proc->leader());
+          transmute(session, m.pid, *m.process, *m.pages, t_, m.files, checker ? &*checker : nullptr);
+          session.settle();
+        }
+      // Every process's pages are in, none has run: a corrupt payload fails here.
+      if (checker) checker->verify();
+      tree_files_.seal_late();  // now that every mapping of a sealed memfd exists
+      for (auto& m : members_)
+        if (m.process) finish(m);
+      for (auto& m : members_)
+        if (m.process && m.process->stopped() && ::kill(m.pid, SIGSTOP) != 0) throw_errno(who(m.pid) + ": kill SIGSTOP");
+      // Before any of them runs its own code: the caller's CPUs, not the one we pinned.
+      for (auto& m : members_)
+        if (m.process)
+          for (const auto& th : m.process->threads())
+            if (!near.restore_original_affinity(static_cast<pid_t>(th.tid())))
+              throw_errno(who(m.pid) + ": sched_setaffinity of thread " + std::to_string(th.tid()));
+      // Children first: a parent released earlier could already be waiting for them.
+      for (size_t i = members_.size(); i-- > 0;) {
+        for (auto& o : members_[i].others) o->release();
+        if (members_[i].proc) members_[i].proc->release();
+      }
+    } catch (const compel::CompelError& e) {
+      abort();
+      throw EngineError(who(root()) + ": " + e.what(), e.error_number());
+    } catch (...) {
+      abort();
+      throw;
+    }
+    return root();
   }
 
  private:
-  long call(const std::string& what, long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {},
-            SyscallArg a4 = {}, SyscallArg a5 = {}, SyscallArg a6 = {}) {
-    return s_.syscall_checked(what + " (restoring pid " + std::to_string(pid_) + ")", nr, a1, a2, a3, a4, a5, a6);
-  }
+  pid_t root() const { return static_cast<pid_t>(image_.process.pid()); }
 
-  RemoteAddr put(const void* data, size_t size) { return scratch_.put(data, size); }
-  void reset_scratch() { scratch_.reset(); }
-
-  // The restorer's rseq area was inherited; the kernel would keep writing there.
-  void forget_rseq() {
-    if (auto rseq = base::rseq_configuration(pid_))
-      call("rseq unregister", SYS_rseq, RemoteAddr(rseq->address), rseq->size, base::kRseqFlagUnregister,
-           rseq->signature);
-  }
-
-  // Everything but the trampoline and the vDSO group, in as few munmaps as the
-  // kept mappings allow: one span runs over gaps up to the next kept mapping.
-  void unmap_everything_else() {
-    const uint64_t lo = t_.base.as_int(), hi = t_.end().as_int();  // as the maps give them
-    std::vector<std::pair<uint64_t, uint64_t>> spans;
-    bool open = false;
-    auto extend = [&](uint64_t a, uint64_t b) {
-      if (a >= b) return;
-      if (open) {
-        spans.back().second = b;
-      } else {
-        spans.emplace_back(a, b);
-        open = true;
-      }
-    };
-    for (const auto& m : procfs::read_maps(pid_, false)) {
-      if (m.path == "[vsyscall]" || m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") {
-        open = false;
-        continue;
-      }
-      extend(m.start, std::min(m.end, lo));
-      if (m.end > lo && m.start < hi) open = false;  // the trampoline itself (or a mapping around it)
-      extend(std::max(m.start, hi), m.end);
+  void plan() {
+    pb::TreeImage tree = image_.tree;
+    if (tree.processes().empty()) {
+      // A single-process image: the root alone, in the restorer's session and group.
+      auto* r = tree.add_processes();
+      r->set_pid(image_.process.pid());
+      r->set_exit_signal(SIGCHLD);
     }
-    for (const auto& [a, b] : spans)
-      batch_.add("munmap " + hex(a) + "-" + hex(b), SYS_munmap, RemoteAddr(a), b - a);
-    batch_.flush();
-  }
-
-  // Before any file is mapped again: replacing the exe link is refused while the
-  // old executable (the restorer's) is still mapped.
-  void set_mm_fields() {
-    const auto& mm = p_.mm();
-    prctl_mm_map map{};
-    map.start_code = mm.start_code();
-    map.end_code = mm.end_code();
-    map.start_data = mm.start_data();
-    map.end_data = mm.end_data();
-    map.start_brk = mm.start_brk();
-    map.brk = mm.brk();
-    map.start_stack = mm.start_stack();
-    map.arg_start = mm.arg_start();
-    map.arg_end = mm.arg_end();
-    map.env_start = mm.env_start();
-    map.env_end = mm.env_end();
-    map.auxv_size = static_cast<uint32_t>(mm.auxv().size());
-    // prctl_mm_map carries the target's address of its auxv copy as a pointer type.
-    map.auxv = reinterpret_cast<__u64*>(map.auxv_size ? put(mm.auxv().data(), mm.auxv().size()).as_int() : 0);
-    map.exe_fd = static_cast<uint32_t>(files_.exe.get());
-    RemoteAddr addr = put(&map, sizeof(map));
-    call("prctl PR_SET_MM_MAP", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, addr, sizeof(map));
-    reset_scratch();
-  }
-
-  void map_vmas() {
-    for (const auto& v : p_.vmas()) {
-      // MAP_FIXED: a successful mmap is at v.start(), so the batch checks errors only.
-      if (v.kind() == pb::VMA_FILE_SHARED || v.kind() == pb::VMA_SAVED_SHARED) {
-        // No pages to write: map it as it was right away.
-        batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, start_of(v), v.end() - v.start(), v.prot(),
-                   MAP_SHARED | MAP_FIXED, files_.fd_for(v), v.pgoff());
-        continue;
-      }
-      if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
-      // Writable first so that pages can be written; protect_vmas() finishes.
-      long flags = MAP_PRIVATE | MAP_FIXED | (v.growsdown() ? MAP_GROWSDOWN : 0) | (v.noreserve() ? MAP_NORESERVE : 0);
-      long fd = -1;
-      uint64_t off = 0;
-      if (v.kind() == pb::VMA_ANON_PRIVATE) {
-        flags |= MAP_ANONYMOUS;
+    std::map<uint32_t, int> index;
+    size_t next = 0;
+    for (const auto& rec : tree.processes()) {
+      Member m;
+      m.rec = rec;
+      if (members_.empty()) {
+        m.process = &image_.process;
+        m.pages = &image_.pages;
       } else {
-        fd = files_.fd_for(v);
-        off = v.pgoff();
-      }
-      batch_.add("mmap " + hex(v.start()) + " " + v.name(), SYS_mmap, start_of(v), v.end() - v.start(),
-                 PROT_READ | PROT_WRITE, flags, fd, off);
-    }
-    batch_.flush();
-  }
-
-  // A userfaultfd of the target's (it makes one, we take it with pidfd_getfd), or
-  // none where the kernel refuses. User-mode only: we never handle a fault, we
-  // only fill pages, and so an unprivileged restorer may have one too.
-  UniqueFd target_userfaultfd() {
-    long fd = s_.syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-    if (fd < 0) return {};  // seccomp, an old kernel: process_vm_writev does it all
-    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
-    UniqueFd ours(pidfd ? static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)) : -1);
-    call("close (userfaultfd)", SYS_close, fd);
-    uffdio_api api{};
-    api.api = UFFD_API;
-    if (!ours || ioctl(ours.get(), UFFDIO_API, &api) != 0) return {};
-    return ours;
-  }
-
-  // The anonymous mappings' pages go in with UFFDIO_COPY (no zeroing of each page
-  // before it is overwritten; fill_segments_uffd()) while the mappings are
-  // registered; everything else, and whatever that left short, with
-  // process_vm_writev.
-  void write_pages() {
-    auto segments = page_segments(p_);
-    std::vector<size_t> done(segments.size(), 0);
-    uint8_t* buffer = const_cast<uint8_t*>(pages_.data());  // only ever read
-    // Each segment's source is checked on its first copy, just before it.
-    std::vector<uint8_t> checked(segments.size(), 0);
-    auto check = [&](const PageSegment& seg, size_t index) {
-      if (!checker_ || checked[index]) return;
-      checker_->add(buffer + seg.local_offset, seg.len);
-      checked[index] = 1;
-    };
-    std::vector<PageSegment> filled;
-    std::vector<size_t> filled_index;
-    if (UniqueFd uffd = segments.empty() ? UniqueFd() : target_userfaultfd()) {
-      std::vector<uffdio_range> registered;
-      struct Unregister {
-        int fd;
-        std::vector<uffdio_range>& ranges;
-        ~Unregister() {
-          for (auto r : ranges) ioctl(fd, UFFDIO_UNREGISTER, &r);
-        }
-      } unregister{uffd.get(), registered};
-      size_t i = 0;
-      for (const auto& v : p_.vmas()) {
-        const RemoteAddr start = start_of(v), end(v.end());
-        while (i < segments.size() && segments[i].remote < start) ++i;
-        if (i == segments.size() || segments[i].remote >= end || v.kind() != pb::VMA_ANON_PRIVATE) continue;
-        uffdio_register reg{};
-        reg.range = {v.start(), v.end() - v.start()};
-        reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-        if (ioctl(uffd.get(), UFFDIO_REGISTER, &reg) != 0) continue;  // process_vm_writev will do
-        registered.push_back(reg.range);
-        for (; i < segments.size() && segments[i].remote < end; ++i) {
-          filled.push_back(segments[i]);
-          filled_index.push_back(i);
+        m.parent = index.at(rec.ppid());  // validate_tree() checked it
+        if (!rec.zombie()) {
+          m.process = &image_.descendants.at(next).process;
+          m.pages = &image_.descendants.at(next).pages;
+          ++next;
         }
       }
-      auto got = fill_segments_uffd(uffd.get(), buffer, filled,
-                                    [&](size_t k) { check(filled[k], filled_index[k]); });
-      for (size_t k = 0; k < filled.size(); ++k) done[filled_index[k]] = got[k];
-    }  // unregistered: a fault in these mappings is an ordinary one again
-    std::vector<PageSegment> rest;
-    std::vector<size_t> rest_index;
-    for (size_t i = 0; i < segments.size(); ++i) {
-      if (done[i] == segments[i].len) continue;
-      size_t from = done[i] / kPage * kPage;
-      rest.push_back({segments[i].remote + from, segments[i].len - from, segments[i].local_offset + from});
-      rest_index.push_back(i);
-      done[i] = from;
+      index[rec.pid()] = static_cast<int>(members_.size());
+      if (m.process) live_.push_back(m.process);
+      members_.push_back(std::move(m));
     }
-    auto got = copy_segments(pid_, buffer, rest, CopyDirection::kToProcess,
-                             [&](size_t k) { check(segments[rest_index[k]], rest_index[k]); });
-    for (size_t k = 0; k < rest.size(); ++k) done[rest_index[k]] += got[k];
-    for (size_t i = 0; i < segments.size(); ++i)
-      if (done[i] != segments[i].len)
-        throw_errno("process_vm_writev pid " + std::to_string(pid_) + " (pages at " +
-                        hex((segments[i].remote + done[i]).as_int()) + ")",
-                    EFAULT);
+    pids_ = index;
   }
 
-  void protect_vmas() {
-    for (const auto& v : p_.vmas()) {
-      if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
-      if (v.prot() == (PROT_READ | PROT_WRITE)) continue;
-      batch_.add("mprotect " + hex(v.start()), SYS_mprotect, start_of(v), v.end() - v.start(), v.prot());
+  void create_root() {
+    Member& m = members_[0];
+    // Another thread of the restorer may map something where the trampoline was to
+    // go between choosing the spot and clone3; the child then exits and we retry.
+    for (int attempt = 1;; ++attempt) {
+      auto base = find_free_range(busy_ranges(live_), Trampoline::kSize, ImageLimits::kUserTop);
+      if (!base) throw EngineError(who(root()) + ": no free address range for the trampoline");
+      t_ = Trampoline{compel::RemoteAddr(*base)};  // free in the restorer and in the image
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
+      UniqueFd ready_r(fds[0]), ready_w(fds[1]);
+      m.pid = clone_into_trampoline(root(), t_, trampoline_code(ready_w.get()), options_.pid_wait_ms);
+      ready_w.reset();
+      std::string why = wait_ready(ready_r.get());
+      if (why.empty()) break;
+      reap_child(m.pid);
+      m.pid = 0;
+      if (attempt == 3) throw EngineError(who(root()) + ": the new process did not reach its trampoline: " + why);
     }
+    seize(m);
+    if (m.rec.sid() == m.rec.pid()) remote(*m.proc, "setsid", SYS_setsid);
   }
 
-  void set_signal_state() {
-    std::map<uint32_t, const pb::SigAction*> saved;
-    for (const auto& sa : p_.sigactions()) saved[sa.signo()] = &sa;
-    // Every signal, so that no handler inherited from the restorer survives.
-    for (uint32_t sig = 1; sig <= 64; ++sig) {
-      if (sig == SIGKILL || sig == SIGSTOP) continue;
+  void create_child(Member& m) {
+    Member& parent = members_[static_cast<size_t>(m.parent)];
+    uint32_t exit_signal = m.rec.exit_signal();
+    m.pid = spawn_child(*parent.proc, static_cast<pid_t>(m.rec.pid()), exit_signal, t_, options_.pid_wait_ms);
+    seize(m);
+    // Dies with its parent while we build it (fork clears the parent-death signal).
+    remote(*m.proc, "prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (m.rec.sid() == m.rec.pid()) remote(*m.proc, "setsid", SYS_setsid);
+  }
+
+  void seize(Member& m) {
+    m.proc = std::make_unique<compel::SeizedProcess>(m.pid);
+    if (!t_.contains(compel::RemoteAddr(m.proc->leader().get_regs().rip)))
+      throw EngineError(who(m.pid) + ": the new process is not in its trampoline");
+  }
+
+  // Leaders make their groups first, then members join (a group must exist in
+  // the session to be joined). Groups led from outside the tree are the
+  // restorer's, which every process not in a session of the tree inherited.
+  void set_groups() {
+    for (auto& m : members_)
+      if (m.rec.pgid() == m.rec.pid() && m.rec.sid() != m.rec.pid()) remote(*m.proc, "setpgid (leader)", SYS_setpgid, 0, 0);
+    for (auto& m : members_)
+      if (m.rec.pgid() != m.rec.pid() && pids_.count(m.rec.pgid()))
+        remote(*m.proc, "setpgid " + std::to_string(m.rec.pgid()), SYS_setpgid, 0, m.rec.pgid());
+  }
+
+  void make_zombies() {
+    std::vector<int> parents;
+    for (auto& m : members_) {
+      if (!m.rec.zombie()) continue;
+      // SIG_IGN would have the kernel reap it at once; the parent's real
+      // handlers are set when it is rebuilt.
       struct {
         uint64_t handler, flags, restorer, mask;
-      } ksa{};  // SIG_DFL unless saved
-      if (auto it = saved.find(sig); it != saved.end())
-        ksa = {it->second->handler(), it->second->flags(), it->second->restorer(), it->second->mask()};
-      RemoteAddr addr = batch_.put(&ksa, sizeof(ksa));
-      batch_.add("rt_sigaction " + std::to_string(sig), SYS_rt_sigaction, sig, addr, 0, 8);
+      } dfl{};
+      Member& parent = members_[static_cast<size_t>(m.parent)];
+      {
+        compel::RemoteSession s(parent.proc->leader());
+        Scratch scratch(parent.pid, t_);
+        s.syscall_checked("rt_sigaction SIGCHLD SIG_DFL", SYS_rt_sigaction, SIGCHLD,
+                          scratch.put(&dfl, sizeof(dfl)), 0, 8);
+        s.settle();
+      }
+      become_zombie(m, t_);
+      parents.push_back(m.parent);
     }
-    for (const auto& it : p_.itimers()) {
-      itimerval v{{it.interval_sec(), it.interval_usec()}, {it.value_sec(), it.value_usec()}};
-      batch_.add("setitimer " + std::to_string(it.which()), SYS_setitimer, it.which(),
-                 batch_.put(&v, sizeof(v)), 0);
+    // The SIGCHLD those exits sent is not the parent's: its saved queue comes back later.
+    for (int i : parents) {
+      Member& parent = members_[static_cast<size_t>(i)];
+      compel::RemoteSession s(parent.proc->leader());
+      Scratch scratch(parent.pid, t_);
+      uint64_t set = uint64_t{1} << (SIGCHLD - 1);
+      timespec zero{0, 0};
+      s.syscall(SYS_rt_sigtimedwait, scratch.put(&set, sizeof(set)), 0, scratch.put(&zero, sizeof(zero)), 8);
+      s.settle();
     }
   }
 
-  // Puts every saved fd in place (dup3 from the inherited copies, which all sit
-  // above the highest saved number), then closes everything else the target
-  // inherited from the restorer.
-  void install_fds() {
-    std::vector<uint32_t> keep;
-    for (const auto& fd : p_.fds()) {
-      batch_.add("dup3 to fd " + std::to_string(fd.fd()), SYS_dup3, files_.tree->file_fd(p_, fd.file()), fd.fd(),
-                 fd.cloexec() ? O_CLOEXEC : 0);
-      keep.push_back(fd.fd());
+  void finish(Member& m) {
+    const pb::Process& p = *m.process;
+    compel::SeizedThread& th = m.proc->leader();
+    std::vector<compel::SeizedThread*> all = {&th};
+    for (int i = 1; i < p.threads_size(); ++i) {
+      m.others.push_back(spawn_thread(th, m.pid, static_cast<pid_t>(p.threads(i).tid()), t_));
+      all.push_back(m.others.back().get());
     }
-    std::sort(keep.begin(), keep.end());
-    uint64_t from = 0;
-    for (uint32_t k : keep) {
-      if (k > from) batch_.add("close_range", SYS_close_range, from, k - 1, 0);
-      from = uint64_t{k} + 1;
+    for (size_t i = 0; i < all.size(); ++i)
+      restore_thread_state(*all[i], m.pid, p.threads(static_cast<int>(i)), t_, i == 0 ? &p : nullptr);
+    set_rlimits(m.pid, p);
+    leave_trampoline(th, t_, p);
+    for (size_t i = 0; i < all.size(); ++i) load_thread_registers(*all[i], p.threads(static_cast<int>(i)));
+  }
+
+  // Kills everything made so far, children before parents, and has each parent
+  // reap its children, so that no process and no pid is left behind.
+  void abort() noexcept {
+    for (size_t i = members_.size(); i-- > 0;) {
+      Member& m = members_[i];
+      if (m.pid == 0) continue;
+      if (!m.exited) {
+        std::vector<pid_t> tids;
+        for (auto& o : m.others) tids.push_back(o->tid());
+        if (m.proc)
+          for (const auto& t : m.proc->threads())
+            if (t->tid() != m.pid) tids.push_back(t->tid());
+        kill_and_collect(m.pid, tids, m.proc != nullptr || i == 0);
+        m.others.clear();
+        m.proc.reset();
+      }
+      if (i == 0) continue;
+      Member& parent = members_[static_cast<size_t>(m.parent)];
+      if (parent.proc) reap_in_parent(*parent.proc, m.pid);
     }
-    batch_.add("close_range", SYS_close_range, from, ~0u, 0);
+    members_.clear();
   }
 
-  // Needs every fd in place: watches are keyed by the target's fd numbers.
-  void add_epoll_watches() {
-    restore_epoll_watches(files_.tree->epoll_view(p_), TargetCalls{
-                                  [this](const std::string& what, long nr, long a1, long a2, long a3, long a4) {
-                                    return call(what, nr, a1, a2, a3, a4);
-                                  },
-                                  // TargetCalls speaks integers.
-                                  [this](const void* data, size_t size) { return put(data, size).as_int(); },
-                                  [this] { reset_scratch(); },
-                              });
-  }
+  void reap_child(pid_t pid) noexcept { kill_and_collect(pid, {}, true); }
 
-  void set_attributes() {
-    batch_.add("fchdir", SYS_fchdir, files_.cwd.get());
-    batch_.add("umask", SYS_umask, p_.umask());
-    batch_.add("personality", SYS_personality, p_.personality());
-    std::string comm = p_.comm();
-    batch_.add("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, batch_.put(comm.c_str(), comm.size() + 1));
-    batch_.add("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
-  }
-
-  compel::RemoteSession& s_;
-  pid_t pid_;
-  const PageBytes& pages_;
-  const pb::Process& p_;
+  const Image& image_;
+  const RestoreOptions& options_;
+  RestoreStats* stats_;
+  std::vector<Member> members_;
+  std::vector<const pb::Process*> live_;
+  std::map<uint32_t, int> pids_;
+  TreeFiles tree_files_;
   Trampoline t_;
-  const InheritedFiles& files_;
-  PagesChecker* checker_;
-  Scratch scratch_;
-  SyscallBatch batch_;  // flushed before scratch_ is used again: both write the scratch area
 };
 
-void PagesChecker::add(const uint8_t* data, size_t len) {
-  uint32_t crc = 0;
-  std::string why;
-  if (data < pages_.payload || len > pages_.size || static_cast<uint64_t>(data - pages_.payload) > pages_.size - len)
-    why = "pages that are not part of the payload were to be checked";
-  else if (!mapped_crc32c(data, len, &crc))
-    why = "file shrank while it was read";
-  if (why.empty()) {
-    crcs_.add(static_cast<uint64_t>(data - pages_.payload), len, crc);
-    return;
-  }
-  std::lock_guard lock(mutex_);
-  if (problem_.empty()) problem_ = why;
+}  // namespace
+
+pid_t restore_process(const Image& image, const RestoreOptions& options, RestoreStats* stats) {
+  validate_image(image, "(restore)");
+  return TreeRestore(image, options, stats).run();
 }
 
-void PagesChecker::verify() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!problem_.empty()) throw ImageError(pages_.file, "payload_len", problem_);
-  }
-  std::string why;
-  uint32_t crc = crcs_.whole(pages_.size, &why);
-  if (!why.empty()) throw ImageError(pages_.file, "payload_len", "the processes' pages do not cover the payload: " + why);
-  if (crc != pages_.crc) throw ImageError(pages_.file, "payload_crc", "payload checksum mismatch (file is corrupt)");
-}
-
-void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-               const Trampoline& t, const InheritedFiles& files, PagesChecker* checker) {
-  Transmuter(session, pid, p, pages, t, files, checker).run();
-}
-
-long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,
-                    const std::string& what) {
-  Scratch scratch(pid, t);
-  pid_t want = tid;
-  args.set_tid = scratch.put(&want, sizeof(want)).as_int();
-  args.set_tid_size = 1;
-  RemoteAddr args_addr = scratch.put(&args, sizeof(args));
-  user_regs_struct regs = leader.get_regs();
-  regs.rip = (t.base + kSpawnOffset).as_int();
-  regs.rax = SYS_clone3;
-  regs.orig_rax = static_cast<uint64_t>(-1);
-  regs.rdi = args_addr.as_int();
-  regs.rsi = sizeof(args);
-  leader.set_regs(regs);
-  leader.resume();
-  int status = leader.wait_stop();
-  if ((status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
-    throw EngineError("restore pid " + std::to_string(pid) + ": unexpected stop (status " +
-                      hex(static_cast<uint64_t>(status)) + ") while creating " + what);
-  return static_cast<long>(leader.get_regs().rax);
-}
-
-// Creates thread `tid` in the target: the leader runs clone3(set_tid) from the
-// trampoline's spawn snippet and traps back; the new thread sleeps in pause().
-std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
-                                                   const Trampoline& t) {
-  clone_args args{};
-  args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-  long r = spawn_with_tid(leader, pid, t, args, tid, "thread " + std::to_string(tid));
-  if (r < 0) throw_errno("restore pid " + std::to_string(pid) + ": remote clone3 set_tid " + std::to_string(tid), static_cast<int>(-r));
-  if (r != tid)
-    throw EngineError("restore pid " + std::to_string(pid) + ": clone3 gave tid " + std::to_string(r) + ", not " +
-                      std::to_string(tid));
-  auto th = std::make_unique<compel::SeizedThread>(pid, tid);
-  if (!th->wait_initial_stop())
-    throw EngineError("restore pid " + std::to_string(pid) + ": new thread " + std::to_string(tid) + " exited");
-  return th;
-}
-
-// Per-thread kernel state that only the thread itself can set. Queued signals go
-// back last: the kernel takes forged siginfo (si_code >= 0) only from the target
-// thread itself; compel keeps every signal blocked meanwhile, so they stay queued.
-void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread& t, const Trampoline& tr,
-                          const pb::Process* leader_of) {
-  compel::RemoteSession s(th);
-  Scratch scratch(pid, tr);
-  std::string what = " (restoring tid " + std::to_string(t.tid()) + ")";
-  s.syscall_checked("set_tid_address" + what, SYS_set_tid_address, RemoteAddr(t.clear_child_tid()));
-  stack_t ss{};
-  if (t.has_altstack() && !(t.altstack().flags() & SS_DISABLE)) {
-    ss.ss_sp = reinterpret_cast<void*>(t.altstack().sp());  // stack_t holds the target's address as a void*
-    ss.ss_size = t.altstack().size();
-    ss.ss_flags = t.altstack().flags() & ~SS_ONSTACK;
-  } else {
-    ss.ss_flags = SS_DISABLE;
-  }
-  s.syscall_checked("sigaltstack" + what, SYS_sigaltstack, scratch.put(&ss, sizeof(ss)), 0);
-  if (t.robust_list() != 0)
-    s.syscall_checked("set_robust_list" + what, SYS_set_robust_list, RemoteAddr(t.robust_list()), t.robust_list_len());
-  if (t.has_rseq() && t.rseq().size() != 0)
-    s.syscall_checked("rseq register" + what, SYS_rseq, RemoteAddr(t.rseq().address()), t.rseq().size(), 0,
-                      t.rseq().signature());
-  scratch.reset();
-  if (leader_of) {
-    for (const auto& sig : leader_of->shared_pending()) {
-      RemoteAddr info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
-      s.syscall_checked("rt_sigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_sigqueueinfo, pid, sig.signo(),
-                        info);
-      scratch.reset();
-    }
-  }
-  for (const auto& sig : t.pending()) {
-    RemoteAddr info = scratch.put(sig.siginfo().data(), sig.siginfo().size());
-    s.syscall_checked("rt_tgsigqueueinfo " + std::to_string(sig.signo()) + what, SYS_rt_tgsigqueueinfo, pid,
-                      t.tid(), sig.signo(), info);
-    scratch.reset();
-  }
-  s.settle();
-}
-
-// The thread's own registers, XSTATE and mask; it runs them once detached.
-void load_thread_registers(compel::SeizedThread& th, const pb::Thread& t) {
-  th.set_regs(base::registers_to_resume(to_regs(t.gp()), base::ResumeContext::kRestored));
-  th.set_xstate(std::vector<uint8_t>(t.xstate().begin(), t.xstate().end()));
-  th.set_sigmask(t.blocked());
-}
-
-// "" once the new process reports from its trampoline, else why not.
-std::string wait_ready(int fd) {
-  pollfd pfd{fd, POLLIN, 0};
-  int r;
-  do {
-    r = ::poll(&pfd, 1, 5000);
-  } while (r < 0 && errno == EINTR);
-  if (r == 0) return "it did not report within 5 s";
-  char c = 0;
-  if (r < 0 || ::read(fd, &c, 1) != 1 || c != 'R') return "it exited (could its trampoline not be mapped?)";
-  return "";
-}
-
-// Removes the trampoline with a munmap issued by the leader from the vDSO (the
-// trampoline cannot unmap itself and return). The leader is left in a syscall-exit
-// stop; no thread executes trampoline code again.
-void leave_trampoline(compel::SeizedThread& th, const Trampoline& t, const pb::Process& p) {
-  RemoteAddr vdso;
-  for (const auto& v : p.vmas())
-    if (v.kind() == pb::VMA_VDSO) vdso = start_of(v);
-  if (vdso.is_null()) throw EngineError("restore pid " + std::to_string(p.pid()) + ": images without a vDSO are not supported yet");
-  user_regs_struct regs = th.get_regs();
-  regs.rip = (vdso + vdso_syscall_offset()).as_int();
-  regs.rax = SYS_munmap;
-  regs.orig_rax = static_cast<uint64_t>(-1);
-  regs.rdi = t.base.as_int();
-  regs.rsi = Trampoline::kSize;
-  th.set_regs(regs);
-  for (int stop = 0; stop < 2; ++stop) {  // syscall entry, then exit
-    th.resume_syscall();
-    int status = th.wait_stop();
-    if (WSTOPSIG(status) != (SIGTRAP | 0x80))
-      throw EngineError("restore pid " + std::to_string(p.pid()) + ": unexpected stop (status " + hex(status) +
-                        ") while leaving the trampoline");
-  }
-  long r = static_cast<long>(th.get_regs().rax);
-  if (r != 0) throw_errno("restore pid " + std::to_string(p.pid()) + ": munmap trampoline", static_cast<int>(-r));
-}
-
-void set_rlimits(pid_t pid, const pb::Process& p) {
-  for (const auto& r : p.rlimits()) {
-    struct rlimit lim{r.cur(), r.max()};
-    if (prlimit(pid, static_cast<__rlimit_resource>(r.resource()), &lim, nullptr) != 0)
-      throw_errno("prlimit pid " + std::to_string(pid) + " resource " + std::to_string(r.resource()));
-  }
-}
-
-std::vector<Range> busy_ranges(const std::vector<const pb::Process*>& processes) {
-  std::vector<Range> busy;
-  for (const auto& m : procfs::read_maps(getpid(), false)) busy.push_back({m.start, m.end});
-  for (const pb::Process* p : processes)
-    for (const auto& v : p->vmas()) busy.push_back({v.start(), v.end()});
-  return busy;
-}
-
-}  // namespace restore_detail
 }  // namespace flakelab::engine

@@ -1,5 +1,5 @@
-// The steps of restoring one process (restore.cpp), which the tree restore
-// (tree_restore.cpp) runs for every process of a tree.
+// The steps of restoring one process (restore_steps.cpp), which the tree restore
+// (restore.cpp, restore_process()) runs for every process of a tree.
 #pragma once
 
 #include <fcntl.h>

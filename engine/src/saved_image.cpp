@@ -7,6 +7,7 @@
 #include <set>
 
 #include "flakelab/engine/error.h"
+#include "kinds/file_kind_traits.h"
 
 namespace flakelab::engine {
 namespace {
@@ -47,7 +48,7 @@ void validate_runs(const pb::SavedFile& f, int i, const std::string& file, uint6
 
 }  // namespace
 
-bool is_saved_file_kind(pb::FileKind kind) { return kind == pb::FILE_SAVED || kind == pb::FILE_FIFO; }
+bool is_saved_file_kind(pb::FileKind kind) { return is_saved_table_kind(kind); }
 
 void validate_saved_content(const pb::Process& p, const std::string& file) {
   auto fail = [&](const std::string& field, const std::string& problem) { throw ImageError(file, field, problem); };

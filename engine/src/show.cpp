@@ -8,6 +8,7 @@
 
 #include "flakelab/engine/error.h"
 #include "image_json.h"
+#include "kinds/file_record.h"
 #include "saved_image.h"
 #include "unix_image.h"
 
@@ -26,37 +27,6 @@ std::string prot_text(uint32_t prot) {
   if (prot & PROT_WRITE) s[1] = 'w';
   if (prot & PROT_EXEC) s[2] = 'x';
   return s;
-}
-
-// eventfd/epoll/timerfd/signalfd: their state on the fd line; epoll watches
-// on lines of their own.
-std::string anon_text(const pb::File& f) {
-  using ull = unsigned long long;
-  switch (f.kind()) {
-    case pb::FILE_EVENTFD:
-      return format("eventfd count %llu%s", static_cast<ull>(f.eventfd().count()),
-                    f.eventfd().semaphore() ? " semaphore" : "");
-    case pb::FILE_EPOLL: {
-      std::string s = format("epoll %d watches", f.epoll().watches_size());
-      for (const auto& w : f.epoll().watches())
-        s += format("\n      watch fd %u events 0x%x data 0x%llx", w.tfd(), w.events(), static_cast<ull>(w.data()));
-      return s;
-    }
-    case pb::FILE_TIMERFD: {
-      const auto& t = f.timerfd();
-      std::string s = format("timerfd clock %u ticks %llu left %lld.%09lld interval %lld.%09lld settime flags 0%o",
-                             t.clockid(), static_cast<ull>(t.ticks()), static_cast<long long>(t.value_sec()),
-                             static_cast<long long>(t.value_nsec()), static_cast<long long>(t.interval_sec()),
-                             static_cast<long long>(t.interval_nsec()), t.settime_flags());
-      if (t.due_sec() || t.due_nsec())
-        s += format(" due %lld.%09lld", static_cast<long long>(t.due_sec()), static_cast<long long>(t.due_nsec()));
-      return s;
-    }
-    case pb::FILE_SIGNALFD:
-      return format("signalfd sigmask %016llx", static_cast<ull>(f.signalfd().mask()));
-    default:
-      return "";
-  }
 }
 
 }  // namespace
@@ -86,7 +56,8 @@ std::string process_text(const pb::Process& p, const PageBytes& pages, const std
     std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id()))
                        : f.kind() == pb::FILE_UNIX_SOCKET ? format("unix socket #%u", f.unix_socket())
                                                           : f.path();
-    if (std::string anon = anon_text(f); !anon.empty()) what = anon;
+    // A kind with a record of its own shows it (epoll watches on lines of their own).
+    if (const FileRecord* record = file_record(f.kind())) what = record->show(f);
     out += format("  %u -> file %u %s flags 0%o pos %llu%s%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
                   static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "",
                   f.tree_file() ? format(" tree file #%u", f.tree_file()).c_str() : "");

@@ -11,7 +11,7 @@
 #include "files.h"
 #include "fifos.h"
 #include "flakelab/engine/error.h"
-#include "unix_sockets.h"
+#include "unix_builder.h"
 
 namespace flakelab::engine {
 namespace {

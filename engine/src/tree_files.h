@@ -24,7 +24,7 @@
 
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/image.h"
-#include "flakelab/engine/restore.h"
+#include "flakelab/engine/restore_options.h"
 #include "saved_files.h"
 
 namespace flakelab::engine {

@@ -1,15 +1,6 @@
-// Checkpoint of a process tree into an Image (see engine/README.md for what
-// survives).
-//
-// Supported so far: one single-threaded process with anonymous private and
-// private file mappings, the vDSO/vvar pages, registers + XSTATE, signal mask,
-// handlers, sigaltstack, itimers, rseq, robust list, cwd, umask, comm, rlimits,
-// personality and mm fields, threads (tids, registers, masks, sigaltstack, rseq,
-// robust list, clear_child_tid), shared file mappings, and fds on regular files,
-// directories and character devices. Anything else (pipes, sockets, shared
-// anonymous memory, unlinked files, pending signals) makes
-// dump_process() throw EngineError naming it before the process is touched.
-// Queued signals (per thread and process-wide, with their siginfo) are kept.
+// Checkpoint of a process tree into an Image. What is supported, and what makes
+// dump_process() refuse (naming the pid and fd or mapping, before any process is
+// touched): engine/README.md ("What survives"), the one list kept up to date.
 #pragma once
 
 #include <sys/types.h>

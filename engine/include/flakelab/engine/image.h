@@ -1,12 +1,12 @@
 // A checkpoint image: metadata (protobuf, engine/proto/image.proto) plus raw page
 // data. The harness keeps images in memory; the CLI reads and writes directories:
 //
-//   DIR/process.img   header + serialized pb::Process
-//   DIR/pages.img     header + the bytes of every PageRun, in order
+//   DIR/process.img   header + serialized pb::TreeImage (pb::Process in version 1)
+//   DIR/pages.img     header + the bytes of every PageRun, process by process
 //
 // Each file starts with a 32-byte header: magic, format version, header size,
-// payload length and the payload's CRC32C (see image_frame.cpp); a version 3
-// pages.img pads it to 4096 bytes. Everything read
+// payload length and the payload's CRC32C (engine/README.md, "Image format"); a
+// version 3 pages.img pads it to 4096 bytes. Everything read
 // back is untrusted: decode_image() and validate_image() throw ImageError naming
 // the file and field for anything malformed, and never crash.
 #pragma once

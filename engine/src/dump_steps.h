@@ -1,5 +1,5 @@
-// The steps of dumping one process (dump.cpp), which the tree dump
-// (tree_dump.cpp, dump_process()) runs for every process of the tree.
+// The steps of dumping one process (dump_steps.cpp), which the tree dump
+// (dump.cpp, dump_process()) runs for every process of the tree.
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,68 @@
+// An AF_UNIX socket ("socket:[N]"): the fd's File here names the socket by inode;
+// its state (names, peers, queues, files in flight) is collected for the whole
+// tree at once by collect_unix_sockets() (unix_collector.h) and restored by
+// restore_unix_sockets() (unix_builder.h) after every other file, so open()
+// leaves it to them.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <optional>
+
+#include "../unix_diag.h"
+#include "flakelab/engine/error.h"
+#include "kind.h"
+
+namespace flakelab::engine {
+namespace {
+
+bool same_netns(pid_t pid) {
+  struct stat a, b;
+  if (::stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &a) != 0) return false;
+  if (::stat("/proc/self/ns/net", &b) != 0) return false;
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+// `fd` of `pid` must be an AF_UNIX socket of our network namespace. Fills `f`
+// (kind, flags, inode) if given. Returns "" or why not.
+std::string describe_socket_fd(pid_t pid, int fd, uint64_t ino, uint32_t flags, pb::File* f) {
+  if (!same_netns(pid)) return "the process is in another network namespace; its sockets cannot be dumped from here";
+  std::optional<UnixDiag> d;
+  try {
+    d = unix_diag_one(static_cast<uint32_t>(ino));
+  } catch (const EngineError& e) {
+    return e.what();
+  }
+  (void)fd;
+  if (!d) return "only AF_UNIX sockets are supported";
+  if (d->type != SOCK_STREAM && d->type != SOCK_DGRAM && d->type != SOCK_SEQPACKET)
+    return "unix socket type " + std::to_string(d->type) + " is not supported";
+  if (f) {
+    f->set_kind(pb::FILE_UNIX_SOCKET);
+    f->set_flags(flags & ~static_cast<uint32_t>(O_CLOEXEC));
+    f->set_inode(ino);
+  }
+  return "";
+}
+
+class UnixSocketKind : public FileKindModule {
+ public:
+  UnixSocketKind() : FileKindModule(pb::FILE_UNIX_SOCKET) {}
+  bool matches(const FdProbe& fd) const override { return fd.link.rfind("socket:[", 0) == 0; }
+  std::string check(const FdProbe& fd) const override {
+    return describe_socket_fd(fd.pid, fd.fd, fd.st.st_ino, fd.info.flags(), nullptr);
+  }
+  std::string dump(const FdProbe& fd, pb::File& f) const override {
+    return describe_socket_fd(fd.pid, fd.fd, fd.st.st_ino, fd.info.flags(), &f);
+  }
+  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // restore_unix_sockets()
+};
+
+}  // namespace
+
+const FileKindModule& unix_socket_kind() {
+  static const UnixSocketKind kind;
+  return kind;
+}
+
+}  // namespace flakelab::engine
