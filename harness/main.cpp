@@ -11,6 +11,7 @@
 #include "flakelab/harness/compare_command.h"
 #include "flakelab/harness/gate_command.h"
 #include "flakelab/harness/cpu_identity.h"
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/engine_commands.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/params.h"
@@ -71,8 +72,7 @@ int main(int argc, char** argv) {
   int64_t trials = 0, until_failures = 0;
   uint64_t seed = 0;
   int jobs = 1;
-  double timeout = 10;
-  std::string placement, db, max_time, keep_artifacts, artifacts_dir, noise, jitter, shard;
+  std::string placement, timeout, db, max_time, keep_artifacts, artifacts_dir, noise, jitter, shard;
   CLI::Option *trials_opt = nullptr, *placement_opt = nullptr, *db_opt = nullptr, *seed_opt = nullptr,
               *jobs_opt = nullptr, *timeout_opt = nullptr, *max_time_opt = nullptr, *until_opt = nullptr,
               *keep_opt = nullptr, *artifacts_opt = nullptr, *noise_opt = nullptr, *jitter_opt = nullptr,
@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
     seed_opt = verb.add_option("--seed", seed, "run seed (default: random, printed)");
     jobs_opt = verb.add_option("-j,--jobs", jobs, "workers running trials at once, each on its own PUs");
     verb.add_flag("--share-pus", run_options.share_pus, "let pinned workers share PUs");
-    timeout_opt = verb.add_option("--timeout", timeout, "seconds before a trial gets SIGABRT, then SIGKILL (default 10)");
-    max_time_opt = verb.add_option("--max-time", max_time, "wall-time budget of the whole run: 90, 90s, 10m, 1h");
+    timeout_opt = verb.add_option("--timeout", timeout, "how long a trial may take before SIGABRT, then SIGKILL: a duration (default 10s)");
+    max_time_opt = verb.add_option("--max-time", max_time, "wall-time budget of the whole run: a duration such as 90s, 10m, 1h");
     until_opt = verb.add_option("--until-failures", until_failures, "stop a cell after K failing trials");
     verb.add_flag("--keep-hung", run_options.keep_hung,
                   "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
 
   BisectRequest bisect_request;
   double bisect_bad_rate = 0;
+  std::string bisect_timeout = "10s";
   uint64_t bisect_seed = 0;
   CLI::Option *bisect_bad_opt = nullptr, *bisect_seed_opt = nullptr;
   CLI::App* bisect = add_verb(
@@ -180,7 +181,7 @@ int main(int argc, char** argv) {
         verb.add_option("--placement", bisect_request.placement, "one placement")->capture_default_str();
         verb.add_option("--db", bisect_request.db, "SQLite database file")->capture_default_str();
         bisect_seed_opt = verb.add_option("--seed", bisect_seed, "run seed (default: random, printed)");
-        verb.add_option("--timeout", bisect_request.timeout_s, "per-trial limit in seconds")->capture_default_str();
+        verb.add_option("--timeout", bisect_timeout, "per-trial limit: a duration")->capture_default_str();
       });
 
   EngineVerbs engine_verbs(app);
@@ -221,7 +222,7 @@ int main(int argc, char** argv) {
       given(db_opt, db, run_options.db);
       given(seed_opt, seed, run_options.seed);
       given(jobs_opt, jobs, run_options.jobs);
-      given(timeout_opt, timeout, run_options.timeout_s);
+      if (timeout_opt->count() > 0) run_options.timeout_s = parse_seconds_arg("--timeout", timeout);
       given(max_time_opt, max_time, run_options.max_time);
       given(until_opt, until_failures, run_options.until_failures);
       given(keep_opt, keep_artifacts, run_options.keep_artifacts);
@@ -258,6 +259,7 @@ int main(int argc, char** argv) {
       if (bisect_seed_opt->count() > 0) bisect_request.seed = bisect_seed;
       bisect_request.command_line = quote_command_line(argc, argv);
       try {
+        bisect_request.timeout_s = parse_seconds_arg("--timeout", bisect_timeout);
         return bisect_command(bisect_request);
       } catch (const std::exception& e) {
         return fail(kBisectAbort, fmt::format("bisect-verdict: {} (exit {}: stops `git bisect run`)", e.what(),

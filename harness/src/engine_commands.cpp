@@ -22,6 +22,7 @@
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
 #include "flakelab/harness/cli_verb.h"
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
@@ -124,9 +125,10 @@ int restore_command(const RestoreCommand& command) {
   pid_t pid = -1;
   engine::RestoreOptions options;
   if (!command.unix_gc_wait.empty()) {
-    auto wait = engine::parse_duration(command.unix_gc_wait);
-    if (!wait) throw UsageError(fmt::format("--unix-gc-wait {}: not a duration (0, 300us, 50ms, 2s)", command.unix_gc_wait));
-    options.unix_gc_wait = *wait;
+    const std::string where = fmt::format("--unix-gc-wait '{}'", command.unix_gc_wait);
+    const std::chrono::nanoseconds wait = parse_duration_arg(where, command.unix_gc_wait);
+    if (wait > std::chrono::hours(1)) throw UsageError(where + ": at most 1h");
+    options.unix_gc_wait = std::chrono::ceil<std::chrono::microseconds>(wait);
   }
   engine::RestoreStats stats;
   try {

@@ -42,10 +42,6 @@ struct RestoreStats {
   int unix_gc_retries = 0;                     // binds retried under it
 };
 
-// "0", "<n>us", "<n>ms" or "<n>s" (as --unix-gc-wait takes it); nothing if malformed
-// or above an hour.
-std::optional<std::chrono::microseconds> parse_duration(std::string_view text);
-
 // Returns the pid of the running, restored process: the root of the tree, our
 // child; its descendants are its children and grandchildren again, with their
 // pids, sessions and groups (a session or group the root had from outside the
