@@ -544,7 +544,7 @@ TEST_F(Cli, CompareSaysWhetherTheFixWorked) {
   ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0", "--seed", "1"}).code, 0);
   Ran ran = flakelab({"compare", "1", "2", "--db", db_});
   ASSERT_EQ(ran.code, 0) << describe(ran);
-  EXPECT_NE(ran.out.find("B (run 2): 0/200 (< 1.487%)"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("B (run 2): 0/200 (< 1.49%)"), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("Fisher's exact test (two-sided): p = "), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("B fails less than A: the difference is significant"), std::string::npos) << ran.out;
   Ran same = flakelab({"compare", "1", "1", "--db", db_});
