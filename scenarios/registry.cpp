@@ -32,11 +32,10 @@ std::vector<std::unique_ptr<Scenario>> build_registry() {
         throw std::logic_error("scenario " + scenario->name() + " declares parameter '" +
                                spec.name + "' twice");
       }
-      if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(),
-                                             spec.default_value) == spec.choices.end()) {
+      if (auto expected = spec.refuse(spec.default_value)) {
         throw std::logic_error("scenario " + scenario->name() + ": default '" +
                                spec.default_value + "' of parameter '" + spec.name +
-                               "' is not one of its choices");
+                               "' is not " + *expected);
       }
     }
   }

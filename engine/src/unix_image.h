@@ -1,6 +1,6 @@
 // Image-side rules for AF_UNIX sockets (pb::UnixSocket and the files that refer
 // to them): limits, validation and the `show` lines. Dump and restore live in
-// unix_sockets.cpp.
+// unix_collector.cpp and unix_builder.cpp.
 #pragma once
 
 #include <cstdint>

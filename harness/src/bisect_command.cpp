@@ -7,8 +7,9 @@
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/seed.h"
-#include "flakelab/harness/sequential_test.h"
 #include "flakelab/harness/topology.h"
+#include "flakelab/results/rate_format.h"
+#include "flakelab/results/sequential_test.h"
 #include "flakelab/results/store.h"
 
 namespace flakelab::harness {
@@ -24,7 +25,7 @@ int bisect_command(const BisectRequest& request) {
   if (!(request.baseline_rate >= 0 && request.baseline_rate < 1)) {
     throw UsageError(fmt::format("--baseline-rate {}: need 0 <= P < 1", request.baseline_rate));
   }
-  const double bad_rate = request.bad_rate.value_or(default_bad_rate(request.baseline_rate));
+  const double bad_rate = request.bad_rate.value_or(results::default_bad_rate(request.baseline_rate));
   if (!(bad_rate > request.baseline_rate && bad_rate <= 1)) {
     throw UsageError(fmt::format("--bad-rate {}: need baseline rate {} < bad rate <= 1", bad_rate, request.baseline_rate));
   }
@@ -33,7 +34,7 @@ int bisect_command(const BisectRequest& request) {
   }
   if (request.max_trials < 1) throw UsageError(fmt::format("--max-trials {}: need at least 1", request.max_trials));
   const double error_rate = 1 - request.confidence;
-  const Sprt sprt(request.baseline_rate, bad_rate, std::min(error_rate, 0.4999), std::min(error_rate, 0.4999));
+  const results::Sprt sprt(request.baseline_rate, bad_rate, std::min(error_rate, 0.4999), std::min(error_rate, 0.4999));
 
   CampaignSpec spec;
   EntrySpec entry;
@@ -65,14 +66,14 @@ int bisect_command(const BisectRequest& request) {
   std::fflush(stdout);
 
   install_interrupt_handlers();
-  Verdict verdict = Verdict::kUndecided;
+  results::SprtVerdict verdict = results::SprtVerdict::kUndecided;
   bool errored = false;
   RunHooks hooks;
   hooks.on_trial = [&](const CellProgress& p) {
     const int64_t judged = p.done - p.errors;
     verdict = sprt.verdict(p.failing, judged);
     errored = too_many_errors(p.errors, p.done);
-    return verdict == Verdict::kUndecided && !errored;
+    return verdict == results::SprtVerdict::kUndecided && !errored;
   };
   const CampaignResult result = run_campaign(plan, topology, hooks);
   if (int sig = interrupt_signal()) {
@@ -83,10 +84,9 @@ int bisect_command(const BisectRequest& request) {
   const CellResult& cell = result.cells[0];
   const int64_t judged = cell.trials - cell.errors;
   const std::string counts =
-      judged > 0 ? fmt::format("{} failing of {} trials ({:.2f}%, 95% Wilson {:.2f}%..{:.2f}%){}", cell.failing(), judged,
-                               100.0 * static_cast<double>(cell.failing()) / static_cast<double>(judged),
-                               100 * results::wilson_interval(cell.failing(), judged).low,
-                               100 * results::wilson_interval(cell.failing(), judged).high,
+      judged > 0 ? fmt::format("{} failing of {} trials ({}, 95% Wilson {}){}", cell.failing(), judged,
+                               results::format_rate(cell.failing(), judged),
+                               results::format_interval(results::wilson_interval(cell.failing(), judged), ".."),
                                cell.errors > 0 ? fmt::format(", {} errors not counted", cell.errors) : "")
                  : fmt::format("no judged trial ({} errors)", cell.errors);
   const std::string where = fmt::format("run {} in {}", cell.run_id, request.db);
@@ -96,15 +96,15 @@ int bisect_command(const BisectRequest& request) {
     return kBisectSkip;
   }
   switch (verdict) {
-    case Verdict::kGood:
+    case results::SprtVerdict::kGood:
       fmt::print("good: {}: consistent with the baseline rate {:g}% rather than {:g}% ({})\n", counts,
                  100 * request.baseline_rate, 100 * bad_rate, where);
       return kBisectGood;
-    case Verdict::kBad:
+    case results::SprtVerdict::kBad:
       fmt::print("bad: {}: above the baseline rate {:g}% (consistent with {:g}% or more) ({})\n", counts,
                  100 * request.baseline_rate, 100 * bad_rate, where);
       return kBisectBad;
-    case Verdict::kUndecided: break;
+    case results::SprtVerdict::kUndecided: break;
   }
   fmt::print("skip: undecided after {}: between the baseline rate {:g}% and the bad rate {:g}% (raise --max-trials "
              "to decide) ({})\n",

@@ -270,31 +270,3 @@ std::string format_plan(const CampaignPlan& plan) {
 }
 
 }  // namespace flakelab::harness
-
-namespace flakelab::harness {
-
-double parse_seconds(std::string_view text, std::string_view option) {
-  std::string number(text);
-  double scale = 1;
-  if (!number.empty()) {
-    switch (number.back()) {
-      case 's': scale = 1; number.pop_back(); break;
-      case 'm': scale = 60; number.pop_back(); break;
-      case 'h': scale = 3600; number.pop_back(); break;
-      default: break;
-    }
-  }
-  size_t used = 0;
-  double value = -1;
-  try {
-    value = std::stod(number, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (number.empty() || used != number.size() || !(value > 0) || !std::isfinite(value)) {
-    throw UsageError(fmt::format("{} '{}': expected a positive duration such as 90, 90s, 2.5m or 1h", option, text));
-  }
-  return value * scale;
-}
-
-}  // namespace flakelab::harness

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
@@ -47,7 +48,7 @@ class Reader {
         if (!(v > 0)) fail(node, fmt::format("'{}' must be a positive number of seconds", key));
         return v;
       }
-      if (node.is_string()) return parse_seconds(*node.value<std::string>(), key);
+      if (node.is_string()) return parse_seconds_arg(key, *node.value<std::string>());
     } catch (const UsageError& e) {
       fail(node, e.what());
     }

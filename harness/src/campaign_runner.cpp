@@ -17,6 +17,8 @@
 #include "flakelab/harness/seed.h"
 #include "flakelab/harness/topology.h"
 #include "flakelab/harness/trial_dir.h"
+#include "flakelab/results/rate_format.h"
+#include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
 
 #ifndef FLAKELAB_VERSION
@@ -436,11 +438,10 @@ std::string format_cell_table(const CampaignPlan& plan, const CampaignResult& re
       interval = "-";
     } else if (cell.failing() == 0) {
       rate = "0";
-      interval = fmt::format("< {:.3f}%", 100 * results::zero_failure_upper_bound(cell.trials));
+      interval = results::format_upper_bound(results::zero_failure_upper_bound(cell.trials));
     } else {
-      const results::Interval wilson = results::wilson_interval(cell.failing(), cell.trials);
-      rate = fmt::format("{:.2f}%", 100.0 * static_cast<double>(cell.failing()) / static_cast<double>(cell.trials));
-      interval = fmt::format("{:.2f}% .. {:.2f}%", 100 * wilson.low, 100 * wilson.high);
+      rate = results::format_rate(cell.failing(), cell.trials);
+      interval = results::format_interval(results::wilson_interval(cell.failing(), cell.trials));
     }
     std::string notes;
     auto note = [&](const std::string& text) { notes += fmt::format("{}{}", notes.empty() ? "" : "; ", text); };

@@ -8,7 +8,8 @@
 #include <tuple>
 
 #include "flakelab/harness/error.h"
-#include "flakelab/harness/stats.h"
+#include "flakelab/results/rate_format.h"
+#include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
 
 namespace flakelab::harness {
@@ -48,12 +49,11 @@ std::vector<Cell> cells_of(results::Store& store, const std::string& db, int64_t
 std::string rate_text(const Cell& cell) {
   if (cell.trials == 0) return "no trials";
   if (cell.failing == 0) {
-    return fmt::format("0/{} (< {:.3f}%)", cell.trials, 100 * results::zero_failure_upper_bound(cell.trials));
+    return fmt::format("0/{} ({})", cell.trials,
+                       results::format_upper_bound(results::zero_failure_upper_bound(cell.trials)));
   }
-  const auto wilson = results::wilson_interval(cell.failing, cell.trials);
-  return fmt::format("{}/{} {:.2f}% ({:.2f}%..{:.2f}%)", cell.failing, cell.trials,
-                     100.0 * static_cast<double>(cell.failing) / static_cast<double>(cell.trials), 100 * wilson.low,
-                     100 * wilson.high);
+  return fmt::format("{}/{} {} ({})", cell.failing, cell.trials, results::format_rate(cell.failing, cell.trials),
+                     results::format_interval(results::wilson_interval(cell.failing, cell.trials), ".."));
 }
 
 std::unique_ptr<results::Store> open_existing(const std::string& path) {
@@ -102,7 +102,7 @@ std::string compare_runs(const CompareRequest& request) {
     out += fmt::format("  A (run {}): {}\n", ca ? std::to_string(ca->run_id) : "-", ca ? rate_text(*ca) : "not run");
     out += fmt::format("  B (run {}): {}\n", cb ? std::to_string(cb->run_id) : "-", cb ? rate_text(*cb) : "not run");
     if (ca == nullptr || cb == nullptr || ca->trials == 0 || cb->trials == 0) continue;
-    const double p = fisher_exact_two_sided(ca->failing, ca->trials, cb->failing, cb->trials);
+    const double p = results::fisher_exact_two_sided(ca->failing, ca->trials, cb->failing, cb->trials);
     const double ra = static_cast<double>(ca->failing) / static_cast<double>(ca->trials);
     const double rb = static_cast<double>(cb->failing) / static_cast<double>(cb->trials);
     std::string verdict;

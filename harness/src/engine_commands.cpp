@@ -21,7 +21,7 @@
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
-#include "flakelab/harness/cli_verb.h"
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
@@ -124,9 +124,10 @@ int restore_command(const RestoreCommand& command) {
   pid_t pid = -1;
   engine::RestoreOptions options;
   if (!command.unix_gc_wait.empty()) {
-    auto wait = engine::parse_duration(command.unix_gc_wait);
-    if (!wait) throw UsageError(fmt::format("--unix-gc-wait {}: not a duration (0, 300us, 50ms, 2s)", command.unix_gc_wait));
-    options.unix_gc_wait = *wait;
+    const std::string where = fmt::format("--unix-gc-wait '{}'", command.unix_gc_wait);
+    const std::chrono::nanoseconds wait = parse_duration_arg(where, command.unix_gc_wait);
+    if (wait > std::chrono::hours(1)) throw UsageError(where + ": at most 1h");
+    options.unix_gc_wait = std::chrono::ceil<std::chrono::microseconds>(wait);
   }
   engine::RestoreStats stats;
   try {
@@ -173,46 +174,10 @@ int show_command(const ShowCommand& command) {
   }
 }
 
-EngineVerbs::EngineVerbs(CLI::App& app) {
-  auto add_log_options = [](CLI::App& verb, EngineLogOptions& log) {
-    verb.add_option("-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
-        ->capture_default_str();
-    verb.add_option("-o,--log-file", log.log_file, "log to FILE (relative to the image directory) instead of stderr");
-  };
-
-  dump_ = add_verb(app, "dump", "checkpoint a process into an image directory (kills it unless --leave-running)",
-                   [this, add_log_options](CLI::App& verb) {
-    verb.add_option("-t,--tree", dump_command_.pid, "pid of the root of the process tree to dump (with all its descendants)")->required();
-    verb.add_option("-D,--images-dir", dump_command_.dir, "image directory (created if missing)")->required();
-    verb.add_flag("-R,--leave-running", dump_command_.leave_running, "leave the process running after the dump");
-    verb.add_flag("--ext-unix-sk", dump_command_.ext_unix_sk,
-                  "dump unix sockets connected outside the process; restore reconnects them by the peer's name");
-    add_log_options(verb, dump_command_.log);
-  });
-
-  restore_ = add_verb(app, "restore", "restore a process from an image directory, with its pid",
-                      [this, add_log_options](CLI::App& verb) {
-    verb.add_option("-D,--images-dir", restore_command_.dir, "image directory")->required();
-    verb.add_flag("-d,--restore-detached", restore_command_.detached,
-                  "return once the process runs on its own instead of waiting for it");
-    verb.add_option("--pidfile", restore_command_.pidfile, "write the restored pid to FILE");
-    verb.add_option("--unix-gc-wait", restore_command_.unix_gc_wait,
-                    "retry binding a unix socket name still held by an orphaned socket (the unix garbage "
-                    "collector) for up to DURATION (0 = off, e.g. 50ms, 2s; default 1s)");
-    add_log_options(verb, restore_command_.log);
-  });
-
-  show_ = add_verb(app, "show", "decode an image directory", [this](CLI::App& verb) {
-    verb.add_option("-D,--images-dir", show_command_.dir, "image directory")->required();
-    verb.add_flag("--json", show_command_.json, "print JSON");
-  });
-}
-
-std::optional<int> EngineVerbs::dispatch() const {
-  if (*dump_) return dump_command(dump_command_);
-  if (*restore_) return restore_command(restore_command_);
-  if (*show_) return show_command(show_command_);
-  return std::nullopt;
+void add_engine_log_options(CLI::App& verb, EngineLogOptions& log) {
+  verb.add_option("-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
+      ->capture_default_str();
+  verb.add_option("-o,--log-file", log.log_file, "log to FILE (relative to the image directory) instead of stderr");
 }
 
 }  // namespace flakelab::harness

@@ -9,9 +9,10 @@
 #include <set>
 
 #include "flakelab/harness/error.h"
-#include "flakelab/harness/stats.h"
 #include "flakelab/results/query.h"
 #include "flakelab/results/shard_sets.h"
+#include "flakelab/results/rate_format.h"
+#include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
 
 namespace flakelab::harness {
@@ -75,7 +76,7 @@ std::string label(const CellKey& key) {
 
 std::string rate_text(int64_t failing, int64_t trials) {
   if (trials == 0) return "no trials";
-  return fmt::format("{}/{} ({:.2f}%)", failing, trials, 100.0 * static_cast<double>(failing) / static_cast<double>(trials));
+  return fmt::format("{}/{} ({})", failing, trials, results::format_rate(failing, trials));
 }
 
 }  // namespace
@@ -123,8 +124,9 @@ GateResult evaluate_gate(const GateRequest& request) {
       problem(fmt::format("{}: must not fail, but {} of {} trials did not pass ({} fail, {} timeout, {} error)",
                           label(key), bad, c.trials, c.failures, c.timeouts, c.errors));
     } else {
-      bounds.push_back(fmt::format("  ok   {}: 0 of {} failed; rate < {:.4g}% at {:g}% confidence", label(key), c.trials,
-                                   100 * results::zero_failure_upper_bound(c.trials, request.confidence),
+      bounds.push_back(fmt::format("  ok   {}: 0 of {} failed; rate {} at {:g}% confidence", label(key), c.trials,
+                                   results::format_upper_bound(
+                                       results::zero_failure_upper_bound(c.trials, request.confidence)),
                                    100 * request.confidence));
     }
   }
@@ -164,7 +166,7 @@ GateResult evaluate_gate(const GateRequest& request) {
         continue;
       }
       const Counts& then = it->second.all;
-      tests.push_back({&key, now, then, fisher_exact_greater(now.failing(), now.trials, then.failing(), then.trials)});
+      tests.push_back({&key, now, then, results::fisher_exact_greater(now.failing(), now.trials, then.failing(), then.trials)});
     }
     std::sort(tests.begin(), tests.end(), [](const Test& a, const Test& b) { return a.p < b.p; });
     out += fmt::format("failure rates against the baseline (Fisher's exact test, one-sided, Holm over {} cell{}, "

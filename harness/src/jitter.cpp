@@ -5,8 +5,9 @@
 #include <time.h>
 
 #include <algorithm>
-#include <charconv>
+#include <chrono>
 
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/seed.h"
 
@@ -21,20 +22,16 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-// "500us", "2ms", "1s", "250" (us) -> microseconds.
-int64_t parse_duration_us(std::string_view full, std::string_view text) {
-  int64_t value = -1;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
-  int64_t scale = 0;
-  if (unit.empty() || unit == "us") scale = 1;
-  else if (unit == "ms") scale = 1000;
-  else if (unit == "s") scale = 1'000'000;
-  if (ec != std::errc() || value < 0 || scale == 0 || value > kMaxJitterUs / scale) {
-    throw UsageError(fmt::format("bad --jitter '{}': '{}' is not a delay from 0 to 10s (e.g. 500us, 2ms)", full,
-                                 text));
+// A jitter maximum in the duration grammar, as whole microseconds (the unit of the
+// recorded `jitter` parameter and of the delays drawn).
+int64_t parse_jitter_us(std::string_view full, std::string_view text) {
+  const std::string where = fmt::format("--jitter '{}'", full);
+  const std::chrono::nanoseconds d = parse_duration_arg(where, text);
+  if (d > std::chrono::microseconds(kMaxJitterUs) || d.count() % 1000 != 0) {
+    throw UsageError(fmt::format("{}: '{}' is not a whole number of microseconds from 0 to 10s (e.g. 500us, 2ms)",
+                                 where, text));
   }
-  return value * scale;
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
 uint64_t fnv1a(std::string_view text) {
@@ -59,7 +56,7 @@ JitterSpec parse_jitter(std::string_view text, const scenarios::Scenario& scenar
     throw UsageError(fmt::format("--jitter: scenario {} has no jitter points", scenario.name()));
   }
   if (text.find('=') == std::string_view::npos) {
-    const int64_t us = parse_duration_us(text, text);
+    const int64_t us = parse_jitter_us(text, text);
     for (const std::string& point : points) spec.max_us[point] = us;
     return spec;
   }
@@ -78,7 +75,7 @@ JitterSpec parse_jitter(std::string_view text, const scenarios::Scenario& scenar
                                    point, join(points)));
     }
     if (spec.max_us.contains(point)) throw UsageError(fmt::format("--jitter: point {} is given twice", point));
-    spec.max_us[point] = parse_duration_us(text, item.substr(eq + 1));
+    spec.max_us[point] = parse_jitter_us(text, item.substr(eq + 1));
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
   }

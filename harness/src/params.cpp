@@ -48,10 +48,9 @@ std::map<std::string, std::string> resolve_params(const scenarios::Scenario& sce
     if (!given.insert(name).second) {
       throw UsageError(fmt::format("--param {} is given more than once", name));
     }
-    if (!spec->choices.empty() &&
-        std::find(spec->choices.begin(), spec->choices.end(), value) == spec->choices.end()) {
+    if (auto expected = spec->refuse(value)) {
       throw UsageError(fmt::format("--param {}={}: scenario {} accepts {} = {}", name, value,
-                                   scenario.name(), name, join(spec->choices, " | ")));
+                                   scenario.name(), name, *expected));
     }
     params[name] = value;
   }
@@ -72,8 +71,7 @@ std::string format_scenario_list() {
   for (const auto& scenario : scenarios::registry()) {
     out += fmt::format("{}\n    {}\n", scenario->name(), scenario->description());
     for (const scenarios::ParamSpec& spec : scenario->params()) {
-      std::string head = fmt::format("--param {}={}", spec.name, spec.default_value);
-      if (!spec.choices.empty()) head += fmt::format("  ({})", join(spec.choices, "|"));
+      const std::string head = fmt::format("--param {}={}  ({})", spec.name, spec.default_value, spec.type_text());
       out += fmt::format("      {:<40} {}\n", head, spec.help);
     }
     const std::vector<std::string> points = scenario->jitter_points();

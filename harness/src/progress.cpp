@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "flakelab/results/rate_format.h"
+#include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
 
 namespace flakelab::harness {
@@ -28,9 +30,8 @@ std::string format_progress(const std::string& label, const ProgressState& state
                                  state.failing);
   if (state.done > 0) {
     const auto wilson = results::wilson_interval(state.failing, state.done);
-    line += fmt::format(", rate {:.2f}% ({:.2f}%..{:.2f}%)",
-                        100.0 * static_cast<double>(state.failing) / static_cast<double>(state.done),
-                        100 * wilson.low, 100 * wilson.high);
+    line += fmt::format(", rate {} ({})", results::format_rate(state.failing, state.done),
+                        results::format_interval(wilson, ".."));
   }
   if (per_s > 0 && state.done < state.total) {
     double eta = static_cast<double>(state.total - state.done) / per_s;

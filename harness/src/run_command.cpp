@@ -8,6 +8,7 @@
 
 #include "flakelab/harness/campaign_file.h"
 #include "flakelab/harness/campaign_runner.h"
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/progress.h"
@@ -127,7 +128,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
   if (options.jobs) spec.jobs = *options.jobs;
   if (options.share_pus) spec.share_pus = true;
   if (options.timeout_s) spec.timeout_s = *options.timeout_s;
-  if (options.max_time) spec.max_time_s = parse_seconds(*options.max_time, "--max-time");
+  if (options.max_time) spec.max_time_s = parse_seconds_arg("--max-time", *options.max_time);
   if (options.keep_hung) spec.keep_hung = true;
   if (options.fresh_namespaces) spec.fresh_namespaces = true;
   if (options.keep_artifacts) spec.keep_artifacts = keep_artifacts_from_string(*options.keep_artifacts);

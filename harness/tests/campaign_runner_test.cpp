@@ -20,6 +20,7 @@
 #include "flakelab/harness/jitter.h"
 #include "flakelab/harness/seed.h"
 #include "flakelab/harness/topology.h"
+#include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
 #include "process_scan.h"
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "flakelab/harness/campaign_file.h"
+#include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/topology.h"
 
@@ -86,7 +87,8 @@ TEST(CampaignFile, ErrorsSayLineAndColumn) {
   EXPECT_EQ(error_of("[[run]]\nparams = { p = 1 }\n"), "c.toml:1:1: [[run]] without 'scenario'");
   EXPECT_EQ(error_of("trials = 3\n"), "c.toml: no [[run]] entry (each names a scenario)");
   EXPECT_EQ(error_of("max_time = \"soon\"\n[[run]]\nscenario = \"x\"\n"),
-            "c.toml:1:12: max_time 'soon': expected a positive duration such as 90, 90s, 2.5m or 1h");
+            "c.toml:1:12: max_time 'soon': 'soon': no number (a duration is a number and a unit: ns, us, ms, s, m or "
+            "h, e.g. 500us, 2.5s)");
   EXPECT_EQ(error_of("bogus = 1\n[[run]]\nscenario = \"x\"\n").rfind("c.toml:1:1: unknown key 'bogus'", 0), 0u);
 }
 
@@ -184,12 +186,18 @@ TEST(CampaignPlan, JitterIsPartOfTheCellsParameters) {
 }
 
 TEST(CampaignPlan, DurationsParse) {
-  EXPECT_EQ(parse_seconds("90", "--max-time"), 90);
-  EXPECT_EQ(parse_seconds("2.5m", "--max-time"), 150);
-  EXPECT_EQ(parse_seconds("1h", "--max-time"), 3600);
-  EXPECT_THROW(parse_seconds("-1", "--max-time"), UsageError);
-  EXPECT_THROW(parse_seconds("m", "--max-time"), UsageError);
-  EXPECT_THROW(parse_seconds("5d", "--max-time"), UsageError);
+  EXPECT_EQ(parse_seconds_arg("--max-time", "90s"), 90);
+  EXPECT_EQ(parse_seconds_arg("--max-time", "2.5m"), 150);
+  EXPECT_EQ(parse_seconds_arg("--max-time", "1h"), 3600);
+  EXPECT_THROW(parse_seconds_arg("--max-time", "90"), UsageError);  // a bare number's unit would be a guess
+  EXPECT_THROW(parse_seconds_arg("--max-time", "-1s"), UsageError);
+  EXPECT_THROW(parse_seconds_arg("--max-time", "m"), UsageError);
+  EXPECT_THROW(parse_seconds_arg("--max-time", "5d"), UsageError);
+  try {
+    parse_seconds_arg("--max-time", "90");
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--max-time '90': '90': no unit (", 0), 0u) << e.what();
+  }
 }
 
 }  // namespace

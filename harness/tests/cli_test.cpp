@@ -155,7 +155,17 @@ TEST_F(Cli, UsageErrorsExitTwoBeforeWritingAnything) {
       {{"selftest/coin", "--cpus", "victim=999"}, "CPU 999 does not exist on this machine"},
       {{"selftest/coin", "-n", "0"}, "-n 0: need at least 1 trial"},
       {{"selftest/coin", "--timeout", "0"}, "--timeout 0: need a positive number"},
-      {{"selftest/coin", "--timeout", "1e300"}, "need a positive number of seconds, at most 1e+06"},
+      {{"selftest/coin", "--timeout", "2000000s"}, "need a positive number of seconds, at most 1e+06"},
+      // Durations: a number and its unit (README, "Durations"); a bare number is refused.
+      {{"selftest/coin", "--timeout", "1"}, "--timeout '1': '1': no unit (a duration is a number and a unit"},
+      {{"selftest/coin", "--timeout", "1e300"}, "--timeout '1e300': '1e300': unknown unit 'e300'"},
+      {{"selftest/coin", "--max-time", "90"}, "--max-time '90': '90': no unit"},
+      {{"compel/infect", "--jitter", "before_seize=5"}, "--jitter 'before_seize=5': '5': no unit"},
+      // Typed parameters are checked when the run is planned, not trial by trial.
+      {{"cr/threads", "-p", "cycles=abc", "-n", "10000"},
+       "--param cycles=abc: scenario cr/threads accepts cycles = an integer from 1 to 100"},
+      {{"selftest/coin", "-p", "p=2"}, "--param p=2: scenario selftest/coin accepts p = a probability from 0 to 1"},
+      {{"selftest/coin", "-p", "p=nan"}, "--param p=nan: scenario selftest/coin accepts p = a probability from 0 to 1"},
   };
   for (const Case& c : cases) {
     Ran ran = run(c.args);
@@ -178,7 +188,7 @@ TEST_F(Cli, ADatabaseThatCannotBeOpenedIsAHarnessError) {
 
 TEST_F(Cli, ATrialOverItsTimeoutIsKilledWithItsChildren) {
   const auto start = std::chrono::steady_clock::now();
-  Ran ran = run({"selftest/noop", "-n", "2", "--timeout", "1", "--param", "sleep_ms=3000",
+  Ran ran = run({"selftest/noop", "-n", "2", "--timeout", "1s", "--param", "sleep_ms=3000",
                  "--param", "leak_child=on"});
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_EQ(ran.code, 1) << describe(ran);
@@ -534,7 +544,7 @@ TEST_F(Cli, CompareSaysWhetherTheFixWorked) {
   ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0", "--seed", "1"}).code, 0);
   Ran ran = flakelab({"compare", "1", "2", "--db", db_});
   ASSERT_EQ(ran.code, 0) << describe(ran);
-  EXPECT_NE(ran.out.find("B (run 2): 0/200 (< 1.487%)"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("B (run 2): 0/200 (< 1.49%)"), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("Fisher's exact test (two-sided): p = "), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("B fails less than A: the difference is significant"), std::string::npos) << ran.out;
   Ran same = flakelab({"compare", "1", "1", "--db", db_});
@@ -545,7 +555,7 @@ TEST_F(Cli, CompareSaysWhetherTheFixWorked) {
 }
 
 TEST_F(Cli, KeepHungLeavesTheTrialStoppedUntilInterrupted) {
-  pid_t pid = spawn({"run", "selftest/noop", "-n", "3", "--param", "sleep_ms=20000", "--timeout", "0.3", "--keep-hung",
+  pid_t pid = spawn({"run", "selftest/noop", "-n", "3", "--param", "sleep_ms=20000", "--timeout", "300ms", "--keep-hung",
                      "--db", db_});
   // Wait for the message naming the stopped trial process.
   pid_t trial = 0;

@@ -11,12 +11,19 @@ TEST(Jitter, ParsesAllPointsOrNamedOnes) {
   scenarios::Scenario* infect = scenarios::find_scenario("compel/infect");
   ASSERT_NE(infect, nullptr);
   EXPECT_EQ(parse_jitter("2ms", *infect).canonical(), "before_cure:2000us;before_seize:2000us;between_rpcs:2000us");
-  EXPECT_EQ(parse_jitter("between_rpcs=500us,before_seize=7", *infect).canonical(),
+  EXPECT_EQ(parse_jitter("between_rpcs=500us,before_seize=7us", *infect).canonical(),
             "before_seize:7us;between_rpcs:500us");
   EXPECT_TRUE(parse_jitter("", *infect).empty());
   EXPECT_THROW(parse_jitter("between_rpcs=500us,between_rpcs=1ms", *infect), UsageError);
   EXPECT_THROW(parse_jitter("between_rpcs=forever", *infect), UsageError);
   EXPECT_THROW(parse_jitter("11s", *infect), UsageError);
+  EXPECT_THROW(parse_jitter("1500ns", *infect), UsageError);  // delays are drawn in whole microseconds
+  try {
+    parse_jitter("before_seize=5", *infect);  // a bare number once meant microseconds here
+    ADD_FAILURE();
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--jitter 'before_seize=5': '5': no unit (", 0), 0u) << e.what();
+  }
   scenarios::Scenario* coin = scenarios::find_scenario("selftest/coin");
   try {
     parse_jitter("1ms", *coin);

@@ -220,7 +220,7 @@ TEST_F(Nightly, GateFailsOnARegressionAndPassesOnAnEqualRate) {
   ASSERT_EQ(run_campaign(coin_campaign("clean.toml", "0", 300, "pass"), file("clean.db"), "5").code, 0);
   gate = flakelab({"gate", "--db", file("clean.db"), "--baseline", file("base.db")});
   EXPECT_EQ(gate.code, 0) << describe(gate);
-  EXPECT_THAT(gate.out, HasSubstr("0 of 300 failed; rate < 0.9936% at 95% confidence"));
+  EXPECT_THAT(gate.out, HasSubstr("0 of 300 failed; rate < 0.994% at 95% confidence"));
   const std::string misbehave = write("m.toml",
                                       "keep_artifacts = \"never\"\n[[run]]\nscenario = \"selftest/misbehave\"\n"
                                       "trials = 5\nexpect = \"flaky\"\n");

@@ -12,7 +12,8 @@ class FakeScenario : public scenarios::Scenario {
   std::string name() const override { return "test/fake"; }
   std::string description() const override { return "fake"; }
   std::vector<scenarios::ParamSpec> params() const override {
-    return {{"check", "fixed", "which check", {"fixed", "legacy"}}, {"n", "3", "count", {}}};
+    return {scenarios::ParamSpec::choice("check", "fixed", {"fixed", "legacy"}, "which check"),
+            scenarios::ParamSpec::string("n", "3", "count")};
   }
   scenarios::TrialResult run(scenarios::TrialContext&) override {
     return scenarios::TrialResult::pass();
@@ -49,6 +50,26 @@ TEST(Params, RejectsWhatTheScenarioDoesNotDeclare) {
   EXPECT_EQ(usage_error_of({"n=1", "n=2"}), "--param n is given more than once");
   EXPECT_EQ(usage_error_of({"n"}), "bad --param 'n': expected NAME=VALUE");
   EXPECT_EQ(usage_error_of({"=3"}), "bad --param '=3': expected NAME=VALUE");
+}
+
+TEST(Params, EachTypeRefusesWhatItCannotMean) {
+  using scenarios::ParamSpec;
+  const ParamSpec cycles = ParamSpec::integer("cycles", 1, 1, 100, "");
+  for (const char* ok : {"1", "100", "42"}) EXPECT_EQ(cycles.refuse(ok), std::nullopt) << ok;
+  for (const char* bad : {"abc", "0", "101", "", "5x", "+5", "1.5", "-1"})
+    EXPECT_EQ(cycles.refuse(bad), "an integer from 1 to 100") << bad;
+  const ParamSpec p = ParamSpec::probability("p", "0.05", "");
+  for (const char* ok : {"0", "1", "0.5", "1e-3"}) EXPECT_EQ(p.refuse(ok), std::nullopt) << ok;
+  for (const char* bad : {"2", "nan", "inf", "-0.1", "", "0.5x", "abc"})
+    EXPECT_EQ(p.refuse(bad), "a probability from 0 to 1") << bad;
+  const ParamSpec wait = ParamSpec::duration("wait", "1s", "");
+  for (const char* ok : {"0", "50ms", "2.5s"}) EXPECT_EQ(wait.refuse(ok), std::nullopt) << ok;
+  for (const char* bad : {"5", "soon", "-1s"}) EXPECT_NE(wait.refuse(bad), std::nullopt) << bad;
+  EXPECT_EQ(ParamSpec::choice("c", "a", {"a", "b"}, "").refuse("c"), "a | b");
+  EXPECT_EQ(ParamSpec::string("s", "", "").refuse("anything at all"), std::nullopt);
+  EXPECT_EQ(cycles.type_text(), "integer 1..100");
+  EXPECT_EQ(p.type_text(), "probability 0..1");
+  EXPECT_EQ(wait.type_text(), "duration");
 }
 
 TEST(Params, CanonicalFormOfNothingIsEmpty) { EXPECT_EQ(canonical_params({}), ""); }

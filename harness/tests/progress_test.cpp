@@ -15,9 +15,9 @@ TEST(Progress, LineHasCountsSpeedRateIntervalAndEta) {
   s.failing = 20;
   s.elapsed_s = 2;
   EXPECT_EQ(format_progress("compel/stack", s),
-            "compel/stack: 400/1000, 200 trials/s, 20 failed, rate 5.00% (3.26%..7.60%), ETA 0:03");
+            "compel/stack: 400/1000, 200 trials/s, 20 failed, rate 5.00% (3.25%..7.60%), ETA 0:03");
   s.budget_left_s = 1.2;  // --max-time ends the cell sooner
-  EXPECT_EQ(format_progress("x", s), "x: 400/1000, 200 trials/s, 20 failed, rate 5.00% (3.26%..7.60%), ETA 0:02");
+  EXPECT_EQ(format_progress("x", s), "x: 400/1000, 200 trials/s, 20 failed, rate 5.00% (3.25%..7.60%), ETA 0:02");
   ProgressState start;
   start.total = 10;
   EXPECT_EQ(format_progress("x", start), "x: 0/10, 0 trials/s, 0 failed");
@@ -66,7 +66,7 @@ TEST(Progress, OnATerminalRewritesOneLineAndEndsIt) {
   std::free(buf);
   EXPECT_EQ(text,
             "\rcoin: 5/10, 5 trials/s, 0 failed, rate 0.00% (0.00%..43.45%), ETA 0:01\033[K"
-            "\rcoin: 10/10, 5 trials/s, 0 failed, rate 0.00% (0.00%..27.75%)\033[K\n");
+            "\rcoin: 10/10, 5 trials/s, 0 failed, rate 0.00% (0.00%..27.76%)\033[K\n");
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ py::list scenario_list() {
     py::list params;
     for (const auto& p : scenario->params()) {
       params.append(py::dict("name"_a = p.name, "default"_a = p.default_value, "help"_a = p.help,
-                             "choices"_a = p.choices));
+                             "type"_a = p.type_text(), "choices"_a = p.choices));
     }
     out.append(py::dict("name"_a = scenario->name(), "description"_a = scenario->description(),
                         "params"_a = params));

@@ -58,6 +58,8 @@ def test_scenarios():
     assert [p["name"] for p in coin["params"]] == ["p"]
     stack = {p["name"]: p for p in scenarios["compel/stack"]["params"]}
     assert "legacy" in stack["check"]["choices"]
+    assert coin["params"][0]["type"] == "probability 0..1"
+    assert stack["rpc_rounds"]["type"].startswith("integer 0..")
 
 
 def test_bad_arguments_write_nothing(tmp_path):
@@ -70,6 +72,11 @@ def test_bad_arguments_write_nothing(tmp_path):
         flakelab.run("selftest/coin", trials=0, db=str(db))
     with pytest.raises(ValueError):
         flakelab.run("selftest/coin", trials=1, cpus="victim=100000", db=str(db))
+    # Typed parameters are checked when the run is planned, not trial by trial.
+    with pytest.raises(ValueError, match="accepts p = a probability from 0 to 1"):
+        flakelab.run("selftest/coin", trials=1000, params={"p": 2}, db=str(db))
+    with pytest.raises(ValueError, match="accepts cycles = an integer from 1 to 100"):
+        flakelab.run("cr/threads", trials=1000, params={"cycles": "abc"}, db=str(db))
     assert not db.exists()
     with pytest.raises(FileNotFoundError):
         flakelab.Results(str(db))

@@ -1,5 +1,6 @@
 // Triage queries: aggregate per run in SQL (covering indexes), pool per cell in C++.
 #include "flakelab/results/query.h"
+#include "flakelab/results/stats.h"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

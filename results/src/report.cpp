@@ -1,8 +1,6 @@
 // Text rendering of run summaries.
 #include "flakelab/results/report.h"
 
-#include "text_util.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,11 +8,10 @@
 #include <iterator>
 #include <string_view>
 
+#include "flakelab/results/rate_format.h"
+
 namespace flakelab::results {
 namespace {
-
-using detail::percent;
-using detail::Round;
 
 std::string_view or_dash(const std::string& text) {
   // Not a ?: expression: its common type would be a temporary std::string.
@@ -58,10 +55,10 @@ std::string format_summary_text(const RunSummary& s, const TextReportOptions& op
     fmt::format_to(it, "  no trials recorded; failure rate unknown\n");
   } else if (s.failures + s.timeouts == 0) {
     fmt::format_to(it, "  0 failures; rate < {} at 95% (upper bound 1-0.05^(1/{}))\n",
-                   percent(zero_failure_upper_bound(s.trials, 0.95), Round::kUp), s.trials);
+                   format_percent(zero_failure_upper_bound(s.trials, 0.95), Round::kUp), s.trials);
   } else {
-    fmt::format_to(it, "  failure rate {}  (95% Wilson {} .. {})\n", percent(s.rate, Round::kNearest),
-                   percent(s.wilson_low, Round::kNearest), percent(s.wilson_high, Round::kNearest));
+    fmt::format_to(it, "  failure rate {}  (95% Wilson {} .. {})\n", format_percent(s.rate, Round::kNearest),
+                   format_percent(s.wilson_low, Round::kDown), format_percent(s.wilson_high, Round::kUp));
   }
 
   if (!s.messages.empty()) {

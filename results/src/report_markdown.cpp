@@ -4,13 +4,12 @@
 #include <algorithm>
 
 #include "flakelab/results/reports.h"
-#include "text_util.h"
+
+#include "flakelab/results/rate_format.h"
 
 namespace flakelab::results {
 namespace {
 
-using detail::percent;
-using detail::Round;
 
 // Length of the valid UTF-8 sequence at text[i], or 0 if it is not one.
 std::size_t utf8_length(std::string_view text, std::size_t i) {
@@ -61,9 +60,9 @@ std::string md_cell(std::string_view text, std::size_t max_bytes = 200) {
 
 std::string md_rate(const CellRate& cell) {
   if (cell.counts.trials == 0) return "no trials";
-  if (cell.counts.failing() == 0) return "0 (< " + percent(cell.upper_bound, Round::kUp) + ")";
-  return fmt::format("{} ({} .. {})", percent(cell.rate, Round::kNearest), percent(cell.wilson_low, Round::kNearest),
-                     percent(cell.wilson_high, Round::kNearest));
+  if (cell.counts.failing() == 0) return "0 (< " + format_percent(cell.upper_bound, Round::kUp) + ")";
+  return fmt::format("{} ({} .. {})", format_percent(cell.rate, Round::kNearest), format_percent(cell.wilson_low, Round::kDown),
+                     format_percent(cell.wilson_high, Round::kUp));
 }
 
 }  // namespace

@@ -10,12 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "text_util.h"
+#include "flakelab/results/rate_format.h"
 
 namespace flakelab::results {
-
-using detail::percent;
-using detail::Round;
 
 const char* to_string(ReportFormat format) {
   switch (format) {
@@ -127,14 +124,14 @@ std::string filter_text(const Filter& filter) {
 
 std::string rate_text(const CellRate& cell) {
   if (cell.counts.trials == 0) return "no trials";
-  if (cell.counts.failing() == 0) return "< " + percent(cell.upper_bound, Round::kUp);
-  return percent(cell.rate, Round::kNearest);
+  if (cell.counts.failing() == 0) return "< " + format_percent(cell.upper_bound, Round::kUp);
+  return format_percent(cell.rate, Round::kNearest);
 }
 
 std::string interval_text(const CellRate& cell) {
   if (cell.counts.trials == 0) return "-";
   if (cell.counts.failing() == 0) return "95% upper bound";
-  return percent(cell.wilson_low, Round::kNearest) + " .. " + percent(cell.wilson_high, Round::kNearest);
+  return format_percent(cell.wilson_low, Round::kDown) + " .. " + format_percent(cell.wilson_high, Round::kUp);
 }
 
 // A plain text table: columns padded to their widest cell; numeric columns right-aligned.
@@ -263,7 +260,7 @@ std::string render_text(const ReportData& data) {
     runs.add({std::to_string(run.run_id), format_time_ms(run.started_at_ms), or_dash(run.cell.scenario),
               or_dash(run.cell.placement), or_dash(run.cell.params), or_dash(run.cell.cpu_model),
               std::to_string(run.counts.trials), std::to_string(run.counts.failing()),
-              run.counts.trials ? percent(run.rate, Round::kNearest) : "-"});
+              run.counts.trials ? format_percent(run.rate, Round::kNearest) : "-"});
   }
   out += runs.render();
   return out;
@@ -452,10 +449,10 @@ std::string cell_summary(const CellRate& cell) {
                                  cell.runs, cell.counts.passes, cell.counts.failures, cell.counts.timeouts,
                                  cell.counts.errors);
   if (cell.counts.failing() == 0) {
-    text += fmt::format("0 failing; rate < {} at 95%", percent(cell.upper_bound, Round::kUp));
+    text += fmt::format("0 failing; rate < {} at 95%", format_percent(cell.upper_bound, Round::kUp));
   } else {
-    text += fmt::format("failure rate {} (95% Wilson {} .. {})", percent(cell.rate, Round::kNearest),
-                        percent(cell.wilson_low, Round::kNearest), percent(cell.wilson_high, Round::kNearest));
+    text += fmt::format("failure rate {} (95% Wilson {} .. {})", format_percent(cell.rate, Round::kNearest),
+                        format_percent(cell.wilson_low, Round::kDown), format_percent(cell.wilson_high, Round::kUp));
   }
   return text;
 }
@@ -538,7 +535,7 @@ std::string render_junit(const ReportData& data) {
       const std::string top_hash = sigs.empty() ? "none" : sigs.front()->hash;
       const std::string top_message = sigs.empty() ? "" : one_line(sigs.front()->example_message, 500);
       const std::string message = fmt::format("{} of {} trials failed ({}); signature {}{}{}", cell->counts.failing(),
-                                              cell->counts.trials, percent(cell->rate, Round::kNearest), top_hash,
+                                              cell->counts.trials, format_percent(cell->rate, Round::kNearest), top_hash,
                                               top_message.empty() ? "" : ": ", top_message);
       switch (status) {
         case Status::kFail:
@@ -747,9 +744,9 @@ std::string xy_chart(const std::string& id, const std::vector<Series>& series, c
 
 std::string html_rate(const Counts& counts, double rate, double low, double high, double upper) {
   if (counts.trials == 0) return "no trials";
-  if (counts.failing() == 0) return "&lt; " + percent(upper, Round::kUp) + " (95% upper bound)";
-  return fmt::format("{} ({} .. {})", percent(rate, Round::kNearest), percent(low, Round::kNearest),
-                     percent(high, Round::kNearest));
+  if (counts.failing() == 0) return "&lt; " + format_percent(upper, Round::kUp) + " (95% upper bound)";
+  return fmt::format("{} ({} .. {})", format_percent(rate, Round::kNearest), format_percent(low, Round::kDown),
+                     format_percent(high, Round::kUp));
 }
 
 Point pooled_point(double x, const Counts& counts, const std::string& title) {

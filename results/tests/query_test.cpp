@@ -1,4 +1,5 @@
 #include "flakelab/results/query.h"
+#include "flakelab/results/stats.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
 #include "flakelab/results/report.h"
+#include "flakelab/results/stats.h"
 
 #include <gtest/gtest.h>
 
@@ -28,7 +29,7 @@ TEST(TextReport, FailingRun) {
   EXPECT_EQ(format_summary_text(stack_summary()),
             "run 3  compel/stack  check=legacy,adjacent_writer=on  placement victim=0,injector=1\n"
             "  trials 2000  pass 1873  fail 127  timeout 0  error 0\n"
-            "  failure rate 6.35%  (95% Wilson 5.36% .. 7.50%)\n"
+            "  failure rate 6.35%  (95% Wilson 5.36% .. 7.51%)\n"  // high end rounded up (rate_format.h)
             "  messages:\n"
             "     127  Saved data unexpectedly modified at 0x7f... (offset 12)\n");
 }
@@ -68,7 +69,7 @@ TEST(TextReport, SmallRatesKeepSignificantDigits) {
   EXPECT_EQ(format_summary_text(s),
             "run 9  scm06  -  placement unpinned\n"
             "  trials 100000  pass 99997  fail 0  timeout 3  error 0\n"
-            "  failure rate 0.00300%  (95% Wilson 0.00102% .. 0.00882%)\n"
+            "  failure rate 0.00300%  (95% Wilson 0.00102% .. 0.00883%)\n"
             "  messages:\n"
             "       3  (no message)\n");
 }

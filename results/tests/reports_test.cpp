@@ -1,6 +1,7 @@
 // Whole-store reports: text, JSON, JUnit XML (validated against tests/junit.xsd with xmllint and
 // parsed with Python's xml.etree), HTML (self-contained, charts present, well-formed SVG).
 #include "flakelab/results/reports.h"
+#include "flakelab/results/stats.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -50,12 +50,12 @@ class StackScenario : public Scenario {
            "reproduces CRIU's 'Saved data unexpectedly modified' flake";
   }
   std::vector<ParamSpec> params() const override {
-    return {{"check", "fixed", "fixed: guard zone inside the mapping; legacy: memory after the mapping (CRIU's old check)",
-             {"fixed", "legacy"}},
-            {"adjacent_writer", "off", "a process pinned as 'writer' keeps writing the page right after the parasite",
-             {"off", "on"}},
-            {"writer_period_us", "1000", "microseconds between the writer's writes", {}},
-            {"rpc_rounds", "4", "rounds of sigactions/sigaltstack/itimers commands between the two looks", {}}};
+    return {ParamSpec::choice("check", "fixed", {"fixed", "legacy"},
+                              "fixed: guard zone inside the mapping; legacy: memory after the mapping (CRIU's old check)"),
+            ParamSpec::choice("adjacent_writer", "off", {"off", "on"},
+                              "a process pinned as 'writer' keeps writing the page right after the parasite"),
+            ParamSpec::integer("writer_period_us", 1000, 0, 10'000'000, "microseconds between the writer's writes"),
+            ParamSpec::integer("rpc_rounds", 4, 0, 1'000'000, "rounds of sigactions/sigaltstack/itimers commands between the two looks")};
   }
 
   std::vector<std::string> jitter_points() const override {

@@ -77,8 +77,9 @@ class CrScenario : public Scenario {
 
   std::vector<ParamSpec> params() const override {
     std::vector<ParamSpec> all = {
-        {"cycles", "1", "dump/restore cycles before the victim checks itself (1-100)", {}},
-        {"images", "memory", "keep images in memory, or write and read them back in a directory", {"memory", "dir"}},
+        ParamSpec::integer("cycles", 1, 1, 100, "dump/restore cycles before the victim checks itself (1-100)"),
+        ParamSpec::choice("images", "memory", {"memory", "dir"},
+                          "keep images in memory, or write and read them back in a directory"),
     };
     all.insert(all.end(), victim_.params.begin(), victim_.params.end());
     return all;

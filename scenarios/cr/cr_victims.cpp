@@ -32,7 +32,7 @@ const std::vector<CrVictim>& cr_victims() {
       {"threads",
        "a main thread and N others, each with its own registers and thread_local value, waiting in futex(); "
        "checks tids, registers, TLS and that pthread_join works",
-       {{"threads", "4", "threads besides the main one (1-64)", {}}},
+       {ParamSpec::integer("threads", 4, 1, 64, "threads besides the main one (1-64)")},
        [](const TrialContext& ctx, const std::string&) {
          int n = std::stoi(ctx.param("threads"));
          if (n < 1 || n > 64) throw std::invalid_argument(fmt::format("threads={} is outside 1-64", n));

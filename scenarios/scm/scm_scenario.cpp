@@ -14,8 +14,10 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
+#include "flakelab/base/duration.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
@@ -38,10 +40,7 @@ namespace victims = flakelab::victims;
 using namespace std::chrono;
 
 std::string default_wait() {
-  auto us = engine::RestoreOptions{}.unix_gc_wait.count();
-  return us % 1000000 == 0 ? std::to_string(us / 1000000) + "s"
-         : us % 1000 == 0 ? std::to_string(us / 1000) + "ms"
-                          : std::to_string(us) + "us";
+  return base::format_duration(engine::RestoreOptions{}.unix_gc_wait);
 }
 
 class ScmScenario : public Scenario {
@@ -54,17 +53,22 @@ class ScmScenario : public Scenario {
   std::string description() const override { return description_; }
   std::vector<ParamSpec> params() const override {
     return {
-        {"unix_gc_wait", default_wait(),
-         "restore policy: how long to retry binding a name an orphaned socket still holds (0 = off, CRIU's "
-         "behaviour; e.g. 50ms, 2s)", {}},
-        {"restore_delay_us", "0", "microseconds to sleep between the kill (end of the dump) and the restore", {}},
+        ParamSpec::duration("unix_gc_wait", default_wait(),
+                            "restore policy: how long to retry binding a name an orphaned socket still holds (0 = "
+                            "off, CRIU's behaviour; e.g. 50ms, 2s)"),
+        ParamSpec::integer("restore_delay_us", 0, 0, 10'000'000,
+                           "microseconds to sleep between the kill (end of the dump) and the restore"),
     };
   }
 
   TrialResult run(TrialContext& ctx) override {
     scm::g_last = {};
-    auto wait = engine::parse_duration(ctx.param("unix_gc_wait"));
-    if (!wait) return TrialResult::error("unix_gc_wait=" + ctx.param("unix_gc_wait") + " is not a duration (0, 50ms, 2s, 300us)");
+    std::chrono::microseconds wait{};
+    try {
+      wait = std::chrono::ceil<std::chrono::microseconds>(base::parse_duration(ctx.param("unix_gc_wait")));
+    } catch (const std::invalid_argument& e) {
+      return TrialResult::error("unix_gc_wait=" + ctx.param("unix_gc_wait") + ": " + e.what());
+    }
     long long delay_us = 0;
     try {
       delay_us = std::stoll(ctx.param("restore_delay_us"));
@@ -107,7 +111,7 @@ class ScmScenario : public Scenario {
     }
     engine::RestoreStats stats;
     try {
-      engine::restore_process(image, {.unix_gc_wait = *wait}, &stats);
+      engine::restore_process(image, {.unix_gc_wait = wait}, &stats);
     } catch (const engine::EngineError& e) {
       scm::g_last.unix_gc_waited = stats.unix_gc_waited;
       return TrialResult::fail(e.what());  // the engine's words: the flake's signature

@@ -25,7 +25,7 @@ class Coin final : public Scenario {
     return "fails with probability p, decided from the trial seed (harness self-test)";
   }
   std::vector<ParamSpec> params() const override {
-    return {{"p", "0.05", "probability that a trial fails, 0..1", {}}};
+    return {ParamSpec::probability("p", "0.05", "probability that a trial fails, 0..1")};
   }
   TrialResult run(TrialContext& ctx) override {
     const std::string& text = ctx.param("p");

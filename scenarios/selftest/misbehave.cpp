@@ -39,11 +39,10 @@ class Misbehave final : public Scenario {
     return "ends a trial badly on purpose (harness self-test of outcome classification)";
   }
   std::vector<ParamSpec> params() const override {
-    return {{"how", "fail",
-             "fail: verdict fail; error: verdict error; throw: exception; exit: _exit(7) "
-             "without a result; segv: die from a memory fault; hang: block SIGABRT and sleep "
-             "forever (only SIGKILL ends it)",
-             {"fail", "error", "throw", "exit", "segv", "hang"}}};
+    return {ParamSpec::choice("how", "fail", {"fail", "error", "throw", "exit", "segv", "hang"},
+                              "fail: verdict fail; error: verdict error; throw: exception; exit: _exit(7) "
+                              "without a result; segv: die from a memory fault; hang: block SIGABRT and sleep "
+                              "forever (only SIGKILL ends it)")};
   }
   TrialResult run(TrialContext& ctx) override {
     const std::string& how = ctx.param("how");

@@ -157,18 +157,16 @@ class Noop final : public Scenario {
   }
   std::vector<ParamSpec> params() const override {
     return {
-        {"sleep_ms", "0", "sleep this many milliseconds before passing", {}},
-        {"leak_child", "off",
-         "fork a child named flk-noop-leak that sleeps 60 s and is left behind", {"off", "on"}},
-        {"busy_us", "0", "burn this many microseconds of CPU (a CPU-bound trial)", {}},
-        {"litter", "off",
-         "bind the abstract unix name @flakelab-noop-litter (fd left open) and leave a file in "
-         "the trial's temp dir",
-         {"off", "on"}},
-        {"spawn_victim", "off",
-         "fork a victim that pins itself with bind_self(victim), starts a 2nd thread, and "
-         "records its binding",
-         {"off", "on"}},
+        ParamSpec::integer("sleep_ms", 0, 0, 3'600'000, "sleep this many milliseconds before passing"),
+        ParamSpec::choice("leak_child", "off", {"off", "on"},
+                          "fork a child named flk-noop-leak that sleeps 60 s and is left behind"),
+        ParamSpec::integer("busy_us", 0, 0, 3'600'000'000, "burn this many microseconds of CPU (a CPU-bound trial)"),
+        ParamSpec::choice("litter", "off", {"off", "on"},
+                          "bind the abstract unix name @flakelab-noop-litter (fd left open) and leave a file in "
+                          "the trial's temp dir"),
+        ParamSpec::choice("spawn_victim", "off", {"off", "on"},
+                          "fork a victim that pins itself with bind_self(victim), starts a 2nd thread, and "
+                          "records its binding"),
     };
   }
   std::vector<std::string> jitter_points() const override { return {"before_pass"}; }

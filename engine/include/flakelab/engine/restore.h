@@ -11,18 +11,10 @@
 
 #include <sys/types.h>
 
-#include <chrono>
-#include <optional>
-#include <string_view>
-
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore_options.h"
 
 namespace flakelab::engine {
-
-// "0", "<n>us", "<n>ms" or "<n>s" (as --unix-gc-wait takes it); nothing if malformed
-// or above an hour.
-std::optional<std::chrono::microseconds> parse_duration(std::string_view text);
 
 // Returns the pid of the running, restored process: the root of the tree, our
 // child; its descendants are its children and grandchildren again, with their

@@ -115,9 +115,3 @@ std::string format_plan(const CampaignPlan& plan);
 
 }  // namespace flakelab::harness
 
-namespace flakelab::harness {
-
-// "90", "90s", "2.5m", "1h" -> seconds. Throws UsageError naming `option`.
-double parse_seconds(std::string_view text, std::string_view option);
-
-}  // namespace flakelab::harness

@@ -8,7 +8,6 @@
 
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
 
 namespace CLI {
@@ -53,21 +52,7 @@ int dump_command(const DumpCommand& command);
 int restore_command(const RestoreCommand& command);
 int show_command(const ShowCommand& command);
 
-// The three verbs on `app`; dispatch() runs the one that was parsed, if any.
-class EngineVerbs {
- public:
-  explicit EngineVerbs(CLI::App& app);
-  EngineVerbs(const EngineVerbs&) = delete;   // CLI11 holds pointers into it
-  EngineVerbs& operator=(const EngineVerbs&) = delete;
-  std::optional<int> dispatch() const;
-
- private:
-  CLI::App* dump_ = nullptr;
-  CLI::App* restore_ = nullptr;
-  CLI::App* show_ = nullptr;
-  DumpCommand dump_command_;
-  RestoreCommand restore_command_;
-  ShowCommand show_command_;
-};
+// -v/--verbosity and -o/--log-file on an engine verb (harness/src/verbs/dump_verb.cpp, ...).
+void add_engine_log_options(CLI::App& verb, EngineLogOptions& log);
 
 }  // namespace flakelab::harness

@@ -32,4 +32,8 @@ std::string errno_text(const std::string& what, int err);
 // A HarnessError for the current errno.
 HarnessError os_error(const std::string& what);
 
+// Prints "flakelab: MESSAGE" on stderr (after flushing stdout, so the two stay in order)
+// and returns `code`, for `return print_failure(kExitUsage, ...)`.
+int print_failure(int code, const std::string& message);
+
 }  // namespace flakelab::harness

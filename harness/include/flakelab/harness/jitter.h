@@ -23,7 +23,7 @@ struct JitterSpec {
 };
 
 // `--jitter MAX` (every point of the scenario) or `--jitter POINT=MAX[,POINT=MAX...]`,
-// MAX a duration such as 500us, 2ms or 250 (microseconds). Throws UsageError naming the
+// MAX a duration (README, "Durations") such as 500us or 2ms, at most 10s. Throws UsageError naming the
 // scenario's points when one is unknown, or when the scenario has none.
 JitterSpec parse_jitter(std::string_view text, const scenarios::Scenario& scenario);
 

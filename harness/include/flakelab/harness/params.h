@@ -11,14 +11,16 @@ namespace flakelab::harness {
 
 // Checks `assignments` ("k=v" each) against the scenario's declared params and returns
 // every declared param with defaults applied. Throws UsageError on a malformed
-// assignment, an undeclared name, a repeated name, or a value outside the choices.
+// assignment, an undeclared name, a repeated name, or a value its type refuses
+// (ParamSpec::refuse): this runs when a run is planned, before any database is opened.
 std::map<std::string, std::string> resolve_params(const scenarios::Scenario& scenario,
                                                   const std::vector<std::string>& assignments);
 
 // "k=v,k=v" sorted by key (std::map order).
 std::string canonical_params(const std::map<std::string, std::string>& params);
 
-// Text of `flakelab scenarios`: every scenario, its description and params.
+// Text of `flakelab scenarios`: every scenario, its description and params with type,
+// range and default.
 std::string format_scenario_list();
 
 }  // namespace flakelab::harness

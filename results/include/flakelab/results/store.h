@@ -172,16 +172,4 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// 95% Wilson score interval for `failures` out of `trials` (z = 1.959964).
-struct Interval {
-  double low = 0;
-  double high = 0;
-};
-// trials == 0 gives [0, 1]. Throws std::invalid_argument unless 0 <= failures <= trials.
-Interval wilson_interval(int64_t failures, int64_t trials, double z = 1.959963984540054);
-
-// One-sided upper bound on the failure rate after `trials` trials without a failure:
-// 1 - (1 - confidence)^(1/trials), about 3/trials at 95% ("rule of three"). 1 for 0 trials.
-double zero_failure_upper_bound(int64_t trials, double confidence = 0.95);
-
 }  // namespace flakelab::results

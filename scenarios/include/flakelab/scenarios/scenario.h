@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flakelab/scenarios/param_spec.h"
+
 namespace flakelab::scenarios {
 
 // Processes/threads a scenario can ask to be pinned. The harness maps roles to PUs.
@@ -31,13 +33,6 @@ struct TrialResult {
   static TrialResult pass() { return {Verdict::kPass, {}}; }
   static TrialResult fail(std::string why) { return {Verdict::kFail, std::move(why)}; }
   static TrialResult error(std::string why) { return {Verdict::kError, std::move(why)}; }
-};
-
-struct ParamSpec {
-  std::string name;
-  std::string default_value;
-  std::string help;
-  std::vector<std::string> choices;   // empty = free-form
 };
 
 // What a trial gets from the harness.

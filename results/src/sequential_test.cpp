@@ -1,4 +1,4 @@
-#include "flakelab/harness/sequential_test.h"
+#include "flakelab/results/sequential_test.h"
 
 #include <fmt/core.h>
 
@@ -7,13 +7,13 @@
 #include <limits>
 #include <stdexcept>
 
-namespace flakelab::harness {
+namespace flakelab::results {
 
-const char* to_string(Verdict verdict) {
+const char* to_string(SprtVerdict verdict) {
   switch (verdict) {
-    case Verdict::kGood: return "good";
-    case Verdict::kBad: return "bad";
-    case Verdict::kUndecided: break;
+    case SprtVerdict::kGood: return "good";
+    case SprtVerdict::kBad: return "bad";
+    case SprtVerdict::kUndecided: break;
   }
   return "undecided";
 }
@@ -45,15 +45,15 @@ double Sprt::log_likelihood_ratio(int64_t failing, int64_t trials) const {
   return llr;
 }
 
-Verdict Sprt::verdict(int64_t failing, int64_t trials) const {
+SprtVerdict Sprt::verdict(int64_t failing, int64_t trials) const {
   const double llr = log_likelihood_ratio(failing, trials);
-  if (llr >= upper_) return Verdict::kBad;
-  if (llr <= lower_) return Verdict::kGood;
-  return Verdict::kUndecided;
+  if (llr >= upper_) return SprtVerdict::kBad;
+  if (llr <= lower_) return SprtVerdict::kGood;
+  return SprtVerdict::kUndecided;
 }
 
 double default_bad_rate(double baseline_rate) {
   return std::min(1.0, std::max(2 * baseline_rate, baseline_rate + 0.05));
 }
 
-}  // namespace flakelab::harness
+}  // namespace flakelab::results

@@ -1,4 +1,4 @@
-#include "flakelab/harness/sequential_test.h"
+#include "flakelab/results/sequential_test.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <random>
 #include <stdexcept>
 
-namespace flakelab::harness {
+namespace flakelab::results {
 namespace {
 
 TEST(Sprt, WaldBoundariesAndLikelihoodRatio) {
@@ -15,21 +15,21 @@ TEST(Sprt, WaldBoundariesAndLikelihoodRatio) {
   EXPECT_NEAR(sprt.lower(), std::log(0.05 / 0.95), 1e-12);
   // 3 failures, 7 passes: 3 ln 2 + 7 ln(0.9/0.95).
   EXPECT_NEAR(sprt.log_likelihood_ratio(3, 10), 3 * std::log(2.0) + 7 * std::log(0.9 / 0.95), 1e-12);
-  EXPECT_EQ(sprt.verdict(0, 0), Verdict::kUndecided);
+  EXPECT_EQ(sprt.verdict(0, 0), SprtVerdict::kUndecided);
   // 5 failures in a row is strong evidence for 10% over 5% (5 ln 2 = 3.47 > 2.94).
-  EXPECT_EQ(sprt.verdict(5, 5), Verdict::kBad);
+  EXPECT_EQ(sprt.verdict(5, 5), SprtVerdict::kBad);
   // ln(0.9/0.95) = -0.054 per pass: good after 55 passes, not after 54.
-  EXPECT_EQ(sprt.verdict(0, 54), Verdict::kUndecided);
-  EXPECT_EQ(sprt.verdict(0, 55), Verdict::kGood);
+  EXPECT_EQ(sprt.verdict(0, 54), SprtVerdict::kUndecided);
+  EXPECT_EQ(sprt.verdict(0, 55), SprtVerdict::kGood);
 }
 
 TEST(Sprt, ZeroBaselineAndCertainBadRate) {
   const Sprt zero(0.0, 0.05, 0.05, 0.05);
-  EXPECT_EQ(zero.verdict(1, 1000), Verdict::kBad) << "a failure is impossible at rate 0";
-  EXPECT_EQ(zero.verdict(0, 57), Verdict::kUndecided);
-  EXPECT_EQ(zero.verdict(0, 58), Verdict::kGood);  // 58 ln 0.95 = -2.975 < -2.944
+  EXPECT_EQ(zero.verdict(1, 1000), SprtVerdict::kBad) << "a failure is impossible at rate 0";
+  EXPECT_EQ(zero.verdict(0, 57), SprtVerdict::kUndecided);
+  EXPECT_EQ(zero.verdict(0, 58), SprtVerdict::kGood);  // 58 ln 0.95 = -2.975 < -2.944
   const Sprt certain(0.5, 1.0, 0.05, 0.05);
-  EXPECT_EQ(certain.verdict(3, 4), Verdict::kGood) << "a pass is impossible at rate 1";
+  EXPECT_EQ(certain.verdict(3, 4), SprtVerdict::kGood) << "a pass is impossible at rate 1";
 }
 
 TEST(Sprt, RejectsBadParameters) {
@@ -58,15 +58,15 @@ TEST(Sprt, ErrorRatesHoldInSimulation) {
     int64_t failing = 0;
     for (int64_t n = 1; n <= 100000; ++n) {
       failing += coin(rng) ? 1 : 0;
-      const Verdict v = sprt.verdict(failing, n);
-      if (v != Verdict::kUndecided) return v;
+      const SprtVerdict v = sprt.verdict(failing, n);
+      if (v != SprtVerdict::kUndecided) return v;
     }
-    return Verdict::kUndecided;
+    return SprtVerdict::kUndecided;
   };
   int bad_at_p0 = 0, good_at_p1 = 0;
   for (int i = 0; i < 2000; ++i) {
-    bad_at_p0 += run(0.05) == Verdict::kBad ? 1 : 0;
-    good_at_p1 += run(0.10) == Verdict::kGood ? 1 : 0;
+    bad_at_p0 += run(0.05) == SprtVerdict::kBad ? 1 : 0;
+    good_at_p1 += run(0.10) == SprtVerdict::kGood ? 1 : 0;
   }
   EXPECT_LT(bad_at_p0, 2000 * 0.07);
   EXPECT_LT(good_at_p1, 2000 * 0.07);
@@ -74,4 +74,4 @@ TEST(Sprt, ErrorRatesHoldInSimulation) {
 }
 
 }  // namespace
-}  // namespace flakelab::harness
+}  // namespace flakelab::results

@@ -1,11 +1,13 @@
-#include "flakelab/harness/stats.h"
+#include "flakelab/results/stats.h"
+
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-namespace flakelab::harness {
+namespace flakelab::results {
 namespace {
 
 double log_choose(int64_t n, int64_t k) {
@@ -61,4 +63,37 @@ double fisher_exact_two_sided(int64_t failures_a, int64_t trials_a, int64_t fail
   return std::min(1.0, p);
 }
 
-}  // namespace flakelab::harness
+Interval wilson_interval(int64_t failures, int64_t trials, double z) {
+  if (trials < 0 || failures < 0 || failures > trials) {
+    throw std::invalid_argument(fmt::format(
+        "wilson_interval: need 0 <= failures <= trials, got {} failures of {}", failures, trials));
+  }
+  if (!(z > 0) || !std::isfinite(z)) {
+    throw std::invalid_argument(fmt::format("wilson_interval: z must be positive, got {}", z));
+  }
+  if (trials == 0) return {0.0, 1.0};  // no evidence: any rate is possible
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(failures) / n;
+  const double z2 = z * z;
+  const double denom = 1.0 + z2 / n;
+  const double center = (p + z2 / (2.0 * n)) / denom;
+  const double half = z / denom * std::sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n));
+  Interval interval{std::max(0.0, center - half), std::min(1.0, center + half)};
+  // At 0 and n failures the bound is exactly 0 (1); don't let rounding report 1e-17.
+  if (failures == 0) interval.low = 0.0;
+  if (failures == trials) interval.high = 1.0;
+  return interval;
+}
+
+double zero_failure_upper_bound(int64_t trials, double confidence) {
+  if (trials < 0 || !(confidence > 0 && confidence < 1)) {
+    throw std::invalid_argument(fmt::format(
+        "zero_failure_upper_bound: need trials >= 0 and 0 < confidence < 1, got {} and {}",
+        trials, confidence));
+  }
+  if (trials == 0) return 1.0;
+  // 1 - (1-c)^(1/n) via expm1, which stays accurate when the bound is tiny (large n).
+  return -std::expm1(std::log1p(-confidence) / static_cast<double>(trials));
+}
+
+}  // namespace flakelab::results

@@ -11,10 +11,10 @@
 #include <cstdint>
 #include <string>
 
-namespace flakelab::harness {
+namespace flakelab::results {
 
-enum class Verdict { kUndecided, kGood, kBad };
-const char* to_string(Verdict verdict);  // "undecided", "good", "bad"
+enum class SprtVerdict { kUndecided, kGood, kBad };
+const char* to_string(SprtVerdict verdict);  // "undecided", "good", "bad"
 
 class Sprt {
  public:
@@ -22,7 +22,7 @@ class Sprt {
   Sprt(double p0, double p1, double alpha, double beta);
 
   // The verdict after `failing` failing trials out of `trials`.
-  Verdict verdict(int64_t failing, int64_t trials) const;
+  SprtVerdict verdict(int64_t failing, int64_t trials) const;
   // log(L(H1)/L(H0)) of that sample (+-infinity where one hypothesis is impossible).
   double log_likelihood_ratio(int64_t failing, int64_t trials) const;
   double upper() const { return upper_; }  // accept H1 (bad) at or above
@@ -37,4 +37,4 @@ class Sprt {
 // The default bad rate for a baseline rate: twice it, and at least 5 points above it (capped at 1).
 double default_bad_rate(double baseline_rate);
 
-}  // namespace flakelab::harness
+}  // namespace flakelab::results
