@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -25,9 +26,11 @@
 #include "flakelab/compel/proc.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
+#include "flakelab/engine/show.h"
 #include "cpu_colocation.h"
 #include "fifos.h"
 #include "image_dir.h"
+#include "logged_step.h"
 #include "pages_file_writer.h"
 #include "proc_files.h"
 #include "dump_steps.h"
@@ -154,12 +157,12 @@ class TreeDump {
     for (auto& m : members_) {
       if (m.zombie) continue;
       if (m.pid == root_) {
-        dump_seized(*m.proc, all, image, pages_to, at);
+        dump_seized(options.log, *m.proc, all, image, pages_to, at);
         at += image.process.pages_bytes();
         continue;
       }
       Image one;
-      dump_seized(*m.proc, all, one, pages_to, at);
+      dump_seized(options.log, *m.proc, all, one, pages_to, at);
       at += one.process.pages_bytes();
       image.descendants.push_back({std::move(one.process), std::move(one.pages)});
     }
@@ -174,6 +177,7 @@ class TreeDump {
     std::vector<pb::Process*> live = {&image.process};
     for (auto& d : image.descendants) live.push_back(&d.process);
     // Sockets tree-wide: a peer or a queued file may be in another process.
+    LoggedStep step(options.log, "dump", root_, "sockets");
     auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
     share_tree_files(live);
     for (const auto& a : aliases)
@@ -296,38 +300,65 @@ class TreeDump {
   std::map<pid_t, Stat> stats_;
 };
 
+// What a dump refuses, from /proc; then the tree frozen and checked again. On
+// failure, destroying `tree` releases every process that is still seized.
+void freeze_checked(TreeDump& tree, pid_t pid, spdlog::logger* log) {
+  {
+    LoggedStep step(log, "dump", pid, "check");
+    tree.precheck();
+  }
+  LoggedStep step(log, "dump", pid, "freeze");
+  tree.freeze();
+  tree.check();
+}
+
+void kill_or_release(TreeDump& tree, pid_t pid, const DumpOptions& options) {
+  if (options.leave_running) return;  // released as `tree` goes
+  LoggedStep step(options.log, "dump", pid, "kill");
+  tree.kill_all();
+}
+
+void log_done(const Image& image, pid_t pid, const DumpOptions& options,
+              std::chrono::steady_clock::time_point start) {
+  if (!options.log || !options.log->should_log(spdlog::level::info)) return;
+  options.log->info("dumped pid {}: {} in {:.3f} ms; {}", pid, image_summary(image),
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+                    options.leave_running ? "left running" : "killed");
+}
+
 }  // namespace
 
 Image dump_process(pid_t pid, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  const auto start = std::chrono::steady_clock::now();
   CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
   TreeDump tree(pid, near);
-  tree.precheck();
-  // Destroying `tree` releases every process that is still seized.
-  tree.freeze();
-  tree.check();
+  freeze_checked(tree, pid, options.log);
   Image image = tree.dump(options);
-  if (!options.leave_running) tree.kill_all();
+  kill_or_release(tree, pid, options);
+  log_done(image, pid, options, start);
   return image;
 }
 
 Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  const auto start = std::chrono::steady_clock::now();
   CpuColocation near(last_cpu_of(pid));
   TreeDump tree(pid, near);
-  tree.precheck();
-  tree.freeze();
-  tree.check();
+  freeze_checked(tree, pid, options.log);
   // Declared after `tree`: on failure the temporary pages file goes first, then
   // the processes are released.
   PagesFileWriter pages(dir);
   Image image = tree.dump(options, &pages);
-  uint64_t total = image.process.pages_bytes();
-  for (const auto& d : image.descendants) total += d.process.pages_bytes();
-  pages.finish(total);
-  write_process_file(image, dir);
+  {
+    LoggedStep step(options.log, "dump", pid, "write");
+    uint64_t total = image.process.pages_bytes();
+    for (const auto& d : image.descendants) total += d.process.pages_bytes();
+    pages.finish(total);
+    write_process_file(image, dir);
+  }
   // Only now that the image is on disk. Freeing the processes' memory and the
   // replaced pages.img's both take a while: side by side, on the caller's CPUs.
   if (!options.leave_running) {
@@ -337,8 +368,9 @@ Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& 
         sched_setaffinity(0, sizeof(spread), &spread);  // best effort
         pages.drop_replaced();
       });
-    tree.kill_all();
+    kill_or_release(tree, pid, options);
   }
+  log_done(image, pid, options, start);
   return image;
 }
 

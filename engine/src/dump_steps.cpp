@@ -31,6 +31,7 @@
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/compel/unique_fd.h"
+#include "logged_step.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
 #include "pages_file_writer.h"
@@ -394,22 +395,30 @@ std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc) {
   return threads;
 }
 
-void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image, PagesFileWriter* pages_to,
+void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image,
+                 PagesFileWriter* pages_to,
                  uint64_t pages_at) {
   const pid_t pid = proc.pid();
   try {
     // compel leaves a job-control stopped process stopped; restore stops it again.
     image.process.set_stopped(proc.was_stopped());
-    std::vector<compel::SeizedThread*> threads = dump_order(proc);
-    for (auto* th : threads) dump_thread(*th, image.process.add_threads());
-    dump_signals(proc, image);
-    dump_thread_extras(pid, threads, image);
-    peek_pending(pid, true, image.process.mutable_shared_pending());
+    {
+      LoggedStep step(log, "dump", pid, "threads and signals");
+      std::vector<compel::SeizedThread*> threads = dump_order(proc);
+      for (auto* th : threads) dump_thread(*th, image.process.add_threads());
+      dump_signals(proc, image);
+      dump_thread_extras(pid, threads, image);
+      peek_pending(pid, true, image.process.mutable_shared_pending());
+    }
     // Read the layout again now that the process is frozen and the parasite gone.
     auto maps = procfs::read_maps(pid);
-    if (std::string why = unsupported(pid, maps, true, tree); !why.empty()) throw EngineError("dump: " + why);
-    dump_attributes(pid, image);
-    if (std::string why = collect_files(pid, image.process, tree); !why.empty()) throw EngineError("dump: " + why);
+    {
+      LoggedStep step(log, "dump", pid, "attributes and files");
+      if (std::string why = unsupported(pid, maps, true, tree); !why.empty()) throw EngineError("dump: " + why);
+      dump_attributes(pid, image);
+      if (std::string why = collect_files(pid, image.process, tree); !why.empty()) throw EngineError("dump: " + why);
+    }
+    LoggedStep step(log, "dump", pid, "memory");
     {
       compel::RemoteSession session(proc.leader());
       image.process.mutable_mm()->set_brk(static_cast<uint64_t>(session.syscall_checked("brk", SYS_brk, 0)));

@@ -10,6 +10,10 @@
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/engine/image.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace flakelab::engine {
 
 // What makes `pid` impossible to dump, from /proc without touching it, or "".
@@ -22,7 +26,7 @@ class PagesFileWriter;
 // tree fields alone, does not kill or release it). With `pages_to`, the pages go
 // into that file at payload offset `pages_at` instead, and image.pages stays
 // empty. Throws EngineError.
-void dump_seized(compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image,
+void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image,
                  PagesFileWriter* pages_to = nullptr, uint64_t pages_at = 0);
 
 // Leader first, then the other threads by tid.

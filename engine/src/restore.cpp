@@ -27,7 +27,9 @@
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/engine/restore.h"
+#include "flakelab/engine/show.h"
 #include "cpu_colocation.h"
+#include "logged_step.h"
 #include "restore_steps.h"
 #include "tree_reap.h"
 
@@ -135,32 +137,47 @@ class TreeRestore {
       : image_(image), options_(options), stats_(stats) {}
 
   pid_t run() {
+    const auto start = std::chrono::steady_clock::now();
+    spdlog::logger* log = options_.log;
     CpuColocation near;  // every process we create starts on our CPU (cpu_colocation.h)
     plan();
-    tree_files_.open_all(live_, options_, stats_);
-    for (auto& m : members_)
-      if (m.process) {
-        m.files.tree = &tree_files_;
-        m.files.open_all(*m.process);
-      }
+    {
+      LoggedStep step(log, "restore", root(), "files and sockets");
+      tree_files_.open_all(live_, options_, stats_);
+      for (auto& m : members_)
+        if (m.process) {
+          m.files.tree = &tree_files_;
+          m.files.open_all(*m.process);
+        }
+    }
     try {
-      create_root();
-      for (size_t i = 1; i < members_.size(); ++i) create_child(members_[i]);
-      set_groups();
-      make_zombies();
+      {
+        LoggedStep step(log, "restore", root(), "fork");
+        create_root();
+        for (size_t i = 1; i < members_.size(); ++i) create_child(members_[i]);
+        set_groups();
+        make_zombies();
+      }
       std::optional<PagesChecker> checker;
       if (image_.unchecked_pages) checker.emplace(*image_.unchecked_pages);
       for (auto& m : members_)
         if (m.process) {
           compel::RemoteSession session(m.proc->leader());
-          transmute(session, m.pid, *m.process, *m.pages, t_, m.files, checker ? &*checker : nullptr);
+          transmute(log, session, m.pid, *m.process, *m.pages, t_, m.files, checker ? &*checker : nullptr);
           session.settle();
         }
       // Every process's pages are in, none has run: a corrupt payload fails here.
-      if (checker) checker->verify();
+      if (checker) {
+        LoggedStep step(log, "restore", root(), "pages checksum");
+        checker->verify();
+      }
       tree_files_.seal_late();  // now that every mapping of a sealed memfd exists
       for (auto& m : members_)
-        if (m.process) finish(m);
+        if (m.process) {
+          LoggedStep step(log, "restore", m.pid, "threads");
+          finish(m);
+        }
+      LoggedStep step(log, "restore", root(), "release");
       for (auto& m : members_)
         if (m.process && m.process->stopped() && ::kill(m.pid, SIGSTOP) != 0) throw_errno(who(m.pid) + ": kill SIGSTOP");
       // Before any of them runs its own code: the caller's CPUs, not the one we pinned.
@@ -181,6 +198,9 @@ class TreeRestore {
       abort();
       throw;
     }
+    if (log && log->should_log(spdlog::level::info))
+      log->info("restored pid {}: {} in {:.3f} ms", root(), image_summary(image_),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     return root();
   }
 

@@ -40,6 +40,7 @@
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/error.h"
+#include "logged_step.h"
 #include "proc_files.h"
 #include "syscall_batch.h"
 #include "fifos.h"
@@ -96,9 +97,10 @@ user_regs_struct to_regs(const pb::GpRegs& g) {
 // Rebuilds the target from inside, one remote syscall at a time.
 class Transmuter {
  public:
-  Transmuter(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
-             const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
-      : s_(session),
+  Transmuter(spdlog::logger* log, compel::RemoteSession& session, pid_t pid, const pb::Process& p,
+             const PageBytes& pages, const Trampoline& t, const InheritedFiles& files, PagesChecker* checker)
+      : log_(log),
+        s_(session),
         pid_(pid),
         pages_(pages),
         p_(p),
@@ -109,16 +111,23 @@ class Transmuter {
         batch_(session, pid, t, "restoring pid " + std::to_string(pid)) {}
 
   void run() {
-    forget_rseq();
-    unmap_everything_else();
-    set_mm_fields();
-    auto current = procfs::read_maps(pid_, false);
-    std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base.as_int(), t_.end().as_int()}};
-    for (const auto& v : p_.vmas()) busy.emplace_back(v.start(), v.end());
-    move_vdso_group(s_, current, p_, busy);
-    map_vmas();
-    write_pages();
+    {
+      LoggedStep step(log_, "restore", pid_, "mappings");
+      forget_rseq();
+      unmap_everything_else();
+      set_mm_fields();
+      auto current = procfs::read_maps(pid_, false);
+      std::vector<std::pair<uint64_t, uint64_t>> busy = {{t_.base.as_int(), t_.end().as_int()}};
+      for (const auto& v : p_.vmas()) busy.emplace_back(v.start(), v.end());
+      move_vdso_group(s_, current, p_, busy);
+      map_vmas();
+    }
+    {
+      LoggedStep step(log_, "restore", pid_, "pages");
+      write_pages();
+    }
     // One batch from here to the fds: none of these calls needs another's result.
+    LoggedStep step(log_, "restore", pid_, "signals, attributes and fds");
     protect_vmas();
     set_signal_state();
     set_attributes();
@@ -371,6 +380,7 @@ class Transmuter {
     batch_.add("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
   }
 
+  spdlog::logger* log_;
   compel::RemoteSession& s_;
   pid_t pid_;
   const PageBytes& pages_;
@@ -408,9 +418,9 @@ void PagesChecker::verify() {
   if (crc != pages_.crc) throw ImageError(pages_.file, "payload_crc", "payload checksum mismatch (file is corrupt)");
 }
 
-void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
+void transmute(spdlog::logger* log, compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
                const Trampoline& t, const InheritedFiles& files, PagesChecker* checker) {
-  Transmuter(session, pid, p, pages, t, files, checker).run();
+  Transmuter(log, session, pid, p, pages, t, files, checker).run();
 }
 
 long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,

@@ -93,7 +93,7 @@ class PagesChecker {
 
 // Replaces the memory image and process-wide state of `pid` (in its trampoline)
 // with `p`'s, fds included. `checker`: checks the pages as they are copied.
-void transmute(compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
+void transmute(spdlog::logger* log, compel::RemoteSession& session, pid_t pid, const pb::Process& p, const PageBytes& pages,
                const Trampoline& t, const InheritedFiles& files, PagesChecker* checker = nullptr);
 // Thread `tid` of `pid`, created by its leader and seized.
 // Runs clone3(`args` with set_tid = {tid}) from the trampoline's spawn snippet in

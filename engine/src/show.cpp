@@ -185,4 +185,15 @@ std::string show_image_json(const Image& image) {
   return doc.dump(1) + "\n";
 }
 
+std::string image_summary(const Image& image) {
+  const auto& p = image.process;
+  std::string out = std::to_string(p.threads_size()) + " thread(s), " + std::to_string(p.vmas_size()) +
+                    " mapping(s), " + std::to_string(p.pages_size()) + " page run(s) = " +
+                    std::to_string(image.pages.size() / 1024) + " KiB, " + std::to_string(p.fds_size()) + " fd(s)";
+  if (image.tree.processes_size() > 1)
+    out += "; a tree of " + std::to_string(image.tree.processes_size()) + " processes (" +
+           std::to_string(image.descendants.size()) + " live descendants)";
+  return out;
+}
+
 }  // namespace flakelab::engine

@@ -19,6 +19,8 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "flakelab/base/scm_rights.h"
 #include "flakelab/engine/error.h"
 #include "unix_diag.h"
@@ -153,6 +155,10 @@ class SocketBuilder {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
     note_wait(std::chrono::steady_clock::now() - start);
+    if (checked && o_.log)  // the name was taken at first: the SCM06 race, won by waiting
+      o_.log->warn("restore: unix socket {} bound after waiting {} us for the unix garbage collector",
+                   unix_name_text(sk.name()),
+                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
     if (path) {
       created_paths_.push_back(sk.name());
       if (sk.path_unlinked()) ::unlink(sk.name().c_str());

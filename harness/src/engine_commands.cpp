@@ -19,6 +19,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "flakelab/engine/log.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
 #include "flakelab/harness/duration_option.h"
@@ -37,11 +38,12 @@ double ms_since(Clock::time_point start) {
 
 // The engine verbs' log: stderr, or a file (relative to the image directory).
 std::shared_ptr<spdlog::logger> make_log(const EngineLogOptions& options, const std::string& image_dir) {
-  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::off, spdlog::level::err,
-                                                         spdlog::level::warn, spdlog::level::info,
-                                                         spdlog::level::debug};
-  if (options.verbosity < 0 || options.verbosity > 4)
+  spdlog::level::level_enum level;
+  try {
+    level = engine::log_level_for_verbosity(options.verbosity);
+  } catch (const std::invalid_argument&) {
     throw UsageError(fmt::format("-v {}: the log level is 0 (nothing) to 4 (debug)", options.verbosity));
+  }
   std::shared_ptr<spdlog::logger> log;
   if (options.log_file.empty()) {
     log = std::make_shared<spdlog::logger>("engine", std::make_shared<spdlog::sinks::stderr_sink_st>());
@@ -57,8 +59,8 @@ std::shared_ptr<spdlog::logger> make_log(const EngineLogOptions& options, const 
       throw UsageError(fmt::format("-o {}: cannot open the log file: {}", path.string(), e.what()));
     }
   }
-  log->set_pattern("(%S.%f) %^%l%$: %v");
-  log->set_level(kLevels[options.verbosity]);
+  engine::use_engine_log_format(*log);
+  log->set_level(level);
   log->flush_on(spdlog::level::debug);
   return log;
 }
@@ -88,29 +90,17 @@ void write_pidfile(const std::string& path, pid_t pid) {
   }
 }
 
-// The root process; for a tree, how many processes it has besides.
-std::string describe(const engine::Image& image) {
-  const auto& p = image.process;
-  std::string out = fmt::format("{} thread(s), {} mapping(s), {} page run(s) = {} KiB, {} fd(s)", p.threads_size(),
-                                p.vmas_size(), p.pages_size(), image.pages.size() / 1024, p.fds_size());
-  if (image.tree.processes_size() > 1)
-    out += fmt::format("; a tree of {} processes ({} live descendants)", image.tree.processes_size(),
-                       image.descendants.size());
-  return out;
-}
-
 }  // namespace
 
 int dump_command(const DumpCommand& command) {
   auto log = make_log(command.log, command.dir);
   if (command.pid <= 0) throw UsageError(fmt::format("-t {}: not a process id", command.pid));
   try {
-    auto start = Clock::now();
     // The image goes into the directory as it is read: pages never sit in our memory.
+    // The engine logs what it did and, at -v4, each step with its duration.
     engine::Image image = engine::dump_process_to_dir(
-        command.pid, command.dir, {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk});
-    log->info("dumped pid {} into {} in {:.2f} ms: {}; pid {} {}", command.pid, command.dir, ms_since(start),
-              describe(image), command.pid, command.leave_running ? "left running" : "killed");
+        command.pid, command.dir,
+        {.leave_running = command.leave_running, .ext_unix_sk = command.ext_unix_sk, .log = log.get()});
     // Built only when it will be logged: the text costs more than a small dump.
     if (log->should_log(spdlog::level::debug)) log->debug("image:\n{}", engine::show_image_text(image));
     return kExitOk;
@@ -123,6 +113,7 @@ int restore_command(const RestoreCommand& command) {
   auto log = make_log(command.log, command.dir);
   pid_t pid = -1;
   engine::RestoreOptions options;
+  options.log = log.get();
   if (!command.unix_gc_wait.empty()) {
     const std::string where = fmt::format("--unix-gc-wait '{}'", command.unix_gc_wait);
     const std::chrono::nanoseconds wait = parse_duration_arg(where, command.unix_gc_wait);
@@ -134,10 +125,8 @@ int restore_command(const RestoreCommand& command) {
     auto start = Clock::now();
     // Mapped, not read; the pages are checked as restore copies them.
     engine::Image image = engine::read_image_dir(command.dir, engine::PagesCheck::kByRestore);
-    log->info("read {} in {:.2f} ms: {}", command.dir, ms_since(start), describe(image));
-    auto restore_start = Clock::now();
+    log->info("read {} in {:.2f} ms", command.dir, ms_since(start));
     pid = engine::restore_process(image, options, &stats);
-    log->info("restored pid {} in {:.2f} ms", pid, ms_since(restore_start));
     if (stats.unix_gc_retries > 0)
       log->info("unix-gc-wait: waited {:.3f} ms ({} binds retried) for names held by orphaned sockets",
                 std::chrono::duration<double, std::milli>(stats.unix_gc_waited).count(), stats.unix_gc_retries);

@@ -13,6 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "flakelab/engine/log.h"
 #include "flakelab/harness/binding.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
@@ -23,6 +27,17 @@
 
 namespace flakelab::harness {
 namespace {
+
+// DIR/engine.log at -v4, flushed at every line: the trial may end in _exit() or be
+// killed at its timeout, and what was logged until then is what explains it.
+std::shared_ptr<spdlog::logger> open_engine_log(const std::string& path) {
+  auto log = std::make_shared<spdlog::logger>("engine",
+                                              std::make_shared<spdlog::sinks::basic_file_sink_st>(path, true));
+  engine::use_engine_log_format(*log);
+  log->set_level(spdlog::level::debug);
+  log->flush_on(spdlog::level::debug);
+  return log;
+}
 
 using scenarios::Role;
 using scenarios::Verdict;
@@ -104,6 +119,12 @@ bool write_all(int fd, std::string_view data) {
     ctx.index = request.index;
     ctx.params = *request.params;
     ctx.temp_dir = request.temp_dir;
+    std::shared_ptr<spdlog::logger> engine_log;  // made when a scenario first asks for it
+    if (!request.temp_dir.empty())
+      ctx.engine_log = [&engine_log, dir = request.temp_dir] {
+        if (!engine_log) engine_log = open_engine_log(dir + "/engine.log");
+        return engine_log.get();
+      };
     ctx.bind_self = [&binding](Role role) { binding.bind_self(role); };
     ctx.record_binding = [&binding](Role role, pid_t pid) { binding.record(role, pid); };
     ctx.cpu_of = [&binding](Role role) { return binding.cpu_of(role); };

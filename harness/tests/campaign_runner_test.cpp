@@ -304,6 +304,33 @@ TEST_F(RunApi, KeepArtifactsKeepsFailedTrialDirectoriesAndRecordsThem) {
   EXPECT_EQ(count_entries(tmp_), 0u);
 }
 
+TEST_F(RunApi, EngineScenariosKeepTheEngineLogOfEveryTrial) {
+  CampaignSpec s = spec("cr/threads", 2);
+  s.keep_artifacts = KeepArtifacts::kAlways;
+  s.artifacts_dir = dir_ + "/art";
+  const CellResult cell = run(s).cells.at(0);
+  ASSERT_EQ(cell.failures, 0);
+  results::Store store(s.db);
+  ASSERT_EQ(store.trials(cell.run_id).size(), 2u);
+  for (const auto& t : store.trials(cell.run_id)) {
+    const std::string log = slurp(cell.artifacts_dir + "/trial-" + std::to_string(t.index) + "/engine.log");
+    // -v4: each step with its duration, and what each dump and restore did.
+    EXPECT_NE(log.find("debug: dump pid "), std::string::npos) << log;
+    EXPECT_NE(log.find(": freeze: "), std::string::npos) << log;
+    EXPECT_NE(log.find(": pages: "), std::string::npos) << log;
+    EXPECT_NE(log.find("info: dumped pid "), std::string::npos) << log;
+    EXPECT_NE(log.find("info: restored pid "), std::string::npos) << log;
+  }
+  // Scenarios that never ask for it leave no engine log behind.
+  CampaignSpec noop = spec("selftest/noop", 1);
+  noop.keep_artifacts = KeepArtifacts::kAlways;
+  noop.artifacts_dir = dir_ + "/art-noop";
+  const CellResult quiet = run(noop).cells.at(0);
+  ASSERT_EQ(count_entries(quiet.artifacts_dir), 1u);
+  EXPECT_TRUE(fs::exists(quiet.artifacts_dir + "/trial-0/trial.txt"));
+  EXPECT_FALSE(fs::exists(quiet.artifacts_dir + "/trial-0/engine.log"));
+}
+
 TEST_F(RunApi, FailureAndIgnorePatternsClassifyMessages) {
   CampaignSpec s = spec("selftest/misbehave", 3, {{"how", "fail"}});
   s.failure_regexes = {"Saved data"};

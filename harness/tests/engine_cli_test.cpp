@@ -96,6 +96,10 @@ TEST_F(EngineCli, DumpShowAndRestoreWaitingForTheVictim) {
   std::string log = slurp(fs::path(images_) / "dump.log");   // -o is relative to -D, as in CRIU
   EXPECT_NE(log.find("dumped pid " + std::to_string(victim_)), std::string::npos) << log;
   EXPECT_NE(log.find("debug: image:"), std::string::npos) << "-v4 logs the image summary\n" << log;
+  // -v4: every step of the engine with its duration.
+  for (const char* step : {": check: ", ": freeze: ", ": threads and signals: ", ": attributes and files: ",
+                           ": memory: ", ": sockets: ", ": write: ", ": kill: "})
+    EXPECT_NE(log.find("debug: dump pid " + std::to_string(victim_) + step), std::string::npos) << step << "\n" << log;
 
   Ran shown = flakelab({"show", "-D", images_});
   ASSERT_EQ(shown.code, 0) << describe(shown);
@@ -108,7 +112,7 @@ TEST_F(EngineCli, DumpShowAndRestoreWaitingForTheVictim) {
   EXPECT_GT(doc["page_data_bytes"].get<int64_t>(), 0);
 
   // Without -d the CLI stays the restored process's parent and returns its status.
-  pid_t restore = spawn({"restore", "-D", images_, "--pidfile", (dir_ / "pid").string()});
+  pid_t restore = spawn({"restore", "-D", images_, "--pidfile", (dir_ / "pid").string(), "-v4", "-o", "restore.log"});
   pid_t restored = read_pidfile(dir_ / "pid");
   ASSERT_EQ(restored, victim_) << describe(finish(restore));
   ASSERT_TRUE(victims::wait_sleeping(restored));
@@ -117,6 +121,11 @@ TEST_F(EngineCli, DumpShowAndRestoreWaitingForTheVictim) {
   Ran ran = finish(restore);
   EXPECT_EQ(ran.code, victims::kVictimOk) << "the victim's own verdict\n" << describe(ran);
   victim_ = -1;
+  log = slurp(fs::path(images_) / "restore.log");
+  for (const char* step : {": files and sockets: ", ": fork: ", ": mappings: ", ": pages: ",
+                           ": signals, attributes and fds: ", ": threads: ", ": release: "})
+    EXPECT_NE(log.find("debug: restore pid " + std::to_string(restored) + step), std::string::npos) << step << "\n" << log;
+  EXPECT_NE(log.find("info: restored pid " + std::to_string(restored)), std::string::npos) << log;
 }
 
 TEST_F(EngineCli, RestoreDetachedReturnsWithTheProcessRunningOnItsOwn) {

@@ -108,7 +108,7 @@ class CrScenario : public Scenario {
       std::string step = "dump";
       try {
         ctx.jitter_point("before_dump");
-        engine::Image image = engine::dump_process(pid);
+        engine::Image image = engine::dump_process(pid, {.log = ctx.engine_log()});
         if (via_dir) {
           step = "write/read images";
           const std::string dir = scratch.path() + "/images";
@@ -117,7 +117,7 @@ class CrScenario : public Scenario {
         }
         ctx.jitter_point("between_dump_and_restore");
         step = "restore";
-        pid_t restored = engine::restore_process(image);
+        pid_t restored = engine::restore_process(image, {.log = ctx.engine_log()});
         if (restored != pid)
           return TrialResult::fail(fmt::format("cycle {}: restored pid {} instead of {}", cycle, restored, pid));
       } catch (const engine::EngineError& e) {

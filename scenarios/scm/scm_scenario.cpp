@@ -100,7 +100,7 @@ class ScmScenario : public Scenario {
     ctx.record_binding(Role::kVictim, pid);
     engine::Image image;
     try {
-      image = engine::dump_process(pid);
+      image = engine::dump_process(pid, {.log = ctx.engine_log()});
     } catch (const engine::EngineError& e) {
       return TrialResult::fail(fmt::format("dump: {}", e.what()));
     }
@@ -111,7 +111,7 @@ class ScmScenario : public Scenario {
     }
     engine::RestoreStats stats;
     try {
-      engine::restore_process(image, {.unix_gc_wait = wait}, &stats);
+      engine::restore_process(image, {.unix_gc_wait = wait, .log = ctx.engine_log()}, &stats);
     } catch (const engine::EngineError& e) {
       scm::g_last.unix_gc_waited = stats.unix_gc_waited;
       return TrialResult::fail(e.what());  // the engine's words: the flake's signature

@@ -9,6 +9,10 @@
 
 #include "flakelab/engine/image.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace flakelab::engine {
 
 struct DumpOptions {
@@ -16,6 +20,9 @@ struct DumpOptions {
   // A unix socket connected to a socket outside the process makes dump fail;
   // with this it is dumped with its peer's name and reconnected to it on restore.
   bool ext_unix_sk = false;
+  // Where the dump logs (flakelab/engine/log.h): one line with what it did at info
+  // level, every step with its duration at debug. Not owned; none: no log.
+  spdlog::logger* log = nullptr;
 };
 
 // Dumps `pid` and all its descendants (a process tree; zombies included): every

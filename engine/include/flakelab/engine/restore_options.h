@@ -5,6 +5,10 @@
 
 #include <chrono>
 
+namespace spdlog {
+class logger;
+}
+
 namespace flakelab::engine {
 
 struct RestoreOptions {
@@ -21,6 +25,10 @@ struct RestoreOptions {
   // Default 1 s: the window is 5-10 ms on an idle machine, but once took over
   // 100 ms with the machine loaded 3.5x (ASan tests beside a build on 2 vCPUs).
   std::chrono::microseconds unix_gc_wait{1000000};
+  // Where the restore logs (flakelab/engine/log.h): one line with what it did at
+  // info level, every step with its duration at debug, waits under the
+  // unix-gc-wait policy as warnings. Not owned; none: no log.
+  spdlog::logger* log = nullptr;
 };
 
 // What a restore measured.

@@ -17,6 +17,10 @@
 
 #include "flakelab/scenarios/param_spec.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace flakelab::scenarios {
 
 // Processes/threads a scenario can ask to be pinned. The harness maps roles to PUs.
@@ -59,6 +63,12 @@ struct TrialContext {
   // logs and victim output go here; the harness keeps or removes it afterwards
   // (`--keep-artifacts`). Empty when the scenario runs outside the harness.
   std::string temp_dir;
+  // The trial's engine log, for DumpOptions::log and RestoreOptions::log: DIR/engine.log
+  // in the trial's directory at -v4 (every step of every dump and restore with its
+  // duration), made on the first call, written line by line so that a trial killed
+  // at its timeout keeps what it logged, and kept with the trial's other artifacts.
+  // Null outside the harness.
+  std::function<spdlog::logger*()> engine_log = [] { return static_cast<spdlog::logger*>(nullptr); };
 
   const std::string& param(const std::string& name) const;   // throws if undeclared
   bool param_is(const std::string& name, std::string_view value) const;
