@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "flakelab/base/os_error.h"
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/results/store.h"
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
     return print_failure(kExitHarness, e.what());
   } catch (const flakelab::results::StoreError& e) {
     return print_failure(kExitHarness, fmt::format("results database: {}", e.what()));
+  } catch (const flakelab::base::OsError& e) {
+    // A system call of the base layer's owners (temp dirs, child processes): says what failed and why.
+    return print_failure(kExitHarness, e.what());
   } catch (const std::exception& e) {
     return print_failure(kExitHarness, fmt::format("internal error: {}", e.what()));
   }

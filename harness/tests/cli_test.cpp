@@ -138,6 +138,19 @@ TEST_F(Cli, ARandomSeedIsPrintedAndReplays) {
   EXPECT_EQ(first, second);
 }
 
+TEST_F(Cli, AFailedSystemCallOfTheHarnessSaysWhichAndExitsThree) {
+  const char* old = ::getenv("TMPDIR");
+  const std::string saved = old ? old : "";
+  ::setenv("TMPDIR", (dir_ / "missing").c_str(), 1);
+  Ran ran = run({"selftest/noop", "-n", "1"});
+  if (old) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  EXPECT_EQ(ran.code, 3) << describe(ran);
+  EXPECT_NE(ran.err.find("flakelab: mkdtemp " + (dir_ / "missing").string()), std::string::npos) << ran.err;
+  EXPECT_NE(ran.err.find("No such file or directory"), std::string::npos) << ran.err;
+  EXPECT_EQ(ran.err.find("internal error"), std::string::npos) << ran.err;
+}
+
 TEST_F(Cli, UsageErrorsExitTwoBeforeWritingAnything) {
   struct Case {
     std::vector<std::string> args;
