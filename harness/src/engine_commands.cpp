@@ -90,12 +90,12 @@ void write_pidfile(const std::string& path, pid_t pid) {
 
 // The root process; for a tree, how many processes it has besides.
 std::string describe(const engine::Image& image) {
-  const auto& p = image.process;
+  const auto& p = image.root().process;
   std::string out = fmt::format("{} thread(s), {} mapping(s), {} page run(s) = {} KiB, {} fd(s)", p.threads_size(),
-                                p.vmas_size(), p.pages_size(), image.pages.size() / 1024, p.fds_size());
+                                p.vmas_size(), p.pages_size(), image.root().pages.size() / 1024, p.fds_size());
   if (image.tree.processes_size() > 1)
     out += fmt::format("; a tree of {} processes ({} live descendants)", image.tree.processes_size(),
-                       image.descendants.size());
+                       image.processes.size() - 1);
   return out;
 }
 
