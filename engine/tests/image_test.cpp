@@ -82,6 +82,22 @@ TEST(ImageFormat, RoundTripsInMemory) {
   EXPECT_EQ(back.root().pages, img.root().pages);
 }
 
+TEST(ImageFormat, VersionOneReadsIntoATreeOfOne) {
+  Image back = decode_image(encode(make_valid_image()).process, encode(make_valid_image()).pages);
+  ASSERT_EQ(back.processes.size(), 1u);
+  EXPECT_EQ(&back.root(), &back.processes[0]);
+  EXPECT_EQ(back.tree.processes_size(), 0) << "no tree record is made up for a version 1 image";
+}
+
+TEST(ImageFormat, AnImageWithoutProcessesIsRefused) {
+  try {
+    validate_image(Image{});
+    ADD_FAILURE() << "an image without processes was accepted";
+  } catch (const ImageError& e) {
+    expect_names(e.what(), "process.img", "processes");
+  }
+}
+
 TEST(ImageFormat, RoundTripsThroughDirectory) {
   TempDir dir;
   Image img = make_valid_image();
