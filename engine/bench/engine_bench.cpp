@@ -72,7 +72,7 @@ void BM_Dump(benchmark::State& state) {
     Image image = dump_process(pid);
     auto t1 = Clock::now();
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-    state.counters["pages_KiB"] = static_cast<double>(image.pages.size()) / 1024;
+    state.counters["pages_KiB"] = static_cast<double>(image.root().pages.size()) / 1024;
     restore_process(image);
   }
   stop_victim(pid);

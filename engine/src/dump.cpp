@@ -156,32 +156,25 @@ class TreeDump {
     uint64_t at = 0;  // payload offset of the next process's pages
     for (auto& m : members_) {
       if (m.zombie) continue;
-      if (m.pid == root_) {
-        dump_seized(options.log, *m.proc, all, image, pages_to, at);
-        at += image.process.pages_bytes();
-        continue;
-      }
-      Image one;
+      ProcessImage& one = image.processes.emplace_back();
       dump_seized(options.log, *m.proc, all, one, pages_to, at);
       at += one.process.pages_bytes();
-      image.descendants.push_back({std::move(one.process), std::move(one.pages)});
     }
     if (pages_to) {
-      image.pages = pages_to->view(0, image.process.pages_bytes());
-      uint64_t offset = image.process.pages_bytes();
-      for (auto& d : image.descendants) {
-        d.pages = pages_to->view(offset, d.process.pages_bytes());
-        offset += d.process.pages_bytes();
+      uint64_t offset = 0;
+      for (auto& p : image.processes) {
+        p.pages = pages_to->view(offset, p.process.pages_bytes());
+        offset += p.process.pages_bytes();
       }
     }
-    std::vector<pb::Process*> live = {&image.process};
-    for (auto& d : image.descendants) live.push_back(&d.process);
+    std::vector<pb::Process*> live;
+    for (auto& p : image.processes) live.push_back(&p.process);
     // Sockets tree-wide: a peer or a queued file may be in another process.
     LoggedStep step(options.log, "dump", root_, "sockets");
     auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
     share_tree_files(live);
     for (const auto& a : aliases)
-      image.process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
+      image.root().process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
     image.tree = records(members_);
     validate_image(image, "(dump of " + pid_text(root_) + ")");
     return image;
@@ -354,8 +347,8 @@ Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& 
   Image image = tree.dump(options, &pages);
   {
     LoggedStep step(options.log, "dump", pid, "write");
-    uint64_t total = image.process.pages_bytes();
-    for (const auto& d : image.descendants) total += d.process.pages_bytes();
+    uint64_t total = 0;
+    for (const auto& p : image.processes) total += p.process.pages_bytes();
     pages.finish(total);
     write_process_file(image, dir);
   }

@@ -144,7 +144,7 @@ class ProcMem {
 // several threads for large images), then /proc/PID/mem page by page for
 // whatever it refused. Into image.pages, or with `pages_to` into that file at
 // payload offset `pages_at`, without holding them in memory.
-void read_pages(pid_t pid, Image& image, PagesFileWriter* pages_to, uint64_t pages_at) {
+void read_pages(pid_t pid, ProcessImage& image, PagesFileWriter* pages_to, uint64_t pages_at) {
   auto segments = page_segments(image.process);
   ProcMem mem(pid);
   if (pages_to) {
@@ -164,7 +164,7 @@ void read_pages(pid_t pid, Image& image, PagesFileWriter* pages_to, uint64_t pag
   }
 }
 
-void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& image, PagesFileWriter* pages_to,
+void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, ProcessImage& image, PagesFileWriter* pages_to,
                  uint64_t pages_at) {
   Pagemap pagemap(pid);
   uint64_t total = 0;
@@ -197,7 +197,7 @@ void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, Image& im
   read_pages(pid, image, pages_to, pages_at);
 }
 
-void dump_attributes(pid_t pid, Image& image) {
+void dump_attributes(pid_t pid, ProcessImage& image) {
   pb::Process& p = image.process;
   std::string base = "/proc/" + std::to_string(pid);
   p.set_pid(static_cast<uint32_t>(pid));
@@ -290,7 +290,7 @@ void dump_thread(compel::SeizedThread& th, pb::Thread* t) {
   peek_pending(th.tid(), false, t->mutable_pending());
 }
 
-void dump_signals(compel::SeizedProcess& proc, Image& image) {
+void dump_signals(compel::SeizedProcess& proc, ProcessImage& image) {
   compel::Parasite parasite(proc, compel::default_parasite_blob());
   for (const auto& sa : parasite.get_sigactions()) {
     auto* s = image.process.add_sigactions();
@@ -324,7 +324,7 @@ void dump_signals(compel::SeizedProcess& proc, Image& image) {
 // Per-thread state only the thread itself can tell (sigaltstack, clear_child_tid),
 // asked through remote syscalls that write into a scratch page mapped for the
 // occasion in the victim and unmapped again before memory is read.
-void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& threads, Image& image) {
+void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& threads, ProcessImage& image) {
   compel::RemoteSession leader(*threads[0]);
   const compel::RemoteAddr scratch(static_cast<uint64_t>(leader.syscall_checked(
       "mmap (scratch page)", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)));
@@ -395,7 +395,7 @@ std::vector<compel::SeizedThread*> dump_order(compel::SeizedProcess& proc) {
   return threads;
 }
 
-void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image,
+void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, ProcessImage& image,
                  PagesFileWriter* pages_to,
                  uint64_t pages_at) {
   const pid_t pid = proc.pid();

@@ -22,11 +22,11 @@ std::string check_dumpable(pid_t pid, const std::vector<pid_t>& tree);
 
 class PagesFileWriter;
 
-// Dumps the frozen process into image.process and image.pages (leaves the
-// tree fields alone, does not kill or release it). With `pages_to`, the pages go
+// Dumps the frozen process into image.process and image.pages (does not kill
+// or release it). With `pages_to`, the pages go
 // into that file at payload offset `pages_at` instead, and image.pages stays
 // empty. Throws EngineError.
-void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, Image& image,
+void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::vector<pid_t>& tree, ProcessImage& image,
                  PagesFileWriter* pages_to = nullptr, uint64_t pages_at = 0);
 
 // Leader first, then the other threads by tid.

@@ -17,17 +17,15 @@ std::vector<uint8_t> frame(uint64_t magic, std::span<const uint8_t> payload) {
 }
 
 PageBytes all_pages(const Image& image) {
-  size_t total = image.pages.size();
-  for (const auto& d : image.descendants) total += d.pages.size();
+  size_t total = 0;
+  for (const auto& p : image.processes) total += p.pages.size();
   PageBytes out;
   out.resize(total);
   size_t at = 0;
-  auto put = [&](const PageBytes& b) {
-    if (!b.empty()) std::memcpy(out.data() + at, b.data(), b.size());
-    at += b.size();
-  };
-  put(image.pages);
-  for (const auto& d : image.descendants) put(d.pages);
+  for (const auto& p : image.processes) {
+    if (!p.pages.empty()) std::memcpy(out.data() + at, p.pages.data(), p.pages.size());
+    at += p.pages.size();
+  }
   return out;
 }
 
@@ -37,7 +35,7 @@ uint32_t parse_process(std::span<const uint8_t> process_file, const std::string&
   uint32_t version = 0;
   auto meta = detail::unframe(process_file, kProcessMagic, ImageLimits::kMaxMetadataBytes, process_name, &version);
   if (version == kImageFormatVersion) {
-    if (!image.process.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
+    if (!image.processes.emplace_back().process.ParseFromArray(meta.data(), static_cast<int>(meta.size())))
       throw ImageError(process_name, "payload", "not a valid flakelab.engine.pb.Process message");
     return version;
   }
@@ -50,37 +48,40 @@ uint32_t parse_process(std::span<const uint8_t> process_file, const std::string&
                                                     std::to_string(ImageLimits::kMaxTreeProcesses));
   for (int i = 0; i < records.size(); ++i) {
     auto* r = records.Mutable(i);
-    if (r->zombie() || i == 0) {
-      if (i == 0) image.process.Swap(r->mutable_process());
-      r->clear_process();
-      continue;
-    }
-    image.descendants.emplace_back();
-    image.descendants.back().process.Swap(r->mutable_process());
+    // The root is live (validate_tree() refuses a zombie root).
+    if (i == 0 || !r->zombie()) image.processes.emplace_back().process.Swap(r->mutable_process());
     r->clear_process();
   }
   return version;
 }
 
-void split_pages(Image& image, const std::string& pages_name) {
-  if (image.tree.processes().empty()) return;
-  uint64_t offset = image.process.pages_bytes();
-  uint64_t total = image.pages.size();
+void split_pages(Image& image, PageBytes payload, const std::string& pages_name) {
+  auto& root = image.root();
+  // Version 1: the whole payload is the one process's (validate_image() checks
+  // that it matches pages_bytes).
+  if (image.tree.processes().empty()) {
+    root.pages = std::move(payload);
+    return;
+  }
+  uint64_t total = payload.size();
+  uint64_t offset = root.process.pages_bytes();
   if (offset > total)
     throw ImageError(pages_name, "payload_len", "holds " + std::to_string(total) + " bytes, fewer than the root's " +
                                                     std::to_string(offset) + " bytes of pages");
-  for (auto& d : image.descendants) {
-    uint64_t n = d.process.pages_bytes();
+  for (auto& p : std::span(image.processes).subspan(1)) {
+    uint64_t n = p.process.pages_bytes();
     if (n > total - offset)
       throw ImageError(pages_name, "payload_len", "holds " + std::to_string(total) + " bytes, too few for pid " +
-                                                      std::to_string(d.process.pid()) + "'s pages");
-    d.pages = image.pages.slice(offset, n);
+                                                      std::to_string(p.process.pid()) + "'s pages");
+    p.pages = payload.slice(offset, n);
     offset += n;
   }
   if (offset != total)
     throw ImageError(pages_name, "payload_len", std::to_string(total - offset) +
                                                     " bytes beyond the pages of every process in the tree");
-  image.pages.resize(image.process.pages_bytes());
+  // The root's pages come first: it keeps the payload itself, cut short, not a copy.
+  payload.resize(root.process.pages_bytes());
+  root.pages = std::move(payload);
 }
 
 void check_versions_match(uint32_t process_version, uint32_t pages_version, const std::string& pages_name) {
@@ -95,15 +96,12 @@ std::string serialize_tree(const Image& image) {
   size_t next = 0;
   for (int i = 0; i < tree.processes_size(); ++i) {
     auto* r = tree.mutable_processes(i);
-    if (i == 0) {
-      *r->mutable_process() = image.process;
-    } else if (!r->zombie()) {
-      if (next >= image.descendants.size())
-        throw EngineError("encoding the image: the tree lists more live processes than it holds");
-      *r->mutable_process() = image.descendants[next++].process;
-    }
+    if (i > 0 && r->zombie()) continue;
+    if (next >= image.processes.size())
+      throw EngineError("encoding the image: the tree lists more live processes than it holds");
+    *r->mutable_process() = image.processes[next++].process;
   }
-  if (next != image.descendants.size())
+  if (next != image.processes.size())
     throw EngineError("encoding the image: the tree lists fewer live processes than it holds");
   std::string bytes;
   if (!tree.SerializeToString(&bytes)) throw EngineError("serializing the tree image failed");
@@ -119,7 +117,7 @@ std::vector<uint8_t> encode_process_file(const pb::Process& process) {
 std::vector<uint8_t> encode_pages_file(std::span<const uint8_t> pages) { return frame(kPagesMagic, pages); }
 
 std::pair<std::vector<uint8_t>, std::vector<uint8_t>> encode_image_files(const Image& image) {
-  if (image.tree.processes().empty()) return {encode_process_file(image.process), encode_pages_file(image.pages)};
+  if (image.tree.processes().empty()) return {encode_process_file(image.root().process), encode_pages_file(image.root().pages)};
   std::string bytes = serialize_tree(image);
   PageBytes pages = all_pages(image);
   return {detail::frame(kProcessMagic, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
@@ -134,8 +132,9 @@ Image decode_image(std::span<const uint8_t> process_file, std::span<const uint8_
   uint32_t pages_version = 0;
   auto pages = detail::unframe(pages_file, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_name, &pages_version);
   check_versions_match(version, pages_version, pages_name);
-  image.pages.assign(pages.begin(), pages.end());
-  split_pages(image, pages_name);
+  PageBytes payload;
+  payload.assign(pages.begin(), pages.end());
+  split_pages(image, std::move(payload), pages_name);
   validate_image(image, process_name, pages_name);
   return image;
 }

@@ -11,15 +11,16 @@
 
 namespace flakelab::engine {
 
-// The process file parsed; the pages are set by the caller. Returns the format
-// version. A tree (version 2 and 3) is split into Image.process (the root),
-// Image.tree (records without their Process) and Image.descendants.
+// The process file parsed; the pages are set by split_pages(). Returns the format
+// version. A tree (version 2 and 3) is split into Image.tree (records without
+// their Process) and Image.processes (the live ones' Process, root first); a
+// version 1 file gives Image.processes its one process and no tree records.
 uint32_t parse_process(std::span<const uint8_t> process_file, const std::string& process_name, Image& image);
 
-// Hands each live process its part of the pages payload (version 2 and 3: the
-// root's pages, then every descendant's, each Process.pages_bytes long). Parts
+// Hands each live process its part of the pages payload (version 1: all of it;
+// version 2 and 3: each process's in tree order, Process.pages_bytes long). Parts
 // of a mapped payload are views of it, not copies.
-void split_pages(Image& image, const std::string& pages_name);
+void split_pages(Image& image, PageBytes payload, const std::string& pages_name);
 
 // ImageError unless the two files are of one format version.
 void check_versions_match(uint32_t process_version, uint32_t pages_version, const std::string& pages_name);

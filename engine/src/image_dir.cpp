@@ -91,7 +91,7 @@ void remove_stale_process_file(const std::string& dir) {
 
 void write_process_file(const Image& image, const std::string& dir) {
   if (image.tree.processes().empty()) {
-    write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.process));
+    write_file_atomically(dir + "/" + kProcessFile, encode_process_file(image.root().process));
     return;
   }
   std::string bytes = serialize_tree(image);
@@ -104,14 +104,10 @@ void write_image_dir(const Image& image, const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir);
   // Pages first: a directory with a process file always has its pages. The header
   // and the page data go out as separate writes: no framed copy of hundreds of MiB.
-  if (!image.tree.processes().empty()) {
-    // A tree: one pages payload for all of its processes.
-    std::vector<std::span<const uint8_t>> parts = {image.pages};
-    for (const auto& d : image.descendants) parts.emplace_back(d.pages);
-    write_pages_atomically(dir, parts, kPageAlignedFormatVersion);
-  } else {
-    write_pages_atomically(dir, {image.pages}, kImageFormatVersion);
-  }
+  // One pages payload for all of the tree's processes.
+  std::vector<std::span<const uint8_t>> parts;
+  for (const auto& p : image.processes) parts.emplace_back(p.pages);
+  write_pages_atomically(dir, parts, image.tree.processes().empty() ? kImageFormatVersion : kPageAlignedFormatVersion);
   write_process_file(image, dir);
 }
 
@@ -128,6 +124,7 @@ Image read_image_dir(const std::string& dir, PagesCheck pages_check) {
   size_t got = pages.read_at(head, static_cast<size_t>(std::min<uint64_t>(size, sizeof(head))), 0);
   detail::Header h = detail::check_header({head, got}, size, kPagesMagic, ImageLimits::kMaxPagesBytes, pages_path);
   check_versions_match(version, h.version, pages_path);
+  PageBytes all_pages;  // every process's, in tree order
   if (h.header_size == kPageAlignedHeaderSize && h.payload_len > 0) {
     // Version 3: the pages stay in the page cache; restore copies from the mapping.
     auto map = std::make_shared<MappedFile>(pages.fd(), static_cast<size_t>(h.header_size + h.payload_len), pages_path);
@@ -136,13 +133,13 @@ Image read_image_dir(const std::string& dir, PagesCheck pages_check) {
       check_mapped_payload(h, payload, h.payload_len, pages_path);
     else
       image.unchecked_pages = std::make_shared<UncheckedPages>(UncheckedPages{pages_path, payload, h.payload_len, h.payload_crc});
-    image.pages = PageBytes::view(std::move(map), payload, h.payload_len);
+    all_pages = PageBytes::view(std::move(map), payload, h.payload_len);
   } else {
     // Older versions: read straight into the image's buffer (no second copy).
-    image.pages.resize(h.payload_len);
-    read_payload_checked(pages, h, image.pages.data(), image.pages.size(), pages_path);
+    all_pages.resize(h.payload_len);
+    read_payload_checked(pages, h, all_pages.data(), all_pages.size(), pages_path);
   }
-  split_pages(image, pages_path);
+  split_pages(image, std::move(all_pages), pages_path);
   validate_image(image, process_path, pages_path);
   return image;
 }

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
@@ -327,23 +329,22 @@ void validate_process(const pb::Process& p, const PageBytes& pages, const std::s
 }  // namespace
 
 void validate_image(const Image& image, const std::string& process_name, const std::string& pages_name) {
-  validate_process(image.process, image.pages, process_name, pages_name);
-  if (image.tree.processes().empty()) {
-    if (!image.descendants.empty())
-      throw ImageError(process_name, "processes", "descendants without tree records");
-    validate_unix_sockets(image.process, process_name);
-    return;
-  }
-  std::vector<const pb::Process*> others;
-  for (const auto& d : image.descendants) {
+  if (image.processes.empty()) throw ImageError(process_name, "processes", "no process, not even a root");
+  const auto& root = image.root();
+  validate_process(root.process, root.pages, process_name, pages_name);
+  const auto others = std::span(image.processes).subspan(1);
+  if (image.tree.processes().empty() && !others.empty())
+    throw ImageError(process_name, "processes", "descendants without tree records");
+  std::vector<const pb::Process*> other_processes;
+  for (const auto& d : others) {
     std::string name = process_name + " (pid " + std::to_string(d.process.pid()) + ")";
     validate_process(d.process, d.pages, name, pages_name);
     // The tree's sockets are recorded once, with the root.
     if (d.process.unix_sockets_size() != 0) throw ImageError(name, "unix_sockets", "only the root of a tree records sockets");
-    others.push_back(&d.process);
+    other_processes.push_back(&d.process);
   }
-  validate_unix_sockets(image.process, process_name, others);
-  validate_tree(image, process_name);
+  validate_unix_sockets(root.process, process_name, other_processes);
+  if (!image.tree.processes().empty()) validate_tree(image, process_name);
 }
 
 }  // namespace flakelab::engine

@@ -205,14 +205,14 @@ class TreeRestore {
   }
 
  private:
-  pid_t root() const { return static_cast<pid_t>(image_.process.pid()); }
+  pid_t root() const { return static_cast<pid_t>(image_.root().process.pid()); }
 
   void plan() {
     pb::TreeImage tree = image_.tree;
     if (tree.processes().empty()) {
       // A single-process image: the root alone, in the restorer's session and group.
       auto* r = tree.add_processes();
-      r->set_pid(image_.process.pid());
+      r->set_pid(image_.root().process.pid());
       r->set_exit_signal(SIGCHLD);
     }
     std::map<uint32_t, int> index;
@@ -220,16 +220,11 @@ class TreeRestore {
     for (const auto& rec : tree.processes()) {
       Member m;
       m.rec = rec;
-      if (members_.empty()) {
-        m.process = &image_.process;
-        m.pages = &image_.pages;
-      } else {
-        m.parent = index.at(rec.ppid());  // validate_tree() checked it
-        if (!rec.zombie()) {
-          m.process = &image_.descendants.at(next).process;
-          m.pages = &image_.descendants.at(next).pages;
-          ++next;
-        }
+      if (!members_.empty()) m.parent = index.at(rec.ppid());  // validate_tree() checked it
+      if (!rec.zombie()) {  // the root is live
+        m.process = &image_.processes.at(next).process;
+        m.pages = &image_.processes.at(next).pages;
+        ++next;
       }
       index[rec.pid()] = static_cast<int>(members_.size());
       if (m.process) live_.push_back(m.process);

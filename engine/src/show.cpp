@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 
 #include <cstdio>
+#include <span>
+#include <vector>
 
 #include "flakelab/engine/error.h"
 #include "image_json.h"
@@ -74,19 +76,22 @@ std::string process_text(const pb::Process& p, const PageBytes& pages, const std
 }  // namespace
 
 std::string show_image_text(const Image& image) {
-  if (image.tree.processes().empty()) return process_text(image.process, image.pages);
-  int zombies = 0;
-  for (const auto& r : image.tree.processes()) zombies += r.zombie();
-  std::string out = format("tree: %d processes (%d zombies)\n", image.tree.processes_size(), zombies);
-  for (const auto& r : image.tree.processes()) {
-    out += format("  pid %u ppid %u pgid %u sid %u", r.pid(), r.ppid(), r.pgid(), r.sid());
-    if (r.zombie()) out += format(" zombie \"%s\" wait status 0x%x", r.comm().c_str(), r.exit_status());
-    out += "\n";
+  std::string out;
+  if (!image.tree.processes().empty()) {
+    int zombies = 0;
+    for (const auto& r : image.tree.processes()) zombies += r.zombie();
+    out += format("tree: %d processes (%d zombies)\n", image.tree.processes_size(), zombies);
+    for (const auto& r : image.tree.processes()) {
+      out += format("  pid %u ppid %u pgid %u sid %u", r.pid(), r.ppid(), r.pgid(), r.sid());
+      if (r.zombie()) out += format(" zombie \"%s\" wait status 0x%x", r.comm().c_str(), r.exit_status());
+      out += "\n";
+    }
   }
+  // The root's text also shows the sockets of the tree (recorded with the root).
   std::vector<const pb::Process*> others;
-  for (const auto& d : image.descendants) others.push_back(&d.process);
-  out += process_text(image.process, image.pages, others);
-  for (const auto& d : image.descendants) out += process_text(d.process, d.pages);
+  for (const auto& d : std::span(image.processes).subspan(1)) others.push_back(&d.process);
+  out += process_text(image.root().process, image.root().pages, others);
+  for (const auto& d : std::span(image.processes).subspan(1)) out += process_text(d.process, d.pages);
   return out;
 }
 
@@ -170,12 +175,12 @@ nlohmann::ordered_json to_json(const M& m) {
 // The root process's fields at the top (as for a single process); a tree adds
 // "tree" (the records) and "descendants" (the other live processes).
 std::string show_image_json(const Image& image) {
-  auto doc = to_json(image.process);
-  doc["page_data_bytes"] = image.pages.size();
+  auto doc = to_json(image.root().process);
+  doc["page_data_bytes"] = image.root().pages.size();
   if (!image.tree.processes().empty()) {
     doc["tree"] = to_json(image.tree);
     auto list = nlohmann::ordered_json::array();
-    for (const auto& d : image.descendants) {
+    for (const auto& d : std::span(image.processes).subspan(1)) {
       auto one = to_json(d.process);
       one["page_data_bytes"] = d.pages.size();
       list.push_back(std::move(one));
@@ -186,13 +191,14 @@ std::string show_image_json(const Image& image) {
 }
 
 std::string image_summary(const Image& image) {
-  const auto& p = image.process;
+  const auto& p = image.root().process;
   std::string out = std::to_string(p.threads_size()) + " thread(s), " + std::to_string(p.vmas_size()) +
                     " mapping(s), " + std::to_string(p.pages_size()) + " page run(s) = " +
-                    std::to_string(image.pages.size() / 1024) + " KiB, " + std::to_string(p.fds_size()) + " fd(s)";
+                    std::to_string(image.root().pages.size() / 1024) + " KiB, " + std::to_string(p.fds_size()) +
+                    " fd(s)";
   if (image.tree.processes_size() > 1)
     out += "; a tree of " + std::to_string(image.tree.processes_size()) + " processes (" +
-           std::to_string(image.descendants.size()) + " live descendants)";
+           std::to_string(image.processes.size() - 1) + " live descendants)";
   return out;
 }
 

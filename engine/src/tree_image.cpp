@@ -98,22 +98,20 @@ std::optional<TreeProblem> check_tree_records(const pb::TreeImage& tree) {
 void validate_tree(const Image& image, const std::string& process_name) {
   if (auto problem = check_tree_records(image.tree)) throw ImageError(process_name, problem->field, problem->problem);
   const auto& ps = image.tree.processes();
-  size_t next = 0;
+  size_t next = 0;  // the live processes, in the order of their records
   std::vector<const pb::Process*> live;
   for (int i = 0; i < ps.size(); ++i) {
     if (ps[i].has_process()) throw ImageError(process_name, field(i, "process"), "set in memory (belongs in Image)");
-    if (ps[i].zombie()) continue;
-    const pb::Process* p = i == 0 ? &image.process
-                           : next < image.descendants.size() ? &image.descendants[next++].process
-                                                              : nullptr;
+    if (ps[i].zombie()) continue;  // never the root: check_tree_records() refused that
+    const pb::Process* p = next < image.processes.size() ? &image.processes[next++].process : nullptr;
     if (!p) throw ImageError(process_name, field(i, "pid"), "pid " + std::to_string(ps[i].pid()) + " has no process image");
     if (p->pid() != ps[i].pid())
       throw ImageError(process_name, field(i, "pid"), "pid " + std::to_string(ps[i].pid()) + " but its process image is pid " +
                                                           std::to_string(p->pid()));
     live.push_back(p);
   }
-  if (next != image.descendants.size())
-    throw ImageError(process_name, "processes", std::to_string(image.descendants.size() - next) +
+  if (next != image.processes.size())
+    throw ImageError(process_name, "processes", std::to_string(image.processes.size() - next) +
                                                     " process images without a tree record");
   // Files restored as one object must agree on what the object is.
   std::map<uint32_t, const pb::File*> shared;

@@ -55,7 +55,7 @@ const pb::File* timer_on(const pb::Process& p, uint32_t clockid, bool periodic) 
 
 // What every image of the victim holds, whether or not it was killed.
 void expect_victim_state(const Image& image) {
-  const pb::Process& p = image.process;
+  const pb::Process& p = image.root().process;
   auto n = kinds(p);
   EXPECT_EQ(n[pb::FILE_EVENTFD], 5) << "dup()ed eventfds must share their file";
   EXPECT_EQ(n[pb::FILE_EPOLL], 3);
@@ -159,7 +159,7 @@ TEST(AnonFds, SurviveRepeatedCyclesThroughImageDirectories) {
 TEST(AnonFds, RefusedEpollWatchLeavesNothingBehind) {
   ChildPid v{start_anon_fd_victim()};
   Image image = dump_process(v.pid);
-  pb::Process& p = image.process;
+  pb::Process& p = image.root().process;
   int devnull_fd = -1;
   for (const auto& fd : p.fds())
     if (p.files(static_cast<int>(fd.file())).path() == "/dev/null") devnull_fd = static_cast<int>(fd.fd());

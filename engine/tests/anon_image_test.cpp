@@ -24,7 +24,7 @@ namespace {
 // (files[5]), fd 8 signalfd (files[6]).
 Image anon_image() {
   Image img = flakelab::engine::testing::make_valid_image();
-  pb::Process& p = img.process;
+  pb::Process& p = img.root().process;
   auto add_file = [&](pb::FileKind kind, uint32_t fd) {
     auto* f = p.add_files();
     f->set_kind(kind);
@@ -65,9 +65,9 @@ Image anon_image() {
 
 std::string error_of(const std::function<void(pb::Process&)>& mutate) {
   Image img = anon_image();
-  mutate(img.process);
+  mutate(img.root().process);
   try {
-    decode_image(encode_process_file(img.process), encode_pages_file(img.pages));
+    decode_image(encode_process_file(img.root().process), encode_pages_file(img.root().pages));
   } catch (const ImageError& e) {
     return e.what();
   }
@@ -86,9 +86,9 @@ pb::EpollWatch* watch(pb::Process& p, int k) { return p.mutable_files(4)->mutabl
 
 TEST(AnonImage, RoundTrips) {
   Image img = anon_image();
-  Image back = decode_image(encode_process_file(img.process), encode_pages_file(img.pages));
-  EXPECT_EQ(back.process.SerializeAsString(), img.process.SerializeAsString());
-  EXPECT_EQ(back.process.files(5).timerfd().ticks(), 3u);
+  Image back = decode_image(encode_process_file(img.root().process), encode_pages_file(img.root().pages));
+  EXPECT_EQ(back.root().process.SerializeAsString(), img.root().process.SerializeAsString());
+  EXPECT_EQ(back.root().process.files(5).timerfd().ticks(), 3u);
 }
 
 TEST(AnonImage, BadEventfd) {

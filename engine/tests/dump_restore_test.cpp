@@ -35,9 +35,9 @@ TEST(DumpRestore, MemoryRegistersAndHandlersSurvive) {
   std::string maps_before = maps_summary(v.pid);
   Image image = dump_process(v.pid);
   EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
-  EXPECT_GT(image.process.pages_size(), 0);
+  EXPECT_GT(image.root().process.pages_size(), 0);
   // Only present pages: 64 MiB region touched every 97th page is ~676 pages.
-  EXPECT_LT(image.pages.size(), size_t{48} << 20);
+  EXPECT_LT(image.root().pages.size(), size_t{48} << 20);
 
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
@@ -51,7 +51,7 @@ TEST(DumpRestore, MemoryRegistersAndHandlersSurvive) {
 TEST(DumpRestore, LeaveRunningKeepsAnIntactVictim) {
   ChildPid v{start_memory_victim()};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  EXPECT_GT(image.process.pages_size(), 0);
+  EXPECT_GT(image.root().process.pages_size(), 0);
   ASSERT_TRUE(alive(v.pid));
   ASSERT_TRUE(wait_sleeping(v.pid));
   // Released untraced, not stopped.
@@ -100,14 +100,14 @@ TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     Image dumped = dump_process_to_dir(v.pid, dir);
     EXPECT_FALSE(alive(v.pid)) << "dump did not kill the victim";
-    EXPECT_TRUE(dumped.pages.is_view());
+    EXPECT_TRUE(dumped.root().pages.is_view());
     EXPECT_FALSE(std::filesystem::exists(dir + "/pages.img.tmp"));
     struct stat st {};
     ASSERT_EQ(stat((dir + "/pages.img").c_str(), &st), 0);
     if (cycle == 0) first_inode = st.st_ino;
     EXPECT_EQ(st.st_ino, first_inode) << "pages.img was not rewritten in place";
     Image image = read_image_dir(dir);
-    ASSERT_TRUE(image.pages == dumped.pages);
+    ASSERT_TRUE(image.root().pages == dumped.root().pages);
     pid_t restored = restore_process(image);
     ASSERT_EQ(restored, v.pid);
     ASSERT_TRUE(wait_sleeping(restored));
@@ -216,7 +216,7 @@ TEST(DumpRestore, JobControlStoppedProcessIsRestoredStopped) {
   ASSERT_EQ(kill(v.pid, SIGSTOP), 0);
   ASSERT_TRUE(wait_state(v.pid, 'T'));
   Image image = dump_process(v.pid);
-  EXPECT_TRUE(image.process.stopped());
+  EXPECT_TRUE(image.root().process.stopped());
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_state(restored, 'T')) << "restored process is not stopped";
@@ -245,8 +245,8 @@ TEST(DumpRestore, LeaveRunningKeepsAStoppedProcessStopped) {
 TEST(DumpRestore, QueuedSignalsKeepTheirOrderAndSiginfo) {
   ChildPid v{start_signal_victim()};
   Image image = dump_process(v.pid);
-  EXPECT_EQ(image.process.shared_pending_size(), 2);
-  EXPECT_EQ(image.process.threads(0).pending_size(), 1);
+  EXPECT_EQ(image.root().process.shared_pending_size(), 2);
+  EXPECT_EQ(image.root().process.threads(0).pending_size(), 1);
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_sleeping(restored));
@@ -261,7 +261,7 @@ TEST(DumpRestore, QueuedSignalsKeepTheirOrderAndSiginfo) {
 TEST(DumpRestore, LeaveRunningKeepsQueuedSignals) {
   ChildPid v{start_signal_victim()};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  EXPECT_EQ(image.process.shared_pending_size(), 2);
+  EXPECT_EQ(image.root().process.shared_pending_size(), 2);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
@@ -279,7 +279,7 @@ TEST(DumpRestore, AttributesAndItimerSurvive) {
   const std::string& dir = tmp.path();
   ChildPid v{start_attr_victim(dir)};
   Image image = dump_process(v.pid);
-  EXPECT_EQ(image.process.itimers_size(), 1);
+  EXPECT_EQ(image.root().process.itimers_size(), 1);
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -315,7 +315,7 @@ TEST(DumpRestore, PeriodicTimerWithItsSignalPendingKeepsFiring) {
     _exit(g_alarms >= 4 ? 0 : 1);
   })};
   Image image = dump_process(v.pid);
-  ASSERT_EQ(image.process.itimers_size(), 1) << "the periodic timer was saved disarmed";
+  ASSERT_EQ(image.root().process.itimers_size(), 1) << "the periodic timer was saved disarmed";
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_sleeping(restored));
@@ -381,7 +381,7 @@ TEST(DumpRestore, PipesKeepTheirUnreadBytesCapacityAndFlags) {
   ChildPid v{start_pipe_victim()};
   std::vector<int> fds = fd_numbers(v.pid);
   Image image = dump_process(v.pid);
-  ASSERT_EQ(image.process.pipes_size(), 2);
+  ASSERT_EQ(image.root().process.pipes_size(), 2);
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_sleeping(restored));
@@ -394,7 +394,7 @@ TEST(DumpRestore, PipesKeepTheirUnreadBytesCapacityAndFlags) {
 TEST(DumpRestore, LeaveRunningDoesNotConsumePipeData) {
   ChildPid v{start_pipe_victim()};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  ASSERT_EQ(image.process.pipes_size(), 2);
+  ASSERT_EQ(image.root().process.pipes_size(), 2);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
@@ -434,7 +434,7 @@ TEST(DumpRestore, ThreadsKeepTheirTidsRegistersAndTls) {
   ASSERT_EQ(tids.size(), 4u);
   std::string maps_before = maps_summary(v.pid);
   Image image = dump_process(v.pid);
-  EXPECT_EQ(image.process.threads_size(), 4);
+  EXPECT_EQ(image.root().process.threads_size(), 4);
   EXPECT_FALSE(alive(v.pid));
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
@@ -490,8 +490,8 @@ TEST(DumpRestore, FilesKeepOffsetsSharingFlagsAndKinds) {
   ChildPid v{start_file_victim(dir)};
   std::vector<int> fds = fd_numbers(v.pid);
   Image image = dump_process(v.pid);
-  EXPECT_EQ(image.process.fds_size(), 5);
-  EXPECT_EQ(image.process.files_size(), 4) << "the dup()ed fd must share its file";
+  EXPECT_EQ(image.root().process.fds_size(), 5);
+  EXPECT_EQ(image.root().process.files_size(), 4) << "the dup()ed fd must share its file";
   pid_t restored = restore_process(image);
   ASSERT_EQ(restored, v.pid);
   ASSERT_TRUE(wait_sleeping(restored));
@@ -527,7 +527,7 @@ TEST(RestoreFailure, ReplacedOpenFileIsReported) {
 TEST(RestoreFailure, CorruptImageIsRefusedBeforeAnyProcessExists) {
   ChildPid v{start_memory_victim()};
   Image image = dump_process(v.pid);
-  image.process.mutable_vmas(0)->set_end(0xffff900000000000ull);
+  image.root().process.mutable_vmas(0)->set_end(0xffff900000000000ull);
   try {
     restore_process(image);
     FAIL() << "restore succeeded";
@@ -543,10 +543,10 @@ TEST(RestoreFailure, KernelRejectionLateInRestoreLeavesNothingBehind) {
   Image image = dump_process(v.pid);
   // A compacted-format XSAVE header: PTRACE_SETREGSET refuses it, in the very last
   // step, after the whole address space was rebuilt.
-  std::string xs = image.process.threads(0).xstate();
+  std::string xs = image.root().process.threads(0).xstate();
   uint64_t xcomp_bv = 1ull << 63;
   std::memcpy(xs.data() + 512 + 8, &xcomp_bv, 8);
-  image.process.mutable_threads(0)->set_xstate(xs);
+  image.root().process.mutable_threads(0)->set_xstate(xs);
   try {
     restore_process(image);
     FAIL() << "restore succeeded";
@@ -563,7 +563,7 @@ TEST(RestoreFailure, KernelRejectionLateInRestoreLeavesNothingBehind) {
 TEST(RestoreFailure, ReplacedMappedFileIsReported) {
   ChildPid v{start_memory_victim()};
   Image image = dump_process(v.pid);
-  for (auto& vma : *image.process.mutable_vmas())
+  for (auto& vma : *image.root().process.mutable_vmas())
     if (vma.kind() == pb::VMA_FILE_PRIVATE) vma.set_inode(vma.inode() + 1);
   try {
     restore_process(image);

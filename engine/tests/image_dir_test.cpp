@@ -85,9 +85,9 @@ INSTANTIATE_TEST_SUITE_P(Versions, ImageDir, ::testing::Bool(),
 
 TEST_P(ImageDir, RoundTrip) {
   Image back = read_image_dir(dir_);
-  EXPECT_EQ(back.pages, make_valid_image().pages);
-  EXPECT_EQ(back.pages.is_view(), GetParam());  // version 3: the file's pages, mapped
-  EXPECT_EQ(fs::file_size(dir_ + "/pages.img"), header_size() + back.pages.size());
+  EXPECT_EQ(back.root().pages, make_valid_image().root().pages);
+  EXPECT_EQ(back.root().pages.is_view(), GetParam());  // version 3: the file's pages, mapped
+  EXPECT_EQ(fs::file_size(dir_ + "/pages.img"), header_size() + back.root().pages.size());
 }
 
 TEST_P(ImageDir, TruncatedHeader) {
@@ -172,8 +172,8 @@ TEST(ImageDirV2, VersionTwoDirectoriesStayReadable) {
   put("process.img", process, detail::kHeaderSize);
   put("pages.img", pages, 4096);
   Image back = read_image_dir(dir);
-  EXPECT_EQ(back.pages, img.pages);
-  EXPECT_FALSE(back.pages.is_view());
+  EXPECT_EQ(back.root().pages, img.root().pages);
+  EXPECT_FALSE(back.root().pages.is_view());
   EXPECT_EQ(back.tree.processes_size(), 1);
   fs::remove_all(dir);
 }
@@ -215,16 +215,16 @@ TEST(MappedCrc, AFileTruncatedUnderTheMappingIsAFailureNotACrash) {
 Image large_image(bool tree) {
   Image img = tree ? make_valid_tree_image() : make_valid_image();
   constexpr uint64_t kSize = 64 << 20;
-  auto* v = img.process.mutable_vmas(2);
+  auto* v = img.root().process.mutable_vmas(2);
   uint64_t start = v->start();
   v->set_end(start + kSize);
-  img.process.clear_pages();
-  auto* run = img.process.add_pages();
+  img.root().process.clear_pages();
+  auto* run = img.root().process.add_pages();
   run->set_vaddr(start);
   run->set_nr_pages(kSize / 4096);
-  img.process.set_pages_bytes(kSize);
-  img.pages.resize(kSize);
-  for (size_t i = 0; i < kSize; i += 8) img.pages[i] = static_cast<uint8_t>(i >> 12);
+  img.root().process.set_pages_bytes(kSize);
+  img.root().pages.resize(kSize);
+  for (size_t i = 0; i < kSize; i += 8) img.root().pages[i] = static_cast<uint8_t>(i >> 12);
   return img;
 }
 
@@ -242,9 +242,9 @@ TEST_P(ImageDirLarge, SixtyFourMiBOfPagesRoundTrip) {
   write_image_dir(img, dir);
   {
     Image back = read_image_dir(dir);
-    ASSERT_EQ(back.pages.size(), img.pages.size());
-    EXPECT_TRUE(back.pages == img.pages);
-    EXPECT_EQ(back.pages.is_view(), GetParam());
+    ASSERT_EQ(back.root().pages.size(), img.root().pages.size());
+    EXPECT_TRUE(back.root().pages == img.root().pages);
+    EXPECT_EQ(back.root().pages.is_view(), GetParam());
   }
   // Large payloads are checksummed in pieces (beside the read, or on several
   // threads over the mapping): a byte flipped in a middle piece, one in the
@@ -346,10 +346,10 @@ TEST_F(PagesRewrite, AnImageSomeoneStillReadsIsLeftAlone) {
   write_image_dir(original, dir_);
   ino_t before = inode("pages.img");
   Image held = read_image_dir(dir_);
-  ASSERT_TRUE(held.pages.is_view());
+  ASSERT_TRUE(held.root().pages.is_view());
   write_pages('b', 2);
   EXPECT_NE(inode("pages.img"), before) << "rewrote a file a reader maps";
-  EXPECT_EQ(held.pages, original.pages);
+  EXPECT_EQ(held.root().pages, original.root().pages);
   expect_payload("pages.img", 'b', 2);
 }
 

@@ -7,7 +7,7 @@ namespace flakelab::engine::testing {
 
 inline Image make_valid_image() {
   Image img;
-  pb::Process& p = img.process;
+  pb::Process& p = img.processes.emplace_back().process;  // the root, alone
   p.set_pid(4242);
   p.set_comm("victim");
   p.set_cwd("/tmp");
@@ -85,8 +85,8 @@ inline Image make_valid_image() {
     d->set_fd(fd);
     d->set_file(0);
   }
-  img.pages.resize(3 * 4096);
-  for (size_t i = 0; i < img.pages.size(); ++i) img.pages[i] = static_cast<uint8_t>(i * 7 + 1);
+  img.root().pages.resize(3 * 4096);
+  for (size_t i = 0; i < img.root().pages.size(); ++i) img.root().pages[i] = static_cast<uint8_t>(i * 7 + 1);
   return img;
 }
 
@@ -94,7 +94,7 @@ inline Image make_valid_image() {
 inline Image make_valid_tree_image() {
   Image img = make_valid_image();
   auto* r = img.tree.add_processes();
-  r->set_pid(img.process.pid());
+  r->set_pid(img.root().process.pid());
   r->set_ppid(100);
   r->set_pgid(100);
   r->set_sid(100);

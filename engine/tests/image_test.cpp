@@ -26,7 +26,7 @@ struct Files {
   std::vector<uint8_t> pages;
 };
 
-Files encode(const Image& img) { return {encode_process_file(img.process), encode_pages_file(img.pages)}; }
+Files encode(const Image& img) { return {encode_process_file(img.root().process), encode_pages_file(img.root().pages)}; }
 
 std::vector<uint8_t> reframe_process(const pb::Process& p, uint32_t version = kImageFormatVersion) {
   std::string bytes;
@@ -78,8 +78,24 @@ TEST(ImageFormat, RoundTripsInMemory) {
   Image img = make_valid_image();
   Files f = encode(img);
   Image back = decode_image(f.process, f.pages);
-  EXPECT_EQ(back.process.SerializeAsString(), img.process.SerializeAsString());
-  EXPECT_EQ(back.pages, img.pages);
+  EXPECT_EQ(back.root().process.SerializeAsString(), img.root().process.SerializeAsString());
+  EXPECT_EQ(back.root().pages, img.root().pages);
+}
+
+TEST(ImageFormat, VersionOneReadsIntoATreeOfOne) {
+  Image back = decode_image(encode(make_valid_image()).process, encode(make_valid_image()).pages);
+  ASSERT_EQ(back.processes.size(), 1u);
+  EXPECT_EQ(&back.root(), &back.processes[0]);
+  EXPECT_EQ(back.tree.processes_size(), 0) << "no tree record is made up for a version 1 image";
+}
+
+TEST(ImageFormat, AnImageWithoutProcessesIsRefused) {
+  try {
+    validate_image(Image{});
+    ADD_FAILURE() << "an image without processes was accepted";
+  } catch (const ImageError& e) {
+    expect_names(e.what(), "process.img", "processes");
+  }
 }
 
 TEST(ImageFormat, RoundTripsThroughDirectory) {
@@ -87,8 +103,8 @@ TEST(ImageFormat, RoundTripsThroughDirectory) {
   Image img = make_valid_image();
   write_image_dir(img, dir.path() + "/img");
   Image back = read_image_dir(dir.path() + "/img");
-  EXPECT_EQ(back.process.SerializeAsString(), img.process.SerializeAsString());
-  EXPECT_EQ(back.pages, img.pages);
+  EXPECT_EQ(back.root().process.SerializeAsString(), img.root().process.SerializeAsString());
+  EXPECT_EQ(back.root().pages, img.root().pages);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/img/process.img.tmp"));
 }
 
@@ -157,7 +173,7 @@ TEST(ImageCorruption, WrongMagic) {
 
 TEST(ImageCorruption, WrongVersion) {
   Files f = encode(make_valid_image());
-  f.process = reframe_process(make_valid_image().process, kPageAlignedFormatVersion + 1);
+  f.process = reframe_process(make_valid_image().root().process, kPageAlignedFormatVersion + 1);
   std::string msg = decode_error(f);
   expect_names(msg, "process.img", "version");
   EXPECT_NE(msg.find("format version 4 is not supported"), std::string::npos) << msg;
@@ -189,102 +205,102 @@ TEST(ImageCorruption, PagesSizeDisagreesWithRuns) {
   std::vector<uint8_t> fewer(4096, 1);
   f.pages = encode_pages_file(fewer);
   expect_names(decode_error(f), "pages.img", "payload_len");
-  expect_names(semantic_error([](Image& i) { i.process.set_pages_bytes(4096); }), "process.img", "pages_bytes");
+  expect_names(semantic_error([](Image& i) { i.root().process.set_pages_bytes(4096); }), "process.img", "pages_bytes");
 }
 
 TEST(ImageValidation, AddressesOutsideUserRange) {
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(2)->set_end(0xffff800000001000ull); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(2)->set_end(0xffff800000001000ull); }),
                "process.img", "vmas[2].end");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_threads(0)->mutable_gp()->set_rip(0xffffffff81000000ull); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_threads(0)->mutable_gp()->set_rip(0xffffffff81000000ull); }),
                "process.img", "threads[0].gp.rip");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_mm()->set_brk(0x800000000000ull); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_mm()->set_brk(0x800000000000ull); }), "process.img",
                "mm.brk");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pages(0)->set_vaddr(0xfffffffffffff000ull); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pages(0)->set_vaddr(0xfffffffffffff000ull); }),
                "process.img", "pages[0]");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(0)->set_start(0); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(0)->set_start(0); }), "process.img",
                "vmas[0].start");
 }
 
 TEST(ImageValidation, MalformedMappings) {
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(1)->set_start(0x500010); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(1)->set_start(0x500010); }), "process.img",
                "vmas[1].start");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(1)->set_start(0x401000); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(1)->set_start(0x401000); }), "process.img",
                "overlaps");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(1)->set_end(0x500000); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(1)->set_end(0x500000); }), "process.img",
                "vmas[1].end");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(1)->set_prot(0x80); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(1)->set_prot(0x80); }), "process.img",
                "vmas[1].prot");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(1)->set_kind(static_cast<pb::VmaKind>(99)); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(1)->set_kind(static_cast<pb::VmaKind>(99)); }),
                "process.img", "vmas[1].kind");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(0)->set_path("relative/path"); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(0)->set_path("relative/path"); }),
                "process.img", "vmas[0].path");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_vmas(0)->set_path(std::string("/a\0b", 4)); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_vmas(0)->set_path(std::string("/a\0b", 4)); }),
                "process.img", "NUL");
-  expect_names(semantic_error([](Image& i) { *i.process.add_vmas() = i.process.vmas(3); }), "process.img", "vmas[4]");
+  expect_names(semantic_error([](Image& i) { *i.root().process.add_vmas() = i.root().process.vmas(3); }), "process.img", "vmas[4]");
 }
 
 TEST(ImageValidation, PageRunsOutsideMappings) {
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pages(0)->set_nr_pages(5); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pages(0)->set_nr_pages(5); }), "process.img",
                "not inside one mapping");
   expect_names(semantic_error([](Image& i) {
-                 i.process.mutable_pages(1)->set_vaddr(0x7fff00000000);  // the vDSO
+                 i.root().process.mutable_pages(1)->set_vaddr(0x7fff00000000);  // the vDSO
                }),
                "process.img", "VMA_VDSO");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pages(1)->set_vaddr(0x500000); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pages(1)->set_vaddr(0x500000); }), "process.img",
                "pages[1].vaddr");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pages(0)->set_nr_pages(0); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pages(0)->set_nr_pages(0); }), "process.img",
                "pages[0].nr_pages");
 }
 
 TEST(ImageValidation, AbsurdCounts) {
   expect_names(semantic_error([](Image& i) {
-                 for (int k = 0; k < 70000; ++k) i.process.add_rlimits();
+                 for (int k = 0; k < 70000; ++k) i.root().process.add_rlimits();
                }),
                "process.img", "rlimits");
   expect_names(semantic_error([](Image& i) {
-                 auto t = i.process.threads(0);
-                 *i.process.add_threads() = t;
+                 auto t = i.root().process.threads(0);
+                 *i.root().process.add_threads() = t;
                }),
                "process.img", "threads");
-  expect_names(semantic_error([](Image& i) { i.process.clear_vmas(); }), "process.img", "vmas");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_threads(0)->set_xstate(std::string(100000, 'x')); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.clear_vmas(); }), "process.img", "vmas");
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_threads(0)->set_xstate(std::string(100000, 'x')); }),
                "process.img", "threads[0].xstate");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_mm()->set_auxv(std::string(8192, 'a')); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_mm()->set_auxv(std::string(8192, 'a')); }),
                "process.img", "mm.auxv");
 }
 
 TEST(ImageValidation, BadScalars) {
-  expect_names(semantic_error([](Image& i) { i.process.set_pid(0); }), "process.img", "pid");
-  expect_names(semantic_error([](Image& i) { i.process.set_comm("a-name-longer-than-15"); }), "process.img", "comm");
-  expect_names(semantic_error([](Image& i) { i.process.set_cwd("tmp"); }), "process.img", "cwd");
-  expect_names(semantic_error([](Image& i) { i.process.set_umask(01000); }), "process.img", "umask");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_sigactions(0)->set_signo(65); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.set_pid(0); }), "process.img", "pid");
+  expect_names(semantic_error([](Image& i) { i.root().process.set_comm("a-name-longer-than-15"); }), "process.img", "comm");
+  expect_names(semantic_error([](Image& i) { i.root().process.set_cwd("tmp"); }), "process.img", "cwd");
+  expect_names(semantic_error([](Image& i) { i.root().process.set_umask(01000); }), "process.img", "umask");
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_sigactions(0)->set_signo(65); }), "process.img",
                "sigactions[0].signo");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_rlimits(0)->set_cur(1u << 20); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_rlimits(0)->set_cur(1u << 20); }), "process.img",
                "rlimits[0].cur");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_threads(0)->mutable_gp()->set_cs(0x10); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_threads(0)->mutable_gp()->set_cs(0x10); }),
                "process.img", "threads[0].gp.cs");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_threads(0)->set_tid(1); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_threads(0)->set_tid(1); }), "process.img",
                "threads[0].tid");
-  expect_names(semantic_error([](Image& i) { i.process.clear_mm(); }), "process.img", "mm");
+  expect_names(semantic_error([](Image& i) { i.root().process.clear_mm(); }), "process.img", "mm");
 }
 
 TEST(ImageValidation, BadFilesAndFds) {
-  expect_names(semantic_error([](Image& i) { i.process.mutable_fds(1)->set_file(3); }), "process.img", "fds[1].file");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_fds(1)->set_fd(3); }), "process.img", "fds[1].fd");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_fds(0)->set_fd(1u << 30); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_fds(1)->set_file(3); }), "process.img", "fds[1].file");
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_fds(1)->set_fd(3); }), "process.img", "fds[1].fd");
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_fds(0)->set_fd(1u << 30); }), "process.img",
                "fds[0].fd");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(0)->set_flags(0100); }),  // O_CREAT
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(0)->set_flags(0100); }),  // O_CREAT
                "process.img", "files[0].flags");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(0)->set_path("data"); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(0)->set_path("data"); }), "process.img",
                "files[0].path");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(0)->set_kind(pb::FILE_UNKNOWN); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(0)->set_kind(pb::FILE_UNKNOWN); }),
                "process.img", "files[0].kind");
 }
 
 TEST(ImageValidation, BadPendingSignals) {
   auto add = [](Image& i, uint32_t signo, size_t size, int32_t si_signo) {
-    auto* s = i.process.add_shared_pending();
+    auto* s = i.root().process.add_shared_pending();
     s->set_signo(signo);
     std::string info(size, '\0');
     if (size >= 4) std::memcpy(info.data(), &si_signo, 4);
@@ -294,39 +310,39 @@ TEST(ImageValidation, BadPendingSignals) {
   expect_names(semantic_error([&](Image& i) { add(i, 10, 64, 10); }), "process.img", "shared_pending[0].siginfo");
   expect_names(semantic_error([&](Image& i) { add(i, 10, 128, 12); }), "process.img", "shared_pending[0].siginfo");
   expect_names(semantic_error([&](Image& i) {
-                 auto* s = i.process.mutable_threads(0)->add_pending();
+                 auto* s = i.root().process.mutable_threads(0)->add_pending();
                  s->set_signo(99);
                }),
                "process.img", "threads[0].pending[0].signo");
 }
 
 TEST(ImageValidation, BadPipes) {
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pipes(0)->set_data(std::string(70000, 'x')); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pipes(0)->set_data(std::string(70000, 'x')); }),
                "process.img", "pipes[0].data");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_pipes(0)->set_capacity(5000); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_pipes(0)->set_capacity(5000); }), "process.img",
                "pipes[0].capacity");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(2)->set_flags(0); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(2)->set_flags(0); }), "process.img",
                "files[2].pipe_id");  // two read ends
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(1)->set_pipe_id(778); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(1)->set_pipe_id(778); }), "process.img",
                "files[1].pipe_id");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_files(1)->set_flags(2); }), "process.img",
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_files(1)->set_flags(2); }), "process.img",
                "files[1].flags");
-  expect_names(semantic_error([](Image& i) { *i.process.add_pipes() = i.process.pipes(0); }), "process.img",
+  expect_names(semantic_error([](Image& i) { *i.root().process.add_pipes() = i.root().process.pipes(0); }), "process.img",
                "pipes[1].id");
 }
 
 TEST(ImageValidation, ThreadLimitsAndUniqueTids) {
   expect_names(semantic_error([](Image& i) {
                  for (uint64_t k = 0; k < ImageLimits::kMaxThreads; ++k) {
-                   auto* t = i.process.add_threads();
-                   *t = i.process.threads(0);
+                   auto* t = i.root().process.add_threads();
+                   *t = i.root().process.threads(0);
                    t->set_tid(static_cast<uint32_t>(10000 + k));
                  }
                }),
                "process.img", "threads");
-  expect_names(semantic_error([](Image& i) { *i.process.add_threads() = i.process.threads(0); }), "process.img",
+  expect_names(semantic_error([](Image& i) { *i.root().process.add_threads() = i.root().process.threads(0); }), "process.img",
                "threads[1].tid");
-  expect_names(semantic_error([](Image& i) { i.process.mutable_threads(0)->set_clear_child_tid(1ull << 50); }),
+  expect_names(semantic_error([](Image& i) { i.root().process.mutable_threads(0)->set_clear_child_tid(1ull << 50); }),
                "process.img", "threads[0].clear_child_tid");
 }
 
@@ -352,12 +368,12 @@ TEST(ImageShow, JsonHasFieldsAndPageSize) {
 // UTF-8 as base64 (names and paths that are, as text).
 TEST(ImageShow, JsonFollowsProtobufsMapping) {
   Image img = make_valid_image();
-  auto* v = img.process.mutable_vmas(0);
+  auto* v = img.root().process.mutable_vmas(0);
   v->set_kind(static_cast<pb::VmaKind>(77));
   v->set_pgoff(UINT64_MAX);
   v->set_growsdown(false);
-  img.process.mutable_threads(0)->mutable_gp()->Clear();
-  img.process.set_cwd(std::string("\xff\xfe/x", 4));
+  img.root().process.mutable_threads(0)->mutable_gp()->Clear();
+  img.root().process.set_cwd(std::string("\xff\xfe/x", 4));
   auto doc = nlohmann::json::parse(show_image_json(img));
   const auto& vma = doc["vmas"][0];
   EXPECT_EQ(vma["kind"], 77) << vma;
@@ -378,7 +394,7 @@ TEST(ImageMutation, RandomMutationsNeverCrash) {
   const Image base = make_valid_image();
   const Files good = encode(base);
   std::string meta;
-  base.process.SerializeToString(&meta);
+  base.root().process.SerializeToString(&meta);
   std::mt19937_64 rng(20261123);
   int accepted = 0, rejected = 0;
   for (int iter = 0; iter < 20000; ++iter) {

@@ -101,7 +101,7 @@ TEST(SavedFiles, UnlinkedFilesKeepContentsOffsetsAndStayUnlinked) {
   std::string maps_before = maps_summary(v.pid);
   ASSERT_TRUE(dir_entries(dir).empty());
   Image image = dump_process(v.pid);
-  const pb::Process& p = image.process;
+  const pb::Process& p = image.root().process;
   ASSERT_EQ(p.saved_files_size(), 2);
   const auto* f = saved_by_path(p, pb::SAVED_UNLINKED, dir + "/unlinked");
   ASSERT_NE(f, nullptr);
@@ -138,7 +138,7 @@ TEST(SavedFiles, LeaveRunningKeepsUnlinkedFilesAndOffsets) {
   TempDir tmp("flk-unlinked");
   ChildPid v{start_unlinked_victim(tmp.path())};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  EXPECT_EQ(image.process.saved_files_size(), 2);
+  EXPECT_EQ(image.root().process.saved_files_size(), 2);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
@@ -165,7 +165,7 @@ TEST(SavedFiles, SharedAnonymousMemoryAndMemfdsStayShared) {
   std::vector<int> fds = fd_numbers(v.pid);
   std::string maps_before = maps_summary(v.pid);
   Image image = dump_process(v.pid);
-  const pb::Process& p = image.process;
+  const pb::Process& p = image.root().process;
   // One object per shmem inode, however many mappings and fds refer to it.
   EXPECT_EQ(p.saved_files_size(), 6);
   int anon = 0;
@@ -218,7 +218,7 @@ TEST(SavedFiles, SharedMemorySurvivesRepeatedCyclesThroughImageDirectories) {
 TEST(SavedFiles, LeaveRunningKeepsSharedMemoryIntact) {
   ChildPid v{start_shmem_victim()};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  EXPECT_EQ(image.process.saved_files_size(), 6);
+  EXPECT_EQ(image.root().process.saved_files_size(), 6);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
@@ -229,7 +229,7 @@ TEST(Fifos, FifosAndOneEndedPipesKeepTheirBytesOrderAndFlags) {
   ChildPid v{start_fifo_victim(tmp.path())};
   std::vector<int> fds = fd_numbers(v.pid);
   Image image = dump_process(v.pid);
-  const pb::Process& p = image.process;
+  const pb::Process& p = image.root().process;
   ASSERT_EQ(p.fifos_size(), 4);
   EXPECT_EQ(p.fifos(0).data().size(), kFifoBytes);
   EXPECT_EQ(p.fifos(0).capacity(), 128u * 1024);
@@ -249,7 +249,7 @@ TEST(Fifos, LeaveRunningDoesNotConsumeFifoOrPipeData) {
   TempDir tmp("flk-fifo");
   ChildPid v{start_fifo_victim(tmp.path())};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
-  ASSERT_EQ(image.process.fifos_size(), 4);
+  ASSERT_EQ(image.root().process.fifos_size(), 4);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), kVictimOk);
   v.pid = -1;
@@ -301,7 +301,7 @@ TEST(SavedFiles, VictimsNoticeDamagedContents) {
     TempDir tmp("flk-unlinked");
     ChildPid v{start_unlinked_victim(tmp.path())};
     Image image = dump_process(v.pid);
-    for (auto& f : *image.process.mutable_saved_files())
+    for (auto& f : *image.root().process.mutable_saved_files())
       if (f.path() == tmp.path() + "/unlinked") (*f.mutable_data(0)->mutable_data())[2000] ^= 1;
     ASSERT_EQ(restore_process(image), v.pid);
     ASSERT_TRUE(wait_sleeping(v.pid));
@@ -312,7 +312,7 @@ TEST(SavedFiles, VictimsNoticeDamagedContents) {
   {
     ChildPid v{start_shmem_victim()};
     Image image = dump_process(v.pid);
-    for (auto& f : *image.process.mutable_saved_files())
+    for (auto& f : *image.root().process.mutable_saved_files())
       if (f.kind() == pb::SAVED_SHARED_ANON && f.size() == 16 * 4096) (*f.mutable_data(0)->mutable_data())[5] ^= 1;
       else if (f.path() == "flk-memfd") f.set_seals(F_SEAL_SHRINK);  // F_SEAL_GROW lost
     ASSERT_EQ(restore_process(image), v.pid);
@@ -329,7 +329,7 @@ TEST(Fifos, VictimNoticesLostFifoBytes) {
   TempDir tmp("flk-fifo");
   ChildPid v{start_fifo_victim(tmp.path())};
   Image image = dump_process(v.pid);
-  image.process.mutable_fifos(0)->mutable_data()->pop_back();
+  image.root().process.mutable_fifos(0)->mutable_data()->pop_back();
   ASSERT_EQ(restore_process(image), v.pid);
   ASSERT_TRUE(wait_sleeping(v.pid));
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);

@@ -27,7 +27,7 @@ constexpr uint64_t kPage = 4096;
 // (fds 6 and 7, one per end).
 Image make_saved_image() {
   Image img = make_valid_image();
-  pb::Process& p = img.process;
+  pb::Process& p = img.root().process;
   auto add_saved = [&](uint32_t id, pb::SavedFileKind kind, const std::string& path, uint64_t size) {
     auto* f = p.add_saved_files();
     f->set_id(id);
@@ -112,10 +112,10 @@ void expect_field(const std::function<void(Image&)>& mutate, const std::string& 
   }
 }
 
-pb::SavedFile& saved(Image& i, int k) { return *i.process.mutable_saved_files(k); }
+pb::SavedFile& saved(Image& i, int k) { return *i.root().process.mutable_saved_files(k); }
 int vma_of(const Image& i, uint32_t saved) {
-  for (int k = 0; k < i.process.vmas_size(); ++k)
-    if (i.process.vmas(k).saved_file() == saved) return k;
+  for (int k = 0; k < i.root().process.vmas_size(); ++k)
+    if (i.root().process.vmas(k).saved_file() == saved) return k;
   return -1;
 }
 
@@ -124,8 +124,8 @@ int vma_of(const Image& i, uint32_t saved) {
 TEST(SavedImage, ValidImageRoundTripsAndValidates) {
   Image img = make_saved_image();
   validate_image(img);
-  Image back = decode_image(encode_process_file(img.process), encode_pages_file(img.pages));
-  EXPECT_EQ(back.process.SerializeAsString(), img.process.SerializeAsString());
+  Image back = decode_image(encode_process_file(img.root().process), encode_pages_file(img.root().pages));
+  EXPECT_EQ(back.root().process.SerializeAsString(), img.root().process.SerializeAsString());
 }
 
 TEST(SavedImage, BadSavedFiles) {
@@ -187,79 +187,79 @@ TEST(SavedImage, BadDataRuns) {
 }
 
 TEST(SavedImage, BadReferences) {
-  expect_field([](Image& i) { i.process.mutable_files(3)->set_saved_file(9); }, "files[3].saved_file", "not in saved_files");
-  expect_field([](Image& i) { i.process.mutable_files(0)->set_saved_file(1); }, "files[0].saved_file", "FILE_REGULAR");
-  expect_field([](Image& i) { i.process.mutable_files(0)->set_fifo_id(1); }, "files[0].fifo_id", "FILE_REGULAR");
-  expect_field([](Image& i) { i.process.mutable_files(3)->set_flags(O_PATH); }, "files[3].flags");
-  expect_field([](Image& i) { i.process.mutable_files(3)->set_path("memfd:flk"); }, "files[3].path");
-  expect_field([](Image& i) { i.process.mutable_files(5)->set_fifo_id(2); }, "files[5].fifo_id", "not in fifos");
-  expect_field([](Image& i) { i.process.mutable_files(6)->set_path("/tmp/other"); }, "files[6].path", "same FIFO");
-  expect_field([](Image& i) { i.process.mutable_files(6)->set_inode(78); }, "files[6].path", "same FIFO");
+  expect_field([](Image& i) { i.root().process.mutable_files(3)->set_saved_file(9); }, "files[3].saved_file", "not in saved_files");
+  expect_field([](Image& i) { i.root().process.mutable_files(0)->set_saved_file(1); }, "files[0].saved_file", "FILE_REGULAR");
+  expect_field([](Image& i) { i.root().process.mutable_files(0)->set_fifo_id(1); }, "files[0].fifo_id", "FILE_REGULAR");
+  expect_field([](Image& i) { i.root().process.mutable_files(3)->set_flags(O_PATH); }, "files[3].flags");
+  expect_field([](Image& i) { i.root().process.mutable_files(3)->set_path("memfd:flk"); }, "files[3].path");
+  expect_field([](Image& i) { i.root().process.mutable_files(5)->set_fifo_id(2); }, "files[5].fifo_id", "not in fifos");
+  expect_field([](Image& i) { i.root().process.mutable_files(6)->set_path("/tmp/other"); }, "files[6].path", "same FIFO");
+  expect_field([](Image& i) { i.root().process.mutable_files(6)->set_inode(78); }, "files[6].path", "same FIFO");
   expect_field(
       [](Image& i) {
-        auto* f = i.process.add_fifos();
-        *f = i.process.fifos(0);
+        auto* f = i.root().process.add_fifos();
+        *f = i.root().process.fifos(0);
         f->set_id(2);
-        i.process.mutable_files(6)->set_fifo_id(2);
+        i.root().process.mutable_files(6)->set_fifo_id(2);
       },
       "files[6].fifo_id", "same path");
   expect_field(
       [](Image& i) {
-        auto* f = i.process.add_fifos();
-        *f = i.process.fifos(0);
+        auto* f = i.root().process.add_fifos();
+        *f = i.root().process.fifos(0);
         f->set_id(2);
       },
       "fifos[1].id", "not used");
   // The unlinked file is used by an fd and a mapping: drop both.
   expect_field(
       [](Image& i) {
-        i.process.mutable_files(4)->set_saved_file(1);
-        i.process.mutable_vmas(vma_of(i, 3))->set_saved_file(1);
+        i.root().process.mutable_files(4)->set_saved_file(1);
+        i.root().process.mutable_vmas(vma_of(i, 3))->set_saved_file(1);
       },
       "saved_files[2].id", "not used");
-  expect_field([](Image& i) { i.process.mutable_vmas(vma_of(i, 2))->set_saved_file(0); }, "vmas[4].saved_file", "is missing");
-  expect_field([](Image& i) { i.process.mutable_vmas(vma_of(i, 2))->set_saved_file(7); }, "vmas[4].saved_file",
+  expect_field([](Image& i) { i.root().process.mutable_vmas(vma_of(i, 2))->set_saved_file(0); }, "vmas[4].saved_file", "is missing");
+  expect_field([](Image& i) { i.root().process.mutable_vmas(vma_of(i, 2))->set_saved_file(7); }, "vmas[4].saved_file",
                "not in saved_files");
-  expect_field([](Image& i) { i.process.mutable_vmas(1)->set_saved_file(2); }, "vmas[1].saved_file",
+  expect_field([](Image& i) { i.root().process.mutable_vmas(1)->set_saved_file(2); }, "vmas[1].saved_file",
                "VMA_ANON_PRIVATE");
-  expect_field([](Image& i) { i.process.mutable_vmas(vma_of(i, 2))->set_path("dev/zero"); }, "vmas[4].path");
-  expect_field([](Image& i) { i.process.mutable_vmas(vma_of(i, 2))->set_pgoff(5); }, "vmas[4].pgoff");
+  expect_field([](Image& i) { i.root().process.mutable_vmas(vma_of(i, 2))->set_path("dev/zero"); }, "vmas[4].path");
+  expect_field([](Image& i) { i.root().process.mutable_vmas(vma_of(i, 2))->set_pgoff(5); }, "vmas[4].pgoff");
 }
 
 TEST(SavedImage, NoPageRunsInSharedSavedMappings) {
   expect_field(
       [](Image& i) {
-        auto* r = i.process.add_pages();
+        auto* r = i.root().process.add_pages();
         r->set_vaddr(0x700000);
         r->set_nr_pages(1);
-        i.process.set_pages_bytes(i.process.pages_bytes() + kPage);
-        i.pages.resize(i.pages.size() + kPage);
-        auto* runs = i.process.mutable_pages();
+        i.root().process.set_pages_bytes(i.root().process.pages_bytes() + kPage);
+        i.root().pages.resize(i.root().pages.size() + kPage);
+        auto* runs = i.root().process.mutable_pages();
         std::sort(runs->begin(), runs->end(), [](const pb::PageRun& a, const pb::PageRun& b) { return a.vaddr() < b.vaddr(); });
       },
       "pages[1].vaddr", "VMA_SAVED_SHARED");
 }
 
 TEST(SavedImage, BadFifos) {
-  expect_field([](Image& i) { i.process.mutable_fifos(0)->set_id(0); }, "fifos[0].id");
-  expect_field([](Image& i) { i.process.mutable_fifos(0)->set_capacity(3000); }, "fifos[0].capacity");
-  expect_field([](Image& i) { i.process.mutable_fifos(0)->set_capacity(1u << 30); }, "fifos[0].capacity");
-  expect_field([](Image& i) { i.process.mutable_fifos(0)->set_data(std::string(65537, 'q')); }, "fifos[0].data");
-  expect_field([](Image& i) { *i.process.add_fifos() = i.process.fifos(0); }, "fifos[1].id", "appears twice");
+  expect_field([](Image& i) { i.root().process.mutable_fifos(0)->set_id(0); }, "fifos[0].id");
+  expect_field([](Image& i) { i.root().process.mutable_fifos(0)->set_capacity(3000); }, "fifos[0].capacity");
+  expect_field([](Image& i) { i.root().process.mutable_fifos(0)->set_capacity(1u << 30); }, "fifos[0].capacity");
+  expect_field([](Image& i) { i.root().process.mutable_fifos(0)->set_data(std::string(65537, 'q')); }, "fifos[0].data");
+  expect_field([](Image& i) { *i.root().process.add_fifos() = i.root().process.fifos(0); }, "fifos[1].id", "appears twice");
 }
 
 TEST(SavedImage, PipeWithOneEndIsValidButNotWithNone) {
   Image img = make_saved_image();
   // Drop the write end (files[2]): the read end alone is a valid one-ended pipe.
-  img.process.mutable_files(2)->set_kind(pb::FILE_REGULAR);
-  img.process.mutable_files(2)->set_path("/tmp/data");
-  img.process.mutable_files(2)->set_pipe_id(0);
+  img.root().process.mutable_files(2)->set_kind(pb::FILE_REGULAR);
+  img.root().process.mutable_files(2)->set_path("/tmp/data");
+  img.root().process.mutable_files(2)->set_pipe_id(0);
   validate_image(img);
   expect_field(
       [](Image& i) {
         for (int k : {1, 2}) {
-          i.process.mutable_files(k)->set_kind(pb::FILE_REGULAR);
-          i.process.mutable_files(k)->set_path("/tmp/data");
+          i.root().process.mutable_files(k)->set_kind(pb::FILE_REGULAR);
+          i.root().process.mutable_files(k)->set_path("/tmp/data");
         }
       },
       "pipes", "has no end");
@@ -283,8 +283,8 @@ TEST(SavedImage, ShowListsSavedFilesAndFifos) {
 TEST(SavedImage, RandomMutationsNeverCrash) {
   const Image base = make_saved_image();
   std::string meta;
-  base.process.SerializeToString(&meta);
-  const std::vector<uint8_t> pages = encode_pages_file(base.pages);
+  base.root().process.SerializeToString(&meta);
+  const std::vector<uint8_t> pages = encode_pages_file(base.root().pages);
   std::mt19937_64 rng(3003);
   int rejected = 0;
   for (int iter = 0; iter < 5000; ++iter) {

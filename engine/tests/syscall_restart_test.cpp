@@ -35,7 +35,7 @@ TEST(SyscallRestart, EveryBlockedCallResumesAfterRestore) {
   // the case that needs the kernel's restart block (an absolute clock_nanosleep
   // restarts with ERESTARTNOHAND).
   int restart_block = 0;
-  for (const auto& t : image.process.threads())
+  for (const auto& t : image.root().process.threads())
     if (static_cast<int64_t>(t.gp().rax()) == -516) ++restart_block;
   EXPECT_EQ(restart_block, 1) << "the relative nanosleep";
   ASSERT_EQ(restore_process(image), pid);

@@ -25,10 +25,10 @@ namespace {
 // leads its own group and a zombie 4244 that exited with status 3.
 Image make_tree_image() {
   Image img = make_valid_image();
-  ProcessImage child{make_valid_image().process, make_valid_image().pages};
+  ProcessImage child{make_valid_image().root().process, make_valid_image().root().pages};
   child.process.set_pid(4243);
   child.process.mutable_threads(0)->set_tid(4243);
-  img.descendants.push_back(std::move(child));
+  img.processes.push_back(std::move(child));
   auto add = [&](uint32_t pid, uint32_t ppid, uint32_t pgid, uint32_t sid) {
     auto* r = img.tree.add_processes();
     r->set_pid(pid);
@@ -72,10 +72,10 @@ TEST(TreeImage, RoundTripKeepsRecordsProcessesAndPages) {
   ASSERT_EQ(back.tree.processes_size(), 3);
   EXPECT_EQ(back.tree.processes(2).exit_status(), 3u << 8);
   EXPECT_FALSE(back.tree.processes(0).has_process());
-  ASSERT_EQ(back.descendants.size(), 1u);
-  EXPECT_EQ(back.descendants[0].process.pid(), 4243u);
-  EXPECT_EQ(back.pages, img.pages);
-  EXPECT_EQ(back.descendants[0].pages, img.descendants[0].pages);
+  ASSERT_EQ(back.processes.size(), 2u);
+  EXPECT_EQ(back.processes[1].process.pid(), 4243u);
+  EXPECT_EQ(back.root().pages, img.root().pages);
+  EXPECT_EQ(back.processes[1].pages, img.processes[1].pages);
   std::string text = show_image_text(back);
   EXPECT_NE(text.find("tree: 3 processes (1 zombies)"), std::string::npos) << text;
   EXPECT_NE(text.find("pid 4244 ppid 4242 pgid 100 sid 100 zombie \"gone\" wait status 0x300"), std::string::npos) << text;
@@ -108,8 +108,8 @@ TEST(TreeImage, VersionThreePagesStartOnAPageBoundary) {
   EXPECT_EQ(header_size, detail::kHeaderSize);  // the process file keeps the short header
   for (size_t i = detail::kHeaderSize; i < 4096; ++i) ASSERT_EQ(pages[i], 0) << "padding byte " << i;
   Image img = make_tree_image();
-  ASSERT_EQ(pages.size(), 4096 + img.pages.size() + img.descendants[0].pages.size());
-  EXPECT_EQ(std::memcmp(pages.data() + 4096, img.pages.data(), img.pages.size()), 0);
+  ASSERT_EQ(pages.size(), 4096 + img.root().pages.size() + img.processes[1].pages.size());
+  EXPECT_EQ(std::memcmp(pages.data() + 4096, img.root().pages.data(), img.root().pages.size()), 0);
 }
 
 TEST(TreeImage, VersionTwoImagesStayReadable) {
@@ -120,9 +120,9 @@ TEST(TreeImage, VersionTwoImagesStayReadable) {
   std::span<const uint8_t> payload(pages.data() + 4096, pages.size() - 4096);
   Image back = decode_image(detail::frame(detail::kProcessMagic, meta, kTreeFormatVersion),
                             detail::frame(detail::kPagesMagic, payload, kTreeFormatVersion));
-  ASSERT_EQ(back.descendants.size(), 1u);
-  EXPECT_EQ(back.pages, img.pages);
-  EXPECT_EQ(back.descendants[0].pages, img.descendants[0].pages);
+  ASSERT_EQ(back.processes.size(), 2u);
+  EXPECT_EQ(back.root().pages, img.root().pages);
+  EXPECT_EQ(back.processes[1].pages, img.processes[1].pages);
   // A version 2 pages file beside a version 3 process file is refused.
   try {
     decode_image(process, detail::frame(detail::kPagesMagic, payload, kTreeFormatVersion));
@@ -135,14 +135,14 @@ TEST(TreeImage, VersionTwoImagesStayReadable) {
 TEST(TreeImage, MismatchedFileVersionsAndPagesAreRefused) {
   Image img = make_tree_image();
   auto [process, pages] = encode_image_files(img);
-  auto old_pages = encode_pages_file(img.pages);  // version 1 pages beside a version 3 tree
+  auto old_pages = encode_pages_file(img.root().pages);  // version 1 pages beside a version 3 tree
   try {
     decode_image(process, old_pages);
     FAIL() << "accepted";
   } catch (const ImageError& e) {
     EXPECT_EQ(e.field(), "version") << e.what();
   }
-  std::vector<uint8_t> short_payload(img.pages.begin(), img.pages.end());  // the child's pages missing
+  std::vector<uint8_t> short_payload(img.root().pages.begin(), img.root().pages.end());  // the child's pages missing
   auto short_pages = detail::frame(detail::kPagesMagic, short_payload, kPageAlignedFormatVersion);
   try {
     decode_image(process, short_pages);
@@ -192,14 +192,14 @@ TEST(TreeImage, BrokenRecordsAreRefused) {
        "is not led by pid 4243 in the same session"},
       {"pid out of range", [](Image& i) { i.tree.mutable_processes(2)->set_pid(0); }, "out of range"},
       {"exit signal", [](Image& i) { i.tree.mutable_processes(1)->set_exit_signal(65); }, "is not a signal"},
-      {"live without image", [](Image& i) { i.descendants.clear(); }, "has no process image"},
+      {"live without image", [](Image& i) { i.processes.resize(1); }, "has no process image"},
       {"image without record", [](Image& i) { i.tree.mutable_processes()->RemoveLast(); i.tree.mutable_processes(1)->set_zombie(true); i.tree.mutable_processes(1)->set_exit_status(0); }, "without a tree record"},
-      {"record pid mismatch", [](Image& i) { i.descendants[0].process.set_pid(4250); i.descendants[0].process.mutable_threads(0)->set_tid(4250); }, "its process image is pid 4250"},
+      {"record pid mismatch", [](Image& i) { i.processes[1].process.set_pid(4250); i.processes[1].process.mutable_threads(0)->set_tid(4250); }, "its process image is pid 4250"},
       {"shared file disagrees",
        [](Image& i) {
-         i.process.mutable_files(0)->set_tree_file(9);
-         i.descendants[0].process.mutable_files(0)->set_tree_file(9);
-         i.descendants[0].process.mutable_files(0)->set_flags(i.process.files(0).flags() ^ 02000);
+         i.root().process.mutable_files(0)->set_tree_file(9);
+         i.processes[1].process.mutable_files(0)->set_tree_file(9);
+         i.processes[1].process.mutable_files(0)->set_flags(i.root().process.files(0).flags() ^ 02000);
        },
        "differs from the same file in another process"},
   };
@@ -224,6 +224,6 @@ TEST(TreeImage, SessionAndGroupOutsideThePidNamespaceReadZero) {
 }
 
 TEST(TreeImage, DescendantsAreValidatedLikeTheRoot) {
-  std::string msg = refusal([](Image& i) { i.descendants[0].process.set_umask(01000); });
+  std::string msg = refusal([](Image& i) { i.processes[1].process.set_umask(01000); });
   EXPECT_NE(msg.find("image process.img (pid 4243): umask"), std::string::npos) << msg;
 }

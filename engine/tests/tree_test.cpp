@@ -220,9 +220,9 @@ TEST(Trees, LeaveRunningConsumesNothingInTreeSockets) {
   Image image = dump_process(v.pid, {.leave_running = true});
   EXPECT_EQ(image.tree.processes_size(), 2);
   // Every socket recorded once, with the root.
-  ASSERT_EQ(image.descendants.size(), 1u);
-  EXPECT_EQ(image.descendants[0].process.unix_sockets_size(), 0);
-  EXPECT_EQ(image.process.unix_sockets_size(), 6);  // the pair, the shared one, the unnamed one, the child's pair
+  ASSERT_EQ(image.processes.size(), 2u);
+  EXPECT_EQ(image.processes[1].process.unix_sockets_size(), 0);
+  EXPECT_EQ(image.root().process.unix_sockets_size(), 6);  // the pair, the shared one, the unnamed one, the child's pair
   // The child's socket in flight in the parent's queue is one the child holds.
   std::string shown = show_image_text(image);
   EXPECT_EQ(shown.find("(in flight only)"), std::string::npos) << shown;
@@ -377,7 +377,7 @@ TEST(TreeRefusal, FailureLateInADescendantLeavesNothingBehind) {
   Image image = dump_process(v.pid);
   // The last process's XSAVE header in compacted format: PTRACE_SETREGSET refuses
   // it in the very last step, after every process was created and rebuilt.
-  auto& last = image.descendants.back().process;
+  auto& last = image.processes.back().process;
   std::string xs = last.threads(0).xstate();
   uint64_t xcomp_bv = 1ull << 63;
   std::memcpy(xs.data() + 512 + 8, &xcomp_bv, 8);

@@ -23,7 +23,7 @@ namespace {
 // carries the listener and a socket only in flight (#5, unnamed dgram).
 Image make_socket_image() {
   Image img = make_valid_image();
-  pb::Process& p = img.process;
+  pb::Process& p = img.root().process;
   auto add = [&](uint32_t id, uint32_t type, uint32_t state, int fd) {
     auto* s = p.add_unix_sockets();
     s->set_id(id);
@@ -73,7 +73,7 @@ Image make_socket_image() {
 }
 
 pb::UnixSocket* sock(Image& img, uint32_t id) {
-  for (auto& s : *img.process.mutable_unix_sockets())
+  for (auto& s : *img.root().process.mutable_unix_sockets())
     if (s.id() == id) return &s;
   return nullptr;
 }
@@ -94,10 +94,10 @@ void expect_invalid(const std::function<void(Image&)>& damage, const std::string
 TEST(UnixImage, ValidImageRoundTripsAndShows) {
   Image img = make_socket_image();
   EXPECT_NO_THROW(validate_image(img));
-  auto bytes = encode_process_file(img.process);
-  auto pages = encode_pages_file(std::span<const uint8_t>(img.pages.data(), img.pages.size()));
+  auto bytes = encode_process_file(img.root().process);
+  auto pages = encode_pages_file(std::span<const uint8_t>(img.root().pages.data(), img.root().pages.size()));
   Image back = decode_image(bytes, pages);
-  EXPECT_EQ(back.process.unix_sockets_size(), 6);
+  EXPECT_EQ(back.root().process.unix_sockets_size(), 6);
   std::string text = show_image_text(back);
   EXPECT_NE(text.find("unix sockets 6"), std::string::npos) << text;
   EXPECT_NE(text.find("name @a\\0b"), std::string::npos) << text;
@@ -151,13 +151,13 @@ TEST(UnixImage, CorruptionsAreNamed) {
   // Files that refer to sockets.
   Image ref = make_socket_image();
   int idx2 = -1;
-  for (int k = 0; k < ref.process.files_size(); ++k)
-    if (ref.process.files(k).unix_socket() == 2) idx2 = k;
+  for (int k = 0; k < ref.root().process.files_size(); ++k)
+    if (ref.root().process.files(k).unix_socket() == 2) idx2 = k;
   ASSERT_GE(idx2, 0);
   const std::string f2 = "files[" + std::to_string(idx2) + "].";
-  expect_invalid([&](Image& i) { i.process.mutable_files(idx2)->set_unix_socket(77); }, f2 + "unix_socket");
-  expect_invalid([&](Image& i) { i.process.mutable_files(idx2)->set_unix_socket(1); }, f2 + "unix_socket");
-  expect_invalid([&](Image& i) { i.process.mutable_files(idx2)->set_path("/x"); }, f2 + "path");
-  expect_invalid([&](Image& i) { i.process.mutable_files(idx2)->set_flags(O_RDONLY); }, f2 + "flags");
-  expect_invalid([&](Image& i) { i.process.mutable_files(0)->set_unix_socket(1); }, "files[0].unix_socket");
+  expect_invalid([&](Image& i) { i.root().process.mutable_files(idx2)->set_unix_socket(77); }, f2 + "unix_socket");
+  expect_invalid([&](Image& i) { i.root().process.mutable_files(idx2)->set_unix_socket(1); }, f2 + "unix_socket");
+  expect_invalid([&](Image& i) { i.root().process.mutable_files(idx2)->set_path("/x"); }, f2 + "path");
+  expect_invalid([&](Image& i) { i.root().process.mutable_files(idx2)->set_flags(O_RDONLY); }, f2 + "flags");
+  expect_invalid([&](Image& i) { i.root().process.mutable_files(0)->set_unix_socket(1); }, "files[0].unix_socket");
 }

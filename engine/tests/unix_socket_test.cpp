@@ -95,7 +95,7 @@ TEST(UnixSockets, NamesPeersQueuesBacklogShutdownAndOptionsSurvive) {
   TempDir dir;
   ChildPid v{start_socket_victim(dir.path())};
   Image image = dump_process(v.pid);
-  const pb::Process& p = image.process;
+  const pb::Process& p = image.root().process;
   int listeners = 0, pending = 0, dgrams = 0, queued = 0;
   for (const auto& s : p.unix_sockets()) {
     listeners += s.state() == 10;
@@ -122,7 +122,7 @@ TEST(UnixSockets, FilesInFlightIncludingSocketsOnlyInFlightAndSelfLoops) {
   TempDir dir;
   ChildPid v{start_flight_victim(dir.path())};
   Image image = dump_process(v.pid);
-  EXPECT_EQ(count_in_flight_only(image.process), 1);  // the socket that exists only in flight
+  EXPECT_EQ(count_in_flight_only(image.root().process), 1);  // the socket that exists only in flight
   EXPECT_EQ(restore_and_check(v.pid, image), kVictimOk);
   v.pid = -1;
 }
@@ -133,9 +133,9 @@ TEST(UnixSockets, LeaveRunningConsumesNothing) {
   Image image = dump_process(v.pid, {.leave_running = true});
   EXPECT_EQ(status_field(v.pid, "TracerPid"), "0");
   Image again = dump_process(v.pid, {.leave_running = true});  // same queues again: nothing was consumed
-  ASSERT_EQ(image.process.unix_sockets_size(), again.process.unix_sockets_size());
-  for (int i = 0; i < image.process.unix_sockets_size(); ++i)
-    EXPECT_EQ(image.process.unix_sockets(i).queue_size(), again.process.unix_sockets(i).queue_size());
+  ASSERT_EQ(image.root().process.unix_sockets_size(), again.root().process.unix_sockets_size());
+  for (int i = 0; i < image.root().process.unix_sockets_size(); ++i)
+    EXPECT_EQ(image.root().process.unix_sockets(i).queue_size(), again.root().process.unix_sockets(i).queue_size());
   EXPECT_EQ(check(v.pid), kVictimOk);
   v.pid = -1;
 }
@@ -143,7 +143,7 @@ TEST(UnixSockets, LeaveRunningConsumesNothing) {
 TEST(UnixSockets, RingWithTwoSocketsOnlyInFlight) {
   ChildPid v{start_scm_ring_victim(salt())};
   Image image = dump_process(v.pid);
-  EXPECT_EQ(count_in_flight_only(image.process), 2);
+  EXPECT_EQ(count_in_flight_only(image.root().process), 2);
   RestoreStats stats;
   EXPECT_EQ(restore_and_check(v.pid, image, {}, &stats), kVictimOk);
   v.pid = -1;

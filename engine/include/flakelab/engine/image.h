@@ -54,17 +54,29 @@ struct UncheckedPages {
   uint32_t crc = 0;                 // what the header says
 };
 
+// A tree of processes, the root one of them. A version 1 image reads into a
+// one-process tree: `processes` holds the root alone and `tree` stays empty (no
+// record is made up for it: there is no group or session to put in one, and what
+// is written must stay version 1). Code that walks the processes needs no case for
+// the root; only code about tree records looks at `tree`.
 struct Image {
-  pb::Process process;   // the root of the tree (the only process of a single-process image)
-  PageBytes pages;       // its concatenated PageRun contents
+  // Every live process, root first, then the tree's other live processes in the
+  // order of their records (parents before children). Decoded, read and dumped
+  // images have at least the root; validate_image() refuses one without.
+  std::vector<ProcessImage> processes;
   // Process trees: one record per process (root first, parents before children;
-  // pid, parent, group, session, zombie exit status) with `process` left unset:
-  // the root's is above, the other live processes' are `descendants`, in the same
-  // order. Empty: a single process without tree records (version 1 images).
+  // pid, parent, group, session, zombie exit status), live or zombie, with
+  // `process` left unset: the live ones' are `processes`, in the same order.
+  // Empty: a single process without tree records (version 1 images), restored
+  // into the restorer's session and group.
   pb::TreeImage tree;
-  std::vector<ProcessImage> descendants;
   // Set only by read_image_dir(dir, PagesCheck::kByRestore) for a mapped payload.
   std::shared_ptr<const UncheckedPages> unchecked_pages;
+
+  // The root process (the only one of a version 1 image). std::out_of_range for
+  // an image without processes.
+  ProcessImage& root() { return processes.at(0); }
+  const ProcessImage& root() const { return processes.at(0); }
 };
 
 // Limits that keep a hostile image from making us allocate or loop without bound.
