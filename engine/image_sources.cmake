@@ -24,6 +24,10 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/tree_image.cpp
   src/unix_image.cpp
   src/whole_file.cpp)
+# What the image library takes from flakelab_base (compel/base), relative to the
+# repository root: the fuzzer compiles these too, the main build links flakelab_base.
+set(FLAKELAB_ENGINE_IMAGE_BASE_SOURCES
+  compel/base/src/hex.cpp)
 
 # `flakelab show --json` without reflection (the engine uses protobuf's lite
 # runtime): C++ generated from the schema by proto/gen_image_json.py, into the

@@ -34,7 +34,6 @@
 #include "tree_files.h"
 #include "tree_image.h"
 #include "tree_reap.h"
-#include "unix_collector.h"
 
 namespace flakelab::engine {
 namespace {
@@ -173,11 +172,7 @@ class TreeDump {
     }
     std::vector<pb::Process*> live = {&image.process};
     for (auto& d : image.descendants) live.push_back(&d.process);
-    // Sockets tree-wide: a peer or a queued file may be in another process.
-    auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
-    share_tree_files(live);
-    for (const auto& a : aliases)
-      image.process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
+    dump_tree_files(live, options);  // sockets tree-wide, then one tree_file per shared description
     image.tree = records(members_);
     validate_image(image, "(dump of " + pid_text(root_) + ")");
     return image;

@@ -12,8 +12,8 @@
 #include <map>
 #include <memory>
 
-#include "flakelab/compel/proc.h"
 #include "flakelab/engine/error.h"
+#include "kinds/kind.h"
 #include "pipes.h"
 #include "proc_files.h"
 
@@ -94,47 +94,6 @@ std::string first_holder(const std::string& link) {
   return "pid " + std::to_string(holders[0].pid) + " fd " + std::to_string(holders[0].fd);
 }
 
-std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree) {
-  std::string base = "/proc/" + std::to_string(pid) + "/fd/";
-  std::map<std::pair<dev_t, ino_t>, uint32_t> ids;  // FIFO -> Fifo.id
-  for (int fd : compel::proc::list_fds(pid)) {
-    std::string link;
-    struct stat st;
-    try {
-      link = procfs::read_link(base + std::to_string(fd));
-    } catch (const EngineError&) {
-      continue;  // closed meanwhile
-    }
-    if (::stat((base + std::to_string(fd)).c_str(), &st) != 0 || !is_fifo_fd(link, st)) continue;
-    std::string where = "pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (FIFO " + link + ")";
-    auto key = std::make_pair(st.st_dev, st.st_ino);
-    auto it = ids.find(key);
-    if (it == ids.end()) {
-      if (std::string holder = held_elsewhere(pid, link, st.st_dev, st.st_ino, tree); !holder.empty())
-        return where + ": the FIFO is also open in another process (" + holder +
-               "), outside the dumped process tree";
-      uint32_t id = static_cast<uint32_t>(ids.size() + 1);
-      it = ids.emplace(key, id).first;
-      if (out) {
-        // Reopened like a pipe through /proc: tee() copies, the FIFO keeps its bytes.
-        pb::Pipe copy = snapshot_pipe(pid, fd, st.st_ino);
-        auto* f = out->add_fifos();
-        f->set_id(id);
-        f->set_capacity(copy.capacity());
-        f->set_data(std::move(*copy.mutable_data()));
-      }
-    }
-    if (!out) continue;
-    for (const auto& d : out->fds())
-      if (d.fd() == static_cast<uint32_t>(fd)) {
-        auto* file = out->mutable_files(static_cast<int>(d.file()));
-        if (file->kind() != pb::FILE_FIFO) throw EngineError("dump " + where + ": the fd changed while being dumped");
-        file->set_fifo_id(it->second);
-      }
-  }
-  return "";
-}
-
 void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) {
   std::string who = "restore pid " + std::to_string(p.pid()) + ": FIFO ";
   std::map<uint32_t, compel::UniqueFd> holders;  // Fifo.id -> our read-write open of it
@@ -157,15 +116,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     if (ioctl(h.get(), FIONREAD, &queued) != 0) throw_errno(what + ": FIONREAD");
     if (queued != 0)
       throw EngineError(what + ": it already holds " + std::to_string(queued) + " bytes (another process has it open)");
-    if (fcntl(h.get(), F_SETPIPE_SZ, static_cast<int>(fifo.capacity())) < static_cast<int>(fifo.capacity()))
-      throw_errno(what + ": F_SETPIPE_SZ " + std::to_string(fifo.capacity()));
-    size_t done = 0;
-    while (done < fifo.data().size()) {
-      ssize_t n = ::write(h.get(), fifo.data().data() + done, fifo.data().size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw_errno(what + ": write contents", n < 0 ? errno : EIO);
-      done += static_cast<size_t>(n);
-    }
+    refill_pipe(h.get(), fifo.capacity(), fifo.data(), what);
     holders.emplace(fifo.id(), std::move(h));
   }
   for (int i = 0; i < p.files_size(); ++i) {
@@ -181,9 +132,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     struct stat st;
     if (fstat(fd.get(), &st) != 0) throw_errno(what + ": fstat");
     if (st.st_ino != f.inode()) throw EngineError(what + ": the FIFO was replaced since the dump");
-    compel::UniqueFd high(fcntl(fd.get(), F_DUPFD_CLOEXEC, min_fd));
-    if (!high) throw_errno(what + ": F_DUPFD " + std::to_string(min_fd));
-    open_files.at(static_cast<size_t>(i)) = std::move(high);
+    open_files.at(static_cast<size_t>(i)) = dup_above(fd.get(), min_fd, what);
   }
   // `holders` close here: the saved ends alone keep the FIFO and its bytes, so a
   // read end whose writers were gone sees EOF after the data, as before.

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "flakelab/base/hex.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "kinds/file_kind_traits.h"
@@ -25,11 +26,7 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint32_t kPidMax = 4194304;  // PID_MAX_LIMIT on 64-bit
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 std::string idx(const char* list, int i, const char* field) {
   return std::string(list) + "[" + std::to_string(i) + "]." + field;

@@ -65,6 +65,13 @@ class EpollKind : public AnonInodeKind {
     if (!fd) throw_errno(what + ": epoll_create1");
     return fd;
   }
+  // An epoll shared with an earlier process of the tree: that process adds the
+  // watches to the one object (TreeFiles::process_view()).
+  bool strip_shared(pb::File& f) const override {
+    if (f.epoll().watches_size() == 0) return false;
+    f.mutable_epoll()->clear_watches();
+    return true;
+  }
 };
 
 }  // namespace

@@ -31,12 +31,6 @@ void RecordCheck::count(const std::string& field, int n, uint64_t max) const {
     fail(field, "count " + std::to_string(n) + " exceeds the limit of " + std::to_string(max));
 }
 
-std::string RecordCheck::hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 int64_t RecordCheck::file_of(uint32_t fd) const {
   auto it = file_of_.find(fd);
   return it == file_of_.end() ? -1 : static_cast<int64_t>(it->second);

@@ -24,7 +24,6 @@ class RecordCheck {
   [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
   // `n` above `max` fails naming `field`.
   void count(const std::string& field, int n, uint64_t max) const;
-  static std::string hex(uint64_t v);
 
   const pb::Process& process() const { return process_; }
   int index() const { return index_; }  // of the file in process().files

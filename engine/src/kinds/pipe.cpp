@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include <map>
+#include <set>
 
 #include "../fifos.h"
 #include "../pipes.h"
@@ -19,6 +20,19 @@ bool is_read_end(uint32_t flags) { return (flags & O_ACCMODE) == O_RDONLY; }
 // The pipes a restore made, by id.
 struct RecreatedPipes : KindState {
   std::map<uint64_t, std::pair<compel::UniqueFd, compel::UniqueFd>> by_id;
+};
+
+// A tree's pipes: merged by id (the pipe's inode); each end opens on its own (open()).
+class PipeTable : public TreeTable {
+ public:
+  TablePhase phase() const override { return TablePhase::kEachFile; }
+  void merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) override {
+    for (const auto& pipe : p.pipes())
+      if (ids_.insert(pipe.id()).second) *merged.add_pipes() = pipe;
+  }
+
+ private:
+  std::set<uint64_t> ids_;
 };
 
 class PipeKind : public FileKindModule {
@@ -69,6 +83,7 @@ class PipeKind : public FileKindModule {
     if (fcntl(end, F_SETFL, static_cast<int>(f.flags() & O_NONBLOCK)) != 0) throw_errno(what + ": F_SETFL");
     return dup_above(end, ctx.min_fd, what);
   }
+  std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<PipeTable>(); }
 
  private:
   struct Ends {
