@@ -12,8 +12,10 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/kinds/eventfd_record.cpp
   src/kinds/file_kind_traits.cpp
   src/kinds/file_record.cpp
+  src/kinds/pipe_record.cpp
   src/kinds/signalfd_record.cpp
   src/kinds/timerfd_record.cpp
+  src/kinds/unix_socket_record.cpp
   src/mapped_file.cpp
   src/page_bytes.cpp
   src/pages_file_writer.cpp
