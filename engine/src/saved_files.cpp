@@ -266,8 +266,7 @@ void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p) {
 }
 
 void SavedFiles::merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) {
-  for (const auto& s : p.saved_files())
-    if (merged_ids_.insert(s.id()).second) *merged.add_saved_files() = s;
+  merge_by_id(p.saved_files(), *merged.mutable_saved_files(), merged_ids_);
   for (const auto& v : p.vmas())
     if (v.saved_file() != 0) *merged.add_vmas() = v;  // shared mappings may need read-only descriptions
 }

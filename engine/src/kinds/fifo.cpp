@@ -16,8 +16,7 @@ class FifoTable : public TreeTable {
  public:
   TablePhase phase() const override { return TablePhase::kAfterFiles; }
   void merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) override {
-    for (const auto& fifo : p.fifos())
-      if (ids_.insert(fifo.id()).second) *merged.add_fifos() = fifo;
+    merge_by_id(p.fifos(), *merged.mutable_fifos(), ids_);
   }
   void open(TableOpen& ctx) override { reopen_fifos(ctx.merged, ctx.open_files, ctx.min_fd); }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,14 @@ class TreeTable {
   // open one by one). Throws EngineError naming the pid and the file.
   virtual void open(TableOpen&) {}
 };
+
+// Appends to `to` each record of `from` whose id() is not in `ids` yet: the first
+// record of an id wins (a tree table's merge()).
+template <class Records, class Id>
+void merge_by_id(const Records& from, Records& to, std::set<Id>& ids) {
+  for (const auto& record : from)
+    if (ids.insert(record.id()).second) *to.Add() = record;
+}
 
 class FileKindModule {
  public:

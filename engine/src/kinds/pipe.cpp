@@ -27,8 +27,7 @@ class PipeTable : public TreeTable {
  public:
   TablePhase phase() const override { return TablePhase::kEachFile; }
   void merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) override {
-    for (const auto& pipe : p.pipes())
-      if (ids_.insert(pipe.id()).second) *merged.add_pipes() = pipe;
+    merge_by_id(p.pipes(), *merged.mutable_pipes(), ids_);
   }
 
  private:
