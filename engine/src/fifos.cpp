@@ -1,38 +1,21 @@
 #include "fifos.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <algorithm>
 #include <map>
-#include <memory>
 
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
 #include "kinds/kind.h"
 #include "pipes.h"
 #include "proc_files.h"
 
 namespace flakelab::engine {
-namespace {
-
-struct DirCloser {
-  void operator()(DIR* d) const { closedir(d); }
-};
-using DirPtr = std::unique_ptr<DIR, DirCloser>;
-
-bool all_digits(const char* s) {
-  if (!*s) return false;
-  for (; *s; ++s)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-}  // namespace
 
 bool is_fifo_fd(const std::string& link, const struct stat& st) {
   return S_ISFIFO(st.st_mode) && !link.empty() && link[0] == '/';
@@ -48,21 +31,13 @@ HolderScan::~HolderScan() { t_scan = outer_; }
 const std::vector<HolderScan::Holder>& HolderScan::holders_of(const std::string& link) {
   if (!scanned_) {
     scanned_ = true;
-    DirPtr proc(opendir("/proc"));
-    if (!proc) throw_errno("opendir /proc");
-    while (dirent* e = readdir(proc.get())) {
-      if (!all_digits(e->d_name)) continue;
-      std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
-      DirPtr fds(opendir(fd_dir.c_str()));
-      if (!fds) continue;  // gone, or a kernel thread
-      while (dirent* f = readdir(fds.get())) {
-        if (!all_digits(f->d_name)) continue;
+    for (pid_t pid : base::procfs::list_pids())
+      for (int fd : base::procfs::list_fds(pid)) {  // none: gone, or a kernel thread
         char buf[4096];
-        ssize_t n = readlinkat(dirfd(fds.get()), f->d_name, buf, sizeof(buf));
-        if (n <= 0) continue;
-        by_link_[std::string(buf, static_cast<size_t>(n))].push_back({atoi(e->d_name), atoi(f->d_name)});
+        ssize_t n = readlink(base::procfs::fd_path(pid, fd).c_str(), buf, sizeof(buf));
+        if (n <= 0) continue;  // closed meanwhile
+        by_link_[std::string(buf, static_cast<size_t>(n))].push_back({pid, fd});
       }
-    }
   }
   static const std::vector<Holder> kNone;
   auto it = by_link_.find(link);
@@ -77,8 +52,7 @@ std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t 
   for (const auto& h : t_scan->holders_of(link)) {
     if (h.pid == pid || std::find(ignore.begin(), ignore.end(), h.pid) != ignore.end()) continue;
     struct stat st;
-    std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
-    if (::stat(path.c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
+    if (::stat(base::procfs::fd_path(h.pid, h.fd).c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
     return "pid " + std::to_string(h.pid) + " fd " + std::to_string(h.fd);
   }
   return "";

@@ -7,12 +7,13 @@
 #include <climits>
 #include <string>
 
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
 
 pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  std::string path = base::procfs::fd_path(pid, fd);
   std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (pipe:[" + std::to_string(id) + "])";
   compel::UniqueFd src(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!src) throw_errno(what + ": open " + path);

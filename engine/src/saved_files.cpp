@@ -259,7 +259,7 @@ void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p) {
   auto* f = p.mutable_files(file);
   std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (" + f->path() + ")";
   Object o;
-  if (std::string why = open_object("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), f->path(), o);
+  if (std::string why = open_object(base::procfs::fd_path(pid, fd), f->path(), o);
       !why.empty())
     throw EngineError(what + ": " + why);
   f->set_saved_file(save_object(p, o, what));

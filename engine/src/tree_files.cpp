@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "files.h"
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
 #include "kinds/kind.h"
 
@@ -24,7 +25,7 @@ std::vector<int> first_fds(const pb::Process& p) {
 }
 
 struct stat stat_fd(pid_t pid, int fd) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  std::string path = base::procfs::fd_path(pid, fd);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw_errno("dump pid " + std::to_string(pid) + ": stat " + path);
   return st;

@@ -179,6 +179,14 @@ std::vector<int> list_fds(pid_t pid) {
   return fds;
 }
 
+std::vector<pid_t> list_pids() {
+  std::vector<pid_t> pids;
+  for (long v : list_numeric_entries("/proc")) pids.push_back(static_cast<pid_t>(v));
+  return pids;
+}
+
+std::string fd_path(pid_t pid, int fd) { return "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd); }
+
 std::optional<Status> read_status(pid_t pid) {
   std::string text;
   try {

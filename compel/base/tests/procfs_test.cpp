@@ -37,6 +37,16 @@ TEST(Procfs, ListsThreadsAndFds) {
   EXPECT_EQ(read_link("/proc/self/fd/" + std::to_string(fd.get())), "/");
 }
 
+TEST(Procfs, ListsProcessesAndNamesFdLinks) {
+  std::vector<pid_t> pids = list_pids();
+  EXPECT_TRUE(std::is_sorted(pids.begin(), pids.end()));
+  EXPECT_TRUE(std::binary_search(pids.begin(), pids.end(), getpid()));
+  EXPECT_TRUE(std::binary_search(pids.begin(), pids.end(), 1));
+  UniqueFd fd(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_EQ(fd_path(getpid(), fd.get()), "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd.get()));
+  EXPECT_EQ(read_link(fd_path(getpid(), fd.get())), "/proc");
+}
+
 TEST(Procfs, AGoneProcessHasNoStatusAndNoLists) {
   EXPECT_FALSE(read_status(0x3fffffff).has_value());
   EXPECT_TRUE(list_threads(0x3fffffff).empty());

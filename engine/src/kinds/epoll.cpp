@@ -42,7 +42,7 @@ class EpollKind : public AnonInodeKind {
       kcmp_epoll_slot slot{static_cast<uint32_t>(fd.fd), static_cast<uint32_t>(tfd), seen[tfd]++};
       std::string link;
       try {
-        link = procfs::read_link("/proc/" + std::to_string(fd.pid) + "/fd/" + std::to_string(tfd));
+        link = procfs::read_link(base::procfs::fd_path(fd.pid, tfd));
       } catch (const EngineError&) {
       }
       if (link.empty() || syscall(SYS_kcmp, fd.pid, fd.pid, KCMP_EPOLL_TFD, tfd, &slot) != 0)
