@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,15 +69,7 @@ std::optional<Stat> read_stat(pid_t pid) {
 }
 
 // Children of every thread of `pid`.
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  for (pid_t tid : compel::proc::list_threads(pid)) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
-    for (pid_t c; in >> c;) out.push_back(c);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<pid_t> children_of(pid_t pid) { return base::procfs::list_children(pid); }
 
 bool is_zombie(const std::optional<Stat>& s) { return s && (s->state == 'Z' || s->state == 'X'); }
 
