@@ -14,7 +14,6 @@
 #include "kinds/kind.h"
 
 namespace flakelab::engine {
-namespace {
 
 // One fd number of each file of `p` (-1 if no fd refers to it).
 std::vector<int> first_fds(const pb::Process& p) {
@@ -31,8 +30,6 @@ struct stat stat_fd(pid_t pid, int fd) {
   return st;
 }
 
-}  // namespace
-
 void share_tree_files(const std::vector<pb::Process*>& processes) {
   struct Known {
     pid_t pid;
@@ -43,7 +40,6 @@ void share_tree_files(const std::vector<pb::Process*>& processes) {
   };
   std::vector<Known> known;
   uint32_t next_file = 1;
-  std::map<std::pair<dev_t, ino_t>, uint32_t> fifo_ids, saved_ids;
   for (pb::Process* p : processes) {
     const pid_t pid = static_cast<pid_t>(p->pid());
     auto fds = first_fds(*p);
@@ -64,56 +60,9 @@ void share_tree_files(const std::vector<pb::Process*>& processes) {
       }
       p->mutable_files(i)->set_tree_file(id);
     }
-    // FIFOs, by inode (found through a file that opens them).
-    std::map<uint32_t, uint32_t> fifo_map;  // this process's id -> tree-wide id
-    for (int i = 0; i < p->files_size(); ++i) {
-      const auto& f = p->files(i);
-      if (f.kind() != pb::FILE_FIFO || f.fifo_id() == 0 || fds[i] < 0 || fifo_map.count(f.fifo_id())) continue;
-      struct stat st = stat_fd(pid, fds[i]);
-      auto key = std::make_pair(st.st_dev, st.st_ino);
-      auto it = fifo_ids.find(key);
-      bool first = it == fifo_ids.end();
-      if (first) it = fifo_ids.emplace(key, static_cast<uint32_t>(fifo_ids.size() + 1)).first;
-      fifo_map[f.fifo_id()] = it->second;
-    }
-    for (auto& fifo : *p->mutable_fifos()) {
-      auto it = fifo_map.find(fifo.id());
-      if (it == fifo_map.end()) throw EngineError("dump pid " + std::to_string(pid) + ": FIFO #" + std::to_string(fifo.id()) + " has no fd");
-      bool seen_before = false;
-      for (pb::Process* q : processes) {
-        if (q == p) break;
-        for (const auto& other : q->fifos()) seen_before |= other.id() == it->second;
-      }
-      fifo.set_id(it->second);
-      if (seen_before) fifo.clear_data();  // the first holder's record carries the bytes
-    }
-    for (auto& f : *p->mutable_files())
-      if (f.kind() == pb::FILE_FIFO && f.fifo_id() != 0) f.set_fifo_id(fifo_map.at(f.fifo_id()));
-    // Saved files (unlinked files, memfds, shared memory), by device and inode.
-    std::map<uint32_t, uint32_t> saved_map;
-    for (auto& s : *p->mutable_saved_files()) {
-      auto key = std::make_pair(static_cast<dev_t>(s.dev()), static_cast<ino_t>(s.inode()));
-      auto it = saved_ids.find(key);
-      bool first = it == saved_ids.end();
-      if (first) it = saved_ids.emplace(key, static_cast<uint32_t>(saved_ids.size() + 1)).first;
-      saved_map[s.id()] = it->second;
-      s.set_id(it->second);
-      if (!first) s.clear_data();  // stored once, with the first holder
-    }
-    for (auto& f : *p->mutable_files())
-      if (f.saved_file() != 0) f.set_saved_file(saved_map.at(f.saved_file()));
-    for (auto& v : *p->mutable_vmas())
-      if (v.saved_file() != 0) v.set_saved_file(saved_map.at(v.saved_file()));
-    // Pipes are named by inode already; their bytes are stored once.
-    for (auto& pipe : *p->mutable_pipes()) {
-      bool seen_before = false;
-      for (pb::Process* q : processes) {
-        if (q == p) break;
-        for (const auto& other : q->pipes()) seen_before |= other.id() == pipe.id();
-      }
-      if (seen_before) pipe.clear_data();
-    }
   }
+  // Records the files refer to (FIFOs, saved files, pipes): each kind's.
+  for (const FileKindModule* kind : file_kind_modules()) kind->share_tree(processes);
 }
 
 void dump_tree_files(const std::vector<pb::Process*>& processes, const DumpOptions& options) {

@@ -17,6 +17,7 @@
 // inode, or renumbered in share_tree_files).
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <map>
@@ -31,10 +32,14 @@
 
 namespace flakelab::engine {
 
-// With every process of the tree frozen: sets File.tree_file and makes Fifo and
-// SavedFile ids tree-wide. `processes` are the live processes in tree order.
-// Throws EngineError.
+// With every process of the tree frozen: sets File.tree_file, then each kind
+// makes its records' ids tree-wide (FileKindModule::share_tree(): FIFOs, saved
+// files, pipes). `processes` are the live processes in tree order. Throws EngineError.
 void share_tree_files(const std::vector<pb::Process*>& processes);
+// One fd number of each file of `p` (-1 if no fd refers to it).
+std::vector<int> first_fds(const pb::Process& p);
+// stat() through fd `fd` of `pid`: the file, not the link. Throws EngineError.
+struct stat stat_fd(pid_t pid, int fd);
 
 // With every process of the tree frozen and its files collected: what kinds
 // collect for the whole tree (kinds' dump_tree(): unix sockets), then

@@ -16,6 +16,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,33 @@ TEST(FileKinds, TreeTablesDeclareTheirPhase) {
   pb::File regular;
   regular.set_kind(pb::FILE_REGULAR);
   EXPECT_FALSE(file_kind_module(pb::FILE_REGULAR)->strip_shared(regular));
+}
+
+// A pipe or FIFO record two processes of a tree hold keeps its bytes with the
+// first only; a table merged on restore takes the first record of an id.
+TEST(FileKinds, TablesAreStoredOnceAndMergedById) {
+  pb::Process a, b;
+  auto* pa = a.add_pipes();
+  pa->set_id(5);
+  pa->set_data("abc");
+  auto* pb5 = b.add_pipes();
+  pb5->set_id(5);
+  pb5->set_data("abc");
+  auto* pb6 = b.add_pipes();
+  pb6->set_id(6);
+  pb6->set_data("xyz");
+  file_kind_module(pb::FILE_PIPE)->share_tree({&a, &b});
+  EXPECT_EQ(a.pipes(0).data(), "abc");
+  EXPECT_EQ(b.pipes(0).data(), "");
+  EXPECT_EQ(b.pipes(1).data(), "xyz");
+
+  pb::Process merged;
+  std::set<uint64_t> ids;
+  merge_by_id(a.pipes(), *merged.mutable_pipes(), ids);
+  merge_by_id(b.pipes(), *merged.mutable_pipes(), ids);
+  ASSERT_EQ(merged.pipes_size(), 2);
+  EXPECT_EQ(merged.pipes(0).data(), "abc");
+  EXPECT_EQ(merged.pipes(1).id(), 6u);
 }
 
 TEST(FileKinds, PipesAndSocketsAreNamedByTheirRecords) {

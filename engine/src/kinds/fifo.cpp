@@ -7,6 +7,8 @@
 
 #include "../fifos.h"
 #include "../pipes.h"
+#include "../tree_files.h"
+#include "flakelab/engine/error.h"
 #include "path_file.h"
 
 namespace flakelab::engine {
@@ -32,6 +34,31 @@ class FifoKind : public PathFileKind {
   std::string dump_table(const FdScan& scan, pb::Process& out) const override { return fifos(scan, &out); }
   compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // FifoTable
   std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<FifoTable>(); }
+  // Fifo.id tree-wide, by inode (found through a file that opens the FIFO).
+  void share_tree(const std::vector<pb::Process*>& processes) const override {
+    std::map<std::pair<dev_t, ino_t>, uint32_t> tree_ids;
+    for (pb::Process* p : processes) {
+      const pid_t pid = static_cast<pid_t>(p->pid());
+      auto fds = first_fds(*p);
+      std::map<uint32_t, uint32_t> to_tree;  // this process's id -> tree-wide id
+      for (int i = 0; i < p->files_size(); ++i) {
+        const auto& f = p->files(i);
+        if (f.kind() != pb::FILE_FIFO || f.fifo_id() == 0 || fds[i] < 0 || to_tree.count(f.fifo_id())) continue;
+        struct stat st = stat_fd(pid, fds[i]);
+        auto it = tree_ids.emplace(std::make_pair(st.st_dev, st.st_ino), static_cast<uint32_t>(tree_ids.size() + 1)).first;
+        to_tree[f.fifo_id()] = it->second;
+      }
+      for (auto& fifo : *p->mutable_fifos()) {
+        auto it = to_tree.find(fifo.id());
+        if (it == to_tree.end())
+          throw EngineError("dump pid " + std::to_string(pid) + ": FIFO #" + std::to_string(fifo.id()) + " has no fd");
+        fifo.set_id(it->second);
+      }
+      for (auto& f : *p->mutable_files())
+        if (f.kind() == pb::FILE_FIFO && f.fifo_id() != 0) f.set_fifo_id(to_tree.at(f.fifo_id()));
+    }
+    store_once(processes, &pb::Process::mutable_fifos);  // the first holder's record carries the bytes
+  }
 
  private:
   // Without `out`: that no FIFO is open outside the tree. With it (files already

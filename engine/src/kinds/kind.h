@@ -125,6 +125,21 @@ void merge_by_id(const Records& from, Records& to, std::set<Id>& ids) {
     if (ids.insert(record.id()).second) *to.Add() = record;
 }
 
+// Clears the contents of each record (pb::Pipe, pb::Fifo) whose id a process
+// before it in `processes` has too: stored once, with the first holder.
+template <class Records>
+void store_once(const std::vector<pb::Process*>& processes, Records* (pb::Process::*records)()) {
+  std::set<uint64_t> earlier;
+  for (pb::Process* p : processes) {
+    std::set<uint64_t> own;
+    for (auto& record : *(p->*records)()) {
+      if (earlier.count(record.id())) record.clear_data();
+      own.insert(record.id());
+    }
+    earlier.insert(own.begin(), own.end());
+  }
+}
+
 class FileKindModule {
  public:
   explicit FileKindModule(pb::FileKind kind) : kind_(kind) {}
@@ -159,6 +174,11 @@ class FileKindModule {
   virtual std::function<void()> dump_tree(const std::vector<pb::Process*>& /*live*/, const DumpOptions&) const {
     return {};
   }
+  // Once every description of the tree has its File.tree_file: makes the ids of
+  // this kind's records tree-wide (an inode, or renumbered) and keeps their
+  // contents with the first holder only (share_tree_files()). `processes`: live,
+  // tree order, still frozen. Throws EngineError.
+  virtual void share_tree(const std::vector<pb::Process*>& /*processes*/) const {}
   // The kind's records for the restore of a tree, or null if its files need none.
   virtual std::unique_ptr<TreeTable> tree_table() const { return nullptr; }
   // For a description an earlier process of the tree holds too: removes from

@@ -82,6 +82,10 @@ class PipeKind : public FileKindModule {
     if (fcntl(end, F_SETFL, static_cast<int>(f.flags() & O_NONBLOCK)) != 0) throw_errno(what + ": F_SETFL");
     return dup_above(end, ctx.min_fd, what);
   }
+  // Pipes are named by inode already; their bytes are stored once.
+  void share_tree(const std::vector<pb::Process*>& processes) const override {
+    store_once(processes, &pb::Process::mutable_pipes);
+  }
   std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<PipeTable>(); }
 
  private:
