@@ -12,8 +12,10 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/kinds/eventfd_record.cpp
   src/kinds/file_kind_traits.cpp
   src/kinds/file_record.cpp
+  src/kinds/pipe_record.cpp
   src/kinds/signalfd_record.cpp
   src/kinds/timerfd_record.cpp
+  src/kinds/unix_socket_record.cpp
   src/mapped_file.cpp
   src/page_bytes.cpp
   src/pages_file_writer.cpp
@@ -24,6 +26,10 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/tree_image.cpp
   src/unix_image.cpp
   src/whole_file.cpp)
+# What the image library takes from flakelab_base (compel/base), relative to the
+# repository root: the fuzzer compiles these too, the main build links flakelab_base.
+set(FLAKELAB_ENGINE_IMAGE_BASE_SOURCES
+  compel/base/src/hex.cpp)
 
 # `flakelab show --json` without reflection (the engine uses protobuf's lite
 # runtime): C++ generated from the schema by proto/gen_image_json.py, into the

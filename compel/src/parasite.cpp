@@ -329,16 +329,12 @@ flk_ctl_msg Parasite::recv_msg(std::vector<UniqueFd>* fds) {
     throw CompelError(fmt::format("parasite in pid {} did not answer within {} ms ({})", process_.pid(),
                                   kReplyTimeoutMs, describe_parasite_failure()), ETIMEDOUT);
   flk_ctl_msg msg{};
-  iovec iov{&msg, sizeof(msg)};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * FLK_MAX_FDS_PER_MSG)];
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof(control);
+  base::ReceiveHeader header(&msg, sizeof(msg), control, sizeof(control));
+  const msghdr& mh = header.header();
   ssize_t n;
   do {
-    n = ::recvmsg(ctl_.get(), &mh, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(ctl_.get(), header.get(), MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) throw_errno(fmt::format("recvmsg from the parasite in pid {}", process_.pid()));
   base::ReceivedRights rights = base::take_rights(mh);

@@ -38,13 +38,21 @@ SeizedThread::SeizedThread(pid_t tgid, pid_t tid) : tgid_(tgid), tid_(tid) {
 
 SeizedThread::~SeizedThread() { release(); }
 
+namespace {
+
+// The next waitpid() status of tracee `tid` (a thread: __WALL), retried on EINTR.
+int next_status(pid_t tid) {
+  int status = 0;
+  while (waitpid(tid, &status, __WALL) < 0)
+    if (errno != EINTR) throw_errno("waitpid" + tid_text(tid));
+  return status;
+}
+
+}  // namespace
+
 bool SeizedThread::wait_initial_stop() {
   for (;;) {
-    int status = 0;
-    if (waitpid(tid_, &status, __WALL) < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("waitpid" + tid_text(tid_));
-    }
+    int status = next_status(tid_);
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       attached_ = false;
       return false;
@@ -122,11 +130,7 @@ void SeizedThread::interrupt() {
 
 int SeizedThread::wait_stop() {
   for (;;) {
-    int status = 0;
-    if (waitpid(tid_, &status, __WALL) < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("waitpid" + tid_text(tid_));
-    }
+    int status = next_status(tid_);
     if (WIFEXITED(status)) {
       attached_ = false;
       throw CompelError("thread" + tid_text(tid_) + " exited with status " +

@@ -8,6 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include "flakelab/base/os_error.h"
+#include "flakelab/base/procfs.h"
 
 namespace flakelab::engine {
 namespace {
@@ -81,24 +85,18 @@ bool TraceePins::restore() noexcept {
 }
 
 int last_cpu_of(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  // Field 39 (processor), counted after the ")" that ends comm (field 2).
-  char* p = std::strrchr(buf, ')');
-  if (!p) return -1;
-  int field = 2;
-  for (++p; *p && field < 39; ++p)
-    if (*p == ' ') ++field;
-  if (field != 39) return -1;
+  std::vector<std::string> fields;
+  try {
+    fields = base::procfs::stat_fields(pid);
+  } catch (const base::OsError&) {
+    return -1;  // gone, or no such pid
+  }
+  // Field 39 (processor); stat_fields() starts at field 3.
+  constexpr size_t kProcessor = 39 - 3;
+  if (fields.size() <= kProcessor) return -1;
   char* end = nullptr;
-  long cpu = std::strtol(p, &end, 10);
-  return end == p ? -1 : static_cast<int>(cpu);
+  long cpu = std::strtol(fields[kProcessor].c_str(), &end, 10);
+  return end == fields[kProcessor].c_str() ? -1 : static_cast<int>(cpu);
 }
 
 cpu_set_t caller_affinity() {

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <charconv>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,7 +36,6 @@
 #include "tree_files.h"
 #include "tree_image.h"
 #include "tree_reap.h"
-#include "unix_collector.h"
 
 namespace flakelab::engine {
 namespace {
@@ -74,15 +72,7 @@ std::optional<Stat> read_stat(pid_t pid) {
 }
 
 // Children of every thread of `pid`.
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  for (pid_t tid : compel::proc::list_threads(pid)) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
-    for (pid_t c; in >> c;) out.push_back(c);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<pid_t> children_of(pid_t pid) { return base::procfs::list_children(pid); }
 
 bool is_zombie(const std::optional<Stat>& s) { return s && (s->state == 'Z' || s->state == 'X'); }
 
@@ -169,12 +159,9 @@ class TreeDump {
     }
     std::vector<pb::Process*> live;
     for (auto& p : image.processes) live.push_back(&p.process);
-    // Sockets tree-wide: a peer or a queued file may be in another process.
-    LoggedStep step(options.log, "dump", root_, "sockets");
-    auto aliases = collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
-    share_tree_files(live);
-    for (const auto& a : aliases)
-      image.root().process.mutable_files(a.root_file)->set_tree_file(live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
+    // Sockets tree-wide, then one tree_file per shared description.
+    LoggedStep step(options.log, "dump", root_, "sockets and shared files");
+    dump_tree_files(live, options);
     image.tree = records(members_);
     validate_image(image, "(dump of " + pid_text(root_) + ")");
     return image;

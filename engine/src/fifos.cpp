@@ -1,38 +1,21 @@
 #include "fifos.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <algorithm>
 #include <map>
-#include <memory>
 
-#include "flakelab/compel/proc.h"
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
+#include "kinds/kind.h"
 #include "pipes.h"
 #include "proc_files.h"
 
 namespace flakelab::engine {
-namespace {
-
-struct DirCloser {
-  void operator()(DIR* d) const { closedir(d); }
-};
-using DirPtr = std::unique_ptr<DIR, DirCloser>;
-
-bool all_digits(const char* s) {
-  if (!*s) return false;
-  for (; *s; ++s)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-}  // namespace
 
 bool is_fifo_fd(const std::string& link, const struct stat& st) {
   return S_ISFIFO(st.st_mode) && !link.empty() && link[0] == '/';
@@ -48,21 +31,13 @@ HolderScan::~HolderScan() { t_scan = outer_; }
 const std::vector<HolderScan::Holder>& HolderScan::holders_of(const std::string& link) {
   if (!scanned_) {
     scanned_ = true;
-    DirPtr proc(opendir("/proc"));
-    if (!proc) throw_errno("opendir /proc");
-    while (dirent* e = readdir(proc.get())) {
-      if (!all_digits(e->d_name)) continue;
-      std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
-      DirPtr fds(opendir(fd_dir.c_str()));
-      if (!fds) continue;  // gone, or a kernel thread
-      while (dirent* f = readdir(fds.get())) {
-        if (!all_digits(f->d_name)) continue;
+    for (pid_t pid : base::procfs::list_pids())
+      for (int fd : base::procfs::list_fds(pid)) {  // none: gone, or a kernel thread
         char buf[4096];
-        ssize_t n = readlinkat(dirfd(fds.get()), f->d_name, buf, sizeof(buf));
-        if (n <= 0) continue;
-        by_link_[std::string(buf, static_cast<size_t>(n))].push_back({atoi(e->d_name), atoi(f->d_name)});
+        ssize_t n = readlink(base::procfs::fd_path(pid, fd).c_str(), buf, sizeof(buf));
+        if (n <= 0) continue;  // closed meanwhile
+        by_link_[std::string(buf, static_cast<size_t>(n))].push_back({pid, fd});
       }
-    }
   }
   static const std::vector<Holder> kNone;
   auto it = by_link_.find(link);
@@ -77,8 +52,7 @@ std::string held_elsewhere(pid_t pid, const std::string& link, dev_t dev, ino_t 
   for (const auto& h : t_scan->holders_of(link)) {
     if (h.pid == pid || std::find(ignore.begin(), ignore.end(), h.pid) != ignore.end()) continue;
     struct stat st;
-    std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
-    if (::stat(path.c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
+    if (::stat(base::procfs::fd_path(h.pid, h.fd).c_str(), &st) != 0 || st.st_dev != dev || st.st_ino != ino) continue;
     return "pid " + std::to_string(h.pid) + " fd " + std::to_string(h.fd);
   }
   return "";
@@ -92,47 +66,6 @@ std::string first_holder(const std::string& link) {
   const auto& holders = t_scan->holders_of(link);
   if (holders.empty()) return "";
   return "pid " + std::to_string(holders[0].pid) + " fd " + std::to_string(holders[0].fd);
-}
-
-std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree) {
-  std::string base = "/proc/" + std::to_string(pid) + "/fd/";
-  std::map<std::pair<dev_t, ino_t>, uint32_t> ids;  // FIFO -> Fifo.id
-  for (int fd : compel::proc::list_fds(pid)) {
-    std::string link;
-    struct stat st;
-    try {
-      link = procfs::read_link(base + std::to_string(fd));
-    } catch (const EngineError&) {
-      continue;  // closed meanwhile
-    }
-    if (::stat((base + std::to_string(fd)).c_str(), &st) != 0 || !is_fifo_fd(link, st)) continue;
-    std::string where = "pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (FIFO " + link + ")";
-    auto key = std::make_pair(st.st_dev, st.st_ino);
-    auto it = ids.find(key);
-    if (it == ids.end()) {
-      if (std::string holder = held_elsewhere(pid, link, st.st_dev, st.st_ino, tree); !holder.empty())
-        return where + ": the FIFO is also open in another process (" + holder +
-               "), outside the dumped process tree";
-      uint32_t id = static_cast<uint32_t>(ids.size() + 1);
-      it = ids.emplace(key, id).first;
-      if (out) {
-        // Reopened like a pipe through /proc: tee() copies, the FIFO keeps its bytes.
-        pb::Pipe copy = snapshot_pipe(pid, fd, st.st_ino);
-        auto* f = out->add_fifos();
-        f->set_id(id);
-        f->set_capacity(copy.capacity());
-        f->set_data(std::move(*copy.mutable_data()));
-      }
-    }
-    if (!out) continue;
-    for (const auto& d : out->fds())
-      if (d.fd() == static_cast<uint32_t>(fd)) {
-        auto* file = out->mutable_files(static_cast<int>(d.file()));
-        if (file->kind() != pb::FILE_FIFO) throw EngineError("dump " + where + ": the fd changed while being dumped");
-        file->set_fifo_id(it->second);
-      }
-  }
-  return "";
 }
 
 void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) {
@@ -157,15 +90,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     if (ioctl(h.get(), FIONREAD, &queued) != 0) throw_errno(what + ": FIONREAD");
     if (queued != 0)
       throw EngineError(what + ": it already holds " + std::to_string(queued) + " bytes (another process has it open)");
-    if (fcntl(h.get(), F_SETPIPE_SZ, static_cast<int>(fifo.capacity())) < static_cast<int>(fifo.capacity()))
-      throw_errno(what + ": F_SETPIPE_SZ " + std::to_string(fifo.capacity()));
-    size_t done = 0;
-    while (done < fifo.data().size()) {
-      ssize_t n = ::write(h.get(), fifo.data().data() + done, fifo.data().size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw_errno(what + ": write contents", n < 0 ? errno : EIO);
-      done += static_cast<size_t>(n);
-    }
+    refill_pipe(h.get(), fifo.capacity(), fifo.data(), what);
     holders.emplace(fifo.id(), std::move(h));
   }
   for (int i = 0; i < p.files_size(); ++i) {
@@ -181,9 +106,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     struct stat st;
     if (fstat(fd.get(), &st) != 0) throw_errno(what + ": fstat");
     if (st.st_ino != f.inode()) throw EngineError(what + ": the FIFO was replaced since the dump");
-    compel::UniqueFd high(fcntl(fd.get(), F_DUPFD_CLOEXEC, min_fd));
-    if (!high) throw_errno(what + ": F_DUPFD " + std::to_string(min_fd));
-    open_files.at(static_cast<size_t>(i)) = std::move(high);
+    open_files.at(static_cast<size_t>(i)) = dup_above(fd.get(), min_fd, what);
   }
   // `holders` close here: the saved ends alone keep the FIFO and its bytes, so a
   // read end whose writers were gone sees EOF after the data, as before.

@@ -1,7 +1,6 @@
-// Named pipes (FIFOs): dump copies their unread bytes with tee() (not consumed)
-// into a pb::Fifo; restore reopens each saved open file description by path with
-// its flags and puts the bytes back. Also: finding another process that holds a
-// pipe or FIFO, which dump refuses until process trees are supported.
+// Named pipes (FIFOs): restore reopens each saved open file description by path
+// with its flags and puts the bytes back (dump: kinds/fifo.cpp). Also: finding a
+// process outside the dumped tree that holds a pipe, FIFO or socket, which dump refuses.
 #pragma once
 
 #include <sys/stat.h>
@@ -52,11 +51,6 @@ class HolderScan {
   std::map<std::string, std::vector<Holder>> by_link_;
   HolderScan* outer_;
 };
-
-// Without `out`: checks that no FIFO the process holds is open elsewhere. With
-// `out` (files already collected, process frozen): also adds a pb::Fifo per FIFO
-// and sets File.fifo_id. Returns "" or why the process cannot be dumped.
-std::string collect_fifos(pid_t pid, pb::Process* out, const std::vector<pid_t>& tree = {});
 
 // For every FILE_FIFO file of `p`: the FIFO reopened by path with the saved flags
 // (never blocking: the restorer holds it open read-write meanwhile), holding the

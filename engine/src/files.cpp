@@ -71,6 +71,7 @@ std::string check_files(pid_t pid, const std::vector<pid_t>& tree) {
 std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>& tree) {
   FdTable t = scan_fds(pid, tree);
   uint32_t first = static_cast<uint32_t>(out.files_size());
+  t.scan.first_file = first;
   for (const ScannedFile& s : t.scan.files) {
     if (!s.kind) return unsupported(s);
     if (std::string why = s.kind->dump(s.probe, *out.add_files()); !why.empty()) return s.probe.where() + ": " + why;

@@ -10,23 +10,15 @@
 //  28  u32 header_crc    CRC32C of bytes 0..27
 #include "image_frame.h"
 
-#include <cstdio>
 #include <cstring>
 
 #include "crc32c.h"
+#include "flakelab/base/hex.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine::detail {
-namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
+using base::hex;
 
 std::array<uint8_t, kHeaderSize> frame_header(uint64_t magic, std::span<const uint8_t> payload,
                                                                uint32_t version) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/base/hex.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "kinds/file_kind_traits.h"
@@ -27,11 +28,7 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint32_t kPidMax = 4194304;  // PID_MAX_LIMIT on 64-bit
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 std::string idx(const char* list, int i, const char* field) {
   return std::string(list) + "[" + std::to_string(i) + "]." + field;
@@ -200,7 +197,7 @@ void validate_anon_files(const Checker& c, const pb::Process& p) {
     if (!is_anon_inode_kind(f.kind())) continue;
     if ((f.flags() & O_ACCMODE) != O_RDWR || (f.flags() & ~static_cast<uint32_t>(O_ACCMODE | O_NONBLOCK)))
       c.fail(idx("files", i, "flags"), hex(f.flags()) + " is not O_RDWR with or without O_NONBLOCK");
-    if (const FileRecord* record = file_record(f.kind()))
+    if (const FileRecord* record = file_record(f.kind()); record && record->validate)
       record->validate(f, RecordCheck(c.file(), p, i, file_of, referenced.count(static_cast<uint32_t>(i)) != 0));
   }
 }
@@ -210,34 +207,19 @@ void validate_files(const Checker& c, const pb::Process& p) {
   constexpr uint32_t kKernelLargefile = 0100000;
   constexpr uint32_t kAllowedFlags = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | kKernelLargefile |
                                      O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_PATH;
-  c.count("pipes", p.pipes_size(), ImageLimits::kMaxFds);
-  std::map<uint64_t, std::pair<int, int>> ends;  // pipe id -> (read ends, write ends)
-  for (int i = 0; i < p.pipes_size(); ++i) {
-    const auto& pipe = p.pipes(i);
-    if (ends.count(pipe.id())) c.fail(idx("pipes", i, "id"), "appears twice");
-    ends[pipe.id()] = {0, 0};
-    if (pipe.capacity() < 4096 || pipe.capacity() > ImageLimits::kMaxPipeCapacity || (pipe.capacity() & (pipe.capacity() - 1)))
-      c.fail(idx("pipes", i, "capacity"), std::to_string(pipe.capacity()) + " is not a valid pipe size");
-    if (pipe.data().size() > pipe.capacity())
-      c.fail(idx("pipes", i, "data"), std::to_string(pipe.data().size()) + " bytes do not fit its capacity");
-  }
   c.count("files", p.files_size(), ImageLimits::kMaxFds);
+  // Kinds with a table of their own (pipes and their ends): kinds/<kind>_record.cpp.
+  for (const FileRecord* record : file_records())
+    if (record->validate_table) record->validate_table(TableCheck(c.file(), p));
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     // Each kind's record: validate_anon_files(), validate_unix_sockets(), validate_saved_content().
     const FileKindTraits* traits = file_kind_traits(f.kind());
     if (!traits) c.fail(idx("files", i, "kind"), "unknown file kind " + std::to_string(static_cast<int>(f.kind())));
-    if (f.kind() != pb::FILE_PIPE && !has_path(f.kind())) {
-      if (!f.path().empty()) c.fail(idx("files", i, "path"), "must be empty for this kind");
-    } else if (f.kind() == pb::FILE_PIPE) {
-      auto it = ends.find(f.pipe_id());
-      if (it == ends.end()) c.fail(idx("files", i, "pipe_id"), std::to_string(f.pipe_id()) + " is not in pipes");
-      uint32_t mode = f.flags() & O_ACCMODE;
-      if (mode != O_RDONLY && mode != O_WRONLY) c.fail(idx("files", i, "flags"), "a pipe end is read-only or write-only");
-      int& n = mode == O_RDONLY ? it->second.first : it->second.second;
-      if (++n > 1) c.fail(idx("files", i, "pipe_id"), "more than one open file for the same end of a pipe");
-    } else {
+    if (has_path(f.kind())) {
       c.path(idx("files", i, "path"), f.path(), true);
+    } else if (traits->shape != FileShape::kPipe && !f.path().empty()) {  // a pipe end's path is not read
+      c.fail(idx("files", i, "path"), "must be empty for this kind");
     }
     if (f.flags() & ~kAllowedFlags) c.fail(idx("files", i, "flags"), hex(f.flags()) + " has flags restore cannot honour");
     if ((f.flags() & O_ACCMODE) == O_ACCMODE) c.fail(idx("files", i, "flags"), "invalid access mode");
@@ -252,9 +234,6 @@ void validate_files(const Checker& c, const pb::Process& p) {
     if (f.file() >= static_cast<uint32_t>(p.files_size()))
       c.fail(idx("fds", i, "file"), std::to_string(f.file()) + " is not an index into files");
   }
-  for (const auto& [id, n] : ends)
-    if (n.first + n.second == 0)  // one end alone is fine: the other was closed by everyone
-      c.fail("pipes", "pipe " + std::to_string(id) + " has no end in files");
   validate_anon_files(c, p);
 }
 

@@ -7,12 +7,13 @@
 #include <climits>
 #include <string>
 
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
 
 pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  std::string path = base::procfs::fd_path(pid, fd);
   std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (pipe:[" + std::to_string(id) + "])";
   compel::UniqueFd src(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!src) throw_errno(what + ": open " + path);
@@ -45,16 +46,20 @@ std::pair<compel::UniqueFd, compel::UniqueFd> recreate_pipe(const pb::Pipe& pipe
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw_errno(what + ": pipe2");
   compel::UniqueFd r(fds[0]), w(fds[1]);
-  if (fcntl(w.get(), F_SETPIPE_SZ, static_cast<int>(pipe.capacity())) < static_cast<int>(pipe.capacity()))
-    throw_errno(what + ": F_SETPIPE_SZ " + std::to_string(pipe.capacity()));
+  refill_pipe(w.get(), pipe.capacity(), pipe.data(), what);
+  return {std::move(r), std::move(w)};
+}
+
+void refill_pipe(int write_end, uint32_t capacity, const std::string& data, const std::string& what) {
+  if (fcntl(write_end, F_SETPIPE_SZ, static_cast<int>(capacity)) < static_cast<int>(capacity))
+    throw_errno(what + ": F_SETPIPE_SZ " + std::to_string(capacity));
   size_t done = 0;
-  while (done < pipe.data().size()) {
-    ssize_t n = ::write(w.get(), pipe.data().data() + done, pipe.data().size() - done);
+  while (done < data.size()) {
+    ssize_t n = ::write(write_end, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno(what + ": write contents");
+    if (n <= 0) throw_errno(what + ": write contents", n < 0 ? errno : EIO);
     done += static_cast<size_t>(n);
   }
-  return {std::move(r), std::move(w)};
 }
 
 }  // namespace flakelab::engine

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <string>
 #include <utility>
 
 #include "flakelab/compel/unique_fd.h"
@@ -18,5 +20,10 @@ pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id);
 
 // A new pipe with the saved capacity and contents: {read end, write end}.
 std::pair<compel::UniqueFd, compel::UniqueFd> recreate_pipe(const pb::Pipe& pipe, pid_t pid);
+
+// Sets the capacity of an empty pipe or FIFO and writes `data` into it through
+// `write_end` (pipes and FIFOs get their saved bytes back alike). Throws
+// EngineError starting with `what`.
+void refill_pipe(int write_end, uint32_t capacity, const std::string& data, const std::string& what);
 
 }  // namespace flakelab::engine

@@ -255,24 +255,25 @@ std::string check_saved_files(pid_t pid, const std::vector<procfs::MapEntry>& ma
   return "";
 }
 
-void collect_saved_fds(pid_t pid, pb::Process& p) {
-  for (int i = 0; i < p.files_size(); ++i) {
-    auto* f = p.mutable_files(i);
-    if (f->kind() != pb::FILE_SAVED) continue;
-    int fd = -1;
-    for (const auto& d : p.fds())
-      if (d.file() == static_cast<uint32_t>(i)) {
-        fd = static_cast<int>(d.fd());
-        break;
-      }
-    if (fd < 0) continue;
-    std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (" + f->path() + ")";
-    Object o;
-    if (std::string why = open_object("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), f->path(), o);
-        !why.empty())
-      throw EngineError(what + ": " + why);
-    f->set_saved_file(save_object(p, o, what));
-  }
+void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p) {
+  auto* f = p.mutable_files(file);
+  std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (" + f->path() + ")";
+  Object o;
+  if (std::string why = open_object(base::procfs::fd_path(pid, fd), f->path(), o);
+      !why.empty())
+    throw EngineError(what + ": " + why);
+  f->set_saved_file(save_object(p, o, what));
+}
+
+void SavedFiles::merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) {
+  merge_by_id(p.saved_files(), *merged.mutable_saved_files(), merged_ids_);
+  for (const auto& v : p.vmas())
+    if (v.saved_file() != 0) *merged.add_vmas() = v;  // shared mappings may need read-only descriptions
+}
+
+void SavedFiles::open(TableOpen& ctx) {
+  recreate(ctx.merged);
+  open_descriptions(ctx.merged, ctx.open_files, ctx.min_fd);
 }
 
 void collect_saved_mappings(pid_t pid, const std::vector<procfs::MapEntry>& maps, pb::Process& p) {

@@ -11,11 +11,13 @@
 #include <sys/types.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "flakelab/compel/unique_fd.h"
 #include "flakelab/engine/image.h"
+#include "kinds/kind.h"
 #include "proc_files.h"
 
 namespace flakelab::engine {
@@ -31,16 +33,23 @@ bool is_saved_fd(const std::string& link, const struct stat& st);
 // naming the pid and the fd or mapping.
 std::string check_saved_files(pid_t pid, const std::vector<procfs::MapEntry>& maps);
 
-// With the process frozen: stores every FILE_SAVED file of `p` (read through its
-// first fd) and sets File.saved_file. Throws EngineError.
-void collect_saved_fds(pid_t pid, pb::Process& p);
+// With the process frozen: stores the object behind fd `fd` of `pid`, whose
+// description is p.files(file), and sets its File.saved_file. Throws EngineError.
+void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p);
 // Sets Vma.saved_file (with path, pgoff, inode) for every mapping of such a file,
 // storing the objects no fd referred to. Throws EngineError.
 void collect_saved_mappings(pid_t pid, const std::vector<procfs::MapEntry>& maps, pb::Process& p);
 
-// The restorer's copies of the image's saved files.
-class SavedFiles {
+// The restorer's copies of the image's saved files; for a tree, the saved kind's
+// table (kinds/saved.cpp), which mappings use too (TreeFiles::saved()).
+class SavedFiles : public TreeTable {
  public:
+  // First, before the other files: the target maps these objects too.
+  TablePhase phase() const override { return TablePhase::kBeforeFiles; }
+  // The saved files of `p` and its mappings of them (which may need read-only descriptions).
+  void merge(const pb::Process& p, const std::vector<int>& file_index, pb::Process& merged) override;
+  // recreate(), then open_descriptions().
+  void open(TableOpen& ctx) override;
   // Creates every SavedFile of `p`: data, size, owner, mode, and the seals that do
   // not stop the target from mapping it. Throws EngineError naming the file.
   void recreate(const pb::Process& p);
@@ -57,7 +66,8 @@ class SavedFiles {
 
  private:
   std::map<uint32_t, compel::UniqueFd> fds_;
-  std::map<uint32_t, compel::UniqueFd> read_only_;  // for shared mappings without VM_MAYWRITE
+  std::map<uint32_t, compel::UniqueFd> read_only_;
+  std::set<uint32_t> merged_ids_;  // for shared mappings without VM_MAYWRITE
 };
 
 }  // namespace flakelab::engine

@@ -55,10 +55,8 @@ std::string process_text(const pb::Process& p, const PageBytes& pages, const std
   out += format("fds %d (%d open files, %d pipes)\n", p.fds_size(), p.files_size(), p.pipes_size());
   for (const auto& fd : p.fds()) {
     const auto& f = p.files(static_cast<int>(fd.file()));
-    std::string what = f.kind() == pb::FILE_PIPE ? format("pipe:[%llu]", static_cast<ull>(f.pipe_id()))
-                       : f.kind() == pb::FILE_UNIX_SOCKET ? format("unix socket #%u", f.unix_socket())
-                                                          : f.path();
-    // A kind with a record of its own shows it (epoll watches on lines of their own).
+    std::string what = f.path();
+    // A kind with a record of its own names the file (pipe:[N], epoll watches on lines of their own).
     if (const FileRecord* record = file_record(f.kind())) what = record->show(f);
     out += format("  %u -> file %u %s flags 0%o pos %llu%s%s\n", fd.fd(), fd.file(), what.c_str(), f.flags(),
                   static_cast<ull>(f.pos()), fd.cloexec() ? " cloexec" : "",

@@ -6,15 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
+#include <functional>
 
 #include "files.h"
-#include "fifos.h"
+#include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
-#include "unix_builder.h"
+#include "kinds/kind.h"
 
 namespace flakelab::engine {
-namespace {
 
 // One fd number of each file of `p` (-1 if no fd refers to it).
 std::vector<int> first_fds(const pb::Process& p) {
@@ -25,13 +24,11 @@ std::vector<int> first_fds(const pb::Process& p) {
 }
 
 struct stat stat_fd(pid_t pid, int fd) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  std::string path = base::procfs::fd_path(pid, fd);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw_errno("dump pid " + std::to_string(pid) + ": stat " + path);
   return st;
 }
-
-}  // namespace
 
 void share_tree_files(const std::vector<pb::Process*>& processes) {
   struct Known {
@@ -43,7 +40,6 @@ void share_tree_files(const std::vector<pb::Process*>& processes) {
   };
   std::vector<Known> known;
   uint32_t next_file = 1;
-  std::map<std::pair<dev_t, ino_t>, uint32_t> fifo_ids, saved_ids;
   for (pb::Process* p : processes) {
     const pid_t pid = static_cast<pid_t>(p->pid());
     auto fds = first_fds(*p);
@@ -64,128 +60,86 @@ void share_tree_files(const std::vector<pb::Process*>& processes) {
       }
       p->mutable_files(i)->set_tree_file(id);
     }
-    // FIFOs, by inode (found through a file that opens them).
-    std::map<uint32_t, uint32_t> fifo_map;  // this process's id -> tree-wide id
-    for (int i = 0; i < p->files_size(); ++i) {
-      const auto& f = p->files(i);
-      if (f.kind() != pb::FILE_FIFO || f.fifo_id() == 0 || fds[i] < 0 || fifo_map.count(f.fifo_id())) continue;
-      struct stat st = stat_fd(pid, fds[i]);
-      auto key = std::make_pair(st.st_dev, st.st_ino);
-      auto it = fifo_ids.find(key);
-      bool first = it == fifo_ids.end();
-      if (first) it = fifo_ids.emplace(key, static_cast<uint32_t>(fifo_ids.size() + 1)).first;
-      fifo_map[f.fifo_id()] = it->second;
-    }
-    for (auto& fifo : *p->mutable_fifos()) {
-      auto it = fifo_map.find(fifo.id());
-      if (it == fifo_map.end()) throw EngineError("dump pid " + std::to_string(pid) + ": FIFO #" + std::to_string(fifo.id()) + " has no fd");
-      bool seen_before = false;
-      for (pb::Process* q : processes) {
-        if (q == p) break;
-        for (const auto& other : q->fifos()) seen_before |= other.id() == it->second;
-      }
-      fifo.set_id(it->second);
-      if (seen_before) fifo.clear_data();  // the first holder's record carries the bytes
-    }
-    for (auto& f : *p->mutable_files())
-      if (f.kind() == pb::FILE_FIFO && f.fifo_id() != 0) f.set_fifo_id(fifo_map.at(f.fifo_id()));
-    // Saved files (unlinked files, memfds, shared memory), by device and inode.
-    std::map<uint32_t, uint32_t> saved_map;
-    for (auto& s : *p->mutable_saved_files()) {
-      auto key = std::make_pair(static_cast<dev_t>(s.dev()), static_cast<ino_t>(s.inode()));
-      auto it = saved_ids.find(key);
-      bool first = it == saved_ids.end();
-      if (first) it = saved_ids.emplace(key, static_cast<uint32_t>(saved_ids.size() + 1)).first;
-      saved_map[s.id()] = it->second;
-      s.set_id(it->second);
-      if (!first) s.clear_data();  // stored once, with the first holder
-    }
-    for (auto& f : *p->mutable_files())
-      if (f.saved_file() != 0) f.set_saved_file(saved_map.at(f.saved_file()));
-    for (auto& v : *p->mutable_vmas())
-      if (v.saved_file() != 0) v.set_saved_file(saved_map.at(v.saved_file()));
-    // Pipes are named by inode already; their bytes are stored once.
-    for (auto& pipe : *p->mutable_pipes()) {
-      bool seen_before = false;
-      for (pb::Process* q : processes) {
-        if (q == p) break;
-        for (const auto& other : q->pipes()) seen_before |= other.id() == pipe.id();
-      }
-      if (seen_before) pipe.clear_data();
-    }
   }
+  // Records the files refer to (FIFOs, saved files, pipes): each kind's.
+  for (const FileKindModule* kind : file_kind_modules()) kind->share_tree(processes);
 }
+
+void dump_tree_files(const std::vector<pb::Process*>& processes, const DumpOptions& options) {
+  std::vector<std::function<void()>> once_shared;
+  for (const FileKindModule* kind : file_kind_modules())
+    if (auto finish = kind->dump_tree(processes, options)) once_shared.push_back(std::move(finish));
+  share_tree_files(processes);
+  for (const auto& finish : once_shared) finish();
+}
+
+TreeFiles::TreeFiles() = default;
+TreeFiles::~TreeFiles() = default;
 
 void TreeFiles::open_all(const std::vector<const pb::Process*>& processes, const RestoreOptions& options,
                          RestoreStats* stats) {
   pb::Process& m = merged_;
   m.set_pid(processes.at(0)->pid());
-  std::set<uint64_t> pipes;
-  std::set<uint32_t> fifos, saved;
+  for (const FileKindModule* kind : file_kind_modules())
+    if (auto table = kind->tree_table()) tables_.emplace(kind->kind(), std::move(table));
   std::map<uint32_t, int> by_tree_file;
-  std::set<uint32_t> watched;  // tree_file of epolls whose watches an earlier process adds
   int top = 3;
   for (const pb::Process* p : processes) {
     for (const auto& fd : p->fds()) top = std::max(top, static_cast<int>(fd.fd()) + 1);
-    for (const auto& pipe : p->pipes())
-      if (pipes.insert(pipe.id()).second) *m.add_pipes() = pipe;
-    for (const auto& fifo : p->fifos())
-      if (fifos.insert(fifo.id()).second) *m.add_fifos() = fifo;
-    for (const auto& s : p->saved_files())
-      if (saved.insert(s.id()).second) *m.add_saved_files() = s;
-    for (const auto& v : p->vmas())
-      if (v.saved_file() != 0) *m.add_vmas() = v;  // shared mappings may need read-only descriptions
     auto& index = index_[p->pid()];
+    pb::Process view;  // p without what an earlier holder of its files sets up
+    bool stripped = false;
     for (const auto& f : p->files()) {
       if (f.tree_file() != 0) {
         auto it = by_tree_file.find(f.tree_file());
         if (it != by_tree_file.end()) {
+          pb::File copy = f;
+          const FileKindModule* kind = file_kind_module(f.kind());
+          bool strip = kind && kind->strip_shared(copy);
+          stripped |= strip;
+          *view.add_files() = strip ? copy : f;
           index.push_back(it->second);
           continue;
         }
         by_tree_file.emplace(f.tree_file(), m.files_size());
       }
+      *view.add_files() = f;
       index.push_back(m.files_size());
       *m.add_files() = f;
     }
-    auto owned_elsewhere = [&](const pb::File& f) {
-      return f.kind() == pb::FILE_EPOLL && f.tree_file() != 0 && watched.count(f.tree_file());
-    };
-    if (std::any_of(p->files().begin(), p->files().end(), owned_elsewhere)) {
-      pb::Process view;
+    if (stripped) {
       view.set_pid(p->pid());
       *view.mutable_fds() = p->fds();
-      *view.mutable_files() = p->files();
-      for (auto& f : *view.mutable_files())
-        if (owned_elsewhere(f)) f.mutable_epoll()->clear_watches();
-      epoll_views_.emplace(p->pid(), std::move(view));
+      shared_views_.emplace(p->pid(), std::move(view));
     }
-    for (const auto& f : p->files())
-      if (f.kind() == pb::FILE_EPOLL && f.tree_file() != 0) watched.insert(f.tree_file());
+    for (auto& [kind, table] : tables_) table->merge(*p, index, m);
   }
-  // The tree's sockets are the root's records; their queued files index the
-  // root's files, which are merged_ entries by now.
-  const auto& root_index = index_.at(processes.at(0)->pid());
-  for (const auto& sk : processes.at(0)->unix_sockets()) {
-    auto* copy = m.add_unix_sockets();
-    *copy = sk;
-    for (auto& q : *copy->mutable_queue())
-      for (auto& f : *q.mutable_fds()) f = static_cast<uint32_t>(root_index.at(f));
+  open_files_.resize(static_cast<size_t>(m.files_size()));
+  TableOpen ctx{m, open_files_, top, options, stats};
+  for (TablePhase phase : kTablePhases) {
+    if (phase == TablePhase::kEachFile) {
+      std::vector<compel::UniqueFd> each = reopen_files(m, top);
+      for (size_t i = 0; i < each.size(); ++i)
+        if (each[i]) open_files_[i] = std::move(each[i]);
+    }
+    for (auto& [kind, table] : tables_)
+      if (table->phase() == phase) table->open(ctx);
   }
-  saved_.recreate(m);
-  open_files_ = reopen_files(m, top);
-  saved_.open_descriptions(m, open_files_, top);
-  reopen_fifos(m, open_files_, top);
-  restore_unix_sockets(m, open_files_, top, options, stats);  // last: queues carry the other files
 }
+
+const SavedFiles& TreeFiles::saved() const {
+  return dynamic_cast<const SavedFiles&>(*tables_.at(pb::FILE_SAVED));
+}
+
+void TreeFiles::seal_late() const { saved().seal_late(merged_); }
 
 int TreeFiles::file_fd(const pb::Process& p, uint32_t index) const {
   return open_files_.at(static_cast<size_t>(index_.at(p.pid()).at(index))).get();
 }
 
 const pb::Process& TreeFiles::epoll_view(const pb::Process& p) const {
-  auto it = epoll_views_.find(p.pid());
-  return it == epoll_views_.end() ? p : it->second;
+  auto it = shared_views_.find(p.pid());
+  return it == shared_views_.end() ? p : it->second;
 }
 
 }  // namespace flakelab::engine

@@ -18,7 +18,7 @@ using compel::UniqueFd;
 
 constexpr size_t kPeekChunk = 64 * 1024;
 
-std::vector<UniqueFd> take_rights(msghdr& m, const std::string& where) {
+std::vector<UniqueFd> take_rights(const msghdr& m, const std::string& where) {
   base::ReceivedRights rights = base::take_rights(m);
   if (rights.control_truncated) throw EngineError("dump " + where + ": control data of a queued message was truncated");
   return std::move(rights.fds);
@@ -41,16 +41,10 @@ std::vector<Peeked> peek_queue(int s, uint32_t type, const std::string& where) {
   uint64_t total = 0;
   for (;;) {
     sockaddr_un from{};
-    iovec iov{buf.data(), buf.size()};
-    msghdr m{};
-    m.msg_name = &from;
-    m.msg_namelen = sizeof(from);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof(control);
+    base::ReceiveHeader header(buf.data(), buf.size(), control, sizeof(control), &from);
+    const msghdr& m = header.header();
     int flags = MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (type == SOCK_STREAM ? 0 : MSG_TRUNC);
-    ssize_t n = recvmsg(s, &m, flags);
+    ssize_t n = recvmsg(s, header.get(), flags);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n < 0) throw_errno("dump " + where + ": recvmsg MSG_PEEK");
@@ -72,15 +66,10 @@ std::vector<Peeked> peek_queue(int s, uint32_t type, const std::string& where) {
       while (msg.data.size() < want) {
         if (want > UnixLimits::kMaxQueuedBytes)
           throw EngineError("dump " + where + ": a queued message of " + std::to_string(want) + " bytes is over the limit");
-        iovec rest{buf.data(), std::min(buf.size(), want - msg.data.size())};
-        msghdr r{};
-        r.msg_iov = &rest;
-        r.msg_iovlen = 1;
-        r.msg_control = control;
-        r.msg_controllen = sizeof(control);
-        ssize_t k = recvmsg(s, &r, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        base::ReceiveHeader rest(buf.data(), std::min(buf.size(), want - msg.data.size()), control, sizeof(control));
+        ssize_t k = recvmsg(s, rest.get(), MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (k <= 0) throw_errno("dump " + where + ": recvmsg MSG_PEEK (rest of a record)", k < 0 ? errno : EIO);
-        take_rights(r, where);  // the same files again: closed here
+        take_rights(rest.header(), where);  // the same files again: closed here
         msg.data.append(buf.data(), static_cast<size_t>(k));
       }
     }

@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,13 +36,76 @@ TEST(FileKinds, EveryKnownKindHasTraitsAModuleAndItsRecordRules) {
     const FileKindModule* module = file_kind_module(kind);
     ASSERT_NE(module, nullptr) << pb::FileKind_Name(kind);
     EXPECT_EQ(module->kind(), kind);
-    // Exactly the kinds on anonymous inodes carry a record of their own today.
-    EXPECT_EQ(file_record(kind) != nullptr, traits->shape == FileShape::kAnonInode) << pb::FileKind_Name(kind);
+    // A kind without a path has an image side of its own that names it in `show`;
+    // those on anonymous inodes check a record in each file.
+    EXPECT_EQ(file_record(kind) != nullptr, !has_path(kind)) << pb::FileKind_Name(kind);
+    if (traits->shape == FileShape::kAnonInode) {
+      EXPECT_NE(file_record(kind)->validate, nullptr) << pb::FileKind_Name(kind);
+    }
   }
   EXPECT_EQ(file_kind_traits(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_module(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_traits(static_cast<pb::FileKind>(99)), nullptr);
   EXPECT_EQ(file_kind_modules().size(), 11u);
+}
+
+// The order in which a tree restore opens what kinds' tables hold is their
+// declared phase: saved files first (mappings share them), sockets last (their
+// queues carry the other files).
+TEST(FileKinds, TreeTablesDeclareTheirPhase) {
+  std::map<pb::FileKind, TablePhase> phases;
+  for (const FileKindModule* m : file_kind_modules())
+    if (auto table = m->tree_table()) phases[m->kind()] = table->phase();
+  EXPECT_EQ(phases, (std::map<pb::FileKind, TablePhase>{{pb::FILE_SAVED, TablePhase::kBeforeFiles},
+                                                        {pb::FILE_PIPE, TablePhase::kEachFile},
+                                                        {pb::FILE_FIFO, TablePhase::kAfterFiles},
+                                                        {pb::FILE_UNIX_SOCKET, TablePhase::kLast}}));
+  pb::File epoll;
+  epoll.set_kind(pb::FILE_EPOLL);
+  epoll.mutable_epoll()->add_watches()->set_tfd(4);
+  EXPECT_TRUE(file_kind_module(pb::FILE_EPOLL)->strip_shared(epoll));
+  EXPECT_EQ(epoll.epoll().watches_size(), 0);
+  pb::File regular;
+  regular.set_kind(pb::FILE_REGULAR);
+  EXPECT_FALSE(file_kind_module(pb::FILE_REGULAR)->strip_shared(regular));
+}
+
+// A pipe or FIFO record two processes of a tree hold keeps its bytes with the
+// first only; a table merged on restore takes the first record of an id.
+TEST(FileKinds, TablesAreStoredOnceAndMergedById) {
+  pb::Process a, b;
+  auto* pa = a.add_pipes();
+  pa->set_id(5);
+  pa->set_data("abc");
+  auto* pb5 = b.add_pipes();
+  pb5->set_id(5);
+  pb5->set_data("abc");
+  auto* pb6 = b.add_pipes();
+  pb6->set_id(6);
+  pb6->set_data("xyz");
+  file_kind_module(pb::FILE_PIPE)->share_tree({&a, &b});
+  EXPECT_EQ(a.pipes(0).data(), "abc");
+  EXPECT_EQ(b.pipes(0).data(), "");
+  EXPECT_EQ(b.pipes(1).data(), "xyz");
+
+  pb::Process merged;
+  std::set<uint64_t> ids;
+  merge_by_id(a.pipes(), *merged.mutable_pipes(), ids);
+  merge_by_id(b.pipes(), *merged.mutable_pipes(), ids);
+  ASSERT_EQ(merged.pipes_size(), 2);
+  EXPECT_EQ(merged.pipes(0).data(), "abc");
+  EXPECT_EQ(merged.pipes(1).id(), 6u);
+}
+
+TEST(FileKinds, PipesAndSocketsAreNamedByTheirRecords) {
+  pb::File pipe;
+  pipe.set_kind(pb::FILE_PIPE);
+  pipe.set_pipe_id(4242);
+  EXPECT_EQ(file_record(pb::FILE_PIPE)->show(pipe), "pipe:[4242]");
+  pb::File socket;
+  socket.set_kind(pb::FILE_UNIX_SOCKET);
+  socket.set_unix_socket(7);
+  EXPECT_EQ(file_record(pb::FILE_UNIX_SOCKET)->show(socket), "unix socket #7");
 }
 
 TEST(FileKinds, ShapesAreSaidOnce) {

@@ -98,7 +98,7 @@ TEST_F(EngineCli, DumpShowAndRestoreWaitingForTheVictim) {
   EXPECT_NE(log.find("debug: image:"), std::string::npos) << "-v4 logs the image summary\n" << log;
   // -v4: every step of the engine with its duration.
   for (const char* step : {": check: ", ": freeze: ", ": threads and signals: ", ": attributes and files: ",
-                           ": memory: ", ": sockets: ", ": write: ", ": kill: "})
+                           ": memory: ", ": sockets and shared files: ", ": write: ", ": kill: "})
     EXPECT_NE(log.find("debug: dump pid " + std::to_string(victim_) + step), std::string::npos) << step << "\n" << log;
 
   Ran shown = flakelab({"show", "-D", images_});

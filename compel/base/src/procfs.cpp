@@ -179,6 +179,32 @@ std::vector<int> list_fds(pid_t pid) {
   return fds;
 }
 
+std::vector<pid_t> list_children(pid_t pid) {
+  std::vector<pid_t> out;
+  for (pid_t tid : list_threads(pid)) {
+    std::string text;
+    try {
+      text = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
+    } catch (const OsError&) {
+      continue;  // the thread exited meanwhile
+    }
+    for (std::string_view w : split_words(text)) {
+      pid_t child = 0;
+      if (std::from_chars(w.data(), w.data() + w.size(), child).ec == std::errc()) out.push_back(child);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<pid_t> list_pids() {
+  std::vector<pid_t> pids;
+  for (long v : list_numeric_entries("/proc")) pids.push_back(static_cast<pid_t>(v));
+  return pids;
+}
+
+std::string fd_path(pid_t pid, int fd) { return "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd); }
+
 std::optional<Status> read_status(pid_t pid) {
   std::string text;
   try {

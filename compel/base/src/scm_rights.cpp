@@ -40,6 +40,18 @@ ssize_t send_with_rights(int socket, const void* data, size_t size, std::span<co
   }
 }
 
+ReceiveHeader::ReceiveHeader(void* data, size_t size, void* control, size_t control_size, sockaddr_un* from)
+    : iov_{data, size} {
+  header_.msg_iov = &iov_;
+  header_.msg_iovlen = 1;
+  header_.msg_control = control;
+  header_.msg_controllen = control_size;
+  if (from) {
+    header_.msg_name = from;
+    header_.msg_namelen = sizeof(*from);
+  }
+}
+
 ReceivedRights take_rights(const msghdr& m) {
   ReceivedRights out;
   out.control_truncated = (m.msg_flags & MSG_CTRUNC) != 0;

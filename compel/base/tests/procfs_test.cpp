@@ -1,6 +1,8 @@
 #include "flakelab/base/procfs.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +37,30 @@ TEST(Procfs, ListsThreadsAndFds) {
   EXPECT_TRUE(std::is_sorted(fds.begin(), fds.end()));
   EXPECT_NE(std::find(fds.begin(), fds.end(), fd.get()), fds.end());
   EXPECT_EQ(read_link("/proc/self/fd/" + std::to_string(fd.get())), "/");
+}
+
+TEST(Procfs, ListsProcessesAndNamesFdLinks) {
+  std::vector<pid_t> pids = list_pids();
+  EXPECT_TRUE(std::is_sorted(pids.begin(), pids.end()));
+  EXPECT_TRUE(std::binary_search(pids.begin(), pids.end(), getpid()));
+  EXPECT_TRUE(std::binary_search(pids.begin(), pids.end(), 1));
+  UniqueFd fd(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_EQ(fd_path(getpid(), fd.get()), "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd.get()));
+  EXPECT_EQ(read_link(fd_path(getpid(), fd.get())), "/proc");
+}
+
+TEST(Procfs, ListsChildrenOfEveryThread) {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  std::vector<pid_t> children = list_children(getpid());
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_TRUE(std::binary_search(children.begin(), children.end(), child));
+  EXPECT_TRUE(std::is_sorted(children.begin(), children.end()));
 }
 
 TEST(Procfs, AGoneProcessHasNoStatusAndNoLists) {

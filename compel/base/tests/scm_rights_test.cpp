@@ -5,7 +5,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -31,15 +34,32 @@ ino_t inode_of(int fd) {
 // Receives one message with room for `room` descriptors.
 ReceivedRights receive(int socket, size_t room, ssize_t* bytes) {
   char data[16];
-  iovec iov{data, sizeof(data)};
   std::vector<cmsghdr> control(CMSG_SPACE(sizeof(int) * room) / sizeof(cmsghdr) + 1);
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control.data();
-  m.msg_controllen = CMSG_SPACE(sizeof(int) * room);
-  *bytes = ::recvmsg(socket, &m, MSG_CMSG_CLOEXEC);
-  return take_rights(m);
+  ReceiveHeader header(data, sizeof(data), control.data(), CMSG_SPACE(sizeof(int) * room));
+  *bytes = ::recvmsg(socket, header.get(), MSG_CMSG_CLOEXEC);
+  return take_rights(header.header());
+}
+
+TEST(ScmRights, ReceiveHeaderTakesTheSendersAddress) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd a(fds[0]), b(fds[1]);
+  sockaddr_un name{};
+  name.sun_family = AF_UNIX;
+  const char abstract[] = "\0flakelab-scm-rights-test";
+  std::copy(abstract, abstract + sizeof(abstract) - 1, name.sun_path);
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof(abstract) - 1);
+  ASSERT_EQ(::bind(a.get(), reinterpret_cast<sockaddr*>(&name), len), 0);
+  ASSERT_EQ(::send(a.get(), "abc", 3, 0), 3);
+  char data[8];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  sockaddr_un from{};
+  ReceiveHeader header(data, sizeof(data), control, sizeof(control), &from);
+  ASSERT_EQ(::recvmsg(b.get(), header.get(), 0), 3);
+  EXPECT_EQ(std::string(data, 3), "abc");
+  EXPECT_EQ(header.header().msg_namelen, len);
+  EXPECT_EQ(std::string(from.sun_path, sizeof(abstract) - 1), std::string(abstract, sizeof(abstract) - 1));
+  EXPECT_TRUE(take_rights(header.header()).fds.empty());
 }
 
 TEST(ScmRights, SendsAndOwnsDescriptorsInOrder) {

@@ -42,7 +42,7 @@ class EpollKind : public AnonInodeKind {
       kcmp_epoll_slot slot{static_cast<uint32_t>(fd.fd), static_cast<uint32_t>(tfd), seen[tfd]++};
       std::string link;
       try {
-        link = procfs::read_link("/proc/" + std::to_string(fd.pid) + "/fd/" + std::to_string(tfd));
+        link = procfs::read_link(base::procfs::fd_path(fd.pid, tfd));
       } catch (const EngineError&) {
       }
       if (link.empty() || syscall(SYS_kcmp, fd.pid, fd.pid, KCMP_EPOLL_TFD, tfd, &slot) != 0)
@@ -64,6 +64,13 @@ class EpollKind : public AnonInodeKind {
     compel::UniqueFd fd(epoll_create1(EPOLL_CLOEXEC));
     if (!fd) throw_errno(what + ": epoll_create1");
     return fd;
+  }
+  // An epoll shared with an earlier process of the tree: that process adds the
+  // watches to the one object (TreeFiles::process_view()).
+  bool strip_shared(pb::File& f) const override {
+    if (f.epoll().watches_size() == 0) return false;
+    f.mutable_epoll()->clear_watches();
+    return true;
   }
 };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "file_record.h"
+#include "flakelab/base/hex.h"
 
 namespace flakelab::engine {
 namespace {
@@ -29,7 +30,7 @@ void validate(const pb::File& f, const RecordCheck& check) {
     if (target == pb::FILE_REGULAR || target == pb::FILE_DIRECTORY)
       check.fail(name + ".tfd", "fd " + std::to_string(w.tfd()) + " is a " + pb::FileKind_Name(target) +
                                     ", which epoll cannot watch");
-    if (w.events() & ~kEpollEvents) check.fail(name + ".events", RecordCheck::hex(w.events()) + " has unknown bits");
+    if (w.events() & ~kEpollEvents) check.fail(name + ".events", base::hex(w.events()) + " has unknown bits");
     if ((w.events() & EPOLLEXCLUSIVE) && (w.events() & EPOLLONESHOT))
       check.fail(name + ".events", "EPOLLEXCLUSIVE cannot be combined with EPOLLONESHOT");
   }

@@ -22,7 +22,7 @@ base::Fdinfo read_fdinfo(pid_t pid, int fd) {
 }
 
 std::optional<FdProbe> probe_fd(pid_t pid, int fd) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  std::string path = base::procfs::fd_path(pid, fd);
   FdProbe probe;
   probe.pid = pid;
   probe.fd = fd;

@@ -22,6 +22,27 @@ const FileRecord* file_record(pb::FileKind kind) {
   return nullptr;
 }
 
+const std::vector<const FileRecord*>& file_records() {
+  static const std::vector<const FileRecord*> records = [] {
+    std::vector<const FileRecord*> out;
+#define FLAKELAB_FILE_KIND(value, module, shape, record) \
+  if (const FileRecord* r = record()) out.push_back(r);
+#include "all_kinds.inc"
+#undef FLAKELAB_FILE_KIND
+    return out;
+  }();
+  return records;
+}
+
+void TableCheck::fail(const std::string& field, const std::string& problem) const {
+  throw ImageError(file_, field, problem);
+}
+
+void TableCheck::count(const std::string& field, int n, uint64_t max) const {
+  if (static_cast<uint64_t>(n) > max)
+    fail(field, "count " + std::to_string(n) + " exceeds the limit of " + std::to_string(max));
+}
+
 void RecordCheck::fail(const std::string& field, const std::string& problem) const {
   throw ImageError(file_, "files[" + std::to_string(index_) + "]." + field, problem);
 }
@@ -29,12 +50,6 @@ void RecordCheck::fail(const std::string& field, const std::string& problem) con
 void RecordCheck::count(const std::string& field, int n, uint64_t max) const {
   if (static_cast<uint64_t>(n) > max)
     fail(field, "count " + std::to_string(n) + " exceeds the limit of " + std::to_string(max));
-}
-
-std::string RecordCheck::hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 int64_t RecordCheck::file_of(uint32_t fd) const {

@@ -9,16 +9,20 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "file_kind_traits.h"
 #include "flakelab/base/fdinfo.h"
 #include "flakelab/compel/unique_fd.h"
+#include "flakelab/engine/dump.h"
 #include "flakelab/engine/image.h"
+#include "flakelab/engine/restore_options.h"
 
 namespace flakelab::engine {
 
@@ -50,6 +54,7 @@ struct FdScan {
   pid_t pid = 0;
   std::vector<pid_t> tree;  // every process dumped with it
   std::vector<ScannedFile> files;
+  uint32_t first_file = 0;  // index in pb::Process.files of files[0] (dump_table)
 };
 
 // Per-restore state of a kind (e.g. the pipes it recreated), kept in OpenContext.
@@ -74,6 +79,66 @@ class OpenContext {
  private:
   std::map<pb::FileKind, std::unique_ptr<KindState>> states_;
 };
+
+// When a kind's tree table opens its files on restore, relative to the others.
+// The order is this list, said once: TreeFiles::open_all runs the phases in it.
+enum class TablePhase {
+  kBeforeFiles,  // objects that mappings share too (saved files), made before anything else
+  kEachFile,     // no table: every file's own FileKindModule::open(), in files order
+  kAfterFiles,   // descriptions opened from a table by path (FIFOs)
+  kLast,         // unix sockets: their queues carry every other file
+};
+inline constexpr TablePhase kTablePhases[] = {TablePhase::kBeforeFiles, TablePhase::kEachFile, TablePhase::kAfterFiles,
+                                              TablePhase::kLast};
+
+// What a tree table opens into: the merged files of the tree (TreeFiles), the
+// restorer's fd of each (open_files[i], empty until opened), the lowest fd number
+// a copy may take, and what the restore was asked.
+struct TableOpen {
+  const pb::Process& merged;
+  std::vector<compel::UniqueFd>& open_files;
+  int min_fd;
+  const RestoreOptions& options;
+  RestoreStats* stats;  // may be null
+};
+
+// A kind's records of a whole tree on restore (Process.pipes, .fifos,
+// .saved_files, .unix_sockets): merged from every process, the first record of
+// an id winning (ids are tree-wide, share_tree_files()), then opened once.
+class TreeTable {
+ public:
+  virtual ~TreeTable() = default;
+  virtual TablePhase phase() const = 0;
+  // Adds the records of `p` (live, tree order) to `merged`; `file_index[i]` is
+  // merged's index of p.files(i) (for records that name files).
+  virtual void merge(const pb::Process& p, const std::vector<int>& file_index, pb::Process& merged) = 0;
+  // Opens this table's files into ctx.open_files (nothing for tables whose files
+  // open one by one). Throws EngineError naming the pid and the file.
+  virtual void open(TableOpen&) {}
+};
+
+// Appends to `to` each record of `from` whose id() is not in `ids` yet: the first
+// record of an id wins (a tree table's merge()).
+template <class Records, class Id>
+void merge_by_id(const Records& from, Records& to, std::set<Id>& ids) {
+  for (const auto& record : from)
+    if (ids.insert(record.id()).second) *to.Add() = record;
+}
+
+// Clears the contents of each record (pb::Pipe, pb::Fifo) whose id a process
+// before it in `processes` has too: stored once, with the first holder.
+template <class Records>
+void store_once(const std::vector<pb::Process*>& processes, Records* (pb::Process::*records)()) {
+  std::set<uint64_t> earlier;
+  for (pb::Process* p : processes) {
+    std::set<uint64_t> own;
+    for (auto& record : *(p->*records)()) {
+      if (earlier.count(record.id())) record.clear_data();
+      own.insert(record.id());
+    }
+    earlier.insert(own.begin(), own.end());
+  }
+}
 
 class FileKindModule {
  public:
@@ -100,6 +165,26 @@ class FileKindModule {
   // empty UniqueFd when its table opens it later (saved files, FIFOs, sockets).
   // Throws EngineError naming the pid and the file.
   virtual compel::UniqueFd open(const pb::File& f, OpenContext& ctx) const = 0;
+
+  // Kinds whose state is tree-wide (unix sockets: a peer or a queued file may be
+  // in another process): with the tree frozen and every process's files
+  // collected, before File.tree_file ids exist. Returns what to finish once they
+  // do (or an empty function). `live`: the live processes, root first. Throws
+  // EngineError.
+  virtual std::function<void()> dump_tree(const std::vector<pb::Process*>& /*live*/, const DumpOptions&) const {
+    return {};
+  }
+  // Once every description of the tree has its File.tree_file: makes the ids of
+  // this kind's records tree-wide (an inode, or renumbered) and keeps their
+  // contents with the first holder only (share_tree_files()). `processes`: live,
+  // tree order, still frozen. Throws EngineError.
+  virtual void share_tree(const std::vector<pb::Process*>& /*processes*/) const {}
+  // The kind's records for the restore of a tree, or null if its files need none.
+  virtual std::unique_ptr<TreeTable> tree_table() const { return nullptr; }
+  // For a description an earlier process of the tree holds too: removes from
+  // `f` what that process sets up once for all (epoll: its watches). Returns
+  // whether anything was removed.
+  virtual bool strip_shared(pb::File& /*f*/) const { return false; }
 
  private:
   pb::FileKind kind_;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include <map>
+#include <set>
 
 #include "../fifos.h"
 #include "../pipes.h"
@@ -19,6 +20,18 @@ bool is_read_end(uint32_t flags) { return (flags & O_ACCMODE) == O_RDONLY; }
 // The pipes a restore made, by id.
 struct RecreatedPipes : KindState {
   std::map<uint64_t, std::pair<compel::UniqueFd, compel::UniqueFd>> by_id;
+};
+
+// A tree's pipes: merged by id (the pipe's inode); each end opens on its own (open()).
+class PipeTable : public TreeTable {
+ public:
+  TablePhase phase() const override { return TablePhase::kEachFile; }
+  void merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) override {
+    merge_by_id(p.pipes(), *merged.mutable_pipes(), ids_);
+  }
+
+ private:
+  std::set<uint64_t> ids_;
 };
 
 class PipeKind : public FileKindModule {
@@ -69,6 +82,11 @@ class PipeKind : public FileKindModule {
     if (fcntl(end, F_SETFL, static_cast<int>(f.flags() & O_NONBLOCK)) != 0) throw_errno(what + ": F_SETFL");
     return dup_above(end, ctx.min_fd, what);
   }
+  // Pipes are named by inode already; their bytes are stored once.
+  void share_tree(const std::vector<pb::Process*>& processes) const override {
+    store_once(processes, &pb::Process::mutable_pipes);
+  }
+  std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<PipeTable>(); }
 
  private:
   struct Ends {

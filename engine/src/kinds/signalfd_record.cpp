@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "file_record.h"
+#include "flakelab/base/hex.h"
 
 namespace flakelab::engine {
 namespace {
@@ -9,7 +10,7 @@ namespace {
 void validate(const pb::File& f, const RecordCheck& check) {
   if (!f.has_signalfd()) check.fail("signalfd", "missing");
   if (f.signalfd().mask() & ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
-    check.fail("signalfd.mask", RecordCheck::hex(f.signalfd().mask()) + " has SIGKILL or SIGSTOP, which no signalfd can take");
+    check.fail("signalfd.mask", base::hex(f.signalfd().mask()) + " has SIGKILL or SIGSTOP, which no signalfd can take");
 }
 
 std::string show(const pb::File& f) {

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "file_record.h"
+#include "flakelab/base/hex.h"
 
 namespace flakelab::engine {
 namespace {
@@ -17,7 +18,7 @@ void validate(const pb::File& f, const RecordCheck& check) {
   if (t.clockid() != CLOCK_REALTIME && t.clockid() != CLOCK_MONOTONIC && t.clockid() != CLOCK_BOOTTIME)
     check.fail("timerfd.clockid", std::to_string(t.clockid()) + " is not a supported clock");
   if (t.settime_flags() & ~static_cast<uint32_t>(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET))
-    check.fail("timerfd.settime_flags", RecordCheck::hex(t.settime_flags()) + " has unknown bits");
+    check.fail("timerfd.settime_flags", base::hex(t.settime_flags()) + " has unknown bits");
   if (!valid_time(t.value_sec(), t.value_nsec())) check.fail("timerfd.value", "is not a valid time left");
   if (!valid_time(t.interval_sec(), t.interval_nsec())) check.fail("timerfd.interval", "is not a valid interval");
   if (!valid_time(t.due_sec(), t.due_nsec())) check.fail("timerfd.due", "is not a valid deadline");

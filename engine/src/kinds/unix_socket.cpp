@@ -1,14 +1,17 @@
 // An AF_UNIX socket ("socket:[N]"): the fd's File here names the socket by inode;
 // its state (names, peers, queues, files in flight) is collected for the whole
-// tree at once by collect_unix_sockets() (unix_collector.h) and restored by
-// restore_unix_sockets() (unix_builder.h) after every other file, so open()
-// leaves it to them.
+// tree at once (dump_tree(): collect_unix_sockets(), unix_collector.h) and
+// restored by its tree table after every other file (restore_unix_sockets(),
+// unix_builder.h), so open() leaves it to them.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <optional>
+#include <set>
 
+#include "../unix_builder.h"
+#include "../unix_collector.h"
 #include "../unix_diag.h"
 #include "flakelab/engine/error.h"
 #include "kind.h"
@@ -45,6 +48,28 @@ std::string describe_socket_fd(pid_t pid, int fd, uint64_t ino, uint32_t flags, 
   return "";
 }
 
+// A tree's sockets, merged by id; the files their queues carry are renumbered
+// into the merged files.
+class UnixSocketTable : public TreeTable {
+ public:
+  TablePhase phase() const override { return TablePhase::kLast; }
+  void merge(const pb::Process& p, const std::vector<int>& file_index, pb::Process& merged) override {
+    for (const auto& sk : p.unix_sockets()) {
+      if (!ids_.insert(sk.id()).second) continue;
+      auto* copy = merged.add_unix_sockets();
+      *copy = sk;
+      for (auto& q : *copy->mutable_queue())
+        for (auto& f : *q.mutable_fds()) f = static_cast<uint32_t>(file_index.at(f));
+    }
+  }
+  void open(TableOpen& ctx) override {
+    restore_unix_sockets(ctx.merged, ctx.open_files, ctx.min_fd, ctx.options, ctx.stats);
+  }
+
+ private:
+  std::set<uint32_t> ids_;
+};
+
 class UnixSocketKind : public FileKindModule {
  public:
   UnixSocketKind() : FileKindModule(pb::FILE_UNIX_SOCKET) {}
@@ -55,7 +80,21 @@ class UnixSocketKind : public FileKindModule {
   std::string dump(const FdProbe& fd, pb::File& f) const override {
     return describe_socket_fd(fd.pid, fd.fd, fd.st.st_ino, fd.info.flags(), &f);
   }
-  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // restore_unix_sockets()
+  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // UnixSocketTable
+
+  // Sockets tree-wide: a peer or a queued file may be in another process. A file
+  // in flight that another process holds becomes one object with it once the
+  // tree's files are shared.
+  std::function<void()> dump_tree(const std::vector<pb::Process*>& live, const DumpOptions& options) const override {
+    auto aliases =
+        collect_unix_sockets(live, {.ext_unix_sk = options.ext_unix_sk, .will_kill = !options.leave_running});
+    return [live, aliases] {
+      for (const auto& a : aliases)
+        live.at(0)->mutable_files(a.root_file)->set_tree_file(
+            live.at(static_cast<size_t>(a.proc))->files(a.file).tree_file());
+    };
+  }
+  std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<UnixSocketTable>(); }
 };
 
 }  // namespace

@@ -22,6 +22,13 @@ std::string read_link(const std::string& path);
 std::vector<pid_t> list_threads(pid_t pid);
 // Open fd numbers from /proc/PID/fd, sorted (empty if the process is gone).
 std::vector<int> list_fds(pid_t pid);
+// Children of every thread of `pid` (/proc/PID/task/TID/children: a child belongs
+// to the thread that forked it), sorted (empty if the process is gone).
+std::vector<pid_t> list_children(pid_t pid);
+// Every process of our pid namespace, from /proc, sorted.
+std::vector<pid_t> list_pids();
+// "/proc/PID/fd/FD": the link to an fd's file, which opens and stat()s the file itself.
+std::string fd_path(pid_t pid, int fd);
 
 struct Status {
   char state = '?';      // R S D T t Z X I ...

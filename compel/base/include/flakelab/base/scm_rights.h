@@ -5,6 +5,8 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include <span>
 #include <vector>
@@ -34,6 +36,23 @@ struct ReceivedRights {
   // MSG_CTRUNC: the control buffer was too small and the kernel closed the
   // descriptors that did not fit; the message is incomplete.
   bool control_truncated = false;
+};
+
+// The header of one recvmsg: the bytes into `data`, the ancillary data (SCM_RIGHTS)
+// into `control` (aligned for cmsghdr), and the sender's address into `from` if
+// given. recvmsg updates the header: make one per call. Not copyable: the header
+// points at its own iovec.
+class ReceiveHeader {
+ public:
+  ReceiveHeader(void* data, size_t size, void* control, size_t control_size, sockaddr_un* from = nullptr);
+  ReceiveHeader(const ReceiveHeader&) = delete;
+  ReceiveHeader& operator=(const ReceiveHeader&) = delete;
+  msghdr* get() { return &header_; }
+  const msghdr& header() const { return header_; }
+
+ private:
+  iovec iov_;
+  msghdr header_{};
 };
 
 // Takes ownership of every descriptor recvmsg put into `m`'s control data.
