@@ -4,19 +4,13 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "flakelab/base/duration.h"
 
 namespace flakelab::scenarios {
 namespace {
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const std::string& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 // The whole of `text` as a T, or nothing ("12x", "" and "+1" are not numbers).
 template <typename T>
@@ -72,7 +66,7 @@ std::optional<std::string> ParamSpec::refuse(std::string_view value) const {
     case ParamType::kChoice:
       for (const std::string& choice : choices)
         if (choice == value) return std::nullopt;
-      return join(choices, " | ");
+      return fmt::format("{}", fmt::join(choices, " | "));
     case ParamType::kString:
       return std::nullopt;
   }
@@ -84,7 +78,7 @@ std::string ParamSpec::type_text() const {
     case ParamType::kInteger: return "integer " + std::to_string(min) + ".." + std::to_string(max);
     case ParamType::kProbability: return "probability 0..1";
     case ParamType::kDuration: return "duration";
-    case ParamType::kChoice: return join(choices, "|");
+    case ParamType::kChoice: return fmt::format("{}", fmt::join(choices, "|"));
     case ParamType::kString: return "string";
   }
   return "unknown";

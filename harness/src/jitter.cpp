@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <time.h>
 
 #include <algorithm>
@@ -15,12 +16,6 @@ namespace flakelab::harness {
 namespace {
 
 constexpr int64_t kMaxJitterUs = 10'000'000;  // 10 s: anything longer is a timeout test
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += fmt::format("{}{}", out.empty() ? "" : ", ", item);
-  return out;
-}
 
 // A jitter maximum in the duration grammar, as whole microseconds (the unit of the
 // recorded `jitter` parameter and of the delays drawn).
@@ -72,7 +67,7 @@ JitterSpec parse_jitter(std::string_view text, const scenarios::Scenario& scenar
     const std::string point(item.substr(0, eq));
     if (std::find(points.begin(), points.end(), point) == points.end()) {
       throw UsageError(fmt::format("--jitter: scenario {} has no jitter point '{}' (it has: {})", scenario.name(),
-                                   point, join(points)));
+                                   point, fmt::join(points, ", ")));
     }
     if (spec.max_us.contains(point)) throw UsageError(fmt::format("--jitter: point {} is given twice", point));
     spec.max_us[point] = parse_jitter_us(text, item.substr(eq + 1));

@@ -1,6 +1,7 @@
 #include "flakelab/harness/params.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -8,18 +9,6 @@
 #include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
-namespace {
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const std::string& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::map<std::string, std::string> resolve_params(const scenarios::Scenario& scenario,
                                                   const std::vector<std::string>& assignments) {
@@ -29,7 +18,7 @@ std::map<std::string, std::string> resolve_params(const scenarios::Scenario& sce
 
   std::vector<std::string> names;
   for (const scenarios::ParamSpec& spec : specs) names.push_back(spec.name);
-  const std::string known = names.empty() ? "it has none" : "it has: " + join(names, ", ");
+  const std::string known = names.empty() ? "it has none" : "it has: " + fmt::format("{}", fmt::join(names, ", "));
 
   std::set<std::string> given;
   for (const std::string& assignment : assignments) {
@@ -75,7 +64,7 @@ std::string format_scenario_list() {
       out += fmt::format("      {:<40} {}\n", head, spec.help);
     }
     const std::vector<std::string> points = scenario->jitter_points();
-    if (!points.empty()) out += fmt::format("      jitter points (--jitter): {}\n", join(points, ", "));
+    if (!points.empty()) out += fmt::format("      jitter points (--jitter): {}\n", fmt::join(points, ", "));
   }
   return out;
 }
