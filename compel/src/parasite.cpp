@@ -319,7 +319,7 @@ void Parasite::send_msg(const flk_ctl_msg& msg) {
                             describe_parasite_failure()));
 }
 
-flk_ctl_msg Parasite::recv_msg(std::vector<UniqueFd>* fds) {
+flk_ctl_msg Parasite::recv_msg(std::vector<base::UniqueFd>* fds) {
   pollfd pfd{ctl_.get(), POLLIN, 0};
   int r;
   do {
@@ -399,7 +399,7 @@ std::vector<ReceivedFd> Parasite::receive_fds() {
   list->count = static_cast<uint32_t>(victim_fds.size());
   std::copy(victim_fds.begin(), victim_fds.end(), list->fds);
   send_msg({FLK_CMD_SEND_FDS, FLK_REQUEST, 0, 0});
-  std::vector<UniqueFd> got;
+  std::vector<base::UniqueFd> got;
   for (;;) {
     flk_ctl_msg m = recv_msg(&got);
     if (m.ack == FLK_DATA) continue;

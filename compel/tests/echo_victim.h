@@ -10,7 +10,7 @@
 #include <string>
 
 #include "flakelab/base/child_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/victims/registers.h"
 
 namespace flakelab::compel::testing {
@@ -44,8 +44,8 @@ class Child {
 // still matches. It serves until its input pipe closes.
 struct EchoVictim {
   Child child;
-  UniqueFd to_victim;    // write numbers here
-  UniqueFd from_victim;  // read {number, flags}
+  base::UniqueFd to_victim;    // write numbers here
+  base::UniqueFd from_victim;  // read {number, flags}
   static EchoVictim start(const std::function<void()>& before_loop = {});
   // Sends `n`, waits (up to timeout_ms) for the answer; returns flags, or -1 on
   // timeout/EOF, and checks the echoed number.

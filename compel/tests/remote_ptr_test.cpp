@@ -9,6 +9,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/compel/error.h"
 #include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_ptr.h"
@@ -147,16 +148,12 @@ TEST(SyscallArg, RegisterValuesAsTheCLibraryPassesThem) {
 class RemoteMemory : public ::testing::Test {
  protected:
   void SetUp() override {
-    child_ = fork();
-    ASSERT_GE(child_, 0);
-    if (child_ == 0) {
+    owner_ = flakelab::base::ChildProcess::fork([] {
       for (;;) pause();
-    }
+    });
+    child_ = owner_.pid();
   }
-  void TearDown() override {
-    kill(child_, SIGKILL);
-    waitpid(child_, nullptr, 0);
-  }
+  flakelab::base::ChildProcess owner_;  // killed and reaped with the fixture
   pid_t child_ = -1;
 };
 

@@ -29,9 +29,9 @@ std::string AnonInodeKind::record(const FdProbe& fd, bool frozen, pb::File& f) c
   return record_state(fd, frozen, f);
 }
 
-compel::UniqueFd AnonInodeKind::open(const pb::File& f, OpenContext& ctx) const {
+base::UniqueFd AnonInodeKind::open(const pb::File& f, OpenContext& ctx) const {
   std::string what = "restore pid " + std::to_string(ctx.process.pid()) + ": " + pb::FileKind_Name(f.kind());
-  compel::UniqueFd fd = create(f, what);
+  base::UniqueFd fd = create(f, what);
   // Creation took the blocking mode it needed; now the saved one.
   if (fcntl(fd.get(), F_SETFL, (f.flags() & O_NONBLOCK) ? O_NONBLOCK : 0) != 0) throw_errno(what + ": F_SETFL");
   return dup_above(fd.get(), ctx.min_fd, what);

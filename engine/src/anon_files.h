@@ -12,7 +12,7 @@
 #include <functional>
 #include <string>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 #include "kinds/kind.h"
 
@@ -26,7 +26,7 @@ class AnonInodeKind : public FileKindModule {
   bool matches(const FdProbe& fd) const override { return fd.link == link_; }
   std::string check(const FdProbe& fd) const override;
   std::string dump(const FdProbe& fd, pb::File& f) const override { return record(fd, /*frozen=*/true, f); }
-  compel::UniqueFd open(const pb::File& f, OpenContext& ctx) const override;
+  base::UniqueFd open(const pb::File& f, OpenContext& ctx) const override;
 
   // Fills `f` (kind, flags and the kind's record) from fd.info. Returns "" or why
   // this variant is not supported (nothing is touched either way). `frozen`: the
@@ -38,7 +38,7 @@ class AnonInodeKind : public FileKindModule {
   virtual std::string record_state(const FdProbe& fd, bool frozen, pb::File& f) const = 0;
   // The object, blocking or not as creation needs (open() then sets the saved
   // O_NONBLOCK). `what` names the file in errors.
-  virtual compel::UniqueFd create(const pb::File& f, const std::string& what) const = 0;
+  virtual base::UniqueFd create(const pb::File& f, const std::string& what) const = 0;
 
  private:
   std::string link_;

@@ -30,7 +30,7 @@
 #include "flakelab/compel/remote_memory.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "logged_step.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
@@ -137,7 +137,7 @@ class ProcMem {
 
   std::string path_;
   std::mutex mutex_;
-  compel::UniqueFd fd_;
+  base::UniqueFd fd_;
 };
 
 // Copies the page runs of `image` out of the process: process_vm_readv (on

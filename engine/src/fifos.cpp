@@ -68,9 +68,9 @@ std::string first_holder(const std::string& link) {
   return "pid " + std::to_string(holders[0].pid) + " fd " + std::to_string(holders[0].fd);
 }
 
-void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) {
+void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd) {
   std::string who = "restore pid " + std::to_string(p.pid()) + ": FIFO ";
-  std::map<uint32_t, compel::UniqueFd> holders;  // Fifo.id -> our read-write open of it
+  std::map<uint32_t, base::UniqueFd> holders;  // Fifo.id -> our read-write open of it
   for (const auto& fifo : p.fifos()) {
     const pb::File* file = nullptr;
     for (const auto& f : p.files())
@@ -81,7 +81,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     if (!file) continue;  // validate_image() refuses this
     std::string what = who + file->path();
     // O_RDWR never blocks on a FIFO, and while we hold it every saved end opens at once.
-    compel::UniqueFd h(::open(file->path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    base::UniqueFd h(::open(file->path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!h) throw_errno(what + ": open");
     struct stat st;
     if (fstat(h.get(), &st) != 0) throw_errno(what + ": fstat");
@@ -97,7 +97,7 @@ void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_file
     const auto& f = p.files(i);
     if (f.kind() != pb::FILE_FIFO) continue;
     std::string what = who + f.path();
-    compel::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    base::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
     if (!fd) {
       char flags[16];
       snprintf(flags, sizeof(flags), "0%o", f.flags());

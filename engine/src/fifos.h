@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine {
@@ -55,6 +55,6 @@ class HolderScan {
 // For every FILE_FIFO file of `p`: the FIFO reopened by path with the saved flags
 // (never blocking: the restorer holds it open read-write meanwhile), holding the
 // saved bytes, at a number >= min_fd, into open_files[i]. Throws EngineError.
-void reopen_fifos(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd);
+void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd);
 
 }  // namespace flakelab::engine

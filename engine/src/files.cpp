@@ -87,8 +87,8 @@ std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>&
   return "";
 }
 
-std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
-  std::vector<compel::UniqueFd> out;
+std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
+  std::vector<base::UniqueFd> out;
   OpenContext ctx(p, min_fd);
   for (const auto& f : p.files()) {
     const FileKindModule* kind = file_kind_module(f.kind());

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine {
@@ -29,6 +29,6 @@ std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>&
 // those their tables open later: saved files, FIFOs, sockets), each at an fd
 // number >= `min_fd` so that placing them at the saved numbers in the target never
 // overwrites one that is still needed. Throws EngineError naming the path.
-std::vector<compel::UniqueFd> reopen_files(const pb::Process& p, int min_fd);
+std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd);
 
 }  // namespace flakelab::engine

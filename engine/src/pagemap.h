@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::engine {
 
@@ -26,7 +26,7 @@ class Pagemap {
 
  private:
   pid_t pid_;
-  compel::UniqueFd fd_;
+  base::UniqueFd fd_;
 };
 
 }  // namespace flakelab::engine

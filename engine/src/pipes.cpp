@@ -15,13 +15,13 @@ namespace flakelab::engine {
 pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id) {
   std::string path = base::procfs::fd_path(pid, fd);
   std::string what = "dump pid " + std::to_string(pid) + " fd " + std::to_string(fd) + " (pipe:[" + std::to_string(id) + "])";
-  compel::UniqueFd src(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  base::UniqueFd src(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!src) throw_errno(what + ": open " + path);
   int capacity = fcntl(src.get(), F_GETPIPE_SZ);
   if (capacity < 0) throw_errno(what + ": F_GETPIPE_SZ");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(what + ": pipe2");
-  compel::UniqueFd r(fds[0]), w(fds[1]);
+  base::UniqueFd r(fds[0]), w(fds[1]);
   if (fcntl(w.get(), F_SETPIPE_SZ, capacity) < capacity) throw_errno(what + ": F_SETPIPE_SZ " + std::to_string(capacity));
   pb::Pipe out;
   out.set_id(id);
@@ -41,11 +41,11 @@ pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id) {
   return out;
 }
 
-std::pair<compel::UniqueFd, compel::UniqueFd> recreate_pipe(const pb::Pipe& pipe, pid_t pid) {
+std::pair<base::UniqueFd, base::UniqueFd> recreate_pipe(const pb::Pipe& pipe, pid_t pid) {
   std::string what = "restore pid " + std::to_string(pid) + ": pipe:[" + std::to_string(pipe.id()) + "]";
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw_errno(what + ": pipe2");
-  compel::UniqueFd r(fds[0]), w(fds[1]);
+  base::UniqueFd r(fds[0]), w(fds[1]);
   refill_pipe(w.get(), pipe.capacity(), pipe.data(), what);
   return {std::move(r), std::move(w)};
 }

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 
 namespace flakelab::engine {
@@ -19,7 +19,7 @@ namespace flakelab::engine {
 pb::Pipe snapshot_pipe(pid_t pid, int fd, uint64_t id);
 
 // A new pipe with the saved capacity and contents: {read end, write end}.
-std::pair<compel::UniqueFd, compel::UniqueFd> recreate_pipe(const pb::Pipe& pipe, pid_t pid);
+std::pair<base::UniqueFd, base::UniqueFd> recreate_pipe(const pb::Pipe& pipe, pid_t pid);
 
 // Sets the capacity of an empty pipe or FIFO and writes `data` into it through
 // `write_end` (pipes and FIFOs get their saved bytes back alike). Throws

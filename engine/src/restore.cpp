@@ -37,7 +37,7 @@ namespace flakelab::engine {
 namespace {
 
 using namespace restore_detail;
-using compel::UniqueFd;
+using base::UniqueFd;
 
 struct Member {
   pb::TreeProcess rec;

@@ -38,7 +38,7 @@
 #include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "logged_step.h"
 #include "proc_files.h"
@@ -54,7 +54,7 @@ namespace restore_detail {
 
 using compel::RemoteAddr;
 using compel::SyscallArg;
-using compel::UniqueFd;
+using base::UniqueFd;
 
 constexpr uint64_t kPage = 4096;
 

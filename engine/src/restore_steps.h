@@ -24,7 +24,7 @@
 #include "payload_crc.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_thread.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "trampoline.h"
@@ -36,9 +36,9 @@ namespace flakelab::engine::restore_detail {
 // so that the target inherits them: files it maps by path, its cwd and exe. Its
 // fds and saved files come from the tree's TreeFiles.
 struct InheritedFiles {
-  std::map<std::pair<std::string, int>, compel::UniqueFd> mapped;  // by path and open mode
-  compel::UniqueFd cwd;
-  compel::UniqueFd exe;
+  std::map<std::pair<std::string, int>, base::UniqueFd> mapped;  // by path and open mode
+  base::UniqueFd cwd;
+  base::UniqueFd exe;
   const TreeFiles* tree = nullptr;
 
   // A shared mapping that may become writable needs a file opened for writing.

@@ -36,7 +36,7 @@ std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 // A saved-content file as dump sees it, through a descriptor of our own.
 struct Object {
-  compel::UniqueFd fd;
+  base::UniqueFd fd;
   struct stat st {};
   pb::SavedFileKind kind = pb::SAVED_UNKNOWN;
   std::string path;  // SAVED_UNLINKED: the path before the unlink; SAVED_MEMFD: the name
@@ -172,15 +172,15 @@ std::string map_files_path(pid_t pid, const procfs::MapEntry& m) {
 // unlinked at once (so /proc/PID/fd shows "path (deleted)" as before); if that
 // name is taken again, O_TMPFILE in its directory, or where the filesystem lacks
 // that, a fresh name unlinked at once.
-compel::UniqueFd create_unlinked(const std::string& path, const std::string& what) {
+base::UniqueFd create_unlinked(const std::string& path, const std::string& what) {
   size_t slash = path.rfind('/');
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   auto create_and_unlink = [&](const std::string& name) {
-    compel::UniqueFd fd(::open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
+    base::UniqueFd fd(::open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd && ::unlink(name.c_str()) != 0) throw_errno(what + ": unlink " + name + " (just created)");
     return fd;
   };
-  compel::UniqueFd fd = create_and_unlink(path);
+  base::UniqueFd fd = create_and_unlink(path);
   if (fd) return fd;
   if (errno != EEXIST) throw_errno(what + ": create " + path);
   fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -197,13 +197,13 @@ compel::UniqueFd create_unlinked(const std::string& path, const std::string& wha
 
 // The restorer's own MAP_SHARED|MAP_ANONYMOUS object of `size` bytes, as a file:
 // mapped from it, the target's mappings read "/dev/zero (deleted)" as before.
-compel::UniqueFd create_shared_anon(uint64_t size, const std::string& what) {
+base::UniqueFd create_shared_anon(uint64_t size, const std::string& what) {
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (addr == MAP_FAILED) throw_errno(what + ": mmap shared anonymous " + std::to_string(size) + " bytes");
   procfs::MapEntry m;
   m.start = reinterpret_cast<uint64_t>(addr);
   m.end = m.start + size;
-  compel::UniqueFd fd(::open(map_files_path(getpid(), m).c_str(), O_RDWR | O_CLOEXEC));
+  base::UniqueFd fd(::open(map_files_path(getpid(), m).c_str(), O_RDWR | O_CLOEXEC));
   int err = errno;
   munmap(addr, size);
   if (!fd) throw_errno(what + ": open " + map_files_path(getpid(), m), err);
@@ -298,7 +298,7 @@ void SavedFiles::recreate(const pb::Process& p) {
   for (const auto& f : p.saved_files()) {
     std::string what = "restore pid " + std::to_string(p.pid()) + ": saved file #" + std::to_string(f.id()) + " (" +
                        pb::SavedFileKind_Name(f.kind()) + " " + f.path() + ")";
-    compel::UniqueFd fd;
+    base::UniqueFd fd;
     if (f.kind() == pb::SAVED_UNLINKED) {
       fd = create_unlinked(f.path(), what);
     } else if (f.kind() == pb::SAVED_MEMFD) {
@@ -342,7 +342,7 @@ void SavedFiles::recreate(const pb::Process& p) {
   for (const auto& v : p.vmas()) {
     if (v.kind() != pb::VMA_SAVED_SHARED || v.maywrite() || read_only_.count(v.saved_file())) continue;
     std::string self = "/proc/self/fd/" + std::to_string(fd(v.saved_file()));
-    compel::UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+    base::UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ro) throw_errno("restore pid " + std::to_string(p.pid()) + ": saved file #" + std::to_string(v.saved_file()) +
                          ": open read-only as " + self);
     read_only_.emplace(v.saved_file(), std::move(ro));
@@ -356,18 +356,18 @@ int SavedFiles::fd_for_mapping(const pb::Vma& v) const {
   return fd(v.saved_file());
 }
 
-void SavedFiles::open_descriptions(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) const {
+void SavedFiles::open_descriptions(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd) const {
   for (int i = 0; i < p.files_size(); ++i) {
     const auto& f = p.files(i);
     if (f.kind() != pb::FILE_SAVED) continue;
     std::string what = "restore pid " + std::to_string(p.pid()) + ": open " + f.path();
     std::string self = "/proc/self/fd/" + std::to_string(fd(f.saved_file()));
     // Through /proc: a new open file description of the same (nameless) inode.
-    compel::UniqueFd desc(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    base::UniqueFd desc(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
     if (!desc) throw_errno(what + " (as " + self + ")");
     if (f.pos() != 0 && lseek(desc.get(), static_cast<off_t>(f.pos()), SEEK_SET) != static_cast<off_t>(f.pos()))
       throw_errno(what + ": lseek to " + std::to_string(f.pos()));
-    compel::UniqueFd high(fcntl(desc.get(), F_DUPFD_CLOEXEC, min_fd));
+    base::UniqueFd high(fcntl(desc.get(), F_DUPFD_CLOEXEC, min_fd));
     if (!high) throw_errno(what + ": F_DUPFD " + std::to_string(min_fd));
     open_files.at(static_cast<size_t>(i)) = std::move(high);
   }

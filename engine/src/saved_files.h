@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 #include "kinds/kind.h"
 #include "proc_files.h"
@@ -59,14 +59,14 @@ class SavedFiles : public TreeTable {
   int fd_for_mapping(const pb::Vma& v) const;
   // For every FILE_SAVED file of `p`: a new open file description of its object
   // with the saved flags and offset, at a number >= min_fd, into open_files[i].
-  void open_descriptions(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd) const;
+  void open_descriptions(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd) const;
   // F_SEAL_FUTURE_WRITE and F_SEAL_SEAL, once the target has mapped everything
   // (the former forbids new writable shared mappings, the latter further seals).
   void seal_late(const pb::Process& p) const;
 
  private:
-  std::map<uint32_t, compel::UniqueFd> fds_;
-  std::map<uint32_t, compel::UniqueFd> read_only_;
+  std::map<uint32_t, base::UniqueFd> fds_;
+  std::map<uint32_t, base::UniqueFd> read_only_;
   std::set<uint32_t> merged_ids_;  // for shared mappings without VM_MAYWRITE
 };
 

@@ -118,7 +118,7 @@ void TreeFiles::open_all(const std::vector<const pb::Process*>& processes, const
   TableOpen ctx{m, open_files_, top, options, stats};
   for (TablePhase phase : kTablePhases) {
     if (phase == TablePhase::kEachFile) {
-      std::vector<compel::UniqueFd> each = reopen_files(m, top);
+      std::vector<base::UniqueFd> each = reopen_files(m, top);
       for (size_t i = 0; i < each.size(); ++i)
         if (each[i]) open_files_[i] = std::move(each[i]);
     }

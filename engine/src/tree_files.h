@@ -24,7 +24,7 @@
 #include <memory>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore_options.h"
@@ -69,7 +69,7 @@ class TreeFiles {
 
  private:
   pb::Process merged_;
-  std::vector<compel::UniqueFd> open_files_;         // per merged_ file
+  std::vector<base::UniqueFd> open_files_;         // per merged_ file
   std::map<uint32_t, std::vector<int>> index_;       // pid -> merged_ index per file
   std::map<uint32_t, pb::Process> shared_views_;     // pid -> files/fds stripped by strip_shared()
   std::map<pb::FileKind, std::unique_ptr<TreeTable>> tables_;  // each kind's records of the tree

@@ -29,7 +29,7 @@
 
 namespace flakelab::engine {
 
-using compel::UniqueFd;
+using base::UniqueFd;
 
 namespace {
 

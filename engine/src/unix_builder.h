@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore_options.h"
 
@@ -16,7 +16,7 @@ namespace flakelab::engine {
 // names, peers, pending connections, queues and files in flight; call after
 // every other file of `p` is in open_files. Throws EngineError; a failed restore
 // leaves no socket file behind.
-void restore_unix_sockets(const pb::Process& p, std::vector<compel::UniqueFd>& open_files, int min_fd,
+void restore_unix_sockets(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd,
                           const RestoreOptions& options, RestoreStats* stats);
 
 }  // namespace flakelab::engine

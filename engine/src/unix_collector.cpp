@@ -31,7 +31,7 @@
 
 namespace flakelab::engine {
 
-using compel::UniqueFd;
+using base::UniqueFd;
 
 namespace {
 

@@ -14,7 +14,7 @@
 namespace flakelab::engine::unix_detail {
 namespace {
 
-using compel::UniqueFd;
+using base::UniqueFd;
 
 constexpr size_t kPeekChunk = 64 * 1024;
 

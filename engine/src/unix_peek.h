@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::engine::unix_detail {
 
@@ -16,7 +16,7 @@ struct Peeked {
   std::string data;
   std::string sender;
   bool named_sender = false;
-  std::vector<compel::UniqueFd> fds;
+  std::vector<base::UniqueFd> fds;
 };
 
 // Reads the receive queue of `s` (our copy) without consuming it: MSG_PEEK from

@@ -136,7 +136,7 @@ TEST(AnonFds, LeaveRunningConsumesNothing) {
 TEST(AnonFds, SurviveRepeatedCyclesThroughImageDirectories) {
   ChildPid v{start_anon_fd_victim()};
   std::vector<int> fds = fd_numbers(v.pid);
-  TempDir dir("flk-anon");
+  flakelab::base::TempDir dir("/tmp", "flk-anon-");
   for (int cycle = 0; cycle < 3; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     write_image_dir(dump_process(v.pid), dir.path());

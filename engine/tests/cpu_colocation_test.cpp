@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/victims/victims.h"
@@ -90,11 +91,10 @@ cpu_set_t affinity_of(pid_t tid) {
 TEST(TraceePins, PutThreadsOnTheEnginesCpuAndTheirMasksBack) {
   cpu_set_t before = affinity();
   if (CPU_COUNT(&before) < 2) GTEST_SKIP() << "needs two CPUs";
-  pid_t child = fork();
-  if (child == 0) {
+  const flakelab::base::ChildProcess owner = flakelab::base::ChildProcess::fork([] {
     for (;;) pause();
-  }
-  ASSERT_GT(child, 0);
+  });
+  const pid_t child = owner.pid();
   {
     CpuColocation near;
     ASSERT_TRUE(near.pinned());
@@ -117,8 +117,6 @@ TEST(TraceePins, PutThreadsOnTheEnginesCpuAndTheirMasksBack) {
     cpu_set_t same = affinity_of(child);
     EXPECT_TRUE(CPU_EQUAL(&same, &before));
   }
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
 }
 
 // A dump pins the victim's threads beside the engine while it works; a victim

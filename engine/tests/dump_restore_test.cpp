@@ -70,7 +70,7 @@ TEST(DumpRestore, LeaveRunningKeepsAnIntactVictim) {
 TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
   ChildPid v{start_memory_victim()};
   std::string maps_before = maps_summary(v.pid);
-  TempDir tmp("flk-cycles");
+  flakelab::base::TempDir tmp("/tmp", "flk-cycles-");
   const std::string& dir = tmp.path();
   for (int cycle = 0; cycle < 10; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
@@ -93,7 +93,7 @@ TEST(DumpRestore, TenCyclesInARowThroughImageDirectories) {
 TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
   ChildPid v{start_memory_victim()};
   std::string maps_before = maps_summary(v.pid);
-  TempDir tmp("flk-cycles");
+  flakelab::base::TempDir tmp("/tmp", "flk-cycles-");
   const std::string& dir = tmp.path();
   ino_t first_inode = 0;
   for (int cycle = 0; cycle < 10; ++cycle) {
@@ -120,7 +120,7 @@ TEST(DumpRestore, TenCyclesInARowDumpingStraightIntoTheDirectory) {
 
 TEST(DumpRestore, DumpIntoADirectoryThatCannotBeWrittenLeavesTheVictimRunning) {
   ChildPid v{start_memory_victim()};
-  TempDir tmp("flk-nodir");
+  flakelab::base::TempDir tmp("/tmp", "flk-nodir-");
   std::string not_a_dir = tmp.path() + "/file";
   std::ofstream(not_a_dir) << "x";
   EXPECT_THROW(dump_process_to_dir(v.pid, not_a_dir + "/img"), EngineError);
@@ -138,7 +138,7 @@ TEST(DumpRestore, DumpIntoADirectoryThatCannotBeWrittenLeavesTheVictimRunning) {
 // restores.
 TEST(RestoreFailure, CorruptPagesFoundWhileCopyingLeaveNothingBehind) {
   ChildPid v{start_memory_victim()};
-  TempDir tmp("flk-corrupt");
+  flakelab::base::TempDir tmp("/tmp", "flk-corrupt-");
   const std::string dir = tmp.path();
   dump_process_to_dir(v.pid, dir);
   const std::string pages = dir + "/pages.img";
@@ -275,7 +275,7 @@ TEST(DumpRestore, SignalVictimChecksItselfUntouched) {
 }
 
 TEST(DumpRestore, AttributesAndItimerSurvive) {
-  TempDir tmp("flk-attr");
+  flakelab::base::TempDir tmp("/tmp", "flk-attr-");
   const std::string& dir = tmp.path();
   ChildPid v{start_attr_victim(dir)};
   Image image = dump_process(v.pid);
@@ -485,7 +485,7 @@ TEST(DumpRestore, RestoredThreadsGetTheCallersCpusNotTheEnginesPin) {
 }
 
 TEST(DumpRestore, FilesKeepOffsetsSharingFlagsAndKinds) {
-  TempDir tmp("flk-files");
+  flakelab::base::TempDir tmp("/tmp", "flk-files-");
   const std::string& dir = tmp.path();
   ChildPid v{start_file_victim(dir)};
   std::vector<int> fds = fd_numbers(v.pid);
@@ -505,7 +505,7 @@ TEST(DumpRestore, FilesKeepOffsetsSharingFlagsAndKinds) {
 }
 
 TEST(RestoreFailure, ReplacedOpenFileIsReported) {
-  TempDir tmp("flk-files");
+  flakelab::base::TempDir tmp("/tmp", "flk-files-");
   const std::string& dir = tmp.path();
   ChildPid v{start_file_victim(dir)};
   Image image = dump_process(v.pid);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "flakelab/base/temp_dir.h"
 #include "kinds/file_kind_traits.h"
 #include "kinds/file_record.h"
 #include "kinds/kind.h"
@@ -131,7 +132,7 @@ class Fds {
   }
 
  private:
-  std::vector<compel::UniqueFd> fds_;
+  std::vector<base::UniqueFd> fds_;
 };
 
 pb::FileKind matched(int fd) {
@@ -143,8 +144,8 @@ pb::FileKind matched(int fd) {
 
 TEST(FileKinds, TheFirstMatchIsTheKindOfTheFd) {
   Fds fds;
-  char dir[] = "/tmp/file_kinds_XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
+  const base::TempDir tmp("/tmp", "file_kinds_");
+  const char* dir = tmp.path().c_str();
   std::string regular = std::string(dir) + "/regular", fifo = std::string(dir) + "/fifo";
   EXPECT_EQ(matched(fds.add(open(regular.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600))), pb::FILE_REGULAR);
   EXPECT_EQ(matched(fds.add(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC))), pb::FILE_DIRECTORY);
@@ -178,9 +179,6 @@ TEST(FileKinds, TheFirstMatchIsTheKindOfTheFd) {
   // No module takes an inotify (yet): the dispatcher refuses it by name.
   EXPECT_EQ(matched(fds.add(inotify_init1(IN_CLOEXEC))), pb::FILE_UNKNOWN);
   EXPECT_FALSE(probe_fd(getpid(), 99999).has_value());  // closed: nothing, not an error
-  unlink(regular.c_str());
-  unlink(fifo.c_str());
-  rmdir(dir);
 }
 
 }  // namespace

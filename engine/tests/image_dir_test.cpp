@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crc32c.h"
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "image_dir.h"
@@ -53,12 +54,8 @@ void set_header_u32(std::vector<char>& b, size_t at, uint32_t value) {
 class ImageDir : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/flk-imgdir-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     write_image_dir(GetParam() ? make_valid_tree_image() : make_valid_image(), dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   size_t header_size() const { return GetParam() ? 4096 : 32; }
 
@@ -77,7 +74,8 @@ class ImageDir : public ::testing::TestWithParam<bool> {
     return "";
   }
 
-  std::string dir_;
+  const flakelab::base::TempDir tmp_{"/tmp", "flk-imgdir-"};
+  const std::string dir_ = tmp_.path();
 };
 
 INSTANTIATE_TEST_SUITE_P(Versions, ImageDir, ::testing::Bool(),
@@ -129,9 +127,8 @@ TEST_P(ImageDir, PayloadOffsetOtherThanTheVersionsIsRefused) {
 }
 
 TEST(ImageDirV3, NonZeroHeaderPaddingIsRefused) {
-  char tmpl[] = "/tmp/flk-imgdir-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  const flakelab::base::TempDir tmp("/tmp", "flk-imgdir-");
+  const std::string dir = tmp.path();
   write_image_dir(make_valid_tree_image(), dir);
   auto bytes = file_bytes(dir + "/pages.img");
   bytes[1000] = 1;
@@ -153,16 +150,14 @@ TEST(ImageDirV3, NonZeroHeaderPaddingIsRefused) {
     EXPECT_EQ(e.field(), "header") << e.what();
     EXPECT_NE(std::string(e.what()).find("needs 4096"), std::string::npos) << e.what();
   }
-  fs::remove_all(dir);
 }
 
 TEST(ImageDirV2, VersionTwoDirectoriesStayReadable) {
   // What a build before version 3 wrote: 32-byte headers, payloads as now.
   Image img = make_valid_tree_image();
   auto [process, pages] = encode_image_files(img);
-  char tmpl[] = "/tmp/flk-imgdir-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  const flakelab::base::TempDir tmp("/tmp", "flk-imgdir-");
+  const std::string dir = tmp.path();
   auto put = [&](const char* name, const std::vector<uint8_t>& v3, size_t header) {
     std::span<const uint8_t> payload(v3.data() + header, v3.size() - header);
     auto v2 = detail::frame(name == std::string("pages.img") ? detail::kPagesMagic : detail::kProcessMagic, payload,
@@ -175,21 +170,18 @@ TEST(ImageDirV2, VersionTwoDirectoriesStayReadable) {
   EXPECT_EQ(back.root().pages, img.root().pages);
   EXPECT_FALSE(back.root().pages.is_view());
   EXPECT_EQ(back.tree.processes_size(), 1);
-  fs::remove_all(dir);
 }
 
 TEST(ImageDir, ANewDumpNeverMeetsAnOldProcessFile) {
   // The old process file goes before the new pages file takes its place.
-  char tmpl[] = "/tmp/flk-imgdir-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  const flakelab::base::TempDir tmp("/tmp", "flk-imgdir-");
+  const std::string dir = tmp.path();
   write_image_dir(make_valid_tree_image(), dir);
   fs::remove(dir + "/pages.img");
   fs::create_directory(dir + "/pages.img");  // makes the rename of the new pages fail
   EXPECT_THROW(write_image_dir(make_valid_tree_image(), dir), EngineError);
   EXPECT_FALSE(fs::exists(dir + "/process.img"));
   EXPECT_FALSE(fs::exists(dir + "/pages.img.tmp"));
-  fs::remove_all(dir);
 }
 
 TEST(MappedCrc, AFileTruncatedUnderTheMappingIsAFailureNotACrash) {
@@ -236,9 +228,8 @@ TEST_P(ImageDirLarge, SixtyFourMiBOfPagesRoundTrip) {
   constexpr uint64_t kSize = 64 << 20;
   Image img = large_image(GetParam());
   ASSERT_NO_THROW(validate_image(img));
-  char tmpl[] = "/tmp/flk-imgbig-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  const flakelab::base::TempDir tmp("/tmp", "flk-imgbig-");
+  const std::string dir = tmp.path();
   write_image_dir(img, dir);
   {
     Image back = read_image_dir(dir);
@@ -283,7 +274,6 @@ TEST_P(ImageDirLarge, SixtyFourMiBOfPagesRoundTrip) {
   } catch (const ImageError& e) {
     EXPECT_EQ(e.field(), "payload_len") << e.what();
   }
-  fs::remove_all(dir);
 }
 
 }  // namespace
@@ -292,13 +282,6 @@ TEST_P(ImageDirLarge, SixtyFourMiBOfPagesRoundTrip) {
 // nobody else can see the old file.
 class PagesRewrite : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/flk-rewrite-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void write_pages(uint8_t fill, size_t n_pages) {
     std::vector<uint8_t> bytes(n_pages * 4096, fill);
     PagesFileWriter w(dir_);
@@ -318,7 +301,8 @@ class PagesRewrite : public ::testing::Test {
       ASSERT_EQ(static_cast<uint8_t>(b[i]), fill) << name << " byte " << i;
   }
 
-  std::string dir_;
+  const flakelab::base::TempDir tmp_{"/tmp", "flk-rewrite-"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(PagesRewrite, AnEarlierDumpsFileIsRewrittenInPlaceAndCutToSize) {

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/show.h"
@@ -59,19 +60,6 @@ void expect_names(const std::string& msg, const std::string& file, const std::st
   EXPECT_NE(msg.find(field), std::string::npos) << msg;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/flk-image-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 TEST(ImageFormat, RoundTripsInMemory) {
@@ -99,7 +87,7 @@ TEST(ImageFormat, AnImageWithoutProcessesIsRefused) {
 }
 
 TEST(ImageFormat, RoundTripsThroughDirectory) {
-  TempDir dir;
+  flakelab::base::TempDir dir("/tmp", "flk-image-");
   Image img = make_valid_image();
   write_image_dir(img, dir.path() + "/img");
   Image back = read_image_dir(dir.path() + "/img");
@@ -109,7 +97,7 @@ TEST(ImageFormat, RoundTripsThroughDirectory) {
 }
 
 TEST(ImageFormat, MissingFileNamesThePath) {
-  TempDir dir;
+  flakelab::base::TempDir dir("/tmp", "flk-image-");
   try {
     read_image_dir(dir.path());
     FAIL();

@@ -94,7 +94,7 @@ std::string refusal(pid_t pid) {
 }  // namespace
 
 TEST(SavedFiles, UnlinkedFilesKeepContentsOffsetsAndStayUnlinked) {
-  TempDir tmp("flk-unlinked");
+  flakelab::base::TempDir tmp("/tmp", "flk-unlinked-");
   const std::string& dir = tmp.path();
   ChildPid v{start_unlinked_victim(dir)};
   std::vector<int> fds = fd_numbers(v.pid);
@@ -135,7 +135,7 @@ TEST(SavedFiles, UnlinkedFilesKeepContentsOffsetsAndStayUnlinked) {
 }
 
 TEST(SavedFiles, LeaveRunningKeepsUnlinkedFilesAndOffsets) {
-  TempDir tmp("flk-unlinked");
+  flakelab::base::TempDir tmp("/tmp", "flk-unlinked-");
   ChildPid v{start_unlinked_victim(tmp.path())};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
   EXPECT_EQ(image.root().process.saved_files_size(), 2);
@@ -145,7 +145,7 @@ TEST(SavedFiles, LeaveRunningKeepsUnlinkedFilesAndOffsets) {
 }
 
 TEST(SavedFiles, TooLargeUnlinkedFileIsRefusedBeforeTouchingTheProcess) {
-  TempDir tmp("flk-unlinked");
+  flakelab::base::TempDir tmp("/tmp", "flk-unlinked-");
   std::string path = tmp.path() + "/big";
   ChildPid v{fork_paused([&] {
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -201,7 +201,7 @@ TEST(SavedFiles, SharedAnonymousMemoryAndMemfdsStayShared) {
 TEST(SavedFiles, SharedMemorySurvivesRepeatedCyclesThroughImageDirectories) {
   ChildPid v{start_shmem_victim()};
   std::string maps_before = maps_summary(v.pid);
-  TempDir tmp("flk-shmem");
+  flakelab::base::TempDir tmp("/tmp", "flk-shmem-");
   for (int cycle = 0; cycle < 3; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     write_image_dir(dump_process(v.pid), tmp.path());
@@ -225,7 +225,7 @@ TEST(SavedFiles, LeaveRunningKeepsSharedMemoryIntact) {
 }
 
 TEST(Fifos, FifosAndOneEndedPipesKeepTheirBytesOrderAndFlags) {
-  TempDir tmp("flk-fifo");
+  flakelab::base::TempDir tmp("/tmp", "flk-fifo-");
   ChildPid v{start_fifo_victim(tmp.path())};
   std::vector<int> fds = fd_numbers(v.pid);
   Image image = dump_process(v.pid);
@@ -246,7 +246,7 @@ TEST(Fifos, FifosAndOneEndedPipesKeepTheirBytesOrderAndFlags) {
 }
 
 TEST(Fifos, LeaveRunningDoesNotConsumeFifoOrPipeData) {
-  TempDir tmp("flk-fifo");
+  flakelab::base::TempDir tmp("/tmp", "flk-fifo-");
   ChildPid v{start_fifo_victim(tmp.path())};
   Image image = dump_process(v.pid, DumpOptions{.leave_running = true});
   ASSERT_EQ(image.root().process.fifos_size(), 4);
@@ -256,7 +256,7 @@ TEST(Fifos, LeaveRunningDoesNotConsumeFifoOrPipeData) {
 }
 
 TEST(Fifos, FifoOpenInAnotherProcessIsRefused) {
-  TempDir tmp("flk-fifo");
+  flakelab::base::TempDir tmp("/tmp", "flk-fifo-");
   std::string path = tmp.path() + "/shared";
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
   int ours = open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -273,7 +273,7 @@ TEST(Fifos, FifoOpenInAnotherProcessIsRefused) {
 }
 
 TEST(Fifos, RemovedFifoFailsRestoreAndLeavesNothingBehind) {
-  TempDir tmp("flk-fifo");
+  flakelab::base::TempDir tmp("/tmp", "flk-fifo-");
   ChildPid v{start_fifo_victim(tmp.path())};
   Image image = dump_process(v.pid);
   ASSERT_EQ(unlink((tmp.path() + "/fifo3").c_str()), 0);
@@ -298,7 +298,7 @@ TEST(Fifos, RemovedFifoFailsRestoreAndLeavesNothingBehind) {
 // The victims check contents: a damaged image is noticed (so the tests above can fail).
 TEST(SavedFiles, VictimsNoticeDamagedContents) {
   {
-    TempDir tmp("flk-unlinked");
+    flakelab::base::TempDir tmp("/tmp", "flk-unlinked-");
     ChildPid v{start_unlinked_victim(tmp.path())};
     Image image = dump_process(v.pid);
     for (auto& f : *image.root().process.mutable_saved_files())
@@ -326,7 +326,7 @@ TEST(SavedFiles, VictimsNoticeDamagedContents) {
 }
 
 TEST(Fifos, VictimNoticesLostFifoBytes) {
-  TempDir tmp("flk-fifo");
+  flakelab::base::TempDir tmp("/tmp", "flk-fifo-");
   ChildPid v{start_fifo_victim(tmp.path())};
   Image image = dump_process(v.pid);
   image.root().process.mutable_fifos(0)->mutable_data()->pop_back();

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/victims/victims.h"
 
 namespace flakelab::engine::testing {
@@ -33,22 +34,6 @@ inline std::string proc_status_field(pid_t pid, const std::string& key) {
 struct ChildPid {
   pid_t pid = -1;
   ~ChildPid() { kill_child(pid); }
-};
-
-// A temporary directory /tmp/PREFIX-XXXXXX removed at the end of the test.
-class TempDir {
- public:
-  explicit TempDir(const char* prefix) {
-    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 // Waits for a child and returns its exit code; a death by signal fails the test.

@@ -143,7 +143,7 @@ TEST(Trees, ChildrenAndGrandchildrenKeepPidsParentsMemoryAndThreads) {
 }
 
 TEST(Trees, RepeatedCyclesThroughImageDirectories) {
-  TempDir tmp("flk-tree");
+  flakelab::base::TempDir tmp("/tmp", "flk-tree-");
   TreeChild v{start_tree_victim()};
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE("cycle " + std::to_string(i));
@@ -159,7 +159,7 @@ TEST(Trees, RepeatedCyclesThroughImageDirectories) {
 }
 
 TEST(Trees, RepeatedCyclesDumpingStraightIntoTheDirectory) {
-  TempDir tmp("flk-tree");
+  flakelab::base::TempDir tmp("/tmp", "flk-tree-");
   TreeChild v{start_tree_victim()};
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE("cycle " + std::to_string(i));
@@ -189,7 +189,7 @@ TEST(Trees, SessionsAndGroupsSurvive) {
 }
 
 TEST(Trees, PipesFifoAndEventfdSharedWithAChildAreOneObjectAgain) {
-  TempDir tmp("flk-tree");
+  flakelab::base::TempDir tmp("/tmp", "flk-tree-");
   TreeChild v{start_shared_files_victim(tmp.path())};
   cycle(v.pid);
   pid_t child = descendants(v.pid).at(0);
@@ -233,7 +233,7 @@ TEST(Trees, LeaveRunningConsumesNothingInTreeSockets) {
 }
 
 TEST(Trees, LeaveRunningConsumesNothingInSharedObjects) {
-  TempDir tmp("flk-tree");
+  flakelab::base::TempDir tmp("/tmp", "flk-tree-");
   TreeChild v{start_shared_files_victim(tmp.path())};
   ASSERT_TRUE(wait_tree_sleeping(v.pid));
   auto before = snapshot(v.pid);
@@ -258,7 +258,7 @@ TEST(Trees, LeaveRunningKeepsTheTreeIntact) {
 }
 
 TEST(Trees, FileOffsetSharedThroughForkStaysShared) {
-  TempDir tmp("flk-tree");
+  flakelab::base::TempDir tmp("/tmp", "flk-tree-");
   TreeChild v{start_shared_offset_victim(tmp.path())};
   cycle(v.pid);
   EXPECT_TRUE(same_file(v.pid, 20, descendants(v.pid).at(0), 20));

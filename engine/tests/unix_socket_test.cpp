@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
@@ -35,19 +36,6 @@ namespace {
 struct ChildPid {
   pid_t pid = -1;
   ~ChildPid() { kill_child(pid); }
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/flk-sock-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : throw std::runtime_error("mkdtemp failed");
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 std::string status_field(pid_t pid, const std::string& key) {
@@ -92,7 +80,7 @@ const std::regex kBindError(R"(unix: Can't bind id 0x[0-9a-f]+ ino [0-9]+ addr :
 }  // namespace
 
 TEST(UnixSockets, NamesPeersQueuesBacklogShutdownAndOptionsSurvive) {
-  TempDir dir;
+  flakelab::base::TempDir dir("/tmp", "flk-sock-");
   ChildPid v{start_socket_victim(dir.path())};
   Image image = dump_process(v.pid);
   const pb::Process& p = image.root().process;
@@ -119,7 +107,7 @@ TEST(UnixSockets, NamesPeersQueuesBacklogShutdownAndOptionsSurvive) {
 }
 
 TEST(UnixSockets, FilesInFlightIncludingSocketsOnlyInFlightAndSelfLoops) {
-  TempDir dir;
+  flakelab::base::TempDir dir("/tmp", "flk-sock-");
   ChildPid v{start_flight_victim(dir.path())};
   Image image = dump_process(v.pid);
   EXPECT_EQ(count_in_flight_only(image.root().process), 1);  // the socket that exists only in flight
@@ -128,7 +116,7 @@ TEST(UnixSockets, FilesInFlightIncludingSocketsOnlyInFlightAndSelfLoops) {
 }
 
 TEST(UnixSockets, LeaveRunningConsumesNothing) {
-  TempDir dir;
+  flakelab::base::TempDir dir("/tmp", "flk-sock-");
   ChildPid v{start_flight_victim(dir.path())};
   Image image = dump_process(v.pid, {.leave_running = true});
   EXPECT_EQ(status_field(v.pid, "TracerPid"), "0");

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/harness/cpu_identity.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
@@ -362,7 +363,7 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
   const CpuIdentity cpu = detect_cpu_identity();
   results::Store store(plan.spec.db);
   const int64_t host_id = store.upsert_host(to_host_info(cpu));
-  const TempDir temp_root("", "flakelab-run-");
+  const base::TempDir temp_root("", "flakelab-run-");
   const auto begin = Clock::now();
   std::optional<Clock::time_point> campaign_deadline;
   if (plan.spec.max_time_s) {

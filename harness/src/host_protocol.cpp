@@ -15,7 +15,7 @@ bool send_message(int socket, const void* bytes, size_t size, int fd) {
   return base::send_with_rights(socket, bytes, size, fds, MSG_NOSIGNAL) == static_cast<ssize_t>(size);
 }
 
-ssize_t receive_message(int socket, void* buffer, size_t size, UniqueFd& fd) {
+ssize_t receive_message(int socket, void* buffer, size_t size, base::UniqueFd& fd) {
   iovec iov{buffer, size};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};

@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/harness/placement.h"
 #include "flakelab/harness/trial_host.h"
-#include "flakelab/harness/unique_fd.h"
 
 namespace flakelab::harness {
 
@@ -44,6 +44,6 @@ bool send_message(int socket, const void* bytes, size_t size, int fd);
 
 // Receives one message into `buffer`; `fd` gets a passed descriptor (or stays empty).
 // Returns its size, 0 if the peer is gone, -1 with errno on error.
-ssize_t receive_message(int socket, void* buffer, size_t size, UniqueFd& fd);
+ssize_t receive_message(int socket, void* buffer, size_t size, base::UniqueFd& fd);
 
 }  // namespace flakelab::harness

@@ -57,7 +57,7 @@ bool NetnsProbe::unix_sockets_left() const {
 // Lines like "TCP: inuse 0 orphan 0 tw 0 alloc 1 mem 0": inuse and tw count this
 // namespace's sockets (orphan, alloc and mem are machine-wide).
 bool NetnsProbe::ip_sockets_in_use() const {
-  for (const UniqueFd& file : sockstat_) {
+  for (const base::UniqueFd& file : sockstat_) {
     char text[2048];
     const ssize_t n = ::pread(file.get(), text, sizeof text - 1, 0);
     if (n < 0) throw os_error("read /proc/net/sockstat in the trial host");

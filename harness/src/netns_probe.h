@@ -6,7 +6,7 @@
 
 #include <array>
 
-#include "flakelab/harness/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::harness {
 
@@ -26,10 +26,10 @@ class NetnsProbe {
   bool unix_sockets_left() const;
   bool ip_sockets_in_use() const;
 
-  UniqueFd ioctl_socket_;
+  base::UniqueFd ioctl_socket_;
   ino_t ioctl_socket_ino_ = 0;
-  UniqueFd sock_diag_;
-  std::array<UniqueFd, 2> sockstat_;
+  base::UniqueFd sock_diag_;
+  std::array<base::UniqueFd, 2> sockstat_;
 };
 
 }  // namespace flakelab::harness

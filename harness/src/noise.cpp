@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,11 +14,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "flakelab/base/child_process.h"
+#include "flakelab/base/os_error.h"
 #include "flakelab/harness/binding.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
+#include "flakelab/harness/pipe_fds.h"
 #include "flakelab/harness/topology.h"
-#include "flakelab/harness/unique_fd.h"
 
 namespace flakelab::harness {
 namespace {
@@ -143,15 +144,13 @@ NoiseProcess::NoiseProcess(const Topology& topology, NoiseThread thread)
           ::close(fd);
           noise_loop(thread.kind, cache_bytes);
         }
-        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-        if (pidfd < 0) {
-          const int err = errno;
-          ::kill(pid, SIGKILL);
-          int status;
-          ::waitpid(pid, &status, 0);
-          throw HarnessError(errno_text(fmt::format("pidfd_open(noise pid {})", pid), err));
-        }
-        ChildProcess child(pid, UniqueFd(pidfd));
+        base::ChildProcess child = [&] {
+          try {
+            return base::ChildProcess(pid);  // kills and reaps the child if it cannot open its pidfd
+          } catch (const base::OsError& e) {
+            throw HarnessError(fmt::format("noise {} on CPU {}: {}", to_string(thread.kind), thread.cpu, e.what()));
+          }
+        }();
         ready.write.reset();
         pollfd pfd{ready.read.get(), POLLIN, 0};
         int n;

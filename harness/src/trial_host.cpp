@@ -22,8 +22,8 @@ namespace flakelab::harness {
 namespace {
 
 struct ForkedHost {
-  ChildProcess process;
-  UniqueFd control;
+  base::ChildProcess process;
+  base::UniqueFd control;
 };
 
 ForkedHost fork_host(const Topology& topology, const TrialRequest& prototype) {
@@ -31,7 +31,7 @@ ForkedHost fork_host(const Topology& topology, const TrialRequest& prototype) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     throw os_error("socketpair for a trial host");
   }
-  UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  base::UniqueFd ours(sockets[0]), theirs(sockets[1]);
   // Buffered output would otherwise be written twice if a child ever flushed it.
   std::fflush(stdout);
   std::fflush(stderr);
@@ -41,7 +41,7 @@ ForkedHost fork_host(const Topology& topology, const TrialRequest& prototype) {
   const long pid = ::syscall(SYS_clone, kTrialNamespaces | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
   if (pid < 0) throw os_error("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_PIDFD) for a trial host");
   if (pid == 0) host_main(theirs.get(), topology, prototype);
-  return ForkedHost{ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd)), std::move(ours)};
+  return ForkedHost{base::ChildProcess(static_cast<pid_t>(pid), base::UniqueFd(pidfd)), std::move(ours)};
 }
 
 }  // namespace
@@ -56,13 +56,13 @@ TrialHost::TrialHost(const Topology& topology, const TrialRequest& prototype)
         return std::move(host.process);
       }()) {}
 
-TrialHost::~TrialHost() = default;  // ChildProcess kills and reaps
+TrialHost::~TrialHost() = default;  // the ChildProcess kills and reaps
 
 bool TrialHost::serves(const TrialRequest& request) const {
   return alive_ && request.scenario == scenario_ && request.params == params_ && request.jitter == jitter_;
 }
 
-void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
+void TrialHost::start(const TrialRequest& request, base::UniqueFd result_write) {
   if (!serves(request)) throw HarnessError(fmt::format("trial host {} cannot run this trial", pid()));
   std::string message(sizeof(RequestMessage), '\0');
   RequestMessage launch{};
@@ -83,18 +83,18 @@ void TrialHost::start(const TrialRequest& request, UniqueFd result_write) {
   }
 }
 
-UniqueFd TrialHost::trial_pidfd() {
+base::UniqueFd TrialHost::trial_pidfd() {
   RequestMessage ask{};
   ask.kind = RequestKind::kPidfd;
-  if (!send_message(control_.get(), &ask, sizeof ask, -1)) return UniqueFd();  // dead: read_end() says so
+  if (!send_message(control_.get(), &ask, sizeof ask, -1)) return base::UniqueFd();  // dead: read_end() says so
   for (;;) {
     ReportMessage report{};
-    UniqueFd pidfd;
+    base::UniqueFd pidfd;
     const ssize_t n = receive_message(control_.get(), &report, sizeof report, pidfd);
     if (n == static_cast<ssize_t>(sizeof report) && report.kind == ReportKind::kPidfd) return pidfd;
     // The trial's end (or the host's) crossed the question: keep it for read_end().
     pending_ = decode_report(n, report);
-    if (!pending_->has_value()) return UniqueFd();
+    if (!pending_->has_value()) return base::UniqueFd();
   }
 }
 
@@ -121,7 +121,7 @@ std::optional<TrialEnd> TrialHost::read_end() {
     return end;
   }
   ReportMessage report{};
-  UniqueFd unexpected;
+  base::UniqueFd unexpected;
   const ssize_t n = receive_message(control_.get(), &report, sizeof report, unexpected);
   return decode_report(n, report);
 }

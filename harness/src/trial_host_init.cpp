@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/trial_runner.h"
@@ -113,7 +114,7 @@ TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, co
   struct Launch {
     RequestMessage header;
     std::string temp_dir;
-    UniqueFd result_write;
+    base::UniqueFd result_write;
   };
   auto next_launch = [&](int trial_pidfd) -> std::optional<Launch> {
     for (;;) {
@@ -125,7 +126,7 @@ TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, co
         }
         if (fds[0].revents != 0) return std::nullopt;
       }
-      UniqueFd passed;
+      base::UniqueFd passed;
       const ssize_t n = receive_message(control, buffer, sizeof buffer, passed);
       if (n == 0) ::_exit(0);  // the harness is done with this host: its namespaces go with it
       RequestMessage message;
@@ -162,7 +163,7 @@ TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, co
     if (trial < 0) host_fail(control, fmt::format("clone a trial process: {}", ::strerror(errno)));
     if (trial == 0) run_trial_process(launch.result_write.get(), topology, request);
     launch.result_write.reset();
-    const UniqueFd trial_pidfd(pidfd);
+    const base::UniqueFd trial_pidfd(pidfd);
     if (next_launch(trial_pidfd.get())) host_fail(control, "a trial request while a trial runs");
     ReportMessage report{};
     try {

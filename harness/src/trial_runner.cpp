@@ -18,8 +18,10 @@
 #include <set>
 #include <sstream>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
+#include "flakelab/harness/pipe_fds.h"
 #include "flakelab/harness/topology.h"
 #include "flakelab/harness/trial_wire.h"
 
@@ -98,7 +100,7 @@ std::vector<pid_t> process_tree(pid_t pid) {
   return out;
 }
 
-RunningTrial::RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd result_fd, const TrialOptions& options,
+RunningTrial::RunningTrial(std::unique_ptr<TrialHost> host, base::UniqueFd result_fd, const TrialOptions& options,
                            int64_t index, Clock::time_point start)
     : host_(std::move(host)),
       result_fd_(std::move(result_fd)),
@@ -239,15 +241,15 @@ TrialOutcome RunningTrial::finish() {
   }
   outcome.outcome = results::Outcome::kError;
   if (!end_) {
-    outcome.message = fmt::format("trial host pid {} {}{}{}", host_->pid(), describe_wait_status(host_status),
+    outcome.message = fmt::format("trial host pid {} {}{}{}", host_->pid(), base::describe_wait_status(host_status),
                                   host_->failure().empty() ? "" : ": ", host_->failure());
   } else if (bytes_.empty()) {
     outcome.message = WIFSIGNALED(status)
-                          ? fmt::format("trial process {}", describe_wait_status(status))
-                          : fmt::format("trial process {} without writing a result", describe_wait_status(status));
+                          ? fmt::format("trial process {}", base::describe_wait_status(status))
+                          : fmt::format("trial process {} without writing a result", base::describe_wait_status(status));
   } else {
     outcome.message = fmt::format("trial process {} after writing a malformed result ({} bytes)",
-                                  describe_wait_status(status), bytes_.size());
+                                  base::describe_wait_status(status), bytes_.size());
   }
   return outcome;
 }

@@ -10,9 +10,10 @@
 #include <chrono>
 #include <thread>
 
+#include "flakelab/base/child_process.h"
 #include "flakelab/harness/error.h"
+#include "flakelab/harness/pipe_fds.h"
 #include "flakelab/harness/topology.h"
-#include "flakelab/harness/unique_fd.h"
 
 namespace flakelab::harness {
 namespace {
@@ -25,9 +26,9 @@ class PinnedChild {
  public:
   PinnedChild(int main_cpu, int thread_cpu, useconds_t delay_us = 0) {
     PipeFds ready = make_pipe();
-    pid_ = ::fork();
-    if (pid_ < 0) throw os_error("fork");
-    if (pid_ == 0) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw os_error("fork");
+    if (pid == 0) {
       if (delay_us > 0) {
         (void)!::write(ready.write.get(), "R", 1);
         ::usleep(delay_us);
@@ -48,18 +49,15 @@ class PinnedChild {
       ::pause();
       ::_exit(0);
     }
+    child_ = base::ChildProcess(pid);
     ready.write.reset();
     char byte = 0;
     if (::read(ready.read.get(), &byte, 1) != 1) throw std::runtime_error("child not ready");
   }
-  ~PinnedChild() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
 
  private:
-  pid_t pid_ = -1;
+  base::ChildProcess child_;
 };
 
 class BindingTest : public ::testing::Test {

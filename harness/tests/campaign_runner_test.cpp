@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/harness/binding.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/jitter.h"
@@ -46,9 +47,6 @@ std::string slurp(const std::string& path) {
 class RunApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-api-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     tmp_ = dir_ + "/tmp";
     fs::create_directory(tmp_);
     // Trial temp dirs go under $TMPDIR: the test can see that none is left.
@@ -59,7 +57,6 @@ class RunApi : public ::testing::Test {
   void TearDown() override {
     if (old_tmpdir_) ::setenv("TMPDIR", old_tmpdir_->c_str(), 1);
     else ::unsetenv("TMPDIR");
-    fs::remove_all(dir_);
   }
 
   CampaignSpec spec(const std::string& scenario, int64_t trials, std::vector<std::pair<std::string, std::string>> params = {}) {
@@ -85,7 +82,9 @@ class RunApi : public ::testing::Test {
   }
 
   Topology topology_;
-  std::string dir_, tmp_;
+  const base::TempDir temp_{::testing::TempDir(), "flakelab-api-"};  // removed with the fixture
+  const std::string dir_ = temp_.path();
+  std::string tmp_;
   std::optional<std::string> old_tmpdir_;
 };
 

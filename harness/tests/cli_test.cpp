@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/harness/placement_plan.h"
 #include "flakelab/harness/topology.h"
 #include "cli_runner.h"
@@ -47,12 +48,8 @@ using testing::slurp;
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     db_ = (dir_ / "t.db").string();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   pid_t spawn(const std::vector<std::string>& args) { return testing::spawn_flakelab(dir_, args); }
   Ran finish(pid_t pid) { return testing::finish_flakelab(dir_, pid); }
@@ -74,7 +71,8 @@ class Cli : public ::testing::Test {
     return store.trials(ids.back());
   }
 
-  fs::path dir_;
+  const base::TempDir temp_{::testing::TempDir(), "flakelab-cli-"};  // removed with the fixture
+  const fs::path dir_ = temp_.path();
   std::string db_;
 };
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/victims/socket_victims.h"
 #include "flakelab/victims/victims.h"
 
@@ -44,14 +45,10 @@ std::string status_field(pid_t pid, const std::string& key) {
 class EngineCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-engine-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     images_ = (dir_ / "images").string();
   }
   void TearDown() override {
     if (victim_ > 0) victims::kill_child(victim_);
-    fs::remove_all(dir_);
   }
 
   pid_t spawn(const std::vector<std::string>& args) { return testing::spawn_flakelab(dir_, args); }
@@ -81,7 +78,8 @@ class EngineCli : public ::testing::Test {
     return -1;
   }
 
-  fs::path dir_;
+  const base::TempDir temp_{::testing::TempDir(), "flakelab-engine-cli-"};  // removed with the fixture
+  const fs::path dir_ = temp_.path();
   std::string images_;
   pid_t victim_ = -1;
 };

@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/results/shard_sets.h"
 #include "flakelab/results/store.h"
 
@@ -61,13 +62,6 @@ Ran flakelab(const std::vector<std::string>& args) {
 
 class Nightly : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "flakelab-nightly-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
   std::string write(const std::string& name, const std::string& text) const {
     std::ofstream(file(name)) << text;
@@ -85,7 +79,8 @@ class Nightly : public ::testing::Test {
     return flakelab(args);
   }
 
-  fs::path dir_;
+  const base::TempDir temp_{::testing::TempDir(), "flakelab-nightly-"};  // removed with the fixture
+  const fs::path dir_ = temp_.path();
 };
 
 std::string describe(const Ran& ran) { return "exit " + std::to_string(ran.code) + "\n" + ran.out; }

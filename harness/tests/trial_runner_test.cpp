@@ -22,9 +22,9 @@
 #include <thread>
 #include <cstddef>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/harness/binding.h"
 #include "flakelab/harness/topology.h"
-#include "flakelab/harness/unique_fd.h"
 #include "process_scan.h"
 
 namespace flakelab::harness {
@@ -174,7 +174,7 @@ TEST_F(TrialRunnerTest, ATrialOverItsTimeIsKilledWithEverythingItStarted) {
 
 TEST_F(TrialRunnerTest, TheTrialGetsOnlyStdioAndItsResultPipe) {
   // Recognized by name: in the trial, its fd number may well be the result pipe's.
-  UniqueFd extra(::memfd_create("flk-extra-fd", MFD_CLOEXEC));
+  base::UniqueFd extra(::memfd_create("flk-extra-fd", MFD_CLOEXEC));
   ASSERT_TRUE(extra);
   TrialOutcome outcome = run([](TrialContext&) {
     std::vector<int> open_fds;
@@ -326,7 +326,7 @@ TEST_F(TrialRunnerTest, ASocketLeftInTheNetworkNamespaceMovesTheHostToANewOne) {
   std::unique_ptr<TrialHost> host;
   int held = -1;
   const TrialOutcome first = run_in(runner, scenario, params, host, 0, [&](RunningTrial& trial) {
-    UniqueFd netns(::open(fmt::format("/proc/{}/ns/net", trial.host_pid()).c_str(), O_RDONLY | O_CLOEXEC));
+    base::UniqueFd netns(::open(fmt::format("/proc/{}/ns/net", trial.host_pid()).c_str(), O_RDONLY | O_CLOEXEC));
     std::thread([&] {  // setns changes only this thread's network namespace
       if (netns && ::setns(netns.get(), CLONE_NEWNET) == 0) {
         held = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -339,11 +339,11 @@ TEST_F(TrialRunnerTest, ASocketLeftInTheNetworkNamespaceMovesTheHostToANewOne) {
         }
       }
     }).join();
-    UniqueFd(::open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    base::UniqueFd(::open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
   });
   ::unlink(marker.c_str());
   ASSERT_GE(held, 0) << "could not bind in the trial's network namespace";
-  UniqueFd held_socket(held);
+  base::UniqueFd held_socket(held);
   ASSERT_EQ(first.outcome, Outcome::kFail) << first.message;
   EXPECT_TRUE(first.netns_renewed);
   ASSERT_TRUE(host) << "the host stays, in a new network namespace";

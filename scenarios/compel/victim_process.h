@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "flakelab/base/child_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/scenarios/scenario.h"
 
 namespace flakelab::scenarios::compel_support {
 
-using flakelab::compel::UniqueFd;
+using flakelab::base::UniqueFd;
 
 struct PipePair {
   UniqueFd read;

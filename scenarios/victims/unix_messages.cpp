@@ -45,15 +45,9 @@ Got recv_with(int via, size_t max, int flags) {
   std::vector<char> buf(max);
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
   sockaddr_un from{};
-  iovec iov{buf.data(), buf.size()};
-  msghdr h{};
-  h.msg_name = &from;
-  h.msg_namelen = sizeof(from);
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = control;
-  h.msg_controllen = sizeof(control);
-  ssize_t n = recvmsg(via, &h, flags);
+  base::ReceiveHeader header(buf.data(), buf.size(), control, sizeof(control), &from);
+  const msghdr& h = header.header();
+  ssize_t n = recvmsg(via, header.get(), flags);
   if (n < 0) return g;
   g.ok = true;
   g.data.assign(buf.data(), static_cast<size_t>(n));

@@ -59,9 +59,9 @@ class EpollKind : public AnonInodeKind {
     return "";
   }
 
-  compel::UniqueFd create(const pb::File&, const std::string& what) const override {
+  base::UniqueFd create(const pb::File&, const std::string& what) const override {
     // Watches come later, from inside the target (restore_epoll_watches).
-    compel::UniqueFd fd(epoll_create1(EPOLL_CLOEXEC));
+    base::UniqueFd fd(epoll_create1(EPOLL_CLOEXEC));
     if (!fd) throw_errno(what + ": epoll_create1");
     return fd;
   }

@@ -25,9 +25,9 @@ class EventfdKind : public AnonInodeKind {
     return "";
   }
 
-  compel::UniqueFd create(const pb::File& f, const std::string& what) const override {
+  base::UniqueFd create(const pb::File& f, const std::string& what) const override {
     // eventfd() takes an unsigned int; a 64-bit count is written instead.
-    compel::UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | (f.eventfd().semaphore() ? EFD_SEMAPHORE : 0)));
+    base::UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | (f.eventfd().semaphore() ? EFD_SEMAPHORE : 0)));
     if (!fd) throw_errno(what + ": eventfd");
     uint64_t count = f.eventfd().count();
     if (count != 0 && ::write(fd.get(), &count, sizeof(count)) != static_cast<ssize_t>(sizeof(count)))

@@ -32,7 +32,7 @@ class FifoKind : public PathFileKind {
   bool matches(const FdProbe& fd) const override { return is_fifo_fd(fd.link, fd.st); }
   std::string check_table(const FdScan& scan) const override { return fifos(scan, nullptr); }
   std::string dump_table(const FdScan& scan, pb::Process& out) const override { return fifos(scan, &out); }
-  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // FifoTable
+  base::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // FifoTable
   std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<FifoTable>(); }
   // Fifo.id tree-wide, by inode (found through a file that opens the FIFO).
   void share_tree(const std::vector<pb::Process*>& processes) const override {

@@ -19,7 +19,7 @@
 
 #include "file_kind_traits.h"
 #include "flakelab/base/fdinfo.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore_options.h"
@@ -96,7 +96,7 @@ inline constexpr TablePhase kTablePhases[] = {TablePhase::kBeforeFiles, TablePha
 // a copy may take, and what the restore was asked.
 struct TableOpen {
   const pb::Process& merged;
-  std::vector<compel::UniqueFd>& open_files;
+  std::vector<base::UniqueFd>& open_files;
   int min_fd;
   const RestoreOptions& options;
   RestoreStats* stats;  // may be null
@@ -164,7 +164,7 @@ class FileKindModule {
   // The restorer's copy of `f` at an fd >= ctx.min_fd with O_CLOEXEC, or an
   // empty UniqueFd when its table opens it later (saved files, FIFOs, sockets).
   // Throws EngineError naming the pid and the file.
-  virtual compel::UniqueFd open(const pb::File& f, OpenContext& ctx) const = 0;
+  virtual base::UniqueFd open(const pb::File& f, OpenContext& ctx) const = 0;
 
   // Kinds whose state is tree-wide (unix sockets: a peer or a queued file may be
   // in another process): with the tree frozen and every process's files
@@ -199,6 +199,6 @@ const FileKindModule* match_file_kind(const FdProbe& fd);
 
 // `fd` at a number >= min_fd with O_CLOEXEC (dup3 in the target sets the saved
 // FD_CLOEXEC); `what` names it in the error.
-compel::UniqueFd dup_above(int fd, int min_fd, const std::string& what);
+base::UniqueFd dup_above(int fd, int min_fd, const std::string& what);
 
 }  // namespace flakelab::engine

@@ -37,9 +37,9 @@ std::string PathFileKind::dump(const FdProbe& fd, pb::File& f) const {
   return "";
 }
 
-compel::UniqueFd PathFileKind::open(const pb::File& f, OpenContext& ctx) const {
+base::UniqueFd PathFileKind::open(const pb::File& f, OpenContext& ctx) const {
   std::string what = "restore pid " + std::to_string(ctx.process.pid()) + ": open " + f.path();
-  compel::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+  base::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
   if (!fd) throw_errno(what);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + f.path());

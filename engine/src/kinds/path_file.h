@@ -14,7 +14,7 @@ class PathFileKind : public FileKindModule {
   PathFileKind(pb::FileKind kind, bool by_path) : FileKindModule(kind), by_path_(by_path) {}
   std::string check(const FdProbe& fd) const override;
   std::string dump(const FdProbe& fd, pb::File& f) const override;
-  compel::UniqueFd open(const pb::File& f, OpenContext& ctx) const override;
+  base::UniqueFd open(const pb::File& f, OpenContext& ctx) const override;
 
  private:
   bool by_path_;

@@ -19,7 +19,7 @@ bool is_read_end(uint32_t flags) { return (flags & O_ACCMODE) == O_RDONLY; }
 
 // The pipes a restore made, by id.
 struct RecreatedPipes : KindState {
-  std::map<uint64_t, std::pair<compel::UniqueFd, compel::UniqueFd>> by_id;
+  std::map<uint64_t, std::pair<base::UniqueFd, base::UniqueFd>> by_id;
 };
 
 // A tree's pipes: merged by id (the pipe's inode); each end opens on its own (open()).
@@ -68,7 +68,7 @@ class PipeKind : public FileKindModule {
     return "";
   }
 
-  compel::UniqueFd open(const pb::File& f, OpenContext& ctx) const override {
+  base::UniqueFd open(const pb::File& f, OpenContext& ctx) const override {
     std::string what = "restore pid " + std::to_string(ctx.process.pid()) + ": pipe:[" + std::to_string(f.pipe_id()) + "]";
     auto& pipes = ctx.state<RecreatedPipes>(pb::FILE_PIPE).by_id;
     auto it = pipes.find(f.pipe_id());

@@ -31,8 +31,8 @@ const FileKindModule* match_file_kind(const FdProbe& fd) {
   return nullptr;
 }
 
-compel::UniqueFd dup_above(int fd, int min_fd, const std::string& what) {
-  compel::UniqueFd high(fcntl(fd, F_DUPFD_CLOEXEC, min_fd));
+base::UniqueFd dup_above(int fd, int min_fd, const std::string& what) {
+  base::UniqueFd high(fcntl(fd, F_DUPFD_CLOEXEC, min_fd));
   if (!high) throw_errno(what + ": F_DUPFD " + std::to_string(min_fd));
   return high;
 }

@@ -22,7 +22,7 @@ class SavedKind : public PathFileKind {
         collect_saved_fd(scan.pid, scan.files[i].probe.fd, static_cast<int>(scan.first_file + i), out);
     return "";
   }
-  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // SavedFiles
+  base::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // SavedFiles
   std::unique_ptr<TreeTable> tree_table() const override { return std::make_unique<SavedFiles>(); }
   // SavedFile.id tree-wide, by device and inode; the contents stay with the first holder.
   void share_tree(const std::vector<pb::Process*>& processes) const override {

@@ -21,9 +21,9 @@ class SignalfdKind : public AnonInodeKind {
     return "";
   }
 
-  compel::UniqueFd create(const pb::File& f, const std::string& what) const override {
+  base::UniqueFd create(const pb::File& f, const std::string& what) const override {
     uint64_t mask = f.signalfd().mask();
-    compel::UniqueFd fd(static_cast<int>(syscall(SYS_signalfd4, -1, &mask, sizeof(mask), SFD_CLOEXEC)));
+    base::UniqueFd fd(static_cast<int>(syscall(SYS_signalfd4, -1, &mask, sizeof(mask), SFD_CLOEXEC)));
     if (!fd) throw_errno(what + ": signalfd");
     return fd;
   }

@@ -20,7 +20,7 @@
 namespace flakelab::engine {
 namespace {
 
-using compel::UniqueFd;
+using base::UniqueFd;
 
 const char* clock_name(uint64_t id) {
   switch (id) {
@@ -113,9 +113,9 @@ class TimerfdKind : public AnonInodeKind {
     return describe_timerfd(fd.pid, fd.fd, fd.info, frozen, &f);
   }
 
-  compel::UniqueFd create(const pb::File& f, const std::string& what) const override {
+  base::UniqueFd create(const pb::File& f, const std::string& what) const override {
     const auto& t = f.timerfd();
-    compel::UniqueFd fd(timerfd_create(static_cast<int>(t.clockid()), TFD_CLOEXEC));
+    base::UniqueFd fd(timerfd_create(static_cast<int>(t.clockid()), TFD_CLOEXEC));
     if (!fd) throw_errno(what + ": timerfd_create clock " + std::to_string(t.clockid()));
     itimerspec its{};
     its.it_interval = {static_cast<time_t>(t.interval_sec()), static_cast<long>(t.interval_nsec())};

@@ -80,7 +80,7 @@ class UnixSocketKind : public FileKindModule {
   std::string dump(const FdProbe& fd, pb::File& f) const override {
     return describe_socket_fd(fd.pid, fd.fd, fd.st.st_ino, fd.info.flags(), &f);
   }
-  compel::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // UnixSocketTable
+  base::UniqueFd open(const pb::File&, OpenContext&) const override { return {}; }  // UnixSocketTable
 
   // Sockets tree-wide: a peer or a queued file may be in another process. A file
   // in flight that another process holds becomes one object with it once the

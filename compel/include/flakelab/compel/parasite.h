@@ -27,7 +27,7 @@
 #include "flakelab/compel/remote_ptr.h"
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
-#include "flakelab/compel/unique_fd.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::compel {
 
@@ -53,7 +53,7 @@ struct Sigaction {
 
 struct ReceivedFd {
   int victim_fd = -1;
-  UniqueFd fd;    // a duplicate in the injector's table
+  base::UniqueFd fd;    // a duplicate in the injector's table
 };
 
 // Where the parasite lives in the victim; offsets relative to `base` (they index
@@ -130,7 +130,7 @@ class Parasite {
   void start_daemon(const InfectOptions& options);
   flk_ctl_msg call(uint32_t cmd, uint32_t arg);
   void send_msg(const flk_ctl_msg& msg);
-  flk_ctl_msg recv_msg(std::vector<UniqueFd>* fds);
+  flk_ctl_msg recv_msg(std::vector<base::UniqueFd>* fds);
   flk_parasite_args& args();
   const flk_parasite_args& args() const;
   std::string describe_parasite_failure() const;
@@ -141,10 +141,10 @@ class Parasite {
   SeizedProcess& process_;
   std::unique_ptr<RemoteSession> session_;
   ParasiteLayout layout_;
-  UniqueFd memfd_;
+  base::UniqueFd memfd_;
   Mapping local_;
-  UniqueFd listener_;
-  UniqueFd ctl_;
+  base::UniqueFd listener_;
+  base::UniqueFd ctl_;
   bool infected_ = false;
   bool mapped_in_victim_ = false;
   bool started_ = false;   // the thread has run parasite code

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "flakelab/harness/child_process.h"
+#include "flakelab/base/child_process.h"
 
 namespace flakelab::harness {
 
@@ -61,7 +61,7 @@ class NoiseProcess {
 
  private:
   NoiseThread thread_;
-  ChildProcess child_;
+  base::ChildProcess child_;
 };
 
 }  // namespace flakelab::harness

@@ -5,12 +5,7 @@
 
 #include <string>
 
-#include "flakelab/base/temp_dir.h"
-
 namespace flakelab::harness {
-
-// The temp dir owner lives in the base layer.
-using TempDir = base::TempDir;
 
 // Creates `dir` (mode 0700). Throws HarnessError.
 void make_dir(const std::string& dir);

@@ -26,8 +26,8 @@
 #include <optional>
 #include <string>
 
-#include "flakelab/harness/child_process.h"
-#include "flakelab/harness/unique_fd.h"
+#include "flakelab/base/child_process.h"
+#include "flakelab/base/unique_fd.h"
 
 namespace flakelab::harness {
 
@@ -56,10 +56,10 @@ class TrialHost {
 
   // Starts `request`'s trial; it writes its result to `result_write`. Throws HarnessError
   // (the host is then unusable: alive() is false).
-  void start(const TrialRequest& request, UniqueFd result_write);
+  void start(const TrialRequest& request, base::UniqueFd result_write);
   // The running trial's pidfd (asked for only when the trial is to be signalled); empty
   // if the trial has ended meanwhile (then has_end() is true) or the host died.
-  UniqueFd trial_pidfd();
+  base::UniqueFd trial_pidfd();
 
   // Readable when the host has news (the end of the trial, or its own death).
   int report_fd() const { return control_.get(); }
@@ -86,8 +86,8 @@ class TrialHost {
   const void* scenario_;
   const void* params_;
   const void* jitter_;
-  UniqueFd control_;      // before process_: the constructor sets it while forking
-  ChildProcess process_;
+  base::UniqueFd control_;      // before process_: the constructor sets it while forking
+  base::ChildProcess process_;
   bool alive_ = true;
   std::string failure_;
   std::optional<std::optional<TrialEnd>> pending_;  // a report read by trial_pidfd()

@@ -32,10 +32,9 @@
 #include <string>
 #include <vector>
 
-#include "flakelab/harness/child_process.h"
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/harness/placement.h"
 #include "flakelab/harness/trial_host.h"
-#include "flakelab/harness/unique_fd.h"
 #include "flakelab/results/store.h"
 #include "flakelab/scenarios/scenario.h"
 
@@ -84,7 +83,7 @@ class RunningTrial {
   using Clock = std::chrono::steady_clock;
 
   // The trial `host` was asked to start at `start`, writing its result to `result_fd`.
-  RunningTrial(std::unique_ptr<TrialHost> host, UniqueFd result_fd, const TrialOptions& options, int64_t index,
+  RunningTrial(std::unique_ptr<TrialHost> host, base::UniqueFd result_fd, const TrialOptions& options, int64_t index,
                Clock::time_point start);
   RunningTrial(const RunningTrial&) = delete;
   RunningTrial& operator=(const RunningTrial&) = delete;
@@ -126,10 +125,10 @@ class RunningTrial {
   bool trial_pidfd();
 
   std::unique_ptr<TrialHost> host_;
-  UniqueFd pidfd_;  // of the trial process, once needed
+  base::UniqueFd pidfd_;  // of the trial process, once needed
   pid_t pid_ = -1;
   std::optional<TrialEnd> end_;  // the host's report; none if the host died
-  UniqueFd result_fd_;
+  base::UniqueFd result_fd_;
   TrialOptions options_;
   int64_t index_;
   Clock::time_point start_;
