@@ -288,7 +288,11 @@ TEST(Trees, ChildrenForkedDuringTheDumpAreTakenAlong) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     TreeChild v{start_forking_victim()};
-    usleep(2000 * (round + 1));  // mid-stream: it keeps forking while we dump
+    // Mid-stream: it keeps forking while we dump. Its first child is waited for, so
+    // that a loaded machine (a sanitizer build beside the tests) cannot make the
+    // dump come before any fork at all.
+    for (int waited = 0; descendants(v.pid).empty() && waited < 5000; ++waited) usleep(1000);
+    usleep(2000 * (round + 1));
     Image image = dump_process(v.pid);
     EXPECT_GE(image.tree.processes_size(), 2);
     ASSERT_EQ(restore_process(image), v.pid);
