@@ -23,7 +23,8 @@ using results::Counts;
 
 std::unique_ptr<results::Store> open_existing(const std::string& path, const char* what) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw UsageError(errno_text(fmt::format("{} {}", what, path), errno));
+  // A missing database is exit 3, as in report and merge: the input, not the usage, is wrong.
+  if (::stat(path.c_str(), &st) != 0) throw os_error(fmt::format("open database {} {}", what, path));
   return std::make_unique<results::Store>(path);
 }
 
