@@ -15,6 +15,7 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libtomlplusplus-dev
   libprotobuf-dev protobuf-compiler
   libxml2-utils   # xmllint: the JUnit report is validated against a schema
+  python3-junitparser   # a real JUnit consumer reads the report in a test
   chromium        # headless rendering test of the HTML report
   clang-14 libclang-rt-14-dev   # libFuzzer: the image decoder fuzzer (ci/fuzz.sh)
 )

@@ -21,6 +21,7 @@
 #include "flakelab/results/rate_format.h"
 #include "flakelab/results/stats.h"
 #include "flakelab/results/store.h"
+#include "flakelab/results/verdict.h"
 
 #ifndef FLAKELAB_VERSION
 #error "FLAKELAB_VERSION must be defined by the build"
@@ -349,8 +350,15 @@ class CellRun {
 }  // namespace
 
 bool CellResult::as_expected() const {
-  if (plan->expect == Expect::kPass) return failures + timeouts + errors == 0;
-  return timeouts + errors == 0;
+  results::Counts counts;
+  counts.trials = trials;
+  counts.failures = failures;
+  counts.timeouts = timeouts;
+  counts.errors = errors;
+  counts.passes = passes;
+  results::ExpectedCounts by;
+  by.add(plan->expect == Expect::kPass ? results::Expectation::kPass : results::Expectation::kFlaky, counts);
+  return results::as_expected(results::verdict_of(by));
 }
 
 CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, const RunHooks& hooks) {
@@ -363,6 +371,18 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
   const CpuIdentity cpu = detect_cpu_identity();
   results::Store store(plan.spec.db);
   const int64_t host_id = store.upsert_host(to_host_info(cpu));
+  // Placements this machine cannot offer are recorded, so reports say "skipped, because".
+  for (const PlannedCell& cell : plan.skipped) {
+    results::SkippedCell skipped;
+    skipped.invocation = campaign.invocation;
+    skipped.scenario = cell.scenario->name();
+    skipped.params = cell.params_text;
+    skipped.placement = cell.placement.name;
+    skipped.expect = to_string(cell.expect);
+    skipped.reason = cell.placement.skip_reason;
+    skipped.recorded_at_ms = now_ms();
+    store.add_skipped_cell(host_id, skipped);
+  }
   const base::TempDir temp_root("", "flakelab-run-");
   const auto begin = Clock::now();
   std::optional<Clock::time_point> campaign_deadline;

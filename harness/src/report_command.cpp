@@ -13,12 +13,32 @@
 #include "flakelab/results/query.h"
 #include "flakelab/results/report.h"
 #include "flakelab/results/reports.h"
+#include "flakelab/results/verdict.h"
 
 namespace flakelab::harness {
 
 bool has_failures(const results::RunSummary& summary) {
   return summary.failures + summary.timeouts + summary.errors > 0;
 }
+
+namespace {
+
+// Whether the run did not behave as it said it would (verdict.h, the rule of `run`): a report
+// of a main job whose expected-flaky reproductions failed, as expected, exits 0.
+bool unexpected(results::Store& store, int64_t run_id) {
+  const results::RunSummary s = store.summarize(run_id);
+  results::Counts counts;
+  counts.trials = s.trials;
+  counts.passes = s.passes;
+  counts.failures = s.failures;
+  counts.timeouts = s.timeouts;
+  counts.errors = s.errors;
+  results::ExpectedCounts by;
+  by.add(results::expectation_of(store.run(run_id).info.expect), counts);
+  return !results::as_expected(results::verdict_of(by));
+}
+
+}  // namespace
 
 int report_command(const std::string& db_path, std::optional<int64_t> run_id) {
   struct stat st {};
@@ -40,7 +60,7 @@ int report_command(const std::string& db_path, std::optional<int64_t> run_id) {
   for (size_t i = 0; i < ids.size(); ++i) {
     const results::RunSummary summary = store.summarize(ids[i]);
     fmt::print("{}{}", i == 0 ? "" : "\n", results::format_summary_text(summary));
-    failed = failed || has_failures(summary);
+    failed = failed || unexpected(store, ids[i]);
   }
   return failed ? kExitTrialsFailed : kExitOk;
 }
@@ -83,7 +103,7 @@ int formatted_report_command(const ReportRequest& request) {
     fmt::print("{}", text);
   }
   bool failed = false;
-  for (int64_t id : ids) failed = failed || has_failures(store.summarize(id));
+  for (int64_t id : ids) failed = failed || unexpected(store, id);
   return failed ? kExitTrialsFailed : kExitOk;
 }
 

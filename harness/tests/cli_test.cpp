@@ -550,6 +550,42 @@ scenario = "selftest/noop"
   EXPECT_NE(bad.err.find(file.string() + ":3:10: "), std::string::npos) << describe(bad);
 }
 
+// `report` and its JUnit say what `run` said: an expected-flaky cell that fails every trial is
+// fine, a must-pass cell that fails once is not.
+TEST_F(Cli, ReportsFollowTheRunsVerdict) {
+  const fs::path file = dir_ / "c.toml";
+  std::ofstream(file) << R"(trials = 40
+keep_artifacts = "never"
+[[run]]
+scenario = "selftest/coin"
+params = { p = 1 }
+expect = "flaky"
+[[run]]
+scenario = "selftest/noop"
+)";
+  Ran ran = run({"--campaign", file.string(), "--seed", "5"});
+  ASSERT_EQ(ran.code, 0) << describe(ran);
+  EXPECT_NE(ran.out.find("every cell behaved as expected"), std::string::npos) << ran.out;
+  const std::string xml = (dir_ / "ok.xml").string();
+  Ran junit = flakelab({"report", "--db", db_, "--format", "junit", "-o", xml});
+  EXPECT_EQ(junit.code, 0) << describe(junit);
+  EXPECT_EQ(flakelab({"report", "--db", db_}).code, 0);
+  std::string text = slurp(xml);
+  EXPECT_NE(text.find("failures=\"0\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("<failure"), std::string::npos) << text;
+  EXPECT_NE(text.find("<flakyFailure message=\"expected flaky: 40 of 40"), std::string::npos) << text;
+
+  // A must-pass cell failing a few times in many: red in run, report and JUnit alike.
+  Ran must = run({"selftest/coin", "-n", "200", "--param", "p=0.02", "--seed", "7"});
+  ASSERT_EQ(must.code, 1) << describe(must);
+  EXPECT_EQ(flakelab({"report", "--db", db_}).code, 1);
+  Ran red = flakelab({"report", "--db", db_, "--format", "junit", "-o", xml});
+  EXPECT_EQ(red.code, 1) << describe(red);
+  text = slurp(xml);
+  EXPECT_NE(text.find("tests=\"3\" failures=\"1\""), std::string::npos) << text;
+  EXPECT_NE(text.find("<failure message=\"UNEXPECTED: must not fail"), std::string::npos) << text;
+}
+
 TEST_F(Cli, CompareSaysWhetherTheFixWorked) {
   ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0.3", "--seed", "1"}).code, 1);
   ASSERT_EQ(run({"selftest/coin", "-n", "200", "--param", "p=0", "--seed", "1"}).code, 0);

@@ -220,7 +220,7 @@ class Results {
     const auto rates = query_->rates();
     Columns c({"scenario", "placement", "params", "cpu_model", "runs", "trials", "passes", "failures",
                "timeouts", "errors", "failing", "rate", "wilson_low", "wilson_high", "upper_bound",
-               "flaky", "wall_ms"});
+               "flaky", "verdict", "as_expected", "wall_ms"});
     for (const auto& r : rates) {
       c.add("scenario", r.cell.scenario);
       c.add("placement", r.cell.placement);
@@ -238,6 +238,8 @@ class Results {
       c.add("wilson_high", r.wilson_high);
       c.add("upper_bound", r.upper_bound);
       c.add("flaky", r.flaky());
+      c.add("verdict", std::string(results::verdict_name(r.verdict)));
+      c.add("as_expected", results::as_expected(r.verdict));
       c.add("wall_ms", r.wall_ms);
     }
     return c.frame();
@@ -365,7 +367,8 @@ PYBIND11_MODULE(flakelab, m) {
            "Columns: scenario, placement, params ('k=v,k=v'), cpu_model, runs, trials, passes,\n"
            "failures, timeouts, errors, failing (failures+timeouts), rate (failing/trials),\n"
            "wilson_low, wilson_high (95% Wilson interval), upper_bound (one-sided 95% bound when\n"
-           "nothing failed, else wilson_high), flaky (some passed and some failed), wall_ms.")
+           "nothing failed, else wilson_high), flaky (some passed and some failed), verdict and as_expected "
+           "(the rule of `flakelab run`: results/REPORTS.md), wall_ms.")
       .def("signatures", &Results::signatures,
            "Failure signatures, most frequent first. Columns: hash (16 hex digits), normalized,\n"
            "example_message, count, total_count, first_seen_ms, last_seen_ms (unix epoch ms), cells.")

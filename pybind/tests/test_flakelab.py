@@ -24,7 +24,7 @@ NOTEBOOK = pathlib.Path(
 
 RATE_COLUMNS = ["scenario", "placement", "params", "cpu_model", "runs", "trials", "passes", "failures",
                 "timeouts", "errors", "failing", "rate", "wilson_low", "wilson_high", "upper_bound",
-                "flaky", "wall_ms"]
+                "flaky", "verdict", "as_expected", "wall_ms"]
 SIGNATURE_COLUMNS = ["hash", "normalized", "example_message", "count", "total_count", "first_seen_ms",
                      "last_seen_ms", "cells"]
 TRIAL_COLUMNS = ["run_id", "scenario", "placement", "params", "index", "outcome", "duration_ms",

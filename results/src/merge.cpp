@@ -129,6 +129,11 @@ void merge_one(sqlite3* db, const std::string& out_path, const std::string& sour
           "runs");
   stats.runs_added += added_runs;
   stats.runs_already_present += src_runs - added_runs;
+  run("INSERT INTO main.skipped_cells (host_id, invocation, scenario, params, placement, expect, reason, "
+      "recorded_at_ms) SELECT hm.dst_id, k.invocation, k.scenario, k.params, k.placement, k.expect, k.reason, "
+      "k.recorded_at_ms FROM src.skipped_cells k JOIN temp.merge_hosts hm ON hm.src_id = k.host_id WHERE true "
+      "ON CONFLICT DO NOTHING",
+      "skipped cells");
   // A run merged while in progress gets its end time from a later copy.
   run("UPDATE main.runs SET ended_at_ms = s.ended_at_ms FROM src.runs s WHERE s.run_uid = main.runs.run_uid "
       "AND main.runs.ended_at_ms IS NULL AND s.ended_at_ms IS NOT NULL",

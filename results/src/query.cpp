@@ -158,13 +158,14 @@ struct RunMeta {
   CellKey cell;
   int64_t started_at_ms = 0;
   std::optional<int64_t> ended_at_ms;
+  std::optional<std::string> expect;
 };
 
 // The runs in the filter, ordered by start time then id.
 std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filter& filter) {
   Statement stmt(db, path,
                  "SELECT r.id, r.run_uid, r.scenario, r.placement, r.params, h.cpu_brand, r.started_at_ms, "
-                 "r.ended_at_ms "
+                 "r.ended_at_ms, r.expect "
                  "FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.started_at_ms >= ?1 "
                  "ORDER BY r.started_at_ms, r.id",
                  "list runs");
@@ -179,6 +180,7 @@ std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filte
     run.cell = {stmt.column_text(2), stmt.column_text(3), stmt.column_text(4), stmt.column_text(5)};
     run.started_at_ms = stmt.column_int(6);
     if (!stmt.column_is_null(7)) run.ended_at_ms = stmt.column_int(7);
+    if (!stmt.column_is_null(8)) run.expect = stmt.column_text(8);
     runs.push_back(std::move(run));
   }
   return runs;
@@ -243,6 +245,7 @@ RunRate make_run_rate(const RunMeta& run, const Counts& counts) {
   rate.cell = run.cell;
   rate.started_at_ms = run.started_at_ms;
   rate.ended_at_ms = run.ended_at_ms;
+  rate.expect = run.expect;
   rate.counts = counts;
   fill_rate(counts, rate.rate, rate.wilson_low, rate.wilson_high);
   return rate;
@@ -289,6 +292,7 @@ std::vector<CellRate> pool_by_cell(const std::vector<RunRate>& runs) {
     cell.cell = run.cell;
     ++cell.runs;
     cell.counts.add(run.counts);
+    cell.by_expectation.add(expectation_of(run.expect), run.counts);
     if (run.ended_at_ms && *run.ended_at_ms > run.started_at_ms) cell.wall_ms += *run.ended_at_ms - run.started_at_ms;
   }
   std::vector<CellRate> out;
@@ -297,6 +301,7 @@ std::vector<CellRate> pool_by_cell(const std::vector<RunRate>& runs) {
     fill_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high);
     cell.upper_bound =
         cell.counts.failing() == 0 ? zero_failure_upper_bound(cell.counts.trials, 0.95) : cell.wilson_high;
+    cell.verdict = verdict_of(cell.by_expectation);
     out.push_back(std::move(cell));
   }
   return out;
@@ -528,6 +533,44 @@ std::vector<RunRate> Query::rate_over_time(const CellKey& cell, const Filter& fi
   std::vector<RunRate> all = runs(filter);
   std::erase_if(all, [&](const RunRate& r) { return r.cell != cell; });
   return all;
+}
+
+std::vector<SkippedCellRow> Query::skipped_cells(const Filter& filter) {
+  store_.flush();
+  sqlite3* db = StoreAccess::db(store_);
+  const std::string& path = StoreAccess::path(store_);
+  Transaction tx(db, path, "query skipped cells", Transaction::Kind::kRead);
+  std::unordered_set<std::string> invocations;
+  if (!filter.run_ids.empty()) {
+    Statement inv(db, path, "SELECT invocation FROM runs WHERE id = ?1 AND invocation IS NOT NULL",
+                  "list invocations");
+    for (int64_t id : filter.run_ids) {
+      Reset reset(inv);
+      inv.bind_int(1, id);
+      if (inv.next()) invocations.insert(inv.column_text(0));
+    }
+  }
+  Statement stmt(db, path,
+                 "SELECT k.invocation, k.scenario, k.placement, k.params, h.cpu_brand, k.expect, k.reason, "
+                 "k.recorded_at_ms FROM skipped_cells k JOIN hosts h ON h.id = k.host_id "
+                 "WHERE k.recorded_at_ms >= ?1 ORDER BY k.recorded_at_ms, k.id",
+                 "list skipped cells");
+  stmt.bind_int(1, filter.since_ms.value_or(std::numeric_limits<int64_t>::min()));
+  std::map<CellKey, SkippedCellRow> latest;
+  while (stmt.next()) {
+    if (!filter.run_ids.empty() && !invocations.contains(stmt.column_text(0))) continue;
+    SkippedCellRow row;
+    row.cell = {stmt.column_text(1), stmt.column_text(2), stmt.column_text(3), stmt.column_text(4)};
+    if (!stmt.column_is_null(5)) row.expect = stmt.column_text(5);
+    row.reason = stmt.column_text(6);
+    row.recorded_at_ms = stmt.column_int(7);
+    latest[row.cell] = std::move(row);
+  }
+  tx.commit();
+  std::vector<SkippedCellRow> out;
+  out.reserve(latest.size());
+  for (auto& [key, row] : latest) out.push_back(std::move(row));
+  return out;
 }
 
 }  // namespace flakelab::results

@@ -51,6 +51,12 @@ ReportData collect_report(Store& store, const ReportOptions& options) {
   data.signatures = query.signatures(options.filter);
   data.cell_signatures = query.cell_signatures(options.filter, options.signatures_per_cell);
   data.first_failures = query.first_failures(options.filter);
+  // A cell skipped once but run elsewhere with the same CPU model is reported as run.
+  std::set<CellKey> ran;
+  for (const CellRate& cell : data.cells) ran.insert(cell.cell);
+  for (SkippedCellRow& row : query.skipped_cells(options.filter)) {
+    if (!ran.contains(row.cell)) data.skipped.push_back(std::move(row));
+  }
   return data;
 }
 
@@ -208,15 +214,24 @@ std::string render_text(const ReportData& data) {
   fmt::format_to(it, "Failure rate per cell (fail + timeout; 95% Wilson interval, or the one-sided 95% upper "
                      "bound 1-0.05^(1/n) when nothing failed)\n");
   Table cells({"scenario", "placement", "params", "cpu", "runs", "trials", "failing", "errors", "rate",
-               "interval", "flaky"},
+               "interval", "verdict"},
               {false, false, false, false, true, true, true, true, true, false, false});
   for (const CellRate& cell : data.cells) {
     cells.add({or_dash(cell.cell.scenario), or_dash(cell.cell.placement), or_dash(cell.cell.params),
                or_dash(cell.cell.cpu_model), std::to_string(cell.runs), std::to_string(cell.counts.trials),
                std::to_string(cell.counts.failing()), std::to_string(cell.counts.errors), rate_text(cell),
-               interval_text(cell), cell.flaky() ? "flaky" : ""});
+               interval_text(cell), cell.verdict == Verdict::kPassed ? "" : describe(cell.verdict)});
   }
   out += cells.render();
+  if (!data.skipped.empty()) {
+    fmt::format_to(it, "\nSkipped (planned, but not runnable on the machine that ran the campaign)\n");
+    Table skipped({"scenario", "placement", "params", "cpu", "reason"}, {false, false, false, false, false});
+    for (const SkippedCellRow& row : data.skipped) {
+      skipped.add({or_dash(row.cell.scenario), or_dash(row.cell.placement), or_dash(row.cell.params),
+                   or_dash(row.cell.cpu_model), row.reason});
+    }
+    out += skipped.render();
+  }
 
   fmt::format_to(it, "\nTrials to first failure (runs with a failure; time = sum of trial durations)\n");
   Table first({"scenario", "placement", "params", "cpu", "runs", "failed runs", "mean trials", "min", "max",
@@ -315,6 +330,10 @@ std::string render_json(const ReportData& data) {
     j["wilson_high"] = cell.wilson_high;
     j["upper_bound"] = cell.upper_bound;
     j["flaky"] = cell.flaky();
+    j["verdict"] = verdict_name(cell.verdict);
+    j["as_expected"] = as_expected(cell.verdict);
+    j["must_pass_trials"] = cell.by_expectation.must_pass.trials;
+    j["expected_flaky_trials"] = cell.by_expectation.flaky.trials;
     j["wall_ms"] = cell.wall_ms;
     if (const FirstFailure* ff = first_failure_of(data, cell.cell)) {
       j["first_failure"] = ordered_json{{"runs_with_failure", ff->runs_with_failure},
@@ -334,6 +353,15 @@ std::string render_json(const ReportData& data) {
     cells.push_back(std::move(j));
   }
   root["cells"] = cells;
+  ordered_json skipped = ordered_json::array();
+  for (const SkippedCellRow& row : data.skipped) {
+    ordered_json j = cell_json(row.cell);
+    j["expect"] = row.expect ? ordered_json(*row.expect) : ordered_json(nullptr);
+    j["reason"] = row.reason;
+    j["recorded_at_ms"] = row.recorded_at_ms;
+    skipped.push_back(std::move(j));
+  }
+  root["skipped_cells"] = skipped;
 
   ordered_json sigs = ordered_json::array();
   for (const SignatureStats& s : data.signatures) {
@@ -463,56 +491,64 @@ std::string cell_summary(const CellRate& cell) {
 // JUnit XML
 
 std::string render_junit(const ReportData& data) {
-  // Group cells by scenario: one <testsuite> per scenario, one <testcase> per cell.
+  // Group cells by scenario: one <testsuite> per scenario, one <testcase> per cell. A cell's
+  // status is its verdict (verdict.h), the rule `run` and `gate` use: an expected-flaky cell
+  // that fails is green (with <flakyFailure>), a must-pass cell that fails once is red.
   std::map<std::string, std::vector<const CellRate*>> suites;
   for (const CellRate& cell : data.cells) suites[cell.cell.scenario].push_back(&cell);
-
-  enum class Status { kPass, kFlaky, kFail, kError };
-  auto status_of = [](const CellRate& c) {
-    if (c.counts.failing() > 0) return c.counts.passes > 0 ? Status::kFlaky : Status::kFail;
-    if (c.counts.errors > 0 && c.counts.passes == 0) return Status::kError;
-    return Status::kPass;
+  std::map<std::string, std::vector<const SkippedCellRow*>> skipped;
+  for (const SkippedCellRow& row : data.skipped) {
+    skipped[row.cell.scenario].push_back(&row);
+    suites[row.cell.scenario];  // a scenario whose every cell was skipped still has a suite
+  }
+  auto testcase_name = [](const CellKey& key) {
+    return fmt::format("[{}] {}", or_dash(key.placement), or_dash(key.params));
   };
 
-  int64_t all_failures = 0;
-  int64_t all_errors = 0;
-  int64_t all_ms = 0;
-  for (const CellRate& cell : data.cells) {
-    all_failures += status_of(cell) == Status::kFail;
-    all_errors += status_of(cell) == Status::kError;
-    all_ms += cell.wall_ms;
-  }
+  struct Tally {
+    int64_t failures = 0, errors = 0, skipped = 0, ms = 0;
+    void add(const CellRate& c) {
+      failures += c.verdict == Verdict::kUnexpectedFailure;
+      errors += c.verdict == Verdict::kUnexpectedError;
+      skipped += c.verdict == Verdict::kNoTrials;
+      ms += c.wall_ms;
+    }
+  };
+  Tally all;
+  for (const CellRate& cell : data.cells) all.add(cell);
+  all.skipped += static_cast<int64_t>(data.skipped.size());
 
   std::string out;
   auto it = std::back_inserter(out);
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  fmt::format_to(it, "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\">\n",
-                 xml_escape(data.title), data.cells.size(), all_failures, all_errors, seconds(all_ms));
+  fmt::format_to(it, "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+                 xml_escape(data.title), data.cells.size() + data.skipped.size(), all.failures, all.errors, all.skipped, seconds(all.ms));
   for (const auto& [scenario, cells] : suites) {
-    int64_t failures = 0;
-    int64_t errors = 0;
-    int64_t ms = 0;
-    for (const CellRate* cell : cells) {
-      failures += status_of(*cell) == Status::kFail;
-      errors += status_of(*cell) == Status::kError;
-      ms += cell->wall_ms;
-    }
+    Tally suite;
+    for (const CellRate* cell : cells) suite.add(*cell);
+    const std::vector<const SkippedCellRow*>& skipped_here = skipped[scenario];
+    suite.skipped += static_cast<int64_t>(skipped_here.size());
     fmt::format_to(it,
-                   "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" "
+                   "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
                    "time=\"{}\">\n",
-                   xml_escape(or_dash(scenario)), cells.size(), failures, errors, seconds(ms));
+                   xml_escape(or_dash(scenario)), cells.size() + skipped_here.size(), suite.failures, suite.errors,
+                   suite.skipped,
+                   seconds(suite.ms));
     for (const CellRate* cell : cells) {
-      const Status status = status_of(*cell);
       const auto sigs = signatures_of(data, cell->cell);
+      // The CPU is a property, not part of the name: a test keeps its identity (and its
+      // history in the CI server) when the runner's CPU changes.
       fmt::format_to(it, "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">\n",
                      xml_escape("flakelab." + or_dash(scenario)),
-                     xml_escape(fmt::format("[{}] {} @ {}", or_dash(cell->cell.placement),
-                                            or_dash(cell->cell.params), or_dash(cell->cell.cpu_model))),
-                     seconds(cell->wall_ms));
+                     xml_escape(testcase_name(cell->cell)), seconds(cell->wall_ms));
       out += "      <properties>\n";
       auto property = [&](std::string_view name, const std::string& value) {
         fmt::format_to(it, "        <property name=\"{}\" value=\"{}\"/>\n", xml_escape(name), xml_escape(value));
       };
+      const ExpectedCounts& by = cell->by_expectation;
+      property("verdict", verdict_name(cell->verdict));
+      property("expect", by.flaky.trials > 0 ? (by.must_pass.trials > 0 ? "pass,flaky" : "flaky") : "pass");
+      property("cpu_model", or_dash(cell->cell.cpu_model));
       property("flaky", cell->flaky() ? "true" : "false");
       property("runs", std::to_string(cell->runs));
       property("trials", std::to_string(cell->counts.trials));
@@ -534,33 +570,55 @@ std::string render_junit(const ReportData& data) {
       }
       const std::string top_hash = sigs.empty() ? "none" : sigs.front()->hash;
       const std::string top_message = sigs.empty() ? "" : one_line(sigs.front()->example_message, 500);
-      const std::string message = fmt::format("{} of {} trials failed ({}); signature {}{}{}", cell->counts.failing(),
-                                              cell->counts.trials, format_percent(cell->rate, Round::kNearest), top_hash,
-                                              top_message.empty() ? "" : ": ", top_message);
-      switch (status) {
-        case Status::kFail:
+      const std::string failed = fmt::format("{} of {} trials failed ({}); signature {}{}{}", cell->counts.failing(),
+                                             cell->counts.trials, format_percent(cell->rate, Round::kNearest),
+                                             top_hash, top_message.empty() ? "" : ": ", top_message);
+      switch (cell->verdict) {
+        case Verdict::kUnexpectedFailure: {
+          const std::string why =
+              by.must_pass.failing() > 0
+                  ? fmt::format("UNEXPECTED: must not fail, but {} of {} must-pass trials failed or timed out",
+                                by.must_pass.failing(), by.must_pass.trials)
+                  : fmt::format("UNEXPECTED: {} of {} expected-flaky trials timed out", by.flaky.timeouts,
+                                by.flaky.trials);
           fmt::format_to(it, "      <failure message=\"{}\" type=\"flakelab.signature.{}\">{}</failure>\n",
-                         xml_escape(message), xml_escape(top_hash), xml_text(details));
+                         xml_escape(why + "; " + failed), xml_escape(top_hash), xml_text(details));
           break;
-        case Status::kFlaky:
-          // Surefire/Jenkins: a test that passed but also failed is <flakyFailure>; the
-          // property flaky=true says the same to CI servers that ignore the element.
+        }
+        case Verdict::kUnexpectedError:
+          fmt::format_to(it, "      <error message=\"{}\" type=\"flakelab.error\">{}</error>\n",
+                         xml_escape(fmt::format("UNEXPECTED: {} of {} trials ended in a harness error",
+                                                cell->counts.errors, cell->counts.trials)),
+                         xml_text(details));
+          break;
+        case Verdict::kFlakyAsExpected:
+          // Surefire/Jenkins: <flakyFailure> on a passing test reads "flaky"; the cell was
+          // expected to fail sometimes, so the test passes and the failures are shown.
           fmt::format_to(it,
                          "      <flakyFailure message=\"{}\" type=\"flakelab.signature.{}\">\n"
                          "        <stackTrace>{}</stackTrace>\n      </flakyFailure>\n",
-                         xml_escape(message), xml_escape(top_hash), xml_text(details));
+                         xml_escape("expected flaky: " + failed), xml_escape(top_hash), xml_text(details));
           break;
-        case Status::kError:
-          fmt::format_to(it, "      <error message=\"{}\" type=\"flakelab.error\">{}</error>\n",
-                         xml_escape(fmt::format("all {} trials ended in a harness error", cell->counts.trials)),
-                         xml_text(details));
+        case Verdict::kNoTrials:
+          out += "      <skipped message=\"no trial was recorded for this cell\"/>\n";
           break;
-        case Status::kPass:
+        case Verdict::kPassed:
           break;
       }
       fmt::format_to(it, "      <system-out>{}{}</system-out>\n", xml_text(cell_summary(*cell)),
-                     status == Status::kFlaky ? xml_text("\nFLAKY: some trials passed, some failed") : "");
+                     xml_text(fmt::format("\nverdict: {}", describe(cell->verdict))));
       out += "    </testcase>\n";
+    }
+    for (const SkippedCellRow* row : skipped_here) {
+      fmt::format_to(it,
+                     "    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n      <properties>\n"
+                     "        <property name=\"verdict\" value=\"skipped\"/>\n"
+                     "        <property name=\"expect\" value=\"{}\"/>\n"
+                     "        <property name=\"cpu_model\" value=\"{}\"/>\n      </properties>\n"
+                     "      <skipped message=\"{}\"/>\n    </testcase>\n",
+                     xml_escape("flakelab." + or_dash(scenario)), xml_escape(testcase_name(row->cell)),
+                     xml_escape(row->expect.value_or("pass")), xml_escape(or_dash(row->cell.cpu_model)),
+                     xml_escape("skipped on this machine: " + row->reason));
     }
     out += "  </testsuite>\n";
   }
@@ -767,6 +825,7 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.flaky td { background: #fff4e0; }
+tr.unexpected td { background: #fde0e0; }
 code { font-size: 12px; }
 .chart { display: block; margin: 8px 0; background: #fafafa; border: 1px solid #eee; }
 .chart .grid { stroke: #ddd; stroke-width: 1; }
@@ -904,12 +963,15 @@ std::string render_html(const ReportData& data) {
     fmt::format_to(it,
                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                    "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n",
-                   cell.flaky() ? " class=\"flaky\"" : "", xml_escape(or_dash(cell.cell.scenario)),
+                   as_expected(cell.verdict) ? (cell.flaky() ? " class=\"flaky\"" : "") : " class=\"unexpected\"",
+                   xml_escape(or_dash(cell.cell.scenario)),
                    xml_escape(or_dash(cell.cell.placement)), xml_escape(or_dash(cell.cell.params)),
                    xml_escape(or_dash(cell.cell.cpu_model)), cell.runs, cell.counts.trials, cell.counts.failing(),
                    cell.counts.errors,
                    html_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high, cell.upper_bound),
-                   cell.flaky() ? " <b>flaky</b>" : "", xml_escape(first), sigs);
+                   cell.verdict == Verdict::kPassed ? std::string()
+                                                    : fmt::format(" <b>{}</b>", describe(cell.verdict)),
+                   xml_escape(first), sigs);
   }
   out += "</table>\n";
 

@@ -149,6 +149,22 @@ ALTER TABLE runs ADD COLUMN shard_group TEXT;
 -- Trials the run was asked for (a shard's share of its cell); NULL before v4.
 ALTER TABLE runs ADD COLUMN planned_trials INTEGER;
 )sql", nullptr},
+    {5, R"sql(
+-- Cells a `flakelab run` planned but could not run on its machine (e.g. a placement that
+-- needs SMT siblings on a machine without SMT), with the reason: reports show them skipped.
+CREATE TABLE skipped_cells (
+  id             INTEGER PRIMARY KEY,
+  host_id        INTEGER NOT NULL REFERENCES hosts(id),
+  invocation     TEXT NOT NULL,
+  scenario       TEXT NOT NULL,
+  params         TEXT NOT NULL,
+  placement      TEXT NOT NULL,
+  expect         TEXT CHECK (expect IN ('pass', 'flaky')),
+  reason         TEXT NOT NULL,
+  recorded_at_ms INTEGER NOT NULL,
+  UNIQUE (invocation, scenario, params, placement)
+);
+)sql", nullptr},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -636,6 +652,27 @@ int64_t Store::begin_run(int64_t host_id, const RunInfo& run) {
   const int64_t id = sqlite3_last_insert_rowid(im.db.get());
   im.known_runs.insert(id);
   return id;
+}
+
+void Store::add_skipped_cell(int64_t host_id, const SkippedCell& cell) {
+  Impl& im = *impl_;
+  if (cell.expect && *cell.expect != "pass" && *cell.expect != "flaky") {
+    throw make_error(im.path, "insert skipped cell", fmt::format("expect '{}': must be pass or flaky", *cell.expect),
+                     SQLITE_MISUSE);
+  }
+  Statement insert(im.db.get(), im.path,
+                   "INSERT INTO skipped_cells (host_id, invocation, scenario, params, placement, expect, reason, "
+                   "recorded_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                   "insert skipped cell");
+  insert.bind_int(1, host_id);
+  insert.bind_text(2, cell.invocation);
+  insert.bind_text(3, cell.scenario);
+  insert.bind_text(4, cell.params);
+  insert.bind_text(5, cell.placement);
+  if (cell.expect) insert.bind_text(6, *cell.expect);
+  insert.bind_text(7, cell.reason);
+  insert.bind_int(8, cell.recorded_at_ms);
+  insert.run();
 }
 
 void Store::end_run(int64_t run_id, int64_t ended_at_ms) {

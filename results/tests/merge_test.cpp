@@ -61,6 +61,27 @@ std::string file_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+TEST(Merge, SkippedCellsTravelWithTheirHostAndAreKeptOnce) {
+  TempDir dir;
+  make_a(dir.file("a.db"));
+  make_b(dir.file("b.db"));
+  for (const char* name : {"a.db", "b.db"}) {
+    Store store(dir.file(name));
+    store.add_skipped_cell(store.upsert_host(xeon()), {"inv-x", "scm06", "restore_delay_us=0", "smt", "flaky",
+                                                        "needs SMT siblings", kT0});
+  }
+  const std::string out = dir.file("all.db");
+  merge(out, {dir.file("a.db"), dir.file("b.db")});
+  merge(out, {dir.file("a.db")});  // again: idempotent
+  Store store(out);
+  const std::vector<SkippedCellRow> skipped = Query(store).skipped_cells();
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].cell.cpu_model, xeon().cpu_brand);
+  EXPECT_EQ(skipped[0].reason, "needs SMT siblings");
+  RawDb raw(out);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM skipped_cells"), 1);
+}
+
 TEST(Merge, CombinesDeduplicatesAndRecounts) {
   TempDir dir;
   make_a(dir.file("a.db"));

@@ -310,7 +310,7 @@ TEST(Schema, MigratesV2ToV3KeepingRuns) {
     ASSERT_EQ(raw.exec("DROP INDEX runs_by_invocation; ALTER TABLE runs DROP COLUMN invocation; "
                        "ALTER TABLE runs DROP COLUMN artifacts_dir; ALTER TABLE runs DROP COLUMN expect; "
                        "ALTER TABLE runs DROP COLUMN shard_group; ALTER TABLE runs DROP COLUMN planned_trials; "
-                       "PRAGMA user_version = 2;"),
+                       "DROP TABLE skipped_cells; PRAGMA user_version = 2;"),
               SQLITE_OK);
   }
   Store store(path);
@@ -350,12 +350,13 @@ TEST(Schema, MigratesV3ToV4KeepingRuns) {
   {
     RawDb raw(path);
     ASSERT_EQ(raw.exec("ALTER TABLE runs DROP COLUMN expect; ALTER TABLE runs DROP COLUMN shard_group; "
-                       "ALTER TABLE runs DROP COLUMN planned_trials; PRAGMA user_version = 3;"),
+                       "ALTER TABLE runs DROP COLUMN planned_trials; DROP TABLE skipped_cells; "
+                       "PRAGMA user_version = 3;"),
               SQLITE_OK);
     ASSERT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'expect'"), 0);
   }
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 4);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
   const RunRecord old = store.run(old_run);
   EXPECT_EQ(old.info.shard, "1/2");
   EXPECT_FALSE(old.info.expect.has_value());
@@ -409,6 +410,27 @@ TEST(Schema, ProjectMasksApplyToStoredSignatures) {
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM signatures"), 1);
   EXPECT_EQ(raw.text("SELECT normalized FROM signatures"), "<victim> died");
+}
+
+TEST(Schema, Version4GainsSkippedCells) {
+  TempDir dir;
+  const std::string path = dir.file("v4.db");
+  { Store store(path); }
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec("DROP TABLE skipped_cells; PRAGMA user_version = 4;"), SQLITE_OK);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), 5);
+  const int64_t host = store.upsert_host(epyc());
+  SkippedCell cell{"inv", "scm06", "unix_gc_wait=0", "smt", "flaky", "no SMT here", 5};
+  store.add_skipped_cell(host, cell);
+  store.add_skipped_cell(host, cell);
+  cell.expect = "sometimes";
+  EXPECT_THROW(store.add_skipped_cell(host, cell), StoreError);
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM skipped_cells"), 1);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace

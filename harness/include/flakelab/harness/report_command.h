@@ -10,11 +10,12 @@
 
 namespace flakelab::harness {
 
-// True if some trial of the run failed, timed out or errored.
+// True if some trial of the run failed, timed out or errored (whatever the run expected).
 bool has_failures(const results::RunSummary& summary);
 
 // Prints results::format_summary_text of run `run_id`, or of every run, to stdout.
-// Returns kExitOk or kExitTrialsFailed. Throws UsageError (no such run) or
+// Returns kExitTrialsFailed when a run did not behave as expected (results/verdict.h: an
+// expected-flaky run that failed is fine), else kExitOk. Throws UsageError (no such run) or
 // HarnessError / results::StoreError (database missing or unreadable).
 int report_command(const std::string& db_path, std::optional<int64_t> run_id);
 

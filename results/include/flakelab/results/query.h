@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "flakelab/results/counts.h"
 #include "flakelab/results/store.h"
+#include "flakelab/results/verdict.h"
 
 namespace flakelab::results {
 
@@ -45,16 +47,6 @@ struct CellKey {
   std::optional<std::string> param(std::string_view name) const;
 };
 
-struct Counts {
-  int64_t trials = 0;
-  int64_t passes = 0;
-  int64_t failures = 0;
-  int64_t timeouts = 0;
-  int64_t errors = 0;
-  int64_t failing() const { return failures + timeouts; }
-  void add(const Counts& other);
-};
-
 struct CellRate {
   CellKey cell;
   int64_t runs = 0;
@@ -65,6 +57,8 @@ struct CellRate {
   // With no failing trial: the one-sided 95% upper bound 1-0.05^(1/n); otherwise wilson_high.
   double upper_bound = 1;
   int64_t wall_ms = 0;     // sum of ended_at - started_at over the cell's ended runs
+  ExpectedCounts by_expectation;  // the same trials, split by what their runs expected
+  Verdict verdict = Verdict::kNoTrials;
   bool flaky() const { return counts.passes > 0 && counts.failing() > 0; }
 };
 
@@ -120,6 +114,7 @@ struct RunRate {
   CellKey cell;
   int64_t started_at_ms = 0;
   std::optional<int64_t> ended_at_ms;
+  std::optional<std::string> expect;  // "pass", "flaky", or none (recorded before schema v4)
   Counts counts;
   double rate = 0;
   double wilson_low = 0;
@@ -131,6 +126,15 @@ std::vector<CellRate> pool_by_cell(const std::vector<RunRate>& runs);
 
 // Reads through the Store's connection. Each call flushes the store's pending trials and
 // reads one consistent snapshot. Results are sorted deterministically (documented per call).
+// A cell that was planned but skipped on its machine (see Store::add_skipped_cell); the
+// latest reason per cell.
+struct SkippedCellRow {
+  CellKey cell;                      // cpu_model from the host that skipped it
+  std::optional<std::string> expect;
+  std::string reason;
+  int64_t recorded_at_ms = 0;
+};
+
 class Query {
  public:
   explicit Query(Store& store);
@@ -150,6 +154,9 @@ class Query {
   std::vector<FirstFailure> first_failures(const Filter& filter = {});
   // Every run in the filter, ordered by start time then id.
   std::vector<RunRate> runs(const Filter& filter = {});
+  // Skipped cells, one per cell key, ordered by cell. With run_ids in the filter: those
+  // skipped by the same invocations; since_ms applies to when they were recorded.
+  std::vector<SkippedCellRow> skipped_cells(const Filter& filter = {});
   // The runs of one cell, ordered by start time then id: the rate over time.
   std::vector<RunRate> rate_over_time(const CellKey& cell, const Filter& filter = {});
 

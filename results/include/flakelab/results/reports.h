@@ -42,6 +42,7 @@ struct ReportData {
   std::vector<CellSignature> cell_signatures;  // per cell, up to signatures_per_cell each
   std::vector<FirstFailure> first_failures;    // one per cell, same order as cells
   std::vector<RunRate> runs;                   // by start time
+  std::vector<SkippedCellRow> skipped;         // planned cells that could not run, none of them in `cells`
 };
 
 ReportData collect_report(Store& store, const ReportOptions& options = {});

@@ -80,6 +80,17 @@ struct TrialRecord {
   int64_t finished_at_ms = 0;  // unix epoch ms; 0 = the time add_trial() is called
 };
 
+// A cell planned by a `flakelab run` that could not run on its machine (schema v5).
+struct SkippedCell {
+  std::string invocation;      // the run's invocation id (RunInfo::invocation)
+  std::string scenario;
+  std::string params;
+  std::string placement;
+  std::optional<std::string> expect;
+  std::string reason;          // e.g. "needs SMT siblings; this machine has 1 thread per core"
+  int64_t recorded_at_ms = 0;
+};
+
 // A run as stored; ended_at_ms is unset while the run is in progress (or if it crashed).
 struct RunRecord {
   int64_t id = 0;
@@ -123,7 +134,8 @@ class Store {
  public:
   // 1: hosts, runs, trials. 2: failures, signatures; runs.cell/shard/campaign_hash/run_uid.
   // 3: runs.invocation/artifacts_dir. 4: runs.expect/shard_group/planned_trials.
-  static constexpr int kSchemaVersion = 4;
+  // 5: skipped_cells.
+  static constexpr int kSchemaVersion = 5;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
 
@@ -142,6 +154,8 @@ class Store {
   int64_t upsert_host(const HostInfo& host);
   int64_t begin_run(int64_t host_id, const RunInfo& run);
   void end_run(int64_t run_id, int64_t ended_at_ms);
+  // Records a planned cell that could not run; the same cell of the same invocation once.
+  void add_skipped_cell(int64_t host_id, const SkippedCell& cell);
 
   // Buffers a trial; writes a batch when batch_size rows are pending. Throws StoreError
   // right away for a run that does not exist. A fail/timeout/error trial with a non-empty
