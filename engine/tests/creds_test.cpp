@@ -89,7 +89,7 @@ TEST(Credentials, StrictModeIsDumpedWithoutKillingTheVictimAndComesBack) {
   // --leave-running first: the dump must neither kill nor disturb it.
   Image kept = dump_process(v.pid, DumpOptions{.leave_running = true});
   ASSERT_TRUE(alive(v.pid));
-  EXPECT_EQ(proc_status_field(v.pid, "State").substr(0, 1), "S");
+  EXPECT_TRUE(wait_sleeping(v.pid)) << "not back in its read()";
   Image image = dump_process(v.pid);
   ASSERT_FALSE(alive(v.pid));
   EXPECT_EQ(image.root().process.threads(0).creds().seccomp_mode(), uint32_t{SECCOMP_MODE_STRICT});

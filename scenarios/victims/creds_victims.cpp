@@ -165,21 +165,24 @@ bool set_caps(uint64_t prm, uint64_t eff, uint64_t inh) {
   _exit(check_thread(0) | g->result[0] | g->result[1]);
 }
 
-volatile sig_atomic_t strict_usr1 = 0;
+int strict_pipe_w = -1;
 
 [[noreturn]] void strict_victim(int ready) {
   if (ready > 0) syscall(SYS_close_range, 0, ready - 1, 0);
   syscall(SYS_close_range, ready + 1, ~0u, 0);
   int p[2];
   if (pipe(p) != 0) _exit(100);
+  strict_pipe_w = p[1];
   struct sigaction sa{};
-  sa.sa_handler = [](int) { strict_usr1 = 1; };  // no SA_RESTART: read() returns EINTR
+  // Wakes the read() below however the signal falls (even just before the call).
+  sa.sa_handler = [](int) { (void)!write(strict_pipe_w, "u", 1); };
   sigaction(SIGUSR1, &sa, nullptr);
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0) _exit(101);
   // From here on only read, write, exit and rt_sigreturn.
   if (write(ready, "r", 1) != 1) syscall(SYS_exit, 102);
   char c = 0;
-  while (!strict_usr1) (void)!read(p[0], &c, 1);
+  while (!(read(p[0], &c, 1) == 1 && c == 'u')) {
+  }
   if (write(p[1], "s", 1) != 1 || read(p[0], &c, 1) != 1 || c != 's') syscall(SYS_exit, 1);
   syscall(SYS_getppid);  // strict mode kills us here
   syscall(SYS_exit, 2);

@@ -14,8 +14,8 @@
 // main thread exits with kVictimOk or kCredsBad* bits.
 //
 // The strict victim enters SECCOMP_MODE_STRICT and waits in read() on a pipe of its
-// own. On SIGUSR1 (its handler returns through rt_sigreturn, which strict mode
-// allows) it checks that the pipe still works, then calls getppid(): strict mode
+// own. On SIGUSR1 its handler writes a byte into that pipe (and returns through
+// rt_sigreturn, which strict mode allows); the woken victim checks that the pipe still works, then calls getppid(): strict mode
 // still in force kills it with SIGKILL, which is what a test expects; a broken pipe
 // exits 1, and a getppid() that returns exits 2.
 #pragma once
