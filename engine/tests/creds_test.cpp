@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +37,8 @@ std::map<pid_t, std::string> cred_fields(pid_t pid) {
   for (pid_t tid : compel::proc::list_threads(pid)) {
     std::string line;
     for (const char* key : kCredFields) line += std::string(key) + ": " + proc_status_field(tid, key) + "; ";
+    std::ifstream loginuid("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/loginuid");
+    line += "loginuid: " + std::string(std::istreambuf_iterator<char>(loginuid), {});
     out[tid] = line;
   }
   return out;
@@ -73,6 +77,11 @@ TEST(Credentials, IdsCapsSecurebitsAndFiltersOfEveryThreadComeBack) {
   EXPECT_EQ(p.threads(0).creds().euid(), victims::kCredsUid);
   EXPECT_EQ(p.threads(0).creds().securebits(), victims::kCredsSecurebits);
   EXPECT_EQ(p.threads(1).creds().cap_permitted(), 0u);
+  // Where the kernel let the victim set its loginuid, restore must write it back.
+  if (fields.at(v.pid).find("loginuid: 4715") != std::string::npos)
+    EXPECT_EQ(p.threads(2).creds().loginuid(), 4715u);
+  else
+    std::fprintf(stderr, "this kernel did not let the victim set its loginuid: not tested\n");
   auto plan = seccomp_plan(p);
   EXPECT_EQ(plan.shared.size(), 1u);
 

@@ -1,5 +1,6 @@
 #include "flakelab/victims/creds_victims.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
@@ -133,6 +134,11 @@ bool set_caps(uint64_t prm, uint64_t eff, uint64_t inh) {
   sigemptyset(&block);
   sigaddset(&block, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &block, nullptr);
+  // Inherited by the threads; may be refused (audit loginuid_immutable): then it stays unset.
+  if (int fd = open("/proc/self/loginuid", O_WRONLY | O_CLOEXEC); fd >= 0) {
+    (void)!write(fd, "4715", 4);
+    close(fd);
+  }
   pthread_t t[2];
   for (intptr_t i = 0; i < 2; ++i)
     if (pthread_create(&t[i], nullptr, creds_thread, reinterpret_cast<void*>(i + 1)) != 0) _exit(100);

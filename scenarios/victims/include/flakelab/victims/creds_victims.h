@@ -1,6 +1,7 @@
 // Victims whose credentials and seccomp state must come back exactly.
 //
-// The credentials victim (started as root) has three threads. All drop to uid/gid
+// The credentials victim (started as root) sets its loginuid to 4715 where the
+// kernel lets it, then has three threads. All drop to uid/gid
 // kCredsUid/kCredsGid with the supplementary groups kCredsGroups; only the main
 // thread keeps capabilities (PR_SET_KEEPCAPS): permitted and effective
 // {net_bind_service, kill}, inheritable and ambient {net_bind_service}, a bounding set
