@@ -1,13 +1,16 @@
 // Credentials and seccomp state across dump and restore (creds_dump.cpp,
 // creds_restore.cpp), with the victims of creds_victims.h.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <iterator>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -132,4 +135,36 @@ TEST(Credentials, ImageWithCapabilitiesTheRestorerLacksIsRefusedBeforeAnythingIs
   ASSERT_EQ(restore_process(image), v.pid);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
   EXPECT_EQ(exit_code(v.pid), victims::kVictimOk);
+}
+
+// Without CAP_SYS_ADMIN ptrace cannot suspend seccomp, and a remote syscall would
+// kill a strict-mode victim: the dump refuses before touching it (zdtm's seccomp_strict).
+TEST(Credentials, DumpWithoutCapSysAdminRefusesASeccompVictimUntouched) {
+  ChildPid v{start_strict_victim()};
+  pid_t dumper = fork();
+  ASSERT_GE(dumper, 0);
+  if (dumper == 0) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(3);
+    data[0].effective &= ~(1u << CAP_SYS_ADMIN);
+    if (syscall(SYS_capset, &header, data) != 0) _exit(4);
+    try {
+      dump_process(v.pid);
+    } catch (const EngineError& e) {
+      std::string what = e.what();
+      bool named = what.find("runs under seccomp (mode 1)") != std::string::npos &&
+                   what.find("CAP_SYS_ADMIN") != std::string::npos;
+      if (!named) std::fprintf(stderr, "unexpected refusal: %s\n", what.c_str());
+      _exit(named ? 0 : 1);
+    }
+    _exit(2);
+  }
+  EXPECT_EQ(exit_code(dumper), 0);
+  ASSERT_TRUE(alive(v.pid));
+  EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
+  EXPECT_TRUE(wait_sleeping(v.pid));
+  ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
+  int status = wait_exit(v.pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
 }
