@@ -185,22 +185,30 @@ void restore_credentials(spdlog::logger* log, compel::SeizedThread& th, pid_t pi
   if (!thread.has_creds()) return;
   const pb::Credentials& want = thread.creds();
   const std::string who = "pid " + std::to_string(pid) + " tid " + std::to_string(thread.tid());
-  const pb::Credentials now = [&] {
-    pb::Credentials c = read_credentials(pid, th.tid());
-    c.set_securebits(restorer_credentials().securebits());  // inherited from us
-    return c;
-  }();
+  pb::Credentials now = read_credentials(pid, th.tid());
+  int our_bits = prctl(PR_GET_SECUREBITS);  // the thread has ours: it was made by us
+  if (our_bits < 0) throw_errno("prctl PR_GET_SECUREBITS (the restorer's own)");
+  now.set_securebits(static_cast<uint32_t>(our_bits));
+  SeccompPlan plan = seccomp_plan(p);
+  const auto& own_filters = plan.per_thread.at(static_cast<size_t>(index));
+  const bool filters = !own_filters.empty() || (index == 0 && !plan.shared.empty());
+  const bool identity = !same_identity(want, now);
+  const bool nnp = want.no_new_privs() && !now.no_new_privs();
+  const bool loginuid = want.loginuid() != now.loginuid();
+  // The common case (a process of the restorer's own credentials): no remote call at all.
+  if (!filters && !identity && !nnp && !loginuid && want.seccomp_mode() != SECCOMP_MODE_STRICT) {
+    check_result(want, now, who);
+    return;
+  }
   {
     CredsSetter s(th, pid, t);
     // Privileged still, so a filter installs without no_new_privs; suspended until release.
-    SeccompPlan plan = seccomp_plan(p);
     if (index == 0)
       for (const auto* f : plan.shared) install_filter(s, *f, true);
-    for (const auto* f : plan.per_thread.at(static_cast<size_t>(index))) install_filter(s, *f, false);
-    // Needs CAP_AUDIT_CONTROL: before the capabilities go.
-    if (want.loginuid() != now.loginuid() && want.loginuid() != CredsLimits::kNoUid)
-      set_loginuid(s, want.loginuid(), who, skipped, log);
-    if (!same_identity(want, now)) {
+    for (const auto* f : own_filters) install_filter(s, *f, false);
+    // Needs CAP_AUDIT_CONTROL: before the capabilities go. 4294967295 unsets it.
+    if (loginuid) set_loginuid(s, want.loginuid(), who, skipped, log);
+    if (identity) {
       std::vector<uint32_t> groups(want.groups().begin(), want.groups().end());
       RemoteAddr list = groups.empty() ? RemoteAddr() : s.put(groups.data(), groups.size() * sizeof(uint32_t));
       s.call("setgroups", SYS_setgroups, groups.size(), list);
@@ -228,7 +236,7 @@ void restore_credentials(spdlog::logger* log, compel::SeizedThread& th, pid_t pi
         throw EngineError(who + ": securebits are 0x" + fmt::format("{:x}", bits) + " after restore, not 0x" +
                           fmt::format("{:x}", want.securebits()));
     }
-    if (want.no_new_privs() && !now.no_new_privs())
+    if (nnp)
       s.call("prctl PR_SET_NO_NEW_PRIVS", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     // Last: strict mode allows no other call (suspended until release, as filters are).
     if (want.seccomp_mode() == SECCOMP_MODE_STRICT)
