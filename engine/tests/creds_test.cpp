@@ -131,6 +131,27 @@ TEST(Credentials, ImageWithCapabilitiesTheRestorerLacksIsRefusedBeforeAnythingIs
     EXPECT_NE(what.find("tid " + std::to_string(v.pid)), std::string::npos) << what;
   }
   EXPECT_FALSE(alive(v.pid)) << "the refused restore made a process";
+  // A restorer that cannot change uids is refused the genuine image too.
+  pid_t restorer = fork();
+  ASSERT_GE(restorer, 0);
+  if (restorer == 0) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(3);
+    data[0].effective &= ~(1u << CAP_SETUID);
+    if (syscall(SYS_capset, &header, data) != 0) _exit(4);
+    try {
+      restore_process(image);
+    } catch (const EngineError& e) {
+      std::string what = e.what();
+      bool named = what.find("cap_setuid (to become uid 4711/4711/4711)") != std::string::npos;
+      if (!named) std::fprintf(stderr, "unexpected refusal: %s\n", what.c_str());
+      _exit(named ? 0 : 1);
+    }
+    _exit(2);
+  }
+  EXPECT_EQ(exit_code(restorer), 0);
+  EXPECT_FALSE(alive(v.pid)) << "the refused restore made a process";
   // Nothing was left behind: the genuine image restores at once.
   ASSERT_EQ(restore_process(image), v.pid);
   ASSERT_EQ(kill(v.pid, SIGUSR1), 0);
