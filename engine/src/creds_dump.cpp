@@ -127,6 +127,11 @@ void dump_credentials(pid_t pid, pb::Process& p) {
     uint32_t securebits = t.creds().securebits();
     pb::Credentials c = read_credentials(pid, tid);
     c.set_securebits(securebits);
+    // A newer kernel's capabilities would make an image no restore accepts.
+    if ((c.cap_inheritable() | c.cap_permitted() | c.cap_effective() | c.cap_bounding() | c.cap_ambient()) &
+        ~CredsLimits::kAllCaps)
+      throw EngineError(tid_text(pid, tid) + ": has capabilities beyond the last one the engine knows (" +
+                        cap_names(uint64_t{1} << CredsLimits::kLastCap) + ")");
     if (c.seccomp_mode() == SECCOMP_MODE_FILTER) {
       uint32_t parent = 0;
       for (auto& f : read_seccomp_filters(tid)) {
