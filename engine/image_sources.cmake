@@ -3,6 +3,7 @@
 # the fuzzer always links exactly what restore uses to read images.
 set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/crc32c.cpp
+  src/creds_image.cpp
   src/error.cpp
   src/image_codec.cpp
   src/image_dir.cpp

@@ -25,7 +25,11 @@ bool is_stop_signal(int sig) {
 }  // namespace
 
 SeizedThread::SeizedThread(pid_t tgid, pid_t tid) : tgid_(tgid), tid_(tid) {
-  if (ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
+  // Seccomp suspended while we hold it, so that a filter or strict mode neither blocks
+  // nor kills our remote syscalls (needs CAP_SYS_ADMIN; the engine refuses seccomp'd
+  // tasks without it, and the plain seize still works for the rest).
+  if (ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)) != 0 &&
+      ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
     throw_errno("PTRACE_SEIZE" + tid_text(tid));
   attached_ = true;
   if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {

@@ -31,6 +31,7 @@
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "flakelab/base/unique_fd.h"
+#include "creds_dump.h"
 #include "logged_step.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
@@ -74,6 +75,7 @@ std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bo
     return pid_text(pid) + " has " + std::to_string(threads.size()) + " threads; at most " +
            std::to_string(ImageLimits::kMaxThreads) + " are supported";
   if (std::string why = check_files(pid, tree); !why.empty()) return why;
+  if (std::string why = check_credentials_dumpable(pid); !why.empty()) return why;
   for (const auto& m : maps) {
     if (m.path == "[vsyscall]") continue;
     if (classify(m) == pb::VMA_UNKNOWN)
@@ -197,6 +199,28 @@ void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, ProcessIm
   read_pages(pid, image, pages_to, pages_at);
 }
 
+// Resource `r` from /proc/PID/limits, whose rows are in resource order:
+// "Max open files            1024                 4096                 files".
+struct rlimit limit_from_proc(pid_t pid, int r) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/limits";
+  std::string text = procfs::read_file(path);
+  size_t at = text.find('\n');  // the header
+  for (int row = 0; row < r && at != std::string::npos; ++row) at = text.find('\n', at + 1);
+  if (at == std::string::npos) throw EngineError(path + ": no row for resource " + std::to_string(r));
+  std::string line = text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  // The name is padded to 26 columns; then soft and hard limit.
+  if (line.size() < 26) throw EngineError(path + ": row \"" + line + "\" is too short");
+  auto words = procfs::split_words(std::string_view(line).substr(26));
+  auto value = [&](size_t i) -> rlim_t {
+    if (i >= words.size()) throw EngineError(path + ": row \"" + line + "\" has no limits");
+    if (words[i] == "unlimited") return RLIM_INFINITY;
+    if (words[i].find_first_not_of("0123456789") != std::string_view::npos)
+      throw EngineError(path + ": row \"" + line + "\" holds no number");
+    return std::stoull(std::string(words[i]));
+  };
+  return {value(0), value(1)};
+}
+
 void dump_attributes(pid_t pid, ProcessImage& image) {
   pb::Process& p = image.process;
   std::string base = "/proc/" + std::to_string(pid);
@@ -209,8 +233,11 @@ void dump_attributes(pid_t pid, ProcessImage& image) {
   p.set_personality(static_cast<uint32_t>(std::stoul(procfs::read_file(base + "/personality"), nullptr, 16)));
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     struct rlimit lim;
-    if (prlimit(pid, static_cast<__rlimit_resource>(r), nullptr, &lim) != 0)
-      throw_errno("prlimit " + pid_text(pid) + " resource " + std::to_string(r));
+    if (prlimit(pid, static_cast<__rlimit_resource>(r), nullptr, &lim) != 0) {
+      // A process of another uid, and no CAP_SYS_RESOURCE here: its limits file tells.
+      if (errno != EPERM) throw_errno("prlimit " + pid_text(pid) + " resource " + std::to_string(r));
+      lim = limit_from_proc(pid, r);
+    }
     auto* rl = p.add_rlimits();
     rl->set_resource(static_cast<uint32_t>(r));
     rl->set_cur(lim.rlim_cur);
@@ -339,6 +366,9 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
       s->syscall_checked("sigaltstack", SYS_sigaltstack, 0, scratch);
       s->syscall_checked("prctl PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch + 32);
       if (i == 0) s->syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
+      // Only the thread can tell; dump_credentials() reads the rest of its creds.
+      auto securebits = s->syscall_checked("prctl PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS);
+      image.process.mutable_threads(static_cast<int>(i))->mutable_creds()->set_securebits(static_cast<uint32_t>(securebits));
       if (own) own->settle();
       struct {
         flk_stack ss;
@@ -408,6 +438,7 @@ void dump_seized(spdlog::logger* log, compel::SeizedProcess& proc, const std::ve
       for (auto* th : threads) dump_thread(*th, image.process.add_threads());
       dump_signals(proc, image);
       dump_thread_extras(pid, threads, image);
+      dump_credentials(pid, image.process);
       peek_pending(pid, true, image.process.mutable_shared_pending());
     }
     // Read the layout again now that the process is frozen and the parasite gone.

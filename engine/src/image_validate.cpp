@@ -16,6 +16,7 @@
 #include "flakelab/base/hex.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
+#include "creds_image.h"
 #include "kinds/file_kind_traits.h"
 #include "kinds/file_record.h"
 #include "saved_image.h"
@@ -299,6 +300,7 @@ void validate_process(const pb::Process& p, const PageBytes& pages, const std::s
     validate_thread(c, p.threads(i), i, p.pid());
     if (!seen.insert(p.threads(i).tid()).second) c.fail(idx("threads", i, "tid"), "appears twice");
   }
+  validate_credentials(p, c.file());
   validate_vmas(c, p);
   validate_pages(c, p, pages, pages_name);
   validate_files(c, p);

@@ -29,6 +29,7 @@
 #include "flakelab/engine/restore.h"
 #include "flakelab/engine/show.h"
 #include "cpu_colocation.h"
+#include "creds_restore.h"
 #include "logged_step.h"
 #include "restore_steps.h"
 #include "tree_reap.h"
@@ -326,6 +327,9 @@ class TreeRestore {
     for (size_t i = 0; i < all.size(); ++i)
       restore_thread_state(*all[i], m.pid, p.threads(static_cast<int>(i)), t_, i == 0 ? &p : nullptr);
     set_rlimits(m.pid, p);
+    // After prlimit (which a changed uid would refuse us), before the trampoline goes.
+    for (size_t i = 0; i < all.size(); ++i)
+      restore_credentials(options_.log, *all[i], m.pid, p, static_cast<int>(i), t_, stats_ ? &stats_->not_restored : nullptr);
     leave_trampoline(th, t_, p);
     for (size_t i = 0; i < all.size(); ++i) load_thread_registers(*all[i], p.threads(static_cast<int>(i)));
   }
@@ -369,6 +373,7 @@ class TreeRestore {
 
 pid_t restore_process(const Image& image, const RestoreOptions& options, RestoreStats* stats) {
   validate_image(image, "(restore)");
+  if (std::string why = check_credentials_grantable(image); !why.empty()) throw EngineError("restore " + why);
   return TreeRestore(image, options, stats).run();
 }
 

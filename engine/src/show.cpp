@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flakelab/engine/error.h"
+#include "creds_image.h"
 #include "image_json.h"
 #include "kinds/file_record.h"
 #include "saved_image.h"
@@ -47,6 +48,7 @@ std::string process_text(const pb::Process& p, const PageBytes& pages, const std
     out += format("  tid %u  rip 0x%llx  rsp 0x%llx  blocked 0x%llx  pending %d  xstate %zu bytes\n", t.tid(),
                   static_cast<ull>(t.gp().rip()), static_cast<ull>(t.gp().rsp()), static_cast<ull>(t.blocked()),
                   t.pending_size(), t.xstate().size());
+  out += show_credentials(p);
   out += format("mappings %d, %d page runs, %llu bytes of page data\n", p.vmas_size(), p.pages_size(),
                 static_cast<ull>(pages.size()));
   for (const auto& v : p.vmas())

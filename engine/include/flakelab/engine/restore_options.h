@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 namespace spdlog {
 class logger;
@@ -35,6 +37,7 @@ struct RestoreOptions {
 struct RestoreStats {
   std::chrono::nanoseconds unix_gc_waited{0};  // time spent waiting under the unix-gc-wait policy
   int unix_gc_retries = 0;                     // binds retried under it
+  std::vector<std::string> not_restored;       // what the kernel refused and was skipped, and why (a loginuid)
 };
 
 }  // namespace flakelab::engine
