@@ -215,6 +215,7 @@ class CellRun {
     request.placement = cell_.placement.for_trial(static_cast<int>(worker), request.seed);
     slot.placement = request.placement;
     request.jitter = &cell_.jitter;
+    request.failure_regexes = &plan_.spec.failure_regexes;
     slot.temp_dir = fmt::format("{}/cell{}-trial{}", temp_root_, index_ + 1, index);
     make_dir(slot.temp_dir);
     request.temp_dir = slot.temp_dir;

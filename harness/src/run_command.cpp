@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <time.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "flakelab/harness/campaign_file.h"
@@ -83,8 +84,60 @@ std::string quote_command_line(int argc, const char* const* argv) {
   return out;
 }
 
+std::vector<std::string> split_command_line(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\'') {
+      const size_t close = text.find('\'', i + 1);
+      if (close == std::string_view::npos) throw UsageError(fmt::format("unterminated quote in `{}`", text));
+      word.append(text.substr(i + 1, close - i - 1));
+      in_word = true;
+      i = close;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      word += text[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quote_command_line(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return quote_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+Expect expect_from_string(std::string_view text, std::string_view option) {
+  if (text == "pass") return Expect::kPass;
+  if (text == "flaky") return Expect::kFlaky;
+  throw UsageError(fmt::format("{} '{}': expected pass (every trial must pass) or flaky (failures are reported, "
+                               "timeouts and errors are not expected)",
+                               option, text));
+}
+
 CampaignSpec build_campaign_spec(const RunOptions& options) {
   CampaignSpec spec;
+  const bool runs_cmd = std::find(options.scenarios.begin(), options.scenarios.end(), "cmd") != options.scenarios.end();
+  if (!options.command.empty() && (options.scenarios.size() != 1 || !runs_cmd)) {
+    throw UsageError("`-- PROGRAM ARGS...` is the command of the cmd scenario: `flakelab run cmd [OPTIONS] -- "
+                     "PROGRAM ARGS...`");
+  }
+  if (options.spread && !runs_cmd) {
+    throw UsageError("--spread places the threads of a command: it needs the cmd scenario (`flakelab run cmd "
+                     "--spread -- PROGRAM ARGS...`)");
+  }
+  const Expect expect = options.expect ? expect_from_string(*options.expect, "--expect") : Expect::kPass;
   if (!options.campaign.empty()) {
     if (!options.scenarios.empty() || !options.params.empty() || !options.cpus.empty()) {
       throw UsageError("--campaign FILE names its scenarios, params and placements; give no SCENARIO, --param "
@@ -100,6 +153,13 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
       EntrySpec entry;
       entry.scenario = scenario;
       entry.params = param_pairs(options.params);
+      if (scenario == "cmd") {
+        if (!options.command.empty()) entry.params.emplace_back("command", std::vector<std::string>{quote_command_line(options.command)});
+        if (options.spread) entry.params.emplace_back("spread", std::vector<std::string>{"on"});
+        const bool has_command = std::any_of(entry.params.begin(), entry.params.end(),
+                                             [](const auto& param) { return param.first == "command"; });
+        if (!has_command) throw UsageError("cmd runs a command: `flakelab run cmd [OPTIONS] -- PROGRAM ARGS...`");
+      }
       entry.cpus = options.cpus;
       spec.entries.push_back(std::move(entry));
     }
@@ -114,6 +174,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
     if (options.jitter) o += fmt::format("jitter={};", *options.jitter);
     if (options.until_failures) o += fmt::format("until_failures={};", *options.until_failures);
     if (options.timeout_s) o += fmt::format("timeout={};", *options.timeout_s);
+    if (options.expect) o += fmt::format("expect={};", *options.expect);
   }
   for (EntrySpec& entry : spec.entries) {
     if (options.trials) entry.trials = *options.trials;
@@ -122,6 +183,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
     if (options.jitter) entry.jitter = *options.jitter;
     if (options.until_failures) entry.until_failures = *options.until_failures;
     if (options.timeout_s) entry.timeout_s = *options.timeout_s;
+    if (options.expect) entry.expect = expect;
   }
   if (options.db) spec.db = *options.db;
   if (options.seed) spec.seed = *options.seed;
