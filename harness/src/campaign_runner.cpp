@@ -293,6 +293,7 @@ class CellRun {
       stopped_by_hung_ = true;
       stop("hung trial kept");
     } else {
+      if (record.outcome != Outcome::kPass) record.log_excerpt = log_excerpt(slot.temp_dir);
       keep_artifacts(slot, record, original, seed, record.artifact_path);
     }
     switch (record.outcome) {

@@ -43,9 +43,12 @@ Placement recorded_roles(const std::string& cpus_used) {
   return placement;
 }
 
-bool same_roles(const Placement& a, const Placement& b) {
-  for (Role role : {Role::kVictim, Role::kInjector}) {
-    if (a.cpu_of(role) != b.cpu_of(role)) return false;
+// Whether `candidate` puts every role the trial recorded where it was recorded (a
+// scenario records only the roles it uses: cmd records its command's threads instead
+// of the victim).
+bool has_recorded_roles(const Placement& candidate, const Placement& recorded) {
+  for (Role role : {Role::kVictim, Role::kInjector, Role::kWriter}) {
+    if (recorded.cpu_of(role) && candidate.cpu_of(role) != recorded.cpu_of(role)) return false;
   }
   return true;
 }
@@ -59,7 +62,7 @@ Placement trial_placement(const PlacementPlan& plan, const std::string& cpus_use
   const size_t workers = std::max(plan.workers.size(), plan.pools.size());
   for (size_t w = 0; w < workers; ++w) {
     Placement candidate = plan.for_trial(static_cast<int>(w), seed);
-    if (same_roles(candidate, recorded)) return candidate;
+    if (has_recorded_roles(candidate, recorded)) return candidate;
   }
   return recorded;
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "flakelab/harness/campaign_file.h"
@@ -43,6 +44,16 @@ std::vector<std::pair<std::string, std::vector<std::string>>> param_pairs(const 
     out.emplace_back(assignment.substr(0, eq), std::vector<std::string>{assignment.substr(eq + 1)});
   }
   return out;
+}
+
+// The command with a relative PROGRAM path ("./my_test", "build/t") made absolute: a
+// trial runs in its own directory, and the path means the one it was typed in.
+std::vector<std::string> command_from_here(std::vector<std::string> command) {
+  std::string& program = command.front();
+  if (program.find('/') != std::string::npos && program.front() != '/') {
+    program = (std::filesystem::current_path() / program).lexically_normal().string();
+  }
+  return command;
 }
 
 // Waits, after the summary, while --keep-hung trials stay stopped for a debugger.
@@ -154,7 +165,9 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
       entry.scenario = scenario;
       entry.params = param_pairs(options.params);
       if (scenario == "cmd") {
-        if (!options.command.empty()) entry.params.emplace_back("command", std::vector<std::string>{quote_command_line(options.command)});
+        if (!options.command.empty()) {
+          entry.params.emplace_back("command", std::vector<std::string>{quote_command_line(command_from_here(options.command))});
+        }
         if (options.spread) entry.params.emplace_back("spread", std::vector<std::string>{"on"});
         const bool has_command = std::any_of(entry.params.begin(), entry.params.end(),
                                              [](const auto& param) { return param.first == "command"; });
