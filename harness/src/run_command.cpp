@@ -169,9 +169,6 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
           entry.params.emplace_back("command", std::vector<std::string>{quote_command_line(command_from_here(options.command))});
         }
         if (options.spread) entry.params.emplace_back("spread", std::vector<std::string>{"on"});
-        const bool has_command = std::any_of(entry.params.begin(), entry.params.end(),
-                                             [](const auto& param) { return param.first == "command"; });
-        if (!has_command) throw UsageError("cmd runs a command: `flakelab run cmd [OPTIONS] -- PROGRAM ARGS...`");
       }
       entry.cpus = options.cpus;
       spec.entries.push_back(std::move(entry));

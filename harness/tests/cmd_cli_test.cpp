@@ -13,6 +13,8 @@
 
 #include "cli_runner.h"
 #include "flakelab/base/temp_dir.h"
+#include "flakelab/harness/error.h"
+#include "flakelab/harness/run_command.h"
 #include "flakelab/harness/seed.h"
 #include "flakelab/results/store.h"
 #include "process_scan.h"
@@ -248,6 +250,14 @@ TEST_F(CmdCli, ACampaignFileRunsACommand) {
   Ran ran = flakelab({"run", "--campaign", (dir_ / "c.toml").string(), "--db", db_});
   ASSERT_EQ(ran.code, 0) << describe(ran);
   EXPECT_EQ(trials_of(last_run()).size(), 5u);
+}
+
+// rerun reads a run's command line back into its words.
+TEST(CommandLine, SplitUndoesQuote) {
+  const std::vector<std::string> words{"flakelab", "run", "cmd", "--", "sh", "-c", "echo 'a b' \"$X\"; exit 1", "",
+                                       "it's", "a\\b"};
+  EXPECT_EQ(split_command_line(quote_command_line(words)), words);
+  EXPECT_THROW(split_command_line("run 'open"), UsageError);
 }
 
 }  // namespace

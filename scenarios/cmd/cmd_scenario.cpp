@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -28,9 +29,12 @@
 namespace flakelab::scenarios {
 namespace {
 
-// How often /proc is scanned for new threads to pin: a thread started and ended within
-// one period is never pinned; threads inherit their creator's PU meanwhile.
-constexpr int kScanPeriodMs = 1;
+// How often /proc is scanned for new threads to pin: every 1 ms after a scan found one,
+// backing off to every 16 ms while none appear (a long test is not taxed by its
+// supervisor). A thread started and ended within one period is never pinned; threads
+// inherit their creator's PU meanwhile.
+constexpr int kFastScanMs = 1;
+constexpr int kSlowScanMs = 16;
 
 struct Pipe {
   base::UniqueFd read;
@@ -150,10 +154,13 @@ class Cmd final : public Scenario {
 
     // Until the command exits: its output, and its new threads pinned as they appear.
     bool output_open = true;
+    int period_ms = kFastScanMs;
     for (;;) {
+      const size_t seen = placer.threads_seen();
       placer.scan(::getpid());
+      period_ms = placer.threads_seen() != seen ? kFastScanMs : std::min(2 * period_ms, kSlowScanMs);
       pollfd fds[2] = {{child.pidfd(), POLLIN, 0}, {output_open ? pipe.read.get() : -1, POLLIN, 0}};
-      const int ready = ::poll(fds, 2, kScanPeriodMs);
+      const int ready = ::poll(fds, 2, period_ms);
       if (ready < 0 && errno != EINTR) base::throw_os_error("poll the command (pidfd and output pipe)", errno);
       if (fds[1].revents != 0) output_open = drain(pipe.read.get(), output);
       if (fds[0].revents != 0) break;

@@ -4,6 +4,7 @@
 // failing trial keeps its images.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <map>
@@ -104,6 +105,10 @@ TEST(CrScenarios, AFailingTrialKeepsItsImages) {
   EXPECT_NE(result.message.find("killed by signal 9"), std::string::npos) << result.message;
   const flakelab::engine::Image image = flakelab::engine::read_image_dir(dir.path() + "/images");
   EXPECT_FALSE(image.processes.empty());
+  // And `flakelab show` reads them.
+  const std::string show = std::string(FLAKELAB_BIN) + " show -D " + dir.path() + "/images > " + dir.path() +
+                           "/show.txt 2>&1";
+  EXPECT_EQ(std::system(show.c_str()), 0) << show;
 }
 
 // A passing trial leaves no images behind.
