@@ -140,12 +140,18 @@ class Cmd final : public Scenario {
       if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(pipe.write.get(), 1) < 0 || ::dup2(pipe.write.get(), 2) < 0) {
         ::_exit(126);
       }
-      set_env("FLAKELAB_SEED", std::to_string(ctx.seed));
-      set_env("FLAKELAB_TRIAL", std::to_string(ctx.index));
-      set_env("FLAKELAB_TMPDIR", tmpdir);
-      set_env("FLAKELAB_CPUS", join_pus(pus, ","));
-      set_env("FLAKELAB_SPREAD", spread ? "1" : "0");
-      placer.pin_self_as_first();
+      try {
+        set_env("FLAKELAB_SEED", std::to_string(ctx.seed));
+        set_env("FLAKELAB_TRIAL", std::to_string(ctx.index));
+        set_env("FLAKELAB_TMPDIR", tmpdir);
+        set_env("FLAKELAB_CPUS", join_pus(pus, ","));
+        set_env("FLAKELAB_SPREAD", spread ? "1" : "0");
+        placer.pin_self_as_first();
+      } catch (const std::exception& e) {
+        // Into the output, so that it becomes the trial's message.
+        ::dprintf(2, "flakelab cmd: starting the command: %s\n", e.what());
+        ::_exit(126);
+      }
       ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
       ::dprintf(2, "flakelab cmd: exec /bin/sh: %s\n", ::strerror(errno));
       ::_exit(127);
