@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "flakelab/base/os_error.h"
@@ -60,8 +61,17 @@ int main(int argc, char** argv) {
     return nullptr;
   };
 
+  // The words after `--` are a command (`run cmd -- PROGRAM ARGS...`), not the verb's
+  // positionals: CLI11 would give them to the top-level app, which takes none.
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      parsed_argc = i;
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     if (code == 0) return kExitOk;
@@ -77,7 +87,12 @@ int main(int argc, char** argv) {
   try {
     Verb* verb = parsed_verb();
     if (verb == nullptr) return print_failure(kExitUsage, "no verb given");
-    return verb->execute(Invocation{argc, argv});
+    Invocation invocation{argc, argv, {}, parsed_argc < argc};
+    for (int i = parsed_argc + 1; i < argc; ++i) invocation.after_dashes.emplace_back(argv[i]);
+    if (invocation.has_dashes && !verb->takes_command()) {
+      return print_failure(kExitUsage, fmt::format("`flakelab {}` takes no command after `--`", verb->name()));
+    }
+    return verb->execute(invocation);
   } catch (const UsageError& e) {
     return print_failure(kExitUsage, e.what());
   } catch (const HarnessError& e) {

@@ -125,7 +125,12 @@ std::string BindingRecorder::cpus_used() const {
     if (!out.empty()) out += ',';
     out += fmt::format("{}={}", scenarios::to_string(role), cpus);
   }
+  if (!notes_.empty()) out += (out.empty() ? "" : ",") + notes_;
   return out;
+}
+
+void BindingRecorder::note(std::string_view key, std::string_view cpus) {
+  notes_ += fmt::format("{}{}={}", notes_.empty() ? "" : ",", key, cpus.empty() ? "none" : cpus);
 }
 
 }  // namespace flakelab::harness

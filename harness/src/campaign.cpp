@@ -136,6 +136,18 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
       throw UsageError(fmt::format("{}--until-failures {}: need at least 1", prefix(entry), *entry.until_failures));
     }
     if (entry.timeout_s) check_timeout(*entry.timeout_s, prefix(entry));
+    // cmd without a command would only record errors.
+    if (entry.scenario == "cmd") {
+      const bool has_command = std::any_of(entry.params.begin(), entry.params.end(), [](const auto& param) {
+        return param.first == "command" &&
+               std::none_of(param.second.begin(), param.second.end(), [](const std::string& v) { return v.empty(); });
+      });
+      if (!has_command) {
+        throw UsageError(fmt::format("{}cmd runs a command: `flakelab run cmd [OPTIONS] -- PROGRAM ARGS...` (in a "
+                                     "campaign file: command = [\"PROGRAM\", \"ARG\"])",
+                                     prefix(entry)));
+      }
+    }
     std::vector<NoiseSpec> noise;
     JitterSpec jitter;
     std::vector<PlanRequest> requests;

@@ -1,4 +1,5 @@
 #include "flakelab/harness/campaign_file.h"
+#include "flakelab/harness/run_command.h"
 
 #include <fmt/core.h>
 
@@ -177,6 +178,7 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
     EntrySpec entry = defaults;
     entry.where = reader.where(table.source());
     bool has_scenario = false;
+    bool has_command = false;
     for (auto&& [key, node] : table) {
       const std::string_view k = key.str();
       if (reader.entry_key(key, node, entry)) continue;
@@ -185,6 +187,14 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
         has_scenario = true;
       } else if (k == "cpus") {
         entry.cpus = reader.string(node, k);
+      } else if (k == "command") {
+        // cmd's command as an argv array (or one string in shell syntax), kept as its
+        // `command` parameter, shell-quoted.
+        const std::vector<std::string> argv = reader.strings(node, k);
+        if (argv.empty()) reader.fail(node, "'command' must not be empty, e.g. command = [\"make\", \"test\"]");
+        entry.params.emplace_back("command", std::vector<std::string>{
+                                                 node.is_string() ? argv.front() : quote_command_line(argv)});
+        has_command = true;
       } else if (k == "params") {
         const toml::table* params = node.as_table();
         if (params == nullptr) reader.fail(node, "'params' must be a table, e.g. params = { p = 0.05 }");
@@ -192,12 +202,16 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
           entry.params.emplace_back(std::string(pkey.str()), reader.param_values(pnode, pkey.str()));
         }
       } else {
-        reader.fail(key, fmt::format("unknown key '{}' in [[run]] (keys: scenario, params, trials, placements, cpus, "
-                                     "expect, noise, jitter, until_failures, timeout)",
+        reader.fail(key, fmt::format("unknown key '{}' in [[run]] (keys: scenario, command, params, trials, "
+                                     "placements, cpus, expect, noise, jitter, until_failures, timeout)",
                                      k));
       }
     }
     if (!has_scenario) throw UsageError(fmt::format("{}: [[run]] without 'scenario'", entry.where));
+    if (has_command && entry.scenario != "cmd") {
+      throw UsageError(fmt::format("{}: 'command' is the command of scenario \"cmd\", not of {}", entry.where,
+                                   entry.scenario));
+    }
     spec.entries.push_back(std::move(entry));
   }
   spec.campaign_text = std::string(text);

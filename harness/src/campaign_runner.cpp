@@ -216,6 +216,7 @@ class CellRun {
     request.placement = cell_.placement.for_trial(static_cast<int>(worker), request.seed);
     slot.placement = request.placement;
     request.jitter = &cell_.jitter;
+    request.failure_regexes = &plan_.spec.failure_regexes;
     slot.temp_dir = fmt::format("{}/cell{}-trial{}", temp_root_, index_ + 1, index);
     make_dir(slot.temp_dir);
     request.temp_dir = slot.temp_dir;
@@ -293,6 +294,7 @@ class CellRun {
       stopped_by_hung_ = true;
       stop("hung trial kept");
     } else {
+      if (record.outcome != Outcome::kPass) record.log_excerpt = log_excerpt(slot.temp_dir);
       keep_artifacts(slot, record, original, seed, record.artifact_path);
     }
     switch (record.outcome) {

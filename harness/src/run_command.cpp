@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <time.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "flakelab/harness/campaign_file.h"
@@ -42,6 +44,16 @@ std::vector<std::pair<std::string, std::vector<std::string>>> param_pairs(const 
     out.emplace_back(assignment.substr(0, eq), std::vector<std::string>{assignment.substr(eq + 1)});
   }
   return out;
+}
+
+// The command with a relative PROGRAM path ("./my_test", "build/t") made absolute: a
+// trial runs in its own directory, and the path means the one it was typed in.
+std::vector<std::string> command_from_here(std::vector<std::string> command) {
+  std::string& program = command.front();
+  if (program.find('/') != std::string::npos && program.front() != '/') {
+    program = (std::filesystem::current_path() / program).lexically_normal().string();
+  }
+  return command;
 }
 
 // Waits, after the summary, while --keep-hung trials stay stopped for a debugger.
@@ -83,8 +95,60 @@ std::string quote_command_line(int argc, const char* const* argv) {
   return out;
 }
 
+std::vector<std::string> split_command_line(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\'') {
+      const size_t close = text.find('\'', i + 1);
+      if (close == std::string_view::npos) throw UsageError(fmt::format("unterminated quote in `{}`", text));
+      word.append(text.substr(i + 1, close - i - 1));
+      in_word = true;
+      i = close;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      word += text[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quote_command_line(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return quote_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+Expect expect_from_string(std::string_view text, std::string_view option) {
+  if (text == "pass") return Expect::kPass;
+  if (text == "flaky") return Expect::kFlaky;
+  throw UsageError(fmt::format("{} '{}': expected pass (every trial must pass) or flaky (failures are reported, "
+                               "timeouts and errors are not expected)",
+                               option, text));
+}
+
 CampaignSpec build_campaign_spec(const RunOptions& options) {
   CampaignSpec spec;
+  const bool runs_cmd = std::find(options.scenarios.begin(), options.scenarios.end(), "cmd") != options.scenarios.end();
+  if (!options.command.empty() && (options.scenarios.size() != 1 || !runs_cmd)) {
+    throw UsageError("`-- PROGRAM ARGS...` is the command of the cmd scenario: `flakelab run cmd [OPTIONS] -- "
+                     "PROGRAM ARGS...`");
+  }
+  if (options.spread && !runs_cmd) {
+    throw UsageError("--spread places the threads of a command: it needs the cmd scenario (`flakelab run cmd "
+                     "--spread -- PROGRAM ARGS...`)");
+  }
+  const Expect expect = options.expect ? expect_from_string(*options.expect, "--expect") : Expect::kPass;
   if (!options.campaign.empty()) {
     if (!options.scenarios.empty() || !options.params.empty() || !options.cpus.empty()) {
       throw UsageError("--campaign FILE names its scenarios, params and placements; give no SCENARIO, --param "
@@ -100,6 +164,12 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
       EntrySpec entry;
       entry.scenario = scenario;
       entry.params = param_pairs(options.params);
+      if (scenario == "cmd") {
+        if (!options.command.empty()) {
+          entry.params.emplace_back("command", std::vector<std::string>{quote_command_line(command_from_here(options.command))});
+        }
+        if (options.spread) entry.params.emplace_back("spread", std::vector<std::string>{"on"});
+      }
       entry.cpus = options.cpus;
       spec.entries.push_back(std::move(entry));
     }
@@ -114,6 +184,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
     if (options.jitter) o += fmt::format("jitter={};", *options.jitter);
     if (options.until_failures) o += fmt::format("until_failures={};", *options.until_failures);
     if (options.timeout_s) o += fmt::format("timeout={};", *options.timeout_s);
+    if (options.expect) o += fmt::format("expect={};", *options.expect);
   }
   for (EntrySpec& entry : spec.entries) {
     if (options.trials) entry.trials = *options.trials;
@@ -122,6 +193,7 @@ CampaignSpec build_campaign_spec(const RunOptions& options) {
     if (options.jitter) entry.jitter = *options.jitter;
     if (options.until_failures) entry.until_failures = *options.until_failures;
     if (options.timeout_s) entry.timeout_s = *options.timeout_s;
+    if (options.expect) entry.expect = expect;
   }
   if (options.db) spec.db = *options.db;
   if (options.seed) spec.seed = *options.seed;

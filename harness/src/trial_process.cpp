@@ -128,6 +128,8 @@ bool write_all(int fd, std::string_view data) {
     ctx.bind_self = [&binding](Role role) { binding.bind_self(role); };
     ctx.record_binding = [&binding](Role role, pid_t pid) { binding.record(role, pid); };
     ctx.cpu_of = [&binding](Role role) { return binding.cpu_of(role); };
+    ctx.record_cpus = [&binding](std::string_view key, std::string_view cpus) { binding.note(key, cpus); };
+    if (request.failure_regexes != nullptr) ctx.failure_patterns = *request.failure_regexes;
     if (request.jitter != nullptr && !request.jitter->empty()) {
       ctx.jitter_point = [&jitter](std::string_view point) { jitter.at(point); };
     }

@@ -79,8 +79,8 @@ TEST(CampaignFile, ErrorsSayLineAndColumn) {
             "c.toml:4:16: Error while parsing key-value pair: expected value, saw '\\n'")
       << "a TOML syntax error";
   EXPECT_EQ(error_of("trials = 5\n[[run]]\nscenario = \"selftest/coin\"\n  tirals = 3\n"),
-            "c.toml:4:3: unknown key 'tirals' in [[run]] (keys: scenario, params, trials, placements, cpus, expect, "
-            "noise, jitter, until_failures, timeout)");
+            "c.toml:4:3: unknown key 'tirals' in [[run]] (keys: scenario, command, params, trials, placements, cpus, "
+            "expect, noise, jitter, until_failures, timeout)");
   EXPECT_EQ(error_of("trials = \"many\"\n[[run]]\nscenario = \"x\"\n"), "c.toml:1:10: 'trials' must be an integer >= 1");
   EXPECT_EQ(error_of("[[run]]\nscenario = \"x\"\nexpect = \"sometimes\"\n"),
             "c.toml:3:10: 'expect' must be \"pass\" or \"flaky\", not \"sometimes\"");
@@ -198,6 +198,17 @@ TEST(CampaignPlan, DurationsParse) {
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("--max-time '90': '90': no unit (", 0), 0u) << e.what();
   }
+}
+
+TEST(CampaignFile, CmdTakesItsCommandAsAnArgvArray) {
+  CampaignSpec spec;
+  parse_campaign_text("[[run]]\nscenario = \"cmd\"\ncommand = [\"sh\", \"-c\", \"exit 0\"]\n", "c.toml", spec);
+  ASSERT_EQ(spec.entries.size(), 1u);
+  ASSERT_EQ(spec.entries[0].params.size(), 1u);
+  EXPECT_EQ(spec.entries[0].params[0].first, "command");
+  EXPECT_EQ(spec.entries[0].params[0].second, std::vector<std::string>{"sh -c 'exit 0'"});
+  EXPECT_EQ(error_of("[[run]]\nscenario = \"selftest/noop\"\ncommand = [\"true\"]\n"),
+            "c.toml:1:1: 'command' is the command of scenario \"cmd\", not of selftest/noop");
 }
 
 }  // namespace

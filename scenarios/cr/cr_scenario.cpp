@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "cr_victims.h"
 #include "flakelab/base/temp_dir.h"
@@ -53,6 +54,19 @@ class VictimSetupScope {
   VictimSetupScope(const VictimSetupScope&) = delete;
   VictimSetupScope& operator=(const VictimSetupScope&) = delete;
 };
+
+// A failing trial keeps the image it dumped last in images/ of its directory, where
+// `flakelab show` and `flakelab restore` read it.
+TrialResult fail_keeping_images(const TrialContext& ctx, const std::optional<engine::Image>& image, std::string why) {
+  if (image && !ctx.temp_dir.empty()) {
+    try {
+      engine::write_image_dir(*image, ctx.temp_dir + "/images");
+    } catch (const std::exception& e) {
+      why += fmt::format(" (its images could not be kept: {})", e.what());
+    }
+  }
+  return TrialResult::fail(std::move(why));
+}
 
 // A restored process inherits the restorer's affinity (affinity is not part of the
 // image); put every thread back on the victim's PU.
@@ -104,24 +118,25 @@ class CrScenario : public Scenario {
     const pid_t pid = victim->get();
     ctx.record_binding(Role::kVictim, pid);
 
+    std::optional<engine::Image> image;  // the last dump, kept with a failing trial
+    auto fail = [&](std::string why) { return fail_keeping_images(ctx, image, std::move(why)); };
     for (int cycle = 1; cycle <= cycles; ++cycle) {
       std::string step = "dump";
       try {
         ctx.jitter_point("before_dump");
-        engine::Image image = engine::dump_process(pid, {.log = ctx.engine_log()});
+        image = engine::dump_process(pid, {.log = ctx.engine_log()});
         if (via_dir) {
           step = "write/read images";
           const std::string dir = scratch.path() + "/images";
-          engine::write_image_dir(image, dir);
+          engine::write_image_dir(*image, dir);
           image = engine::read_image_dir(dir);
         }
         ctx.jitter_point("between_dump_and_restore");
         step = "restore";
-        pid_t restored = engine::restore_process(image, {.log = ctx.engine_log()});
-        if (restored != pid)
-          return TrialResult::fail(fmt::format("cycle {}: restored pid {} instead of {}", cycle, restored, pid));
+        pid_t restored = engine::restore_process(*image, {.log = ctx.engine_log()});
+        if (restored != pid) return fail(fmt::format("cycle {}: restored pid {} instead of {}", cycle, restored, pid));
       } catch (const engine::EngineError& e) {
-        return TrialResult::fail(fmt::format("cycle {} {}: {}", cycle, step, e.what()));
+        return fail(fmt::format("cycle {} {}: {}", cycle, step, e.what()));
       }
     }
     if (auto cpu = ctx.cpu_of(Role::kVictim)) repin(pid, *cpu);
@@ -129,21 +144,21 @@ class CrScenario : public Scenario {
     // a restored thread re-enters pause() would be lost (as it would be before the
     // dump, between the check and the call). Signal once every thread sleeps.
     if (!victims::wait_all_sleeping(pid))
-      return TrialResult::fail(fmt::format("restored victim pid {}: not every thread went back to sleep within 5 s", pid));
+      return fail(fmt::format("restored victim pid {}: not every thread went back to sleep within 5 s", pid));
 
     ctx.jitter_point("before_check");
     if (victim_.poke) victim_.poke(pid);
     if (kill(pid, SIGUSR1) != 0)
-      return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
+      return fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
     int status = victims::wait_exit(pid, 10000);
     victim->release();
-    if (status == -1) return TrialResult::fail(fmt::format("restored victim pid {} did not finish its check within 10 s", pid));
+    if (status == -1) return fail(fmt::format("restored victim pid {} did not finish its check within 10 s", pid));
     if (WIFSIGNALED(status))
-      return TrialResult::fail(fmt::format("restored victim pid {} was killed by signal {} ({})", pid, WTERMSIG(status),
-                                           sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
+      return fail(fmt::format("restored victim pid {} was killed by signal {} ({})", pid, WTERMSIG(status),
+                              sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?"));
     if (WEXITSTATUS(status) != 0)
-      return TrialResult::fail(fmt::format("restored victim found damage after {} cycle(s): {} (status 0x{:x})", cycles,
-                                           cr::describe_damage(victim_, WEXITSTATUS(status)), WEXITSTATUS(status)));
+      return fail(fmt::format("restored victim found damage after {} cycle(s): {} (status 0x{:x})", cycles,
+                              cr::describe_damage(victim_, WEXITSTATUS(status)), WEXITSTATUS(status)));
     return TrialResult::pass();
   }
 

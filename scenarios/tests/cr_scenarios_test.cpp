@@ -1,12 +1,19 @@
 // The cr/* scenarios run in-process trial after trial (without the harness's
 // namespaces): every engine victim survives dump/kill/restore, through memory and
-// through image directories, and a damaged victim is reported by what was damaged.
+// through image directories, and a damaged victim is reported by what was damaged; a
+// failing trial keeps its images.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "../cr/cr_victims.h"
+#include "flakelab/base/temp_dir.h"
+#include "flakelab/engine/image.h"
 #include "flakelab/scenarios/scenario.h"
 
 using namespace flakelab::scenarios;
@@ -76,3 +83,42 @@ TEST(CrScenarios, BadParametersAreErrorsNotPasses) {
 }
 
 }  // namespace
+
+// A failing trial keeps the image it dumped last in images/ of its directory, where
+// `flakelab show -D DIR/images` reads it (engine::read_image_dir).
+TEST(CrScenarios, AFailingTrialKeepsItsImages) {
+  Scenario* s = find_scenario("cr/memory");
+  ASSERT_NE(s, nullptr);
+  const flakelab::base::TempDir dir("", "flakelab-cr-keep-");
+  TrialContext ctx = context_for(*s, 0);
+  ctx.temp_dir = dir.path();
+  pid_t victim = -1;
+  ctx.record_binding = [&victim](Role role, pid_t pid) {
+    if (role == Role::kVictim) victim = pid;
+  };
+  // The restored victim dies before its check: the trial fails after a dump.
+  ctx.jitter_point = [&victim](std::string_view point) {
+    if (point == "before_check" && victim > 0) ::kill(victim, SIGKILL);
+  };
+  const TrialResult result = s->run(ctx);
+  ASSERT_EQ(result.verdict, Verdict::kFail) << result.message;
+  EXPECT_NE(result.message.find("killed by signal 9"), std::string::npos) << result.message;
+  const flakelab::engine::Image image = flakelab::engine::read_image_dir(dir.path() + "/images");
+  EXPECT_FALSE(image.processes.empty());
+  // And `flakelab show` reads them.
+  const std::string show = std::string(FLAKELAB_BIN) + " show -D " + dir.path() + "/images > " + dir.path() +
+                           "/show.txt 2>&1";
+  EXPECT_EQ(std::system(show.c_str()), 0) << show;
+}
+
+// A passing trial leaves no images behind.
+TEST(CrScenarios, APassingTrialKeepsNoImages) {
+  Scenario* s = find_scenario("cr/memory");
+  ASSERT_NE(s, nullptr);
+  const flakelab::base::TempDir dir("", "flakelab-cr-keep-");
+  TrialContext ctx = context_for(*s, 0);
+  ctx.temp_dir = dir.path();
+  const TrialResult result = s->run(ctx);
+  ASSERT_EQ(result.verdict, Verdict::kPass) << result.message;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/images"));
+}

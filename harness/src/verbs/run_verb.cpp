@@ -1,7 +1,11 @@
 // `flakelab run`: trials of scenarios (or a campaign file), recorded and summarized.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iterator>
+#include <fmt/core.h>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/duration_option.h"
@@ -25,7 +29,8 @@ class RunVerb final : public Verb {
   }
 
   void declare(CLI::App& verb) override {
-    verb.add_option("scenarios", options_.scenarios, "scenario names, see `flakelab scenarios`");
+    verb.add_option("scenarios", options_.scenarios,
+                    "scenario names, see `flakelab scenarios`; `cmd -- PROGRAM ARGS...` runs any command");
     verb.add_option("--campaign", options_.campaign, "TOML campaign file (scenarios, parameter grids, placements)");
     trials_opt_ = verb.add_option("-n,--trials", trials_, "trials per cell (default 100)");
     verb.add_option("--cpus", options_.cpus, "pin roles to CPUs: victim=A,injector=B[,writer=C] (placement 'cpus')");
@@ -60,6 +65,11 @@ class RunVerb final : public Verb {
     noise_opt_ = verb.add_option("--noise", noise_,
                                  "noise processes: KIND@WHERE,... (spin|cache|syscall @ smt-sibling|same-l3|other-l3)");
     jitter_opt_ = verb.add_option("--jitter", jitter_, "random delays at the scenario's points: MAX or POINT=MAX,... (e.g. 500us)");
+    expect_opt_ = verb.add_option("--expect", expect_,
+                                  "pass: every trial must pass (default); flaky: failures are expected and reported, "
+                                  "exit 0 unless a trial timed out or erred");
+    verb.add_flag("--spread", options_.spread,
+                  "cmd: the command's threads go round-robin over the placement's PUs as they appear");
     verb.add_option("--topology", options_.topology,
                     "plan against another machine (hwloc XML file or synthetic description): a dry run");
     verb.add_flag("--dry-run", options_.dry_run, "print the plan (cells, PUs per worker, skipped placements) and exit");
@@ -68,7 +78,11 @@ class RunVerb final : public Verb {
                     "which sharded execution this shard belongs to (e.g. a CI runner label)");
   }
 
-  int execute(const Invocation& invocation) override {
+  int execute(const Invocation& invocation) override { return run_command(collect(invocation)); }
+  bool takes_command() const override { return true; }
+
+  // The options as given on `invocation`'s command line (after parsing).
+  RunOptions collect(const Invocation& invocation) {
     given(trials_opt_, trials_, options_.trials);
     given(placement_opt_, placement_, options_.placement);
     given(db_opt_, db_, options_.db);
@@ -82,24 +96,57 @@ class RunVerb final : public Verb {
     given(noise_opt_, noise_, options_.noise);
     given(jitter_opt_, jitter_, options_.jitter);
     given(shard_opt_, shard_, options_.shard);
+    given(expect_opt_, expect_, options_.expect);
+    split_command(invocation);
     options_.command_line = quote_command_line(invocation.argc, invocation.argv);
-    return run_command(options_);
+    return options_;
   }
 
  private:
+  // The words after `--` are cmd's command (main() keeps them from CLI11).
+  void split_command(const Invocation& invocation) {
+    if (!invocation.has_dashes) return;
+    if (invocation.after_dashes.empty()) {
+      throw UsageError("nothing after `--`: give the command, `flakelab run cmd -- PROGRAM ARGS...`");
+    }
+    options_.command = invocation.after_dashes;
+  }
+
   RunOptions options_;
   int64_t trials_ = 0, until_failures_ = 0;
   uint64_t seed_ = 0;
   int jobs_ = 1;
-  std::string placement_, timeout_, db_, max_time_, keep_artifacts_, artifacts_dir_, noise_, jitter_, shard_;
+  std::string placement_, timeout_, db_, max_time_, keep_artifacts_, artifacts_dir_, noise_, jitter_, shard_, expect_;
   CLI::Option *trials_opt_ = nullptr, *placement_opt_ = nullptr, *db_opt_ = nullptr, *seed_opt_ = nullptr,
               *jobs_opt_ = nullptr, *timeout_opt_ = nullptr, *max_time_opt_ = nullptr, *until_opt_ = nullptr,
               *keep_opt_ = nullptr, *artifacts_opt_ = nullptr, *noise_opt_ = nullptr, *jitter_opt_ = nullptr,
-              *shard_opt_ = nullptr;
+              *shard_opt_ = nullptr, *expect_opt_ = nullptr;
 };
 
 }  // namespace
 
 std::unique_ptr<Verb> make_run_verb() { return std::make_unique<RunVerb>(); }
+
+RunOptions parse_run_arguments(const std::vector<std::string>& args) {
+  CLI::App app{"flakelab run"};
+  RunVerb verb;
+  verb.declare(app);
+  std::vector<std::string> words{"flakelab", "run"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  Invocation invocation{static_cast<int>(argv.size()), argv.data(), {}, false};
+  const auto dashes = std::find(args.begin(), args.end(), "--");
+  if (dashes != args.end()) {
+    invocation.has_dashes = true;
+    invocation.after_dashes.assign(dashes + 1, args.end());
+  }
+  try {
+    app.parse(std::vector<std::string>(std::make_reverse_iterator(dashes), args.rend()));
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(fmt::format("`flakelab run {}` does not parse: {}", quote_command_line(args), e.what()));
+  }
+  return verb.collect(invocation);
+}
 
 }  // namespace flakelab::harness

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flakelab/harness/placement.h"
@@ -47,7 +48,11 @@ class BindingRecorder {
 
   std::optional<int> cpu_of(scenarios::Role role) const { return placement_.cpu_of(role); }
 
-  // "victim=0,injector=1": recorded roles in role order; "" if nothing was recorded.
+  // What a scenario placed itself (TrialContext::record_cpus): "KEY=CPUS" after the roles.
+  void note(std::string_view key, std::string_view cpus);
+
+  // "victim=0,injector=1": recorded roles in role order, then the notes; "" if nothing
+  // was recorded.
   std::string cpus_used() const;
 
  private:
@@ -55,6 +60,7 @@ class BindingRecorder {
   Placement placement_;
   std::chrono::milliseconds settle_;
   std::array<std::string, Placement::kRoles> recorded_{};
+  std::string notes_;
 };
 
 }  // namespace flakelab::harness

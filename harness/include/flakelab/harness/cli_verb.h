@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "flakelab/harness/error.h"
 
@@ -18,6 +19,10 @@ namespace flakelab::harness {
 struct Invocation {
   int argc = 0;
   char** argv = nullptr;
+  // The words after the first `--`, which main() keeps from CLI11 (which would hand them
+  // to the top-level app): `flakelab run cmd -- PROGRAM ARGS...`.
+  std::vector<std::string> after_dashes;
+  bool has_dashes = false;
 };
 
 class Verb {
@@ -36,6 +41,8 @@ class Verb {
   // The exit status for a command line CLI11 refuses (bisect-verdict: kBisectAbort, so
   // that `git bisect run` stops instead of calling the commit bad).
   virtual int usage_exit_code() const { return kExitUsage; }
+  // Whether the verb takes a command after `--` (Invocation::after_dashes).
+  virtual bool takes_command() const { return false; }
 };
 
 // Adds the subcommand `name` to `app` and calls `declare` to add its options and

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flakelab/harness/campaign.h"
@@ -40,6 +41,9 @@ struct RunOptions {
   std::optional<std::string> shard;           // --shard I/N (needs --campaign and a seed)
   std::string shard_group;                    // --shard-group NAME
   std::string command_line;                   // recorded with the runs
+  std::vector<std::string> command;           // `run cmd -- PROGRAM ARGS...`: cmd's command
+  bool spread = false;                        // --spread: cmd's threads over the placement's PUs
+  std::optional<std::string> expect;          // --expect pass|flaky, for every cell
 };
 
 // The campaign the options describe. Throws UsageError.
@@ -52,5 +56,18 @@ int run_command(const RunOptions& options);
 
 // Shell-quoted join of argv, for the run record.
 std::string quote_command_line(int argc, const char* const* argv);
+// The words of a command line quote_command_line() wrote (single quotes, '\'' inside them,
+// and backslash escapes outside). Throws UsageError on an unterminated quote.
+std::vector<std::string> split_command_line(std::string_view text);
+
+// The options of `flakelab run ARGS...` (`args` without "flakelab run"), as the run verb
+// parses them; command_line is "flakelab run ARGS...". Throws UsageError. (Defined with
+// the verb, in verbs/run_verb.cpp.)
+RunOptions parse_run_arguments(const std::vector<std::string>& args);
+
+// The same for a vector (cmd's `command` parameter).
+std::string quote_command_line(const std::vector<std::string>& args);
+// "pass" or "flaky". Throws UsageError naming `option`.
+Expect expect_from_string(std::string_view text, std::string_view option);
 
 }  // namespace flakelab::harness

@@ -14,5 +14,9 @@ void remove_tree(const std::string& dir);
 // Moves the directory `from` to `to` (creating `to`'s parents): rename, or copy and
 // remove across file systems. Throws HarnessError.
 void move_tree(const std::string& from, const std::string& to);
+// The failure's log excerpt for the database: the last lines (at most 2 KiB each) of
+// the trial's output.log and engine.log in `dir`, under "== FILE ==" headers; files
+// missing or empty are left out. "" if there is nothing.
+std::string log_excerpt(const std::string& dir);
 
 }  // namespace flakelab::harness

@@ -61,6 +61,7 @@ struct TrialRequest {
   Placement placement;
   const JitterSpec* jitter = nullptr;  // none if null
   std::string temp_dir;                // "" = none: the trial keeps the harness's cwd and stdio
+  const std::vector<std::string>* failure_regexes = nullptr;  // the run's --failure, for the scenario
 };
 
 struct TrialOutcome {

@@ -69,6 +69,13 @@ struct TrialContext {
   // at its timeout keeps what it logged, and kept with the trial's other artifacts.
   // Null outside the harness.
   std::function<spdlog::logger*()> engine_log = [] { return static_cast<spdlog::logger*>(nullptr); };
+  // The run's --failure regexes (ECMAScript): a scenario quoting a program's output (cmd)
+  // picks the line that matches as its message. Empty when none were given.
+  std::vector<std::string> failure_patterns;
+  // Records where something the scenario placed itself ran, e.g. ("command", "0+1") for
+  // a command's threads: "command=0+1" in the trial row, after the roles.
+  std::function<void(std::string_view key, std::string_view cpus)> record_cpus = [](std::string_view,
+                                                                                    std::string_view) {};
 
   const std::string& param(const std::string& name) const;   // throws if undeclared
   bool param_is(const std::string& name, std::string_view value) const;
