@@ -13,6 +13,7 @@
 
 #include "flakelab/compel/proc.h"
 #include "flakelab/engine/error.h"
+#include "safe_open.h"
 #include "saved_image.h"
 
 namespace flakelab::engine {
@@ -171,23 +172,31 @@ std::string map_files_path(pid_t pid, const procfs::MapEntry& m) {
 // A new file without a name, made where `path` was: created at `path` itself and
 // unlinked at once (so /proc/PID/fd shows "path (deleted)" as before); if that
 // name is taken again, O_TMPFILE in its directory, or where the filesystem lacks
-// that, a fresh name unlinked at once.
+// that, a fresh name unlinked at once. The path is the image's (untrusted): it
+// must be normalised and its directory is reached without symbolic links; the
+// file is created in that directory only (O_EXCL, never over an existing name).
 base::UniqueFd create_unlinked(const std::string& path, const std::string& what) {
+  if (std::string why = image_path_problem(path); !why.empty()) throw EngineError(what + ": refused: " + why);
   size_t slash = path.rfind('/');
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  ExpectedFile a_directory;
+  a_directory.type = S_IFDIR;
+  base::UniqueFd dir_fd = lookup_image_path(dir, a_directory, what + ": open the directory");
   auto create_and_unlink = [&](const std::string& name) {
-    base::UniqueFd fd(::open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd && ::unlink(name.c_str()) != 0) throw_errno(what + ": unlink " + name + " (just created)");
+    const std::string in_dir = name.substr(name.rfind('/') + 1);
+    base::UniqueFd fd(::openat(dir_fd.get(), in_dir.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd && ::unlinkat(dir_fd.get(), in_dir.c_str(), 0) != 0) throw_errno(what + ": unlink " + name + " (just created)");
     return fd;
   };
   base::UniqueFd fd = create_and_unlink(path);
   if (fd) return fd;
   if (errno != EEXIST) throw_errno(what + ": create " + path);
-  fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  fd.reset(::openat(dir_fd.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd) return fd;
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) throw_errno(what + ": O_TMPFILE in " + dir);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    std::string name = dir + "/.flakelab-unlinked-" + std::to_string(getpid()) + "-" + std::to_string(attempt);
+    std::string name = (dir == "/" ? "" : dir) + "/.flakelab-unlinked-" + std::to_string(getpid()) + "-" +
+                       std::to_string(attempt);
     fd = create_and_unlink(name);
     if (fd) return fd;
     if (errno != EEXIST) throw_errno(what + ": create " + name);
