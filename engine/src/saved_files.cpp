@@ -6,6 +6,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -275,6 +276,8 @@ void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p) {
 }
 
 void SavedFiles::merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) {
+  for (const auto& f : p.saved_files())
+    if (!merged_ids_.count(f.id())) holders_.emplace(f.id(), recorded_fs_identity(p));
   merge_by_id(p.saved_files(), *merged.mutable_saved_files(), merged_ids_);
   for (const auto& v : p.vmas())
     if (v.saved_file() != 0) *merged.add_vmas() = v;  // shared mappings may need read-only descriptions
@@ -303,10 +306,37 @@ void collect_saved_mappings(pid_t pid, const std::vector<procfs::MapEntry>& maps
   }
 }
 
+namespace {
+
+// Why the restorer, as root, must not make `f` as the image says: a set-user-ID
+// (or executable set-group-ID) file owned by someone other than its holder's fs
+// identity would let the restored process run the image's bytes as that owner
+// (execveat on its fd). "" if none.
+std::string set_id_problem(const pb::SavedFile& f, const std::optional<FsIdentity>& holder) {
+  const bool setuid = f.mode() & S_ISUID;
+  const bool setgid = (f.mode() & S_ISGID) && (f.mode() & S_IXGRP);
+  if (!setuid && !setgid) return "";
+  if (!holder) return "the image asks for a set-user/group-ID file but records no fs identity for its holder";
+  if (setuid && f.uid() != holder->fsuid)
+    return "set-user-ID file owned by uid " + std::to_string(f.uid()) + ", its holder's fsuid is " +
+           std::to_string(holder->fsuid);
+  const bool in_groups =
+      f.gid() == holder->fsgid || std::find(holder->groups.begin(), holder->groups.end(), f.gid()) != holder->groups.end();
+  if (setgid && !in_groups)
+    return "set-group-ID file owned by gid " + std::to_string(f.gid()) + ", not a group of its holder";
+  return "";
+}
+
+}  // namespace
+
 void SavedFiles::recreate(const pb::Process& p) {
   for (const auto& f : p.saved_files()) {
     std::string what = "restore pid " + std::to_string(p.pid()) + ": saved file #" + std::to_string(f.id()) + " (" +
                        pb::SavedFileKind_Name(f.kind()) + " " + f.path() + ")";
+    auto holder = holders_.find(f.id());
+    if (std::string why = set_id_problem(f, holder != holders_.end() ? holder->second : recorded_fs_identity(p));
+        !why.empty())
+      throw EngineError(what + ": refused: " + why);
     base::UniqueFd fd;
     if (f.kind() == pb::SAVED_UNLINKED) {
       fd = create_unlinked(f.path(), what);

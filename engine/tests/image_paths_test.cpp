@@ -21,6 +21,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
+#include "flakelab/victims/mem_victims.h"
 #include "flakelab/victims/socket_victims.h"
 #include "flakelab/victims/victims.h"
 #include "test_support.h"
@@ -283,5 +284,35 @@ TEST(ImagePaths, ARegularFileAtTheBoundPathIsRefused) {
   std::string msg = restore_refusal(image);
   EXPECT_NE(msg.find(path + ": it exists and is not a socket file"), std::string::npos) << msg;
   EXPECT_TRUE(std::filesystem::is_regular_file(path));
+  v.pid = -1;
+}
+
+TEST(ImagePaths, ASetUidRootFileInAnImageIsNotMadeForANonRootProcess) {
+  flakelab::base::TempDir tmp("/tmp", "flk-paths-");
+  ChildPid v{start_unlinked_victim(tmp.path())};
+  Image image = dump_process(v.pid);
+  ASSERT_GT(image.root().process.saved_files_size(), 0);
+  // Crafted: the unlinked file becomes a set-user-ID root program of the image's bytes.
+  pb::SavedFile* f = image.root().process.mutable_saved_files(0);
+  f->set_uid(0);
+  f->set_mode(04755);
+  set_fs_identity(image, kNobody, kNobody);
+  std::string msg = restore_refusal(image);
+  EXPECT_NE(msg.find("refused: set-user-ID file owned by uid 0, its holder's fsuid is 65534"), std::string::npos) << msg;
+  EXPECT_FALSE(alive(v.pid));
+  v.pid = -1;
+}
+
+TEST(ImagePaths, AnUnlinkedFileIsNotRecreatedThroughDotDot) {
+  flakelab::base::TempDir tmp("/tmp", "flk-paths-");
+  ChildPid v{start_unlinked_victim(tmp.path())};
+  Image image = dump_process(v.pid);
+  ASSERT_GT(image.root().process.saved_files_size(), 0);
+  pb::SavedFile* f = image.root().process.mutable_saved_files(0);
+  ASSERT_EQ(f->kind(), pb::SAVED_UNLINKED);
+  f->set_path(tmp.path() + "/../etc-like");
+  std::string msg = restore_refusal(image);
+  EXPECT_NE(msg.find("\"..\" component"), std::string::npos) << msg;
+  EXPECT_FALSE(std::filesystem::exists("/tmp/etc-like"));
   v.pid = -1;
 }
