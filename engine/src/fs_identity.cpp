@@ -95,7 +95,9 @@ void record_fs_identity(const FsIdentity& id, pb::Process& p) {
 
 FsIdentityScope::FsIdentityScope(const std::optional<FsIdentity>& id, const std::string& what) {
   if (!id) return;
-  saved_ = current_fs_identity();
+  FsIdentity current = current_fs_identity();
+  if (current == *id) return;  // restoring as the image's own identity (root restoring root): nothing to switch
+  saved_ = std::move(current);
   try {
     switch_to(*id, what + " as fsuid " + std::to_string(id->fsuid));
   } catch (...) {

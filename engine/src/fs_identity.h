@@ -21,6 +21,7 @@ struct FsIdentity {
   uid_t fsuid = 0;
   gid_t fsgid = 0;
   std::vector<gid_t> groups;
+  bool operator==(const FsIdentity&) const = default;
 };
 
 // The calling thread's fs identity.
@@ -32,7 +33,8 @@ FsIdentity read_fs_identity(pid_t pid);
 std::optional<FsIdentity> recorded_fs_identity(const pb::Process& p);
 void record_fs_identity(const FsIdentity& id, pb::Process& p);
 
-// Switches the calling thread to `id` (nothing if empty) for its lifetime. The
+// Switches the calling thread to `id` (nothing if empty or already the
+// thread's) for its lifetime. The
 // switch needs CAP_SETUID/CAP_SETGID (root restores); dropping to a non-zero fsuid
 // also drops the file capabilities (CAP_DAC_OVERRIDE...) from this thread's
 // effective set until it switches back. Throws EngineError naming `what` if the
