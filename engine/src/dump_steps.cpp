@@ -35,6 +35,7 @@
 #include "logged_step.h"
 #include "flakelab/engine/error.h"
 #include "files.h"
+#include "fs_identity.h"
 #include "pages_file_writer.h"
 #include "page_copy.h"
 #include "pagemap.h"
@@ -229,6 +230,7 @@ void dump_attributes(pid_t pid, ProcessImage& image) {
   if (!comm.empty() && comm.back() == '\n') comm.pop_back();
   p.set_comm(comm);
   p.set_cwd(procfs::read_link(base + "/cwd"));
+  record_fs_identity(read_fs_identity(pid), p);  // restore opens the image's paths with it
   p.set_umask(static_cast<uint32_t>(std::stoul(procfs::status_field(pid, "Umask"), nullptr, 8)));
   p.set_personality(static_cast<uint32_t>(std::stoul(procfs::read_file(base + "/personality"), nullptr, 16)));
   for (int r = 0; r < RLIM_NLIMITS; ++r) {

@@ -12,6 +12,8 @@
 #include "flakelab/base/procfs.h"
 #include "flakelab/engine/error.h"
 #include "kinds/kind.h"
+#include "kinds/path_file.h"
+#include "safe_open.h"
 #include "pipes.h"
 #include "proc_files.h"
 
@@ -68,8 +70,10 @@ std::string first_holder(const std::string& link) {
   return "pid " + std::to_string(holders[0].pid) + " fd " + std::to_string(holders[0].fd);
 }
 
-void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd) {
+void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd,
+                  const std::vector<std::optional<FsIdentity>>& openers) {
   std::string who = "restore pid " + std::to_string(p.pid()) + ": FIFO ";
+  const std::string opening = "restore pid " + std::to_string(p.pid()) + ": open FIFO";
   std::map<uint32_t, base::UniqueFd> holders;  // Fifo.id -> our read-write open of it
   for (const auto& fifo : p.fifos()) {
     const pb::File* file = nullptr;
@@ -80,12 +84,10 @@ void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files,
       }
     if (!file) continue;  // validate_image() refuses this
     std::string what = who + file->path();
-    // O_RDWR never blocks on a FIFO, and while we hold it every saved end opens at once.
-    base::UniqueFd h(::open(file->path().c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-    if (!h) throw_errno(what + ": open");
-    struct stat st;
-    if (fstat(h.get(), &st) != 0) throw_errno(what + ": fstat");
-    if (!S_ISFIFO(st.st_mode) || st.st_ino != file->inode()) throw EngineError(what + ": the FIFO was replaced since the dump");
+    // O_RDWR never blocks on a FIFO, and while we hold it every saved end opens at
+    // once. The restorer's own handle (the saved ends may be read- or write-only):
+    // opened as root, but only once the path is checked to be the dumped FIFO.
+    base::UniqueFd h = open_image_path(file->path(), O_RDWR | O_NONBLOCK, expected_file(*file), opening);
     int queued = 0;
     if (ioctl(h.get(), FIONREAD, &queued) != 0) throw_errno(what + ": FIONREAD");
     if (queued != 0)
@@ -97,15 +99,12 @@ void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files,
     const auto& f = p.files(i);
     if (f.kind() != pb::FILE_FIFO) continue;
     std::string what = who + f.path();
-    base::UniqueFd fd(::open(f.path().c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
-    if (!fd) {
-      char flags[16];
-      snprintf(flags, sizeof(flags), "0%o", f.flags());
-      throw_errno(what + ": open with flags " + flags);
+    base::UniqueFd fd;
+    {
+      const auto& opener = static_cast<size_t>(i) < openers.size() ? openers[static_cast<size_t>(i)] : std::nullopt;
+      FsIdentityScope as_owner(opener, what);
+      fd = open_image_path(f.path(), static_cast<int>(f.flags()), expected_file(f), opening);
     }
-    struct stat st;
-    if (fstat(fd.get(), &st) != 0) throw_errno(what + ": fstat");
-    if (st.st_ino != f.inode()) throw EngineError(what + ": the FIFO was replaced since the dump");
     open_files.at(static_cast<size_t>(i)) = dup_above(fd.get(), min_fd, what);
   }
   // `holders` close here: the saved ends alone keep the FIFO and its bytes, so a

@@ -7,11 +7,13 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
+#include "fs_identity.h"
 
 namespace flakelab::engine {
 
@@ -54,7 +56,9 @@ class HolderScan {
 
 // For every FILE_FIFO file of `p`: the FIFO reopened by path with the saved flags
 // (never blocking: the restorer holds it open read-write meanwhile), holding the
-// saved bytes, at a number >= min_fd, into open_files[i]. Throws EngineError.
-void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd);
+// saved bytes, at a number >= min_fd, into open_files[i]. Each path is checked
+// (safe_open.h) and each end opened with openers[i]'s fs identity. Throws EngineError.
+void reopen_fifos(const pb::Process& p, std::vector<base::UniqueFd>& open_files, int min_fd,
+                  const std::vector<std::optional<FsIdentity>>& openers);
 
 }  // namespace flakelab::engine

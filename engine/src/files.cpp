@@ -87,10 +87,13 @@ std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>&
   return "";
 }
 
-std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd) {
+std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd,
+                                         const std::vector<std::optional<FsIdentity>>& openers) {
   std::vector<base::UniqueFd> out;
   OpenContext ctx(p, min_fd);
   for (const auto& f : p.files()) {
+    const size_t i = out.size();
+    ctx.opener = i < openers.size() ? openers[i] : recorded_fs_identity(p);
     const FileKindModule* kind = file_kind_module(f.kind());
     if (!kind)
       throw EngineError("restore pid " + std::to_string(p.pid()) + ": no module for file kind " +

@@ -8,10 +8,12 @@
 #include <sys/types.h>
 
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
+#include "fs_identity.h"
 
 namespace flakelab::engine {
 
@@ -28,7 +30,10 @@ std::string collect_files(pid_t pid, pb::Process& out, const std::vector<pid_t>&
 // The restorer's copies of the image's open files, one per pb::File (empty for
 // those their tables open later: saved files, FIFOs, sockets), each at an fd
 // number >= `min_fd` so that placing them at the saved numbers in the target never
-// overwrites one that is still needed. Throws EngineError naming the path.
-std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd);
+// overwrites one that is still needed. `openers[i]`: whose fs identity opens
+// p.files(i) (OpenContext::opener); past its end, p's own record. Throws
+// EngineError naming the path.
+std::vector<base::UniqueFd> reopen_files(const pb::Process& p, int min_fd,
+                                         const std::vector<std::optional<FsIdentity>>& openers = {});
 
 }  // namespace flakelab::engine

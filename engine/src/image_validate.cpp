@@ -264,6 +264,10 @@ void validate_process(const pb::Process& p, const PageBytes& pages, const std::s
   if (p.comm().size() > 15 || p.comm().find('\0') != std::string::npos)
     c.fail("comm", "is not a valid task name (at most 15 bytes, no NUL)");
   c.path("cwd", p.cwd(), true);
+  // setgroups() takes at most NGROUPS_MAX; (uid_t)-1 is "no change" to setfsuid, not an id.
+  c.count("fs_identity.groups", p.fs_identity().groups_size(), 65536);
+  if (p.fs_identity().fsuid() == UINT32_MAX || p.fs_identity().fsgid() == UINT32_MAX)
+    c.fail("fs_identity", "-1 is not a user or group id");
   if (p.pdeath_signal() > 64) c.fail("pdeath_signal", std::to_string(p.pdeath_signal()) + " is not a signal");
   if (p.umask() > 0777) c.fail("umask", "0" + std::to_string(p.umask()) + " has bits outside 0777");
 

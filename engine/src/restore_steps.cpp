@@ -31,6 +31,7 @@
 #include "address_space.h"
 #include "anon_files.h"
 #include "files.h"
+#include "fs_identity.h"
 #include "page_copy.h"
 #include "flakelab/base/rseq.h"
 #include "flakelab/base/syscall_restart.h"
@@ -44,6 +45,7 @@
 #include "proc_files.h"
 #include "syscall_batch.h"
 #include "fifos.h"
+#include "safe_open.h"
 #include "saved_files.h"
 #include "sigbus_guard.h"
 #include "trampoline.h"
@@ -58,28 +60,49 @@ using base::UniqueFd;
 
 constexpr uint64_t kPage = 4096;
 
+// /proc/PID/exe of the restored process: only a file the image maps executable
+// (same path and inode as a file-backed PROT_EXEC mapping), never just any file
+// the image names (a crafted image could show /usr/bin/passwd).
+UniqueFd open_exe(const pb::Process& p, const std::string& what) {
+  const std::string& path = p.mm().exe_path();
+  const pb::Vma* mapping = nullptr;
+  for (const auto& v : p.vmas())
+    if ((v.kind() == pb::VMA_FILE_PRIVATE || v.kind() == pb::VMA_FILE_SHARED) && v.saved_file() == 0 &&
+        (v.prot() & PROT_EXEC) && v.path() == path && v.inode() != 0) {
+      mapping = &v;
+      break;
+    }
+  if (!mapping)
+    throw EngineError(what + " " + path + ": refused: the image maps no executable file at that path (the exe link "
+                      "must name a file the process runs)");
+  ExpectedFile expect;
+  expect.type = S_IFREG;
+  expect.inode = mapping->inode();
+  return open_image_path(path, O_RDONLY, expect, what);
+}
+
 // The image's addresses are the target's.
 RemoteAddr start_of(const pb::Vma& v) { return RemoteAddr(v.start()); }
 
+// Image paths are untrusted (safe_open.h): each is checked, then opened with
+// the process's recorded fs identity.
 void InheritedFiles::open_all(const pb::Process& p) {
+  const std::string who = "restore pid " + std::to_string(p.pid()) + ": ";
+  FsIdentityScope as_owner(recorded_fs_identity(p), who + "open its files");
   for (const auto& v : p.vmas()) {
     if (v.kind() != pb::VMA_FILE_PRIVATE && v.kind() != pb::VMA_FILE_SHARED) continue;
     if (v.saved_file() != 0) continue;  // recreated by TreeFiles
     int mode = mode_for(v);
     if (mapped.count({v.path(), mode})) continue;
-    UniqueFd fd(::open(v.path().c_str(), mode | O_CLOEXEC));
-    if (!fd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open " + v.path());
-    struct stat st;
-    if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + v.path());
-    if (v.inode() != 0 && st.st_ino != v.inode())
-      throw EngineError("restore pid " + std::to_string(p.pid()) + ": " + v.path() + " was replaced since the dump (inode " +
-                        std::to_string(st.st_ino) + ", image has " + std::to_string(v.inode()) + ")");
-    mapped.emplace(std::make_pair(v.path(), mode), std::move(fd));
+    ExpectedFile expect;
+    expect.type = S_IFREG;
+    expect.inode = v.inode();
+    mapped.emplace(std::make_pair(v.path(), mode), open_image_path(v.path(), mode, expect, who + "open mapped file"));
   }
-  cwd.reset(::open(p.cwd().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!cwd) throw_errno("restore pid " + std::to_string(p.pid()) + ": open cwd " + p.cwd());
-  exe.reset(::open(p.mm().exe_path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!exe) throw_errno("restore pid " + std::to_string(p.pid()) + ": open exe " + p.mm().exe_path());
+  ExpectedFile dir;
+  dir.type = S_IFDIR;
+  cwd = lookup_image_path(p.cwd(), dir, who + "open cwd");
+  exe = open_exe(p, who + "open exe");
 }
 
 user_regs_struct to_regs(const pb::GpRegs& g) {

@@ -6,6 +6,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "flakelab/compel/proc.h"
 #include "flakelab/engine/error.h"
+#include "safe_open.h"
 #include "saved_image.h"
 
 namespace flakelab::engine {
@@ -171,23 +173,31 @@ std::string map_files_path(pid_t pid, const procfs::MapEntry& m) {
 // A new file without a name, made where `path` was: created at `path` itself and
 // unlinked at once (so /proc/PID/fd shows "path (deleted)" as before); if that
 // name is taken again, O_TMPFILE in its directory, or where the filesystem lacks
-// that, a fresh name unlinked at once.
+// that, a fresh name unlinked at once. The path is the image's (untrusted): it
+// must be normalised and its directory is reached without symbolic links; the
+// file is created in that directory only (O_EXCL, never over an existing name).
 base::UniqueFd create_unlinked(const std::string& path, const std::string& what) {
+  if (std::string why = image_path_problem(path); !why.empty()) throw EngineError(what + ": refused: " + why);
   size_t slash = path.rfind('/');
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  ExpectedFile a_directory;
+  a_directory.type = S_IFDIR;
+  base::UniqueFd dir_fd = lookup_image_path(dir, a_directory, what + ": open the directory");
   auto create_and_unlink = [&](const std::string& name) {
-    base::UniqueFd fd(::open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd && ::unlink(name.c_str()) != 0) throw_errno(what + ": unlink " + name + " (just created)");
+    const std::string in_dir = name.substr(name.rfind('/') + 1);
+    base::UniqueFd fd(::openat(dir_fd.get(), in_dir.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd && ::unlinkat(dir_fd.get(), in_dir.c_str(), 0) != 0) throw_errno(what + ": unlink " + name + " (just created)");
     return fd;
   };
   base::UniqueFd fd = create_and_unlink(path);
   if (fd) return fd;
   if (errno != EEXIST) throw_errno(what + ": create " + path);
-  fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  fd.reset(::openat(dir_fd.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd) return fd;
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) throw_errno(what + ": O_TMPFILE in " + dir);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    std::string name = dir + "/.flakelab-unlinked-" + std::to_string(getpid()) + "-" + std::to_string(attempt);
+    std::string name = (dir == "/" ? "" : dir) + "/.flakelab-unlinked-" + std::to_string(getpid()) + "-" +
+                       std::to_string(attempt);
     fd = create_and_unlink(name);
     if (fd) return fd;
     if (errno != EEXIST) throw_errno(what + ": create " + name);
@@ -266,6 +276,8 @@ void collect_saved_fd(pid_t pid, int fd, int file, pb::Process& p) {
 }
 
 void SavedFiles::merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) {
+  for (const auto& f : p.saved_files())
+    if (!merged_ids_.count(f.id())) holders_.emplace(f.id(), recorded_fs_identity(p));
   merge_by_id(p.saved_files(), *merged.mutable_saved_files(), merged_ids_);
   for (const auto& v : p.vmas())
     if (v.saved_file() != 0) *merged.add_vmas() = v;  // shared mappings may need read-only descriptions
@@ -294,10 +306,37 @@ void collect_saved_mappings(pid_t pid, const std::vector<procfs::MapEntry>& maps
   }
 }
 
+namespace {
+
+// Why the restorer, as root, must not make `f` as the image says: a set-user-ID
+// (or executable set-group-ID) file owned by someone other than its holder's fs
+// identity would let the restored process run the image's bytes as that owner
+// (execveat on its fd). "" if none.
+std::string set_id_problem(const pb::SavedFile& f, const std::optional<FsIdentity>& holder) {
+  const bool setuid = f.mode() & S_ISUID;
+  const bool setgid = (f.mode() & S_ISGID) && (f.mode() & S_IXGRP);
+  if (!setuid && !setgid) return "";
+  if (!holder) return "the image asks for a set-user/group-ID file but records no fs identity for its holder";
+  if (setuid && f.uid() != holder->fsuid)
+    return "set-user-ID file owned by uid " + std::to_string(f.uid()) + ", its holder's fsuid is " +
+           std::to_string(holder->fsuid);
+  const bool in_groups =
+      f.gid() == holder->fsgid || std::find(holder->groups.begin(), holder->groups.end(), f.gid()) != holder->groups.end();
+  if (setgid && !in_groups)
+    return "set-group-ID file owned by gid " + std::to_string(f.gid()) + ", not a group of its holder";
+  return "";
+}
+
+}  // namespace
+
 void SavedFiles::recreate(const pb::Process& p) {
   for (const auto& f : p.saved_files()) {
     std::string what = "restore pid " + std::to_string(p.pid()) + ": saved file #" + std::to_string(f.id()) + " (" +
                        pb::SavedFileKind_Name(f.kind()) + " " + f.path() + ")";
+    auto holder = holders_.find(f.id());
+    if (std::string why = set_id_problem(f, holder != holders_.end() ? holder->second : recorded_fs_identity(p));
+        !why.empty())
+      throw EngineError(what + ": refused: " + why);
     base::UniqueFd fd;
     if (f.kind() == pb::SAVED_UNLINKED) {
       fd = create_unlinked(f.path(), what);

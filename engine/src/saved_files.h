@@ -11,12 +11,14 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/image.h"
+#include "fs_identity.h"
 #include "kinds/kind.h"
 #include "proc_files.h"
 
@@ -68,6 +70,7 @@ class SavedFiles : public TreeTable {
   std::map<uint32_t, base::UniqueFd> fds_;
   std::map<uint32_t, base::UniqueFd> read_only_;
   std::set<uint32_t> merged_ids_;  // for shared mappings without VM_MAYWRITE
+  std::map<uint32_t, std::optional<FsIdentity>> holders_;  // SavedFile.id -> its first holder's fs identity
 };
 
 }  // namespace flakelab::engine

@@ -106,6 +106,7 @@ void TreeFiles::open_all(const std::vector<const pb::Process*>& processes, const
       *view.add_files() = f;
       index.push_back(m.files_size());
       *m.add_files() = f;
+      openers_.push_back(recorded_fs_identity(*p));
     }
     if (stripped) {
       view.set_pid(p->pid());
@@ -115,10 +116,10 @@ void TreeFiles::open_all(const std::vector<const pb::Process*>& processes, const
     for (auto& [kind, table] : tables_) table->merge(*p, index, m);
   }
   open_files_.resize(static_cast<size_t>(m.files_size()));
-  TableOpen ctx{m, open_files_, top, options, stats};
+  TableOpen ctx{m, open_files_, top, options, stats, openers_};
   for (TablePhase phase : kTablePhases) {
     if (phase == TablePhase::kEachFile) {
-      std::vector<base::UniqueFd> each = reopen_files(m, top);
+      std::vector<base::UniqueFd> each = reopen_files(m, top, openers_);
       for (size_t i = 0; i < each.size(); ++i)
         if (each[i]) open_files_[i] = std::move(each[i]);
     }

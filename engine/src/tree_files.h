@@ -28,6 +28,7 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/restore_options.h"
+#include "fs_identity.h"
 #include "saved_files.h"
 
 namespace flakelab::engine {
@@ -70,6 +71,7 @@ class TreeFiles {
  private:
   pb::Process merged_;
   std::vector<base::UniqueFd> open_files_;         // per merged_ file
+  std::vector<std::optional<FsIdentity>> openers_;  // per merged_ file: its first holder's fs identity
   std::map<uint32_t, std::vector<int>> index_;       // pid -> merged_ index per file
   std::map<uint32_t, pb::Process> shared_views_;     // pid -> files/fds stripped by strip_shared()
   std::map<pb::FileKind, std::unique_ptr<TreeTable>> tables_;  // each kind's records of the tree

@@ -23,6 +23,7 @@
 
 #include "flakelab/base/scm_rights.h"
 #include "flakelab/engine/error.h"
+#include "safe_open.h"
 #include "unix_diag.h"
 #include "unix_image.h"
 #include "unix_socket_common.h"
@@ -119,14 +120,7 @@ class SocketBuilder {
     socklen_t len;
     sockaddr_un a = make_addr(sk.name(), len);
     const bool path = sk.name()[0] == '/';
-    if (path) {
-      struct stat st;
-      if (::lstat(sk.name().c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-          throw EngineError(what(sk) + ": " + sk.name() + " exists and is not a socket file");
-        ::unlink(sk.name().c_str());  // the dumped socket's file: nobody can connect to it any more
-      }
-    }
+    if (path) clear_stale_socket_file(sk);
     auto start = std::chrono::steady_clock::now();
     bool checked = false;
     for (;;) {
@@ -164,6 +158,47 @@ class SocketBuilder {
       if (sk.path_unlinked()) ::unlink(sk.name().c_str());
     }
   }
+  // The image's path for a bind(): normalised, its directory reached without
+  // symbolic links (the image is untrusted: engine/README.md, "Threat model").
+  void check_bind_path(const std::string& name, const std::string& who) {
+    if (std::string why = image_path_problem(name); !why.empty())
+      throw EngineError(who + ": refused to bind to " + name + ": " + why);
+    const size_t slash = name.rfind('/');
+    ExpectedFile dir;
+    dir.type = S_IFDIR;
+    lookup_image_path(slash == 0 ? "/" : name.substr(0, slash), dir, who + ": the directory of the socket path");
+  }
+
+  // A socket file at the dumped socket's path is removed only if it is that
+  // socket's own file, left behind when it died: the inode the dump recorded,
+  // and no live socket bound to it. Anything else (a live service's socket, a
+  // regular file, a symbolic link, an image without the inode) is refused.
+  void clear_stale_socket_file(const pb::UnixSocket& sk) {
+    const std::string& name = sk.name();
+    const std::string who = what(sk);
+    check_bind_path(name, who);
+    struct stat st;
+    if (::lstat(name.c_str(), &st) != 0) {
+      if (errno == ENOENT) return;
+      throw_errno(who + ": lstat " + name);
+    }
+    if (!S_ISSOCK(st.st_mode))
+      throw EngineError(who + ": refused to replace " + name + ": it exists and is not a socket file (mode " +
+                        std::to_string(st.st_mode) + ")");
+    if (sk.name_vfs_ino() == 0)
+      throw EngineError(who + ": refused to replace the socket file " + name +
+                        ": the image does not record which inode the dumped socket's file had");
+    if (st.st_ino != sk.name_vfs_ino() || (sk.name_vfs_dev() != 0 && st.st_dev != sk.name_vfs_dev()))
+      throw EngineError(who + ": refused to replace the socket file " + name + ": it is inode " +
+                        std::to_string(st.st_ino) + " on device " + std::to_string(st.st_dev) +
+                        ", not the dumped socket's own file (inode " + std::to_string(sk.name_vfs_ino()) + ")");
+    for (const auto& [ino, d] : unix_diag_all())
+      if (d.has_vfs && d.vfs_ino == st.st_ino && diag_dev(d.vfs_dev) == st.st_dev)
+        throw EngineError(who + ": refused to replace the socket file " + name + ": a live socket (" + ino_text(ino) +
+                          (socket_holder(ino).empty() ? "" : " of " + socket_holder(ino)) + ") is bound to it");
+    if (::unlink(name.c_str()) != 0 && errno != ENOENT) throw_errno(who + ": unlink the stale socket file " + name);
+  }
+
   // The collector runs only when some unix socket is released while files are
   // in flight; nothing may do that for a long time after the kill (it took
   // 1.4 s once here). Releasing a socket of our own schedules it; every 1 ms in
@@ -230,6 +265,7 @@ class SocketBuilder {
       if (l.state() == TCP_LISTEN && l.type() == x.type() && l.name() == x.name() && l.owns_name()) return fd(l.id());
     if (auto it = temp_listeners_.find(x.name()); it != temp_listeners_.end()) return it->second.get();
     UniqueFd l = make(x.type(), what(x) + " (temporary listener)");
+    if (x.name()[0] == '/') check_bind_path(x.name(), what(x) + " (temporary listener)");
     socklen_t len;
     sockaddr_un a = make_addr(x.name(), len);
     if (::bind(l.get(), reinterpret_cast<sockaddr*>(&a), len) != 0)
@@ -361,6 +397,7 @@ class SocketBuilder {
       // The sender is gone: a stand-in bound to its name (if it is free).
       UniqueFd temp = make(SOCK_DGRAM, what(r) + " (stand-in sender)");
       if (!m.sender().empty()) {
+        if (m.sender()[0] == '/') check_bind_path(m.sender(), what(r) + " (stand-in sender)");
         socklen_t len;
         sockaddr_un a = make_addr(m.sender(), len);
         if (::bind(temp.get(), reinterpret_cast<sockaddr*>(&a), len) != 0)

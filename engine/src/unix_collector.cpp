@@ -161,6 +161,8 @@ class SocketCollector {
       s->set_name(d.name);
       s->set_owns_name(owns_name(n));
       if (d.name[0] == '/' && s->owns_name()) {
+        s->set_name_vfs_ino(d.vfs_ino);
+        s->set_name_vfs_dev(diag_dev(d.vfs_dev));
         struct stat st;
         s->set_path_unlinked(::lstat(d.name.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_ino != d.vfs_ino);
       }

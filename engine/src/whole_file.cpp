@@ -6,13 +6,25 @@
 
 #include <cerrno>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
 
 WholeFile::WholeFile(const std::string& path, int flags, mode_t mode) : path_(path) {
-  fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-  if (fd_ < 0) throw_errno("open " + path);
+  // Non-blocking until it is known to be a regular file: a FIFO (or a device)
+  // named like an image file must be an error, not a read that never ends.
+  base::UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode));
+  if (!fd) throw_errno("open " + path);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + path);
+  if (!S_ISREG(st.st_mode))
+    throw EngineError("open " + path + ": not a regular file (" +
+                      (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : "a device or socket") +
+                      "); image files are regular files");
+  if (!(flags & O_NONBLOCK) && fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK) != 0)
+    throw_errno("fcntl F_SETFL " + path + " (clear O_NONBLOCK)");
+  fd_ = fd.release();
 }
 
 WholeFile::~WholeFile() {

@@ -126,6 +126,28 @@ TEST_P(ImageDir, PayloadOffsetOtherThanTheVersionsIsRefused) {
   }
 }
 
+// Issue 16 point 5: `show` and `restore` read image files through here; a FIFO
+// (or any non-regular file) in place of one is an error at once, never a read
+// that waits for a writer.
+TEST_P(ImageDir, AFifoInPlaceOfAnImageFileIsRefusedAtOnce) {
+  for (const char* name : {"process.img", "pages.img"}) {
+    write_image_dir(GetParam() ? make_valid_tree_image() : make_valid_image(), dir_);
+    const std::string path = dir_ + "/" + name;
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    try {
+      read_image_dir(dir_);
+      ADD_FAILURE() << "a FIFO was read as " << name;
+    } catch (const EngineError& e) {
+      EXPECT_NE(std::string(e.what()).find(path + ": not a regular file (a FIFO)"), std::string::npos) << e.what();
+    }
+    ASSERT_EQ(unlink(path.c_str()), 0);
+  }
+  // Writing over a FIFO left at the temporary name fails too instead of waiting for a reader.
+  ASSERT_EQ(mkfifo((dir_ + "/process.img.tmp").c_str(), 0600), 0);
+  EXPECT_THROW(write_image_dir(make_valid_image(), dir_), EngineError);
+}
+
 TEST(ImageDirV3, NonZeroHeaderPaddingIsRefused) {
   const flakelab::base::TempDir tmp("/tmp", "flk-imgdir-");
   const std::string dir = tmp.path();

@@ -20,7 +20,7 @@ class FifoTable : public TreeTable {
   void merge(const pb::Process& p, const std::vector<int>&, pb::Process& merged) override {
     merge_by_id(p.fifos(), *merged.mutable_fifos(), ids_);
   }
-  void open(TableOpen& ctx) override { reopen_fifos(ctx.merged, ctx.open_files, ctx.min_fd); }
+  void open(TableOpen& ctx) override { reopen_fifos(ctx.merged, ctx.open_files, ctx.min_fd, ctx.openers); }
 
  private:
   std::set<uint32_t> ids_;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../fs_identity.h"
 #include "file_kind_traits.h"
 #include "flakelab/base/fdinfo.h"
 #include "flakelab/base/unique_fd.h"
@@ -69,6 +70,9 @@ class OpenContext {
   OpenContext(const pb::Process& process, int min_fd) : process(process), min_fd(min_fd) {}
   const pb::Process& process;
   const int min_fd;
+  // Whose permissions the file being opened is opened with (fs_identity.h): its
+  // first holder's recorded fs identity; none if the image records none.
+  std::optional<FsIdentity> opener;
   template <class State>
   State& state(pb::FileKind kind) {
     auto& s = states_[kind];
@@ -100,6 +104,8 @@ struct TableOpen {
   int min_fd;
   const RestoreOptions& options;
   RestoreStats* stats;  // may be null
+  // openers[i]: the recorded fs identity of merged.files(i)'s first holder (OpenContext::opener).
+  const std::vector<std::optional<FsIdentity>>& openers;
 };
 
 // A kind's records of a whole tree on restore (Process.pipes, .fifos,

@@ -3,6 +3,7 @@
 // opens the path and checks the inode.
 #pragma once
 
+#include "../safe_open.h"
 #include "kind.h"
 
 namespace flakelab::engine {
@@ -22,5 +23,8 @@ class PathFileKind : public FileKindModule {
 
 // A link to a file in the file system ("/..."), not "pipe:[N]", "socket:[N]"...
 bool is_path_link(const std::string& link);
+
+// What the image says `f` (a file opened by path) is, for open_image_path().
+ExpectedFile expected_file(const pb::File& f);
 
 }  // namespace flakelab::engine
