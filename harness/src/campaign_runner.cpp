@@ -10,11 +10,11 @@
 #include <fstream>
 #include <random>
 
-#include "flakelab/base/temp_dir.h"
 #include "flakelab/harness/cpu_identity.h"
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/noise.h"
+#include "flakelab/harness/run_temp_root.h"
 #include "flakelab/harness/seed.h"
 #include "flakelab/harness/topology.h"
 #include "flakelab/harness/trial_dir.h"
@@ -88,6 +88,33 @@ class HarnessColocation {
   bool pinned_ = false;
 };
 
+// Calls RunHooks::on_progress every progress_interval of the run's one clock.
+class ProgressClock {
+ public:
+  ProgressClock(const RunHooks& hooks, RunProgress& progress, Clock::time_point begin,
+                std::optional<Clock::time_point> deadline)
+      : hooks_(hooks), progress_(progress), begin_(begin), deadline_(deadline) {
+    if (hooks.on_progress && hooks.progress_interval.count() > 0) next_ = begin + hooks.progress_interval;
+  }
+
+  Clock::time_point next() const { return next_; }
+
+  void tick(Clock::time_point now) {
+    if (now < next_) return;
+    progress_.elapsed_s = std::chrono::duration<double>(now - begin_).count();
+    if (deadline_) progress_.budget_left_s = std::max(0.0, std::chrono::duration<double>(*deadline_ - now).count());
+    hooks_.on_progress(progress_);
+    while (next_ <= now) next_ += hooks_.progress_interval;  // a late tick skips, it does not bunch
+  }
+
+ private:
+  const RunHooks& hooks_;
+  RunProgress& progress_;
+  Clock::time_point begin_;
+  std::optional<Clock::time_point> deadline_;
+  Clock::time_point next_ = Clock::time_point::max();
+};
+
 // One worker: its trial in flight, or the host that ran its last one (trial_host.h).
 struct Slot {
   std::unique_ptr<TrialHost> host;
@@ -99,14 +126,16 @@ struct Slot {
 class CellRun {
  public:
   CellRun(const CampaignPlan& plan, const Topology& topology, const RunHooks& hooks, results::Store& store,
-          CampaignResult& campaign, const std::string& temp_root, size_t index, int64_t run_id,
-          std::optional<Clock::time_point> deadline)
+          CampaignResult& campaign, RunProgress& run_progress, ProgressClock& progress_clock,
+          const std::string& temp_root, size_t index, int64_t run_id, std::optional<Clock::time_point> deadline)
       : plan_(plan),
         cell_(plan.cells[index]),
         topology_(topology),
         hooks_(hooks),
         store_(store),
         campaign_(campaign),
+        run_progress_(run_progress),
+        progress_clock_(progress_clock),
         temp_root_(temp_root),
         index_(index),
         deadline_(deadline),
@@ -134,7 +163,11 @@ class CellRun {
         if (slot.trial) active.push_back(slot.trial.get());
       }
       if (active.empty()) break;
-      const bool woke = wait_for_trials(active, deadline_.value_or(Clock::time_point::max()));
+      const bool woke = wait_for_trials(active, wake_time());
+      // Finished trials reach the disk within the store's max pending age, also while
+      // the next trial runs: a killed run loses only the last moment's.
+      store_.flush_if_due();
+      progress_clock_.tick(Clock::now());
       if (!woke) {
         int sig = interrupt_signal();
         if (sig != 0 || (hooks_.should_stop && hooks_.should_stop())) {
@@ -176,6 +209,14 @@ class CellRun {
 
  private:
   int64_t end_index() const { return cell_.first_index + cell_.trials; }
+
+  // The next moment the loop has something to do besides a trial's own events: start no
+  // more trials (--max-time), write pending trials, print progress.
+  Clock::time_point wake_time() const {
+    Clock::time_point wake = std::min(store_.flush_due().value_or(Clock::time_point::max()), progress_clock_.next());
+    if (deadline_ && *deadline_ > Clock::now()) wake = std::min(wake, *deadline_);
+    return wake;
+  }
 
   void stop(const char* why) {
     stop_all_ = true;
@@ -304,7 +345,12 @@ class CellRun {
       case Outcome::kError: ++result_.errors; break;
     }
     ++result_.trials;
-    if (record.outcome == Outcome::kFail || record.outcome == Outcome::kTimeout) failing_indices_.push_back(index);
+    ++run_progress_.done;
+    if (record.outcome == Outcome::kFail || record.outcome == Outcome::kTimeout) {
+      failing_indices_.push_back(index);
+      ++run_progress_.failing;
+    }
+    if (record.outcome == Outcome::kError) ++run_progress_.errors;
     store_.add_trial(result_.run_id, record);
     for (const NoiseProcess& noise : noise_) check_noise(noise);
     if (hooks_.on_trial) {
@@ -332,6 +378,8 @@ class CellRun {
   const RunHooks& hooks_;
   results::Store& store_;
   CampaignResult& campaign_;
+  RunProgress& run_progress_;
+  ProgressClock& progress_clock_;
   const std::string& temp_root_;
   size_t index_;
   std::optional<Clock::time_point> deadline_;
@@ -385,13 +433,17 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
     skipped.recorded_at_ms = now_ms();
     store.add_skipped_cell(host_id, skipped);
   }
-  const base::TempDir temp_root("", "flakelab-run-");
+  const RunTempRoot temp_root;
   const auto begin = Clock::now();
   std::optional<Clock::time_point> campaign_deadline;
   if (plan.spec.max_time_s) {
     campaign_deadline = begin + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(*plan.spec.max_time_s));
   }
+  RunProgress run_progress;
+  run_progress.cells = plan.cells.size();
+  run_progress.total = plan.total_trials();
+  ProgressClock progress_clock(hooks, run_progress, begin, campaign_deadline);
   for (size_t k = 0; k < plan.cells.size(); ++k) {
     const PlannedCell& cell = plan.cells[k];
     // Each cell gets a fair share of what is left of --max-time; unused time rolls over.
@@ -422,7 +474,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
     }
     const int64_t run_id = store.begin_run(host_id, run);
     if (hooks.on_cell_start) hooks.on_cell_start(cell, k, run_id);
-    CellRun cell_run(plan, topology, hooks, store, campaign, temp_root.path(), k, run_id, deadline);
+    CellRun cell_run(plan, topology, hooks, store, campaign, run_progress, progress_clock, temp_root.path(), k, run_id,
+                     deadline);
     CellResult result;
     try {
       result = cell_run.run();
@@ -434,6 +487,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
     store.flush();
     store.end_run(run_id, now_ms());
     campaign.cells.push_back(result);
+    ++run_progress.cells_done;
+    run_progress.total -= cell.trials - result.trials;  // stopped early: those will not run
     if (hooks.on_cell_end) hooks.on_cell_end(campaign.cells.back());
     if (cell_run.stop_all()) break;
   }

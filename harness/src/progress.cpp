@@ -1,20 +1,16 @@
 #include "flakelab/harness/progress.h"
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
-#include "flakelab/results/rate_format.h"
-#include "flakelab/results/stats.h"
-#include "flakelab/results/store.h"
+#include "flakelab/harness/duration_option.h"
+#include "flakelab/harness/error.h"
 
 namespace flakelab::harness {
 namespace {
-
-constexpr std::chrono::milliseconds kTtyInterval{200};
-constexpr std::chrono::seconds kPlainInterval{5};
 
 std::string clock_text(double seconds) {
   const auto s = static_cast<int64_t>(std::ceil(std::max(0.0, seconds)));
@@ -24,51 +20,36 @@ std::string clock_text(double seconds) {
 
 }  // namespace
 
-std::string format_progress(const std::string& label, const ProgressState& state) {
-  const double per_s = state.elapsed_s > 0 ? static_cast<double>(state.done) / state.elapsed_s : 0;
-  std::string line = fmt::format("{}: {}/{}, {:.0f} trials/s, {} failed", label, state.done, state.total, per_s,
-                                 state.failing);
-  if (state.done > 0) {
-    const auto wilson = results::wilson_interval(state.failing, state.done);
-    line += fmt::format(", rate {} ({})", results::format_rate(state.failing, state.done),
-                        results::format_interval(wilson, ".."));
+std::chrono::milliseconds progress_interval_from_env() {
+  const char* text = std::getenv(kProgressIntervalEnv);
+  if (text == nullptr) return kDefaultProgressInterval;
+  const auto interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration_arg(kProgressIntervalEnv, text));
+  if (interval.count() <= 0) {
+    throw UsageError(fmt::format("{} '{}': the progress interval must be at least 1ms", kProgressIntervalEnv, text));
   }
-  if (per_s > 0 && state.done < state.total) {
-    double eta = static_cast<double>(state.total - state.done) / per_s;
-    if (state.budget_left_s) eta = std::min(eta, *state.budget_left_s);
+  return interval;
+}
+
+std::string format_progress(const RunProgress& p) {
+  // The elapsed time is printed rounded down, so a line at 5 s reads 0:05.
+  const auto elapsed = static_cast<int64_t>(std::max(0.0, p.elapsed_s));
+  const double per_s = p.elapsed_s > 0 ? static_cast<double>(p.done) / p.elapsed_s : 0;
+  const int decimals = per_s >= 10 || per_s == 0 ? 0 : per_s >= 1 ? 1 : 2;  // slow scenarios: 0.25 trials/s
+  std::string line = fmt::format("{}:{:02} cells {}/{}, {}/{} trials, {:.{}f} trials/s, {} failed", elapsed / 60,
+                                 elapsed % 60, p.cells_done, p.cells, p.done, p.total, per_s, decimals, p.failing);
+  if (p.errors > 0) line += fmt::format(", {} error{}", p.errors, p.errors == 1 ? "" : "s");
+  if (per_s > 0 && p.done < p.total) {
+    double eta = static_cast<double>(p.total - p.done) / per_s;
+    if (p.budget_left_s) eta = std::min(eta, *p.budget_left_s);
     line += ", ETA " + clock_text(eta);
   }
   return line;
 }
 
-Progress::Progress(std::string label, std::FILE* out, std::optional<bool> tty)
-    : label_(std::move(label)),
-      out_(out),
-      tty_(tty.value_or(::isatty(::fileno(out)) == 1)),
-      last_(std::chrono::steady_clock::now()) {}
-
-void Progress::update(const ProgressState& state) {
-  const auto now = std::chrono::steady_clock::now();
-  const auto interval = tty_ ? std::chrono::duration_cast<std::chrono::milliseconds>(kTtyInterval)
-                             : std::chrono::duration_cast<std::chrono::milliseconds>(kPlainInterval);
-  if (now - last_ < interval) return;
-  last_ = now;
-  print(state, false);
-}
-
-void Progress::finish(const ProgressState& state) {
-  if (printed_) print(state, true);
-}
-
-void Progress::print(const ProgressState& state, bool final) {
-  const std::string line = format_progress(label_, state);
-  if (tty_) {
-    fmt::print(out_, "\r{}\033[K{}", line, final ? "\n" : "");
-  } else {
-    fmt::print(out_, "{}\n", line);
-  }
-  std::fflush(out_);
-  printed_ = true;
+void print_progress(std::FILE* out, const RunProgress& progress) {
+  fmt::print(out, "{}\n", format_progress(progress));
+  std::fflush(out);
 }
 
 }  // namespace flakelab::harness

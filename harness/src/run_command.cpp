@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -248,11 +249,10 @@ int run_command(const RunOptions& options) {
                                                 spec.shard_group.empty() ? "" : " of group " + spec.shard_group,
                                                 plan.total_trials(), plan.campaign_hash));
   }
+  const std::chrono::milliseconds progress_interval = progress_interval_from_env();
   install_interrupt_handlers();
-  std::unique_ptr<Progress> progress;
-  ProgressState state;
   RunHooks hooks;
-  hooks.on_cell_start = [&](const PlannedCell& cell, size_t k, int64_t run_id) {
+  hooks.on_cell_start = [&](const PlannedCell& cell, size_t /*cell_index*/, int64_t run_id) {
     fmt::print("run {}: {} x{}{}  params: {}  placement: {} ({})  seed: {}  db: {}\n", run_id, cell.scenario->name(),
                cell.trials,
                cell.trials != cell.cell_trials
@@ -262,29 +262,22 @@ int run_command(const RunOptions& options) {
                cell.params_text.empty() ? "(none)" : cell.params_text, cell.placement.name,
                cell.placement.describe(), plan.seed, spec.db);
     std::fflush(stdout);
-    const std::string label = plan.cells.size() > 1
-                                  ? fmt::format("[{}/{}] {} {}", k + 1, plan.cells.size(), cell.scenario->name(),
-                                                cell.placement.name)
-                                  : cell.scenario->name();
-    progress = std::make_unique<Progress>(label, stderr);
-    state = ProgressState{};
   };
-  hooks.on_trial = [&](const CellProgress& p) {
-    state.done = p.done;
-    state.total = p.total;
-    state.failing = p.failing;
-    state.elapsed_s = p.elapsed_s;
-    state.budget_left_s = p.budget_s;
-    progress->update(state);
-    return true;
-  };
-  hooks.on_cell_end = [&](const CellResult&) { progress->finish(state); };
+  // One line every interval for the whole run, whether stderr is a terminal or a CI log.
+  hooks.progress_interval = progress_interval;
+  hooks.on_progress = [](const RunProgress& progress) { print_progress(stderr, progress); };
   const CampaignResult result = run_campaign(plan, topology, hooks);
 
   results::Store store(spec.db);
   int64_t done = 0;
   for (size_t i = 0; i < result.cells.size(); ++i) {
-    fmt::print("{}{}", i == 0 ? "" : "\n", results::format_summary_text(store.summarize(result.cells[i].run_id)));
+    // Failures grouped by signature (the normalized text and its count), not one line per
+    // raw message: a run of 10,000 trials with addresses in its messages stays readable.
+    results::TextReportOptions summary_options;
+    summary_options.show_messages = false;
+    summary_options.show_signatures = true;
+    fmt::print("{}{}", i == 0 ? "" : "\n",
+               results::format_summary_text(store.summarize(result.cells[i].run_id), summary_options));
     if (!result.cells[i].artifacts_dir.empty()) fmt::print("  artifacts: {}\n", result.cells[i].artifacts_dir);
     done += result.cells[i].trials;
   }

@@ -61,7 +61,7 @@ std::string format_summary_text(const RunSummary& s, const TextReportOptions& op
                    format_percent(s.wilson_low, Round::kDown), format_percent(s.wilson_high, Round::kUp));
   }
 
-  if (!s.messages.empty()) {
+  if (options.show_messages && !s.messages.empty()) {
     int64_t widest = 0;
     for (const MessageCount& m : s.messages) widest = std::max(widest, m.count);
     const std::size_t width = std::max<std::size_t>(6, fmt::formatted_size("{}", widest));

@@ -556,6 +556,8 @@ struct Store::Impl {
 
   std::string path;
   int batch_size;
+  std::chrono::milliseconds max_pending_age = Store::kDefaultMaxPendingAge;
+  Store::Clock::time_point oldest_pending{};  // when the first of `pending` was added
   Normalizer normalizer;
   DbPtr db;  // declared before the statements, so it is closed after they are finalized
   Statement select_host;
@@ -705,8 +707,31 @@ void Store::add_trial(int64_t run_id, const TrialRecord& trial) {
     added.normalized = im.normalizer.normalize(trial.message);
     added.hash = fnv1a64(added.normalized);
   }
+  if (im.pending.empty()) im.oldest_pending = Clock::now();
   im.pending.push_back(std::move(added));
-  if (im.pending.size() >= static_cast<size_t>(im.batch_size)) flush();
+  if (im.pending.size() >= static_cast<size_t>(im.batch_size)) {
+    flush();
+  } else {
+    flush_if_due();
+  }
+}
+
+std::optional<Store::Clock::time_point> Store::flush_due() const {
+  if (impl_->pending.empty()) return std::nullopt;
+  return impl_->oldest_pending + impl_->max_pending_age;
+}
+
+void Store::flush_if_due() {
+  const auto due = flush_due();
+  if (due && Clock::now() >= *due) flush();
+}
+
+void Store::set_max_pending_age(std::chrono::milliseconds age) {
+  if (age.count() < 0) {
+    throw StoreError(fmt::format("results store '{}': max pending age must not be negative, got {} ms",
+                                 impl_->path, age.count()));
+  }
+  impl_->max_pending_age = age;
 }
 
 void Store::flush() {

@@ -1,5 +1,6 @@
 #include "flakelab/results/store.h"
 
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "raw_db.h"
 #include "temp_dir.h"
@@ -187,6 +189,57 @@ TEST(Store, DestructorWritesTheLastPartialBatch) {
   ASSERT_EQ(read.size(), 1000u);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(read[static_cast<size_t>(i)].index, i);
   EXPECT_EQ(store.summarize(run_id).failures, 100);
+}
+
+// A killed writer must not lose more than the last moment's trials: a trial that waited
+// max_pending_age is written by the next add_trial() or flush_if_due(), not at batch_size.
+TEST(Store, PendingTrialsAreWrittenOnceTheOldestHasWaitedMaxPendingAge) {
+  TempDir dir;
+  const std::string path = dir.file("results.db");
+  Store store(path, /*batch_size=*/1000);
+  store.set_max_pending_age(std::chrono::milliseconds(50));
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc_host()), stack_run());
+  RawDb raw(path);
+  const std::string count = fmt::format("SELECT COUNT(*) FROM trials WHERE run_id = {}", run_id);
+  EXPECT_FALSE(store.flush_due().has_value()) << "nothing pending";
+  const auto before = Store::Clock::now();
+  store.add_trial(run_id, trial(0, Outcome::kPass));
+  store.add_trial(run_id, trial(1, Outcome::kFail, "modified"));
+  ASSERT_TRUE(store.flush_due().has_value());
+  EXPECT_GE(*store.flush_due(), before + std::chrono::milliseconds(50));
+  EXPECT_LE(*store.flush_due(), Store::Clock::now() + std::chrono::milliseconds(50));
+  store.flush_if_due();
+  EXPECT_EQ(store.pending_trials(), 2) << "not due yet";
+  EXPECT_EQ(raw.integer(count), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  store.flush_if_due();
+  EXPECT_EQ(store.pending_trials(), 0);
+  EXPECT_EQ(raw.integer(count), 2);
+  EXPECT_FALSE(store.flush_due().has_value());
+  // add_trial() itself writes once the oldest is due.
+  store.add_trial(run_id, trial(2, Outcome::kPass));
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  store.add_trial(run_id, trial(3, Outcome::kPass));
+  EXPECT_EQ(store.pending_trials(), 0);
+  EXPECT_EQ(raw.integer(count), 4);
+}
+
+TEST(Store, ZeroMaxPendingAgeWritesEveryTrialAtOnceAndANegativeOneIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("results.db");
+  Store store(path);
+  store.set_max_pending_age(std::chrono::milliseconds(0));
+  const int64_t run_id = store.begin_run(store.upsert_host(epyc_host()), stack_run());
+  store.add_trial(run_id, trial(0, Outcome::kPass));
+  EXPECT_EQ(store.pending_trials(), 0);
+  EXPECT_EQ(RawDb(path).integer("SELECT COUNT(*) FROM trials"), 1);
+  try {
+    store.set_max_pending_age(std::chrono::milliseconds(-1));
+    FAIL() << "a negative age was accepted";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("max pending age must not be negative, got -1 ms"));
+    EXPECT_THAT(e.what(), HasSubstr(path));
+  }
 }
 
 TEST(Store, SummaryCountsRateAndWilson) {

@@ -3,6 +3,7 @@
 // loop, each worker on its own PUs), records every trial, and returns per-cell results.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,18 @@ struct CellProgress {
   int64_t errors = 0;
   double elapsed_s = 0;       // since the cell started
   std::optional<double> budget_s;  // the cell's share of --max-time
+};
+
+// The whole run so far, for a status line every RunHooks::progress_interval.
+struct RunProgress {
+  size_t cells_done = 0;
+  size_t cells = 0;
+  int64_t done = 0;           // trials recorded, every cell
+  int64_t total = 0;          // trials planned, every cell (until-failures and --max-time may stop sooner)
+  int64_t failing = 0;        // fail + timeout
+  int64_t errors = 0;
+  double elapsed_s = 0;       // since the run started
+  std::optional<double> budget_left_s;  // what is left of --max-time
 };
 
 struct CellResult {
@@ -69,9 +82,16 @@ struct RunHooks {
   // Asked when a wait was interrupted by a signal that is not the CLI's SIGINT/SIGTERM
   // (e.g. Python's Ctrl-C handler): true stops the campaign like on_trial's false.
   std::function<bool()> should_stop;
+  // Every progress_interval from the start of the run to its end: one clock for the whole
+  // run (not restarted per cell), woken even while a slow trial runs. Zero: never.
+  std::chrono::milliseconds progress_interval{0};
+  std::function<void(const RunProgress&)> on_progress;
 };
 
-// Runs `plan` (not a simulated one) on `topology`, recording into plan.spec.db.
+// Runs `plan` (not a simulated one) on `topology`, recording into plan.spec.db. A
+// finished trial reaches the database within results::Store::kDefaultMaxPendingAge, so a
+// killed run loses at most the trials in flight and that last moment's; its temporary
+// root is removed by the next run (RunTempRoot).
 // Throws HarnessError / results::StoreError when the harness itself fails.
 CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, const RunHooks& hooks = {});
 

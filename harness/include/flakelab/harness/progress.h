@@ -1,43 +1,27 @@
-// Progress of a run on stderr: on a terminal, one status line rewritten in place (done/
-// total, trials/s, failures, current rate with its 95% interval, ETA); otherwise one plain
-// line every few seconds, CI-log friendly.
+// Progress of a run on stderr, like `go tool stress`: one plain status line every few
+// seconds (5 by default) for the whole run, on a terminal or in a CI log alike.
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <cstdio>
-#include <optional>
 #include <string>
+
+#include "flakelab/harness/campaign_runner.h"
 
 namespace flakelab::harness {
 
-struct ProgressState {
-  int64_t done = 0;
-  int64_t total = 0;
-  int64_t failing = 0;
-  double elapsed_s = 0;
-  std::optional<double> budget_left_s;  // --max-time share left, caps the ETA
-};
+constexpr std::chrono::milliseconds kDefaultProgressInterval{5000};
+// Tests shorten the interval with this environment variable (a duration, e.g. 500ms).
+constexpr const char* kProgressIntervalEnv = "FLAKELAB_PROGRESS_INTERVAL";
 
-// "compel/infect: 400/1000, 1650 trials/s, 3 failed, rate 0.75% (0.26%..2.2%), ETA 0:01"
-std::string format_progress(const std::string& label, const ProgressState& state);
+// kDefaultProgressInterval, or $FLAKELAB_PROGRESS_INTERVAL when set. Throws UsageError
+// naming the variable on a malformed or non-positive duration.
+std::chrono::milliseconds progress_interval_from_env();
 
-class Progress {
- public:
-  // `tty`: rewrite one line (default: whether `out` is a terminal).
-  Progress(std::string label, std::FILE* out, std::optional<bool> tty = std::nullopt);
-  void update(const ProgressState& state);
-  // Prints the last state once more (a final newline on a terminal), if anything was printed.
-  void finish(const ProgressState& state);
+// "0:10 cells 3/51, 1200/10200 trials, 120 trials/s, 2 failed, 1 error, ETA 1:15"
+std::string format_progress(const RunProgress& progress);
 
- private:
-  void print(const ProgressState& state, bool final);
-
-  std::string label_;
-  std::FILE* out_;
-  bool tty_;
-  std::chrono::steady_clock::time_point last_;
-  bool printed_ = false;
-};
+// Writes format_progress() and a newline to `out`, flushed at once.
+void print_progress(std::FILE* out, const RunProgress& progress);
 
 }  // namespace flakelab::harness

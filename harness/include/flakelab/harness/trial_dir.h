@@ -1,6 +1,7 @@
 // Private directories of trials: each trial works in its own directory under a run-wide
 // temporary root; afterwards it is kept under the artifacts directory (--keep-artifacts)
-// or removed. The root goes away with its owner, so no temp dir outlives a run.
+// or removed. The root (RunTempRoot) goes away with its run; a killed run's is removed
+// by the next run, so no temp dir outlives a run for long.
 #pragma once
 
 #include <string>

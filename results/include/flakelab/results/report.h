@@ -15,6 +15,8 @@ struct TextReportOptions {
   //   signatures:
   //        127  badd9ec3c6a61031  Saved data unexpectedly modified at <hex> (offset <n>)
   bool show_signatures = false;
+  // List the distinct raw messages (`flakelab run` shows only the signatures).
+  bool show_messages = true;
 };
 
 // A compact, deterministic table, e.g.

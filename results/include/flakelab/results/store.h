@@ -1,13 +1,15 @@
 // flakelab results store: one SQLite file (WAL) holding hosts, runs and trials.
 //
 // The Store is the single owner of the sqlite3 connection. Writers append trials
-// through add_trial(); rows are buffered and written in one transaction per batch
-// (flush() or the destructor writes the rest).
+// through add_trial(); rows are buffered and written in one transaction per batch, or
+// sooner once the oldest has waited max_pending_age (flush() or the destructor writes
+// the rest): a writer killed with SIGKILL loses at most that last interval's trials.
 //
 // Several processes may write one file at once: each opens its own Store (a Store, like
 // any SQLite connection, must not be carried across fork()). A Store is not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -138,6 +140,11 @@ class Store {
   static constexpr int kSchemaVersion = 5;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
+  // How long a finished trial may wait in memory: a killed writer (SIGKILL) loses at
+  // most the trials of this last interval. One commit per 0.5 s costs nothing measurable
+  // (harness_bench), and a slow scenario's trials reach the disk well within ~1 s.
+  static constexpr std::chrono::milliseconds kDefaultMaxPendingAge{500};
+  using Clock = std::chrono::steady_clock;
 
   // Opens (creating if needed) the database at `path`, enables WAL and foreign keys,
   // creates or checks the schema. Throws StoreError on failure or on a schema newer
@@ -157,7 +164,8 @@ class Store {
   // Records a planned cell that could not run; the same cell of the same invocation once.
   void add_skipped_cell(int64_t host_id, const SkippedCell& cell);
 
-  // Buffers a trial; writes a batch when batch_size rows are pending. Throws StoreError
+  // Buffers a trial; writes the pending trials when batch_size rows are pending or the
+  // oldest has waited max_pending_age. Throws StoreError
   // right away for a run that does not exist. A fail/timeout/error trial with a non-empty
   // message also gets a failures row and its signature counted, in the same transaction.
   void add_trial(int64_t run_id, const TrialRecord& trial);
@@ -167,6 +175,13 @@ class Store {
   // stays pending, so calling flush() again retries.
   void flush();
   int64_t pending_trials() const;
+  // When the oldest pending trial has waited max_pending_age (nullopt: nothing pending).
+  // A writer that may sit idle (waiting on a slow trial) wakes then and calls flush_if_due().
+  std::optional<Clock::time_point> flush_due() const;
+  // flush() if the oldest pending trial has waited max_pending_age.
+  void flush_if_due();
+  // Zero writes every trial in its own transaction. Negative is refused (StoreError).
+  void set_max_pending_age(std::chrono::milliseconds age);
 
   // Queries. An empty run list means "all runs".
   std::vector<int64_t> run_ids() const;
