@@ -10,9 +10,40 @@
 
 namespace flakelab::engine {
 
+std::string file_type_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symbolic link";
+    default: return "an unknown file type";
+  }
+}
+
+// O_NONBLOCK so that a FIFO (or device) put where a file was expected cannot
+// hang the open; anything but a regular file is then refused.
 WholeFile::WholeFile(const std::string& path, int flags, mode_t mode) : path_(path) {
-  fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  fd_ = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK, mode);
   if (fd_ < 0) throw_errno("open " + path);
+  struct stat st;
+  if (fstat(fd_, &st) != 0) {
+    int err = errno;
+    ::close(fd_);
+    throw_errno("fstat " + path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw EngineError("open " + path + ": not a regular file (" + file_type_name(st.st_mode) + ")", EINVAL);
+  }
+  // Regular files ignore O_NONBLOCK; cleared all the same so that nothing inherits it.
+  if (fcntl(fd_, F_SETFL, flags & (O_APPEND | O_NOATIME | O_DIRECT)) != 0) {
+    int err = errno;
+    ::close(fd_);
+    throw_errno("fcntl F_SETFL " + path, err);
+  }
 }
 
 WholeFile::~WholeFile() {
