@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "flakelab/base/procfs.h"
 #include "flakelab/base/temp_dir.h"
 #include "flakelab/victims/socket_victims.h"
 #include "flakelab/victims/victims.h"
@@ -220,6 +221,48 @@ TEST_F(EngineCli, RestoreKilledAtEachStepLeavesNothingHalfRestored) {
   ASSERT_EQ(kill(pid, SIGUSR1), 0);
   int status = victims::wait_exit(pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << status;
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+// A tree: the child is created by its restored parent (a remote clone3), so the
+// spawn snippet's own parent-death signal and check are what kill it.
+TEST_F(EngineCli, TreeRestoreKilledAtEachStepLeavesNoProcess) {
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  victim_ = victims::start_victim("tree victim", [](int ready) {
+    prctl(PR_SET_PDEATHSIG, 0);
+    if (ready > 0) syscall(SYS_close_range, 0, ready - 1, 0);
+    syscall(SYS_close_range, ready + 1, ~0u, 0);
+    if (fork() == 0) {
+      close(ready);
+      for (;;) pause();
+    }
+    if (write(ready, "r", 1) != 1) _exit(100);
+    close(ready);
+    for (;;) pause();
+  });
+  const std::vector<pid_t> children = base::procfs::list_children(victim_);
+  ASSERT_EQ(children.size(), 1u);
+  const pid_t child = children[0];
+  ASSERT_TRUE(victims::wait_sleeping(child));
+  ASSERT_EQ(dump().code, 0) << "dump of the tree";
+  ASSERT_TRUE(gone_within(child, 5000));
+  const pid_t root = victim_;
+  victim_ = -1;
+  for (const char* step : {"child-cloned", "forked", "transmuted", "finished"}) {
+    Ran ran = finish(spawn_killed_at({"restore", "-D", images_, "-d"}, step));
+    EXPECT_EQ(ran.code, 128 + SIGKILL) << step << ": " << describe(ran);
+    for (pid_t pid : {child, root})
+      EXPECT_TRUE(gone_within(pid, 5000)) << "killed at " << step << ", pid " << pid << " was left behind: "
+                                          << status_field(pid, "Name") << " " << status_field(pid, "State");
+    kill_and_reap(root);
+    kill_and_reap(child);
+  }
+  Ran again = flakelab({"restore", "-D", images_, "-d"});
+  EXPECT_EQ(again.code, 0) << describe(again);
+  EXPECT_TRUE(victims::wait_sleeping(root) && victims::wait_sleeping(child));
+  EXPECT_EQ(status_field(child, "PPid"), std::to_string(root));
+  kill_and_reap(root);  // first: the child's zombie then comes to us, not to a parent that never waits
+  kill_and_reap(child);
   prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
