@@ -309,7 +309,8 @@ void check_sqlite_header(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return;  // missing (SQLite creates it) or unreadable (SQLite reports why)
   struct stat st{};
-  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const bool stated = ::fstat(fd, &st) == 0;
+  const bool regular = stated && S_ISREG(st.st_mode);
   char header[16] = {};
   ssize_t got = 0;
   if (regular) {
@@ -318,6 +319,7 @@ void check_sqlite_header(const std::string& path) {
     } while (got < 0 && errno == EINTR);
   }
   ::close(fd);
+  if (!stated || S_ISDIR(st.st_mode)) return;  // SQLite reports it ("unable to open database file")
   if (!regular) throw make_error(path, "open", "not a regular file", SQLITE_CANTOPEN);
   if (got <= 0) return;  // an empty file is a new database; a read error SQLite reports
   static constexpr char kMagic[16] = "SQLite format 3";  // with its NUL: all 16 header bytes
