@@ -306,11 +306,20 @@ void log_done(const Image& image, pid_t pid, const DumpOptions& options,
                     options.leave_running ? "left running" : "killed");
 }
 
+// A kernel thread has no user memory or exe; say so instead of failing on /proc/PID/exe.
+void refuse_kernel_thread(pid_t pid) {
+  auto status = base::procfs::read_status(pid);
+  if (status && status->kernel_thread)
+    throw EngineError("dump: " + pid_text(pid) + " (" + status->name + ") is a kernel thread; it cannot be dumped",
+                      EPERM);
+}
+
 }  // namespace
 
 Image dump_process(pid_t pid, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  refuse_kernel_thread(pid);
   const auto start = std::chrono::steady_clock::now();
   CpuColocation near(last_cpu_of(pid));  // ptrace round trips within one CPU (cpu_colocation.h)
   TreeDump tree(pid, near);
@@ -324,6 +333,7 @@ Image dump_process(pid_t pid, const DumpOptions& options) {
 Image dump_process_to_dir(pid_t pid, const std::string& dir, const DumpOptions& options) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
     throw EngineError("dump: pid " + std::to_string(pid) + " does not exist", ESRCH);
+  refuse_kernel_thread(pid);
   const auto start = std::chrono::steady_clock::now();
   CpuColocation near(last_cpu_of(pid));
   TreeDump tree(pid, near);

@@ -7,6 +7,11 @@
 // calls setsid() before it has children, which are then born into it), groups
 // once everyone exists (leaders first), zombies exit last with their saved
 // status, and only then is each live process rebuilt and all are released.
+//
+// A restorer killed at any moment leaves nothing half-restored: a new process
+// has PR_SET_PDEATHSIG(SIGKILL) from its first instructions (and exits if its
+// parent died before that), and once seized PTRACE_O_EXITKILL kills it with its
+// tracer until it is released, complete.
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -30,6 +35,7 @@
 #include "flakelab/engine/show.h"
 #include "cpu_colocation.h"
 #include "creds_restore.h"
+#include "fault_point.h"
 #include "logged_step.h"
 #include "restore_steps.h"
 #include "tree_reap.h"
@@ -70,7 +76,7 @@ pid_t spawn_child(compel::SeizedProcess& parent, pid_t pid, uint32_t exit_signal
   for (;;) {
     clone_args args{};
     args.exit_signal = exit_signal;
-    long r = spawn_with_tid(leader, parent.pid(), t, args, pid, "child " + std::to_string(pid));
+    long r = spawn_with_tid(leader, parent.pid(), t, args, pid, "child " + std::to_string(pid), /*process=*/true);
     if (r == -EEXIST && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // the old owner is not reaped yet
       continue;
@@ -159,6 +165,7 @@ class TreeRestore {
         set_groups();
         make_zombies();
       }
+      fault_point("forked");
       std::optional<PagesChecker> checker;
       if (image_.unchecked_pages) checker.emplace(*image_.unchecked_pages);
       for (auto& m : members_)
@@ -166,6 +173,7 @@ class TreeRestore {
           compel::RemoteSession session(m.proc->leader());
           transmute(log, session, m.pid, *m.process, *m.pages, t_, m.files, checker ? &*checker : nullptr);
           session.settle();
+          fault_point("transmuted");
         }
       // Every process's pages are in, none has run: a corrupt payload fails here.
       if (checker) {
@@ -178,6 +186,7 @@ class TreeRestore {
           LoggedStep step(log, "restore", m.pid, "threads");
           finish(m);
         }
+      fault_point("finished");
       LoggedStep step(log, "restore", root(), "release");
       for (auto& m : members_)
         if (m.process && m.process->stopped() && ::kill(m.pid, SIGSTOP) != 0) throw_errno(who(m.pid) + ": kill SIGSTOP");
@@ -192,6 +201,7 @@ class TreeRestore {
         for (auto& o : members_[i].others) o->release();
         if (members_[i].proc) members_[i].proc->release();
       }
+      fault_point("released");
     } catch (const compel::CompelError& e) {
       abort();
       throw EngineError(who(root()) + ": " + e.what(), e.error_number());
@@ -260,15 +270,18 @@ class TreeRestore {
   void create_child(Member& m) {
     Member& parent = members_[static_cast<size_t>(m.parent)];
     uint32_t exit_signal = m.rec.exit_signal();
+    // The spawn snippet has it die with its parent (fork clears the parent-death signal).
     m.pid = spawn_child(*parent.proc, static_cast<pid_t>(m.rec.pid()), exit_signal, t_, options_.pid_wait_ms);
+    fault_point("child-cloned");
     seize(m);
-    // Dies with its parent while we build it (fork clears the parent-death signal).
-    remote(*m.proc, "prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
     if (m.rec.sid() == m.rec.pid()) remote(*m.proc, "setsid", SYS_setsid);
   }
 
   void seize(Member& m) {
     m.proc = std::make_unique<compel::SeizedProcess>(m.pid);
+    // Until released it dies with us, whatever its parent-death signal is by then.
+    if (ptrace(PTRACE_SETOPTIONS, m.pid, nullptr, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) != 0)
+      throw_errno(who(m.pid) + ": PTRACE_SETOPTIONS PTRACE_O_EXITKILL");
     if (!t_.contains(compel::RemoteAddr(m.proc->leader().get_regs().rip)))
       throw EngineError(who(m.pid) + ": the new process is not in its trampoline");
   }

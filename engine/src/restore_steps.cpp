@@ -447,7 +447,7 @@ void transmute(spdlog::logger* log, compel::RemoteSession& session, pid_t pid, c
 }
 
 long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,
-                    const std::string& what) {
+                    const std::string& what, bool process) {
   Scratch scratch(pid, t);
   pid_t want = tid;
   args.set_tid = scratch.put(&want, sizeof(want)).as_int();
@@ -459,6 +459,7 @@ long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t
   regs.orig_rax = static_cast<uint64_t>(-1);
   regs.rdi = args_addr.as_int();
   regs.rsi = sizeof(args);
+  regs.r12 = process ? static_cast<uint64_t>(pid) : 0;  // the parent the new process checks for
   leader.set_regs(regs);
   leader.resume();
   int status = leader.wait_stop();
@@ -474,7 +475,7 @@ std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader,
                                                    const Trampoline& t) {
   clone_args args{};
   args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-  long r = spawn_with_tid(leader, pid, t, args, tid, "thread " + std::to_string(tid));
+  long r = spawn_with_tid(leader, pid, t, args, tid, "thread " + std::to_string(tid), /*process=*/false);
   if (r < 0) throw_errno("restore pid " + std::to_string(pid) + ": remote clone3 set_tid " + std::to_string(tid), static_cast<int>(-r));
   if (r != tid)
     throw EngineError("restore pid " + std::to_string(pid) + ": clone3 gave tid " + std::to_string(r) + ", not " +

@@ -99,8 +99,9 @@ void transmute(spdlog::logger* log, compel::RemoteSession& session, pid_t pid, c
 // Runs clone3(`args` with set_tid = {tid}) from the trampoline's spawn snippet in
 // `leader`, a thread of process `pid`, and returns its raw result (the new id or
 // -errno). Throws if the leader stops for anything but the snippet's trap.
+// `process`: a new process (not a thread), which dies with process `pid`.
 long spawn_with_tid(compel::SeizedThread& leader, pid_t pid, const Trampoline& t, clone_args args, pid_t tid,
-                    const std::string& what);
+                    const std::string& what, bool process);
 std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader, pid_t pid, pid_t tid,
                                                    const Trampoline& t);
 void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread& t, const Trampoline& tr,

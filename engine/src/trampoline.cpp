@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "fault_point.h"
 #include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
@@ -29,14 +30,33 @@ std::vector<uint8_t> trampoline_code(int ready_fd) {
       0xeb, 0xf7,                          // 31: jmp 24
       'R'};                                // 33
   std::memcpy(&c[6], &ready_fd, 4);
+  // The new process (r12: its parent's pid; 0 for a thread) asks for SIGKILL if
+  // its parent dies, then checks the parent did not die before that: a process
+  // that lost its builder must never sit in pause() forever holding its pid.
   const uint8_t spawn[] = {
-      0x0f, 0x05,                          // 64: syscall (clone3)
-      0x48, 0x85, 0xc0,                    // 66: test %rax, %rax
-      0x74, 0x01,                          // 69: jz 72 (new thread)
-      0xcc,                                // 71: int3 (parent: back to the injector)
-      0xb8, 0x22, 0x00, 0x00, 0x00,        // 72: mov $SYS_pause, %eax
-      0x0f, 0x05,                          // 77: syscall
-      0xeb, 0xf7};                         // 79: jmp 72
+      0x0f, 0x05,                          //  64: syscall (clone3)
+      0x48, 0x85, 0xc0,                    //  66: test %rax, %rax
+      0x74, 0x01,                          //  69: jz 72 (new thread)
+      0xcc,                                //  71: int3 (parent: back to the injector)
+      0x4d, 0x85, 0xe4,                    //  72: test %r12, %r12
+      0x74, 0x29,                          //  75: jz 118 (a thread)
+      0xb8, 0x9d, 0x00, 0x00, 0x00,        //  77: mov $SYS_prctl, %eax
+      0xbf, 0x01, 0x00, 0x00, 0x00,        //  82: mov $PR_SET_PDEATHSIG, %edi
+      0xbe, 0x09, 0x00, 0x00, 0x00,        //  87: mov $SIGKILL, %esi
+      0x0f, 0x05,                          //  92: syscall
+      0xb8, 0x6e, 0x00, 0x00, 0x00,        //  94: mov $SYS_getppid, %eax
+      0x0f, 0x05,                          //  99: syscall
+      0x4c, 0x39, 0xe0,                    // 101: cmp %r12, %rax
+      0x74, 0x0c,                          // 104: je 118
+      0xb8, 0xe7, 0x00, 0x00, 0x00,        // 106: mov $SYS_exit_group, %eax
+      0xbf, 0x79, 0x00, 0x00, 0x00,        // 111: mov $121, %edi
+      0x0f, 0x05,                          // 116: syscall
+      0xb8, 0x22, 0x00, 0x00, 0x00,        // 118: mov $SYS_pause, %eax
+      0x0f, 0x05,                          // 123: syscall
+      0xeb, 0xf7};                         // 125: jmp 118
+  static_assert(kSpawnOffset + sizeof(spawn) <= kBatchOffset);
+  static_assert(SYS_prctl == 0x9d && PR_SET_PDEATHSIG == 1 && SIGKILL == 9 && SYS_getppid == 0x6e &&
+                SYS_exit_group == 0xe7 && SYS_pause == 0x22);
   const uint8_t batch[] = {
       0x4d, 0x85, 0xed,                    // 0x00: test %r13, %r13
       0x74, 0x35,                          // 0x03: jz 0x3a
@@ -67,12 +87,15 @@ namespace {
 
 // Runs in the clone3 child: a copy of the restorer, single-threaded. Only raw
 // syscalls and plain stores here; never returns.
-[[noreturn]] __attribute__((noinline)) void become_trampoline(const Trampoline& t, const uint8_t* code, size_t n) {
+[[noreturn]] __attribute__((noinline)) void become_trampoline(const Trampoline& t, const uint8_t* code, size_t n,
+                                                             pid_t restorer) {
   // This child is the target: the trampoline's address is a local one here.
   const uint64_t base = t.base.as_int();
   uint64_t all = ~uint64_t{0};
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof(all));
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // A restorer killed before the prctl above sends no signal: we were reparented.
+  if (syscall(SYS_getppid) != restorer) syscall(SYS_exit_group, 121);
   long p = syscall(SYS_mmap, base, Trampoline::kSize, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (static_cast<uint64_t>(p) != base) syscall(SYS_exit_group, 120);
@@ -91,11 +114,15 @@ pid_t clone_into_trampoline(pid_t pid, const Trampoline& t, const std::vector<ui
   args.exit_signal = SIGCHLD;
   args.set_tid = reinterpret_cast<uint64_t>(&tid);
   args.set_tid_size = 1;
+  const pid_t restorer = getpid();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     long r = syscall(SYS_clone3, &args, sizeof(args));
-    if (r == 0) become_trampoline(t, code.data(), code.size());
-    if (r > 0) return static_cast<pid_t>(r);
+    if (r == 0) become_trampoline(t, code.data(), code.size(), restorer);
+    if (r > 0) {
+      fault_point("root-cloned");
+      return static_cast<pid_t>(r);
+    }
     if (errno == EEXIST && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;

@@ -24,9 +24,12 @@ struct Trampoline {
 };
 
 // Machine code. At offset 0: write(ready_fd, "R", 1); for (;;) pause();
-// At kSpawnOffset: syscall (the injector loads clone3 arguments); the parent
-// thread then traps (int3) back to the injector, the new thread sleeps in pause()
-// with the signals it inherited blocked, until the injector takes it over.
+// At kSpawnOffset: syscall (the injector loads clone3 arguments, and r12: the
+// caller's pid for a new process, 0 for a thread); the parent thread then traps
+// (int3) back to the injector. A new process sets PR_SET_PDEATHSIG(SIGKILL) and
+// exits (121) if its parent is no longer the caller; then the new thread or
+// process sleeps in pause() with the signals it inherited blocked, until the
+// injector takes it over.
 // At kBatchOffset: makes the syscalls of a table one after the other (r12: the
 // table, 7 words per call: nr and six arguments; r13: how many), stopping at the
 // first that fails; then int3 at kBatchTrapOffset. On the trap r13 is 0 if all
@@ -38,8 +41,8 @@ inline constexpr uint64_t kBatchTrapOffset = kBatchOffset + 0x3a;
 inline constexpr uint64_t kBatchEntryWords = 7;
 
 // clone3() with set_tid = {pid}; the child blocks all signals, asks for SIGKILL
-// if the restorer dies, maps the trampoline at `t.base`, copies `code` there and
-// jumps to it on a stack inside it. Returns the child's pid in the parent; retries
+// if the restorer dies (and exits at once if it died already), maps the
+// trampoline at `t.base`, copies `code` there and jumps to it on a stack inside it. Returns the child's pid in the parent; retries
 // while the pid is taken (EEXIST) for up to `wait_ms`. Throws EngineError.
 pid_t clone_into_trampoline(pid_t pid, const Trampoline& t, const std::vector<uint8_t>& code, int wait_ms);
 

@@ -11,17 +11,32 @@
 
 namespace flakelab::engine {
 
+std::string file_type_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symbolic link";
+    default: return "an unknown file type";
+  }
+}
+
+// O_NONBLOCK so that a FIFO (or device) named like an image file cannot hang
+// the open; anything but a regular file is then refused.
 WholeFile::WholeFile(const std::string& path, int flags, mode_t mode) : path_(path) {
-  // Non-blocking until it is known to be a regular file: a FIFO (or a device)
-  // named like an image file must be an error, not a read that never ends.
   base::UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode));
   if (!fd) throw_errno("open " + path);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) throw_errno("fstat " + path);
-  if (!S_ISREG(st.st_mode))
-    throw EngineError("open " + path + ": not a regular file (" +
-                      (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : "a device or socket") +
-                      "); image files are regular files");
+  if (!S_ISREG(st.st_mode)) {
+    throw EngineError("open " + path + ": not a regular file (" + file_type_name(st.st_mode) +
+                          "); image files are regular files",
+                      EINVAL);
+  }
+  // Regular files ignore O_NONBLOCK; cleared all the same so that nothing inherits it.
   if (!(flags & O_NONBLOCK) && fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK) != 0)
     throw_errno("fcntl F_SETFL " + path + " (clear O_NONBLOCK)");
   fd_ = fd.release();

@@ -10,7 +10,11 @@
 
 namespace flakelab::engine {
 
-// Owns one fd for reading/writing a whole file. Errors name the path.
+// "a FIFO", "a directory", ... for messages about a file of the wrong type.
+std::string file_type_name(mode_t mode);
+
+// Owns one fd for reading/writing a whole file. Errors name the path. Only a
+// regular file is accepted: a FIFO or device in its place fails at once (EngineError).
 class WholeFile {
  public:
   WholeFile(const std::string& path, int flags, mode_t mode = 0);

@@ -1,13 +1,17 @@
 #include "flakelab/harness/campaign_file.h"
 #include "flakelab/harness/run_command.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
 
@@ -218,11 +222,22 @@ void parse_campaign_text(std::string_view text, const std::string& name, Campaig
 }
 
 void load_campaign_file(const std::string& path, CampaignSpec& spec) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(errno_text("--campaign: cannot open " + path, errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  parse_campaign_text(text.str(), path, spec);
+  // O_NONBLOCK: a FIFO given by mistake is refused below instead of hanging the run.
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) throw UsageError(errno_text("--campaign: cannot open " + path, errno));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) throw UsageError(errno_text("--campaign: fstat " + path, errno));
+  if (!S_ISREG(st.st_mode)) throw UsageError(fmt::format("--campaign {}: not a regular file", path));
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw UsageError(errno_text("--campaign: read " + path, errno));
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  parse_campaign_text(text, path, spec);
 }
 
 }  // namespace flakelab::harness

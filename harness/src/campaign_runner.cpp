@@ -420,6 +420,7 @@ CampaignResult run_campaign(const CampaignPlan& plan, const Topology& topology, 
   campaign.invocation = new_invocation_id();
   const CpuIdentity cpu = detect_cpu_identity();
   results::Store store(plan.spec.db);
+  store.check_integrity();  // a damaged file is refused, not appended to
   const int64_t host_id = store.upsert_host(to_host_info(cpu));
   // Placements this machine cannot offer are recorded, so reports say "skipped, because".
   for (const PlannedCell& cell : plan.skipped) {

@@ -1,6 +1,8 @@
 #include "flakelab/harness/engine_commands.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -16,6 +20,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "flakelab/base/unique_fd.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/image.h"
@@ -24,6 +29,7 @@
 #include "flakelab/engine/show.h"
 #include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/error.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -75,18 +81,51 @@ int engine_failed(spdlog::logger& log, bool log_is_file, const std::string& what
   return kEngineFailed;
 }
 
-void write_pidfile(const std::string& path, pid_t pid) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw HarnessError(errno_text("open pidfile " + tmp, errno));
-  std::string text = fmt::format("{}\n", pid);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(tmp.c_str());
-    throw HarnessError(errno_text("write pidfile " + path, err));
+// --pidfile FILE, made in two steps so that a path we cannot write fails before
+// anything is restored: open() creates FILE.tmp, commit() writes the pid and
+// renames it to FILE. An uncommitted FILE.tmp is removed.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+    fd_.reset(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+    if (!fd_) throw HarnessError(errno_text("open pidfile " + tmp_, errno));
+    struct stat st{};
+    if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      fd_.reset();
+      throw HarnessError("pidfile " + tmp_ + ": not a regular file");
+    }
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+  ~PidFile() {
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+
+  void commit(pid_t pid) {
+    std::string text = fmt::format("{}\n", pid);
+    if (::write(fd_.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      throw HarnessError(errno_text("write pidfile " + tmp_, errno));
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw HarnessError(errno_text("rename pidfile " + tmp_ + " to " + path_, errno));
+    committed_ = true;
+    fd_.reset();
+  }
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  base::UniqueFd fd_;
+  bool committed_ = false;
+};
+
+// Undoes a restore whose result cannot be reported: every process of the tree
+// (they carry the image's pids), then the root, which is our child, is reaped.
+void kill_restored_tree(const engine::Image& image) {
+  const pid_t root = static_cast<pid_t>(image.root().process.pid());
+  for (const auto& rec : image.tree.processes())
+    if (!rec.zombie()) ::kill(static_cast<pid_t>(rec.pid()), SIGKILL);
+  ::kill(root, SIGKILL);
+  int status = 0;
+  while (::waitpid(root, &status, 0) < 0 && errno == EINTR) {
   }
 }
 
@@ -121,12 +160,15 @@ int restore_command(const RestoreCommand& command) {
     options.unix_gc_wait = std::chrono::ceil<std::chrono::microseconds>(wait);
   }
   engine::RestoreStats stats;
+  std::optional<PidFile> pidfile;
+  if (!command.pidfile.empty()) pidfile.emplace(command.pidfile);  // before anything exists that it must name
+  std::optional<engine::Image> image;
   try {
     auto start = Clock::now();
     // Mapped, not read; the pages are checked as restore copies them.
-    engine::Image image = engine::read_image_dir(command.dir, engine::PagesCheck::kByRestore);
+    image.emplace(engine::read_image_dir(command.dir, engine::PagesCheck::kByRestore));
     log->info("read {} in {:.2f} ms", command.dir, ms_since(start));
-    pid = engine::restore_process(image, options, &stats);
+    pid = engine::restore_process(*image, options, &stats);
     if (stats.unix_gc_retries > 0)
       log->info("unix-gc-wait: waited {:.3f} ms ({} binds retried) for names held by orphaned sockets",
                 std::chrono::duration<double, std::milli>(stats.unix_gc_waited).count(), stats.unix_gc_retries);
@@ -134,7 +176,14 @@ int restore_command(const RestoreCommand& command) {
     std::string what = e.what();
     return engine_failed(*log, !command.log.log_file.empty(), what.rfind("restore", 0) == 0 ? what : "restore: " + what);
   }
-  if (!command.pidfile.empty()) write_pidfile(command.pidfile, pid);
+  if (pidfile) {
+    try {
+      pidfile->commit(pid);
+    } catch (const HarnessError&) {
+      kill_restored_tree(*image);  // nobody could find it: it must not run on unnamed
+      throw;
+    }
+  }
   if (command.detached) return kExitOk;
   // Not detached: we stay its parent and hand back its exit status, like CRIU.
   int status = 0;
@@ -164,7 +213,7 @@ int show_command(const ShowCommand& command) {
 }
 
 void add_engine_log_options(CLI::App& verb, EngineLogOptions& log) {
-  verb.add_option("-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
+  add_integer_option(verb, "-v,--verbosity", log.verbosity, "log level: 0 nothing, 1 errors, 2 warnings, 3 info, 4 debug")
       ->capture_default_str();
   verb.add_option("-o,--log-file", log.log_file, "log to FILE (relative to the image directory) instead of stderr");
 }

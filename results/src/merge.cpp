@@ -28,7 +28,8 @@ bool same_file(const std::string& a, const std::string& b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// The input's schema version, read through a read-only connection (nothing is written).
+// The input's schema version, read through a read-only connection (nothing is
+// written), once the input passed the integrity check.
 int64_t input_version(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) {
     throw StoreError(fmt::format("merge: input '{}' does not exist or is not a file", path));
@@ -38,6 +39,7 @@ int64_t input_version(const std::string& path) {
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
   if (rc != SQLITE_OK) throw_sqlite(raw, path, "merge: open input");
   sqlite3_busy_timeout(raw, Store::kBusyTimeoutMs);
+  check_database_integrity(raw, path);
   return query_int(raw, path, "PRAGMA user_version", "merge: read input schema version");
 }
 
@@ -176,6 +178,7 @@ void merge_one(sqlite3* db, const std::string& out_path, const std::string& sour
 MergeStats merge(const std::string& output_path, const std::vector<std::string>& inputs) {
   MergeStats stats;
   Store out(output_path);
+  out.check_integrity();  // before anything is added to it
   sqlite3* db = StoreAccess::db(out);
   const std::string& path = StoreAccess::path(out);
   for (const std::string& input : inputs) {

@@ -4,8 +4,11 @@
 #include "flakelab/results/store.h"
 #include "flakelab/results/stats.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -318,14 +321,25 @@ void migrate(sqlite3* db, const std::string& path, int64_t seen_version, const N
 // SQLite 3.40 takes a 1-byte file for an empty database and writes a schema over it. Check the
 // header magic ourselves so that any non-SQLite file is refused, never clobbered.
 void check_sqlite_header(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return;  // missing (SQLite creates it) or unreadable (SQLite reports why)
+  // O_NONBLOCK: a FIFO in place of the database must fail, not hang the open (or SQLite's reads).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;  // missing (SQLite creates it) or unreadable (SQLite reports why)
+  struct stat st{};
+  const bool stated = ::fstat(fd, &st) == 0;
+  const bool regular = stated && S_ISREG(st.st_mode);
   char header[16] = {};
-  in.read(header, sizeof header);
-  const std::streamsize got = in.gcount();
-  if (got == 0) return;  // an empty file is a new database
+  ssize_t got = 0;
+  if (regular) {
+    do {
+      got = ::pread(fd, header, sizeof header, 0);
+    } while (got < 0 && errno == EINTR);
+  }
+  ::close(fd);
+  if (!stated || S_ISDIR(st.st_mode)) return;  // SQLite reports it ("unable to open database file")
+  if (!regular) throw make_error(path, "open", "not a regular file", SQLITE_CANTOPEN);
+  if (got <= 0) return;  // an empty file is a new database; a read error SQLite reports
   static constexpr char kMagic[16] = "SQLite format 3";  // with its NUL: all 16 header bytes
-  if (got != sizeof header || std::memcmp(header, kMagic, sizeof header) != 0) {
+  if (static_cast<size_t>(got) != sizeof header || std::memcmp(header, kMagic, sizeof header) != 0) {
     throw make_error(path, "open", "file is not a database (no SQLite header)", SQLITE_NOTADB);
   }
 }

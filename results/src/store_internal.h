@@ -155,6 +155,9 @@ inline int64_t query_int(sqlite3* db, const std::string& path, const char* sql, 
 
 
 // Access to a Store's connection for the query, report and merge code of this library.
+// Throws StoreError if PRAGMA quick_check finds `db` damaged (integrity.cpp).
+void check_database_integrity(sqlite3* db, const std::string& path);
+
 struct StoreAccess {
   static sqlite3* db(const Store& store);
   static const std::string& path(const Store& store);

@@ -9,6 +9,7 @@
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/run_command.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -27,10 +28,10 @@ class BisectVerb final : public Verb {
     verb.add_option("--baseline-rate", request_.baseline_rate, "failure rate of a good commit, 0..1")->required();
     bad_opt_ = verb.add_option("--bad-rate", bad_rate_, "failure rate that counts as bad (default max(2P, P+0.05))");
     verb.add_option("--confidence", request_.confidence, "1 - the error probability each way")->capture_default_str();
-    verb.add_option("--max-trials", request_.max_trials, "trial budget; undecided after it: skip (125)")->capture_default_str();
+    add_integer_option(verb, "--max-trials", request_.max_trials, "trial budget; undecided after it: skip (125)")->capture_default_str();
     verb.add_option("--placement", request_.placement, "one placement")->capture_default_str();
     verb.add_option("--db", request_.db, "SQLite database file")->capture_default_str();
-    seed_opt_ = verb.add_option("--seed", seed_, "run seed (default: random, printed)");
+    seed_opt_ = add_integer_option(verb, "--seed", seed_, "run seed (default: random, printed)");
     verb.add_option("--timeout", timeout_, "per-trial limit: a duration")->capture_default_str();
   }
   // Any failure stops the bisection: an exit status of 1 would call the commit bad.

@@ -4,6 +4,7 @@
 
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/compare_command.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -13,8 +14,8 @@ class CompareVerb final : public Verb {
   std::string name() const override { return "compare"; }
   std::string description() const override { return "two runs' cells side by side, with Fisher's exact test"; }
   void declare(CLI::App& verb) override {
-    verb.add_option("run_a", request_.run_a, "run id (stands for every cell of its `flakelab run`)")->required();
-    verb.add_option("run_b", request_.run_b, "run id to compare with")->required();
+    add_integer_option(verb, "run_a", request_.run_a, "run id (stands for every cell of its `flakelab run`)")->required();
+    add_integer_option(verb, "run_b", request_.run_b, "run id to compare with")->required();
     verb.add_option("--db", request_.db_a, "SQLite database file")->capture_default_str();
     verb.add_option("--db-b", request_.db_b, "database of RUN_B (default: --db)");
   }

@@ -4,6 +4,7 @@
 
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/engine_commands.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -15,7 +16,7 @@ class DumpVerb final : public Verb {
     return "checkpoint a process into an image directory (kills it unless --leave-running)";
   }
   void declare(CLI::App& verb) override {
-    verb.add_option("-t,--tree", command_.pid, "pid of the root of the process tree to dump (with all its descendants)")
+    add_integer_option(verb, "-t,--tree", command_.pid, "pid of the root of the process tree to dump (with all its descendants)")
         ->required();
     verb.add_option("-D,--images-dir", command_.dir, "image directory (created if missing)")->required();
     verb.add_flag("-R,--leave-running", command_.leave_running, "leave the process running after the dump");

@@ -5,6 +5,7 @@
 
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/report_command.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -15,7 +16,7 @@ class ReportVerb final : public Verb {
   std::string description() const override { return "print the summary of one run or of all runs"; }
   void declare(CLI::App& verb) override {
     verb.add_option("--db", db_, "SQLite database file")->capture_default_str();
-    run_option_ = verb.add_option("--run", run_, "run id (default: all)");
+    run_option_ = add_integer_option(verb, "--run", run_, "run id (default: all)");
     since_option_ =
         verb.add_option("--since", since_, "only runs started at or after this date (2026-11-23[T20:00:00]) or epoch ms");
     format_option_ = verb.add_option("--format", format_, "text | json | junit | html | markdown (the triage report)");

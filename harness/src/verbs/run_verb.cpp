@@ -10,6 +10,7 @@
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/duration_option.h"
 #include "flakelab/harness/run_command.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -32,7 +33,7 @@ class RunVerb final : public Verb {
     verb.add_option("scenarios", options_.scenarios,
                     "scenario names, see `flakelab scenarios`; `cmd -- PROGRAM ARGS...` runs any command");
     verb.add_option("--campaign", options_.campaign, "TOML campaign file (scenarios, parameter grids, placements)");
-    trials_opt_ = verb.add_option("-n,--trials", trials_, "trials per cell (default 100)");
+    trials_opt_ = add_integer_option(verb, "-n,--trials", trials_, "trials per cell (default 100)");
     verb.add_option("--cpus", options_.cpus, "pin roles to CPUs: victim=A,injector=B[,writer=C] (placement 'cpus')");
     placement_opt_ = verb.add_option(
         "--placement", placement_,
@@ -42,13 +43,13 @@ class RunVerb final : public Verb {
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     db_opt_ = verb.add_option("--db", db_, "SQLite database file (default flakelab.db)");
-    seed_opt_ = verb.add_option("--seed", seed_, "run seed (default: random, printed)");
-    jobs_opt_ = verb.add_option("-j,--jobs", jobs_, "workers running trials at once, each on its own PUs");
+    seed_opt_ = add_integer_option(verb, "--seed", seed_, "run seed (default: random, printed)");
+    jobs_opt_ = add_integer_option(verb, "-j,--jobs", jobs_, "workers running trials at once, each on its own PUs");
     verb.add_flag("--share-pus", options_.share_pus, "let pinned workers share PUs");
     timeout_opt_ = verb.add_option("--timeout", timeout_,
                                    "how long a trial may take before SIGABRT, then SIGKILL: a duration (default 10s)");
     max_time_opt_ = verb.add_option("--max-time", max_time_, "wall-time budget of the whole run: a duration such as 90s, 10m, 1h");
-    until_opt_ = verb.add_option("--until-failures", until_failures_, "stop a cell after K failing trials");
+    until_opt_ = add_integer_option(verb, "--until-failures", until_failures_, "stop a cell after K failing trials");
     verb.add_flag("--keep-hung", options_.keep_hung,
                   "leave a timed-out trial stopped (SIGSTOP) for a debugger, print its pids, and wait");
     verb.add_flag("--fresh-namespaces", options_.fresh_namespaces,

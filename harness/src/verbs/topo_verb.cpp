@@ -7,6 +7,7 @@
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/topo_command.h"
 #include "flakelab/harness/topology.h"
+#include "flakelab/harness/integer_option.h"
 
 namespace flakelab::harness {
 namespace {
@@ -18,7 +19,7 @@ class TopoVerb final : public Verb {
   void declare(CLI::App& verb) override {
     verb.add_flag("--json", json_, "print JSON");
     verb.add_option("--topology", spec_, "plan against an hwloc XML file or a synthetic description");
-    verb.add_option("-j,--jobs", jobs_, "plan placements for this many workers")->capture_default_str();
+    add_integer_option(verb, "-j,--jobs", jobs_, "plan placements for this many workers")->capture_default_str();
     verb.add_flag("--share-pus", share_, "let workers share PUs");
   }
   int execute(const Invocation&) override {

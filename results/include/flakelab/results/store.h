@@ -192,6 +192,10 @@ class Store {
   RunRecord run(int64_t run_id) const;                // throws StoreError if absent
   HostInfo host(int64_t host_id) const;               // throws StoreError if absent
   int schema_version() const;
+  // PRAGMA quick_check: throws StoreError naming the damage if the file is corrupt.
+  // Reads every page (~2.5 s for a 126 MB, 2M-trial file on a loaded 2-CPU host; integrity_check
+  // took 3x that): callers that append (run, merge) call it once.
+  void check_integrity() const;
   const std::string& path() const;
   const Normalizer& normalizer() const;
 
