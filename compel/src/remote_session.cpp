@@ -56,8 +56,8 @@ std::string hex(uint64_t v) {
 RemoteSession::RemoteSession(SeizedThread& thread) : thread_(thread) {
   if (thread_.running())
     throw CompelError("remote session: " + tid_text(thread_.tid()) + " is not stopped", EBUSY);
-  gadgets_ = find_return_gadgets(thread_.tgid());
   capture();
+  gadgets_ = find_return_gadgets(thread_.tgid(), RemoteAddr(orig_regs_.rip));
   started_in_restartable_ = base::interrupted_in_restartable_syscall(orig_regs_);
 }
 

@@ -131,41 +131,65 @@ uint64_t start_time(pid_t pid) {
   }
 }
 
-std::map<std::pair<pid_t, uint64_t>, ReturnGadgets> g_by_process;
+// Per process: the gadgets and the executable mapping ("home") of the thread
+// they were looked up for; a thread whose ip is in that mapping reuses them.
+struct Found {
+  ReturnGadgets gadgets;
+  uint64_t home_start = 0, home_end = 0;
+};
+std::map<std::pair<pid_t, uint64_t>, Found> g_by_process;
 
-ReturnGadgets scan_process(pid_t pid);
+Found scan_process(pid_t pid, RemoteAddr rip);
 
 }  // namespace
 
 // Sessions come and go many times per dump: the maps are read once per process.
-ReturnGadgets find_return_gadgets(pid_t pid) {
+ReturnGadgets find_return_gadgets(pid_t pid, RemoteAddr rip) {
   const auto key = std::make_pair(pid, start_time(pid));
   {
     std::lock_guard lock(g_cache_mutex);
     auto it = g_by_process.find(key);
-    if (it != g_by_process.end() && key.second != 0) {
-      ReturnGadgets g = it->second;
+    if (it != g_by_process.end() && key.second != 0 && rip.as_int() >= it->second.home_start &&
+        rip.as_int() < it->second.home_end) {
+      ReturnGadgets g = it->second.gadgets;
       if (victim_has(pid, g.syscall_ret.as_int(), kSyscallRet, sizeof(kSyscallRet)) &&
           victim_has_sigreturn(pid, g.sigreturn.as_int()))
         return g;
     }
   }
-  ReturnGadgets g = scan_process(pid);
+  Found f = scan_process(pid, rip);
   std::lock_guard lock(g_cache_mutex);
-  g_by_process[key] = g;
-  return g;
+  g_by_process[key] = f;
+  return f.gadgets;
 }
 
 namespace {
 
-ReturnGadgets scan_process(pid_t pid) {
+Found scan_process(pid_t pid, RemoteAddr rip) {
   std::vector<base::procfs::MapEntry> maps;
   try {
     maps = base::procfs::read_maps(pid, false);
   } catch (const std::exception& e) {
     throw CompelError(fmt::format("find return code in pid {}: {}", pid, e.what()), ESRCH);
   }
-  // libc first: it has both on every glibc seen so far.
+  Found out;
+  auto home = std::find_if(maps.begin(), maps.end(),
+                           [&](const auto& m) { return rip.as_int() >= m.start && rip.as_int() < m.end; });
+  if (home != maps.end()) {
+    out.home_start = home->start;
+    out.home_end = home->end;
+    if (home->prot & PROT_EXEC) {
+      // The thread's own code first; an anonymous mapping is read, never cached.
+      FoundIn f = scannable(*home) ? found_in(pid, *home) : scan_victim_copy(pid, *home);
+      if (f.syscall_ret && f.sigreturn &&
+          victim_has(pid, home->start + *f.syscall_ret, kSyscallRet, sizeof(kSyscallRet)) &&
+          victim_has_sigreturn(pid, home->start + *f.sigreturn)) {
+        out.gadgets = {RemoteAddr(home->start + *f.syscall_ret), RemoteAddr(home->start + *f.sigreturn)};
+        return out;
+      }
+    }
+  }
+  // libc next: it has both on every glibc seen so far.
   std::stable_partition(maps.begin(), maps.end(), [](const auto& m) {
     return m.path.find("/libc.so") != std::string::npos || m.path.find("/libc-") != std::string::npos;
   });
@@ -177,7 +201,10 @@ ReturnGadgets scan_process(pid_t pid) {
       syscall_ret = m.start + *f.syscall_ret;
     if (!sigreturn && f.sigreturn && victim_has_sigreturn(pid, m.start + *f.sigreturn))
       sigreturn = m.start + *f.sigreturn;
-    if (syscall_ret && sigreturn) return {RemoteAddr(*syscall_ret), RemoteAddr(*sigreturn)};
+    if (syscall_ret && sigreturn) {
+      out.gadgets = {RemoteAddr(*syscall_ret), RemoteAddr(*sigreturn)};
+      return out;
+    }
   }
   throw CompelError(fmt::format("pid {} has no {} in its executable mappings (a static binary without libc?): "
                                 "compel refuses to run code in it, since a killed injector could not leave it "

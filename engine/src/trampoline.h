@@ -33,6 +33,7 @@ struct Trampoline {
 // succeeded, else r12 points at the failed call and rax holds -errno.
 std::vector<uint8_t> trampoline_code(int ready_fd);
 inline constexpr uint64_t kSpawnOffset = 64;
+inline constexpr uint64_t kGadgetOffset = 96;  // `syscall; ret`, then `mov $15, %rax; syscall`
 inline constexpr uint64_t kBatchOffset = 128;
 inline constexpr uint64_t kBatchTrapOffset = kBatchOffset + 0x3a;
 inline constexpr uint64_t kBatchEntryWords = 7;

@@ -8,9 +8,10 @@
 //                `ret`, it runs rt_sigreturn on a frame compel wrote below the red
 //                zone of the thread's stack: original registers, FPU state, mask.
 //
-// Both are found in the victim's executable file mappings (libc first). The
-// offsets are cached per mapped file (path, inode, file offset, length) and the
-// bytes are checked in the victim each time, so a stale cache cannot mislead.
+// Both are found in the victim's executable mappings (the thread's own, then libc,
+// then the others). The offsets are cached per mapped file (path, inode, file
+// offset, length) and per process, and the bytes are checked in the victim each
+// time, so a stale cache cannot mislead.
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +28,9 @@ struct ReturnGadgets {
 
 // Throws CompelError (ENOEXEC) naming the pid when the victim has no such code (a
 // static binary without them, say): compel then refuses before touching it.
-ReturnGadgets find_return_gadgets(pid_t pid);
+// The executable mapping holding `rip` (the thread's own code) is searched first and
+// wins if it has both: a process the engine builds itself runs in a trampoline that
+// carries them, while the libc it started with goes away.
+ReturnGadgets find_return_gadgets(pid_t pid, RemoteAddr rip);
 
 }  // namespace flakelab::compel
