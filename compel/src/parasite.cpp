@@ -358,8 +358,10 @@ void Parasite::take_back_thread() {
   // The parasite leaves once its socket closes: it unmaps itself and returns
   // through the frame; follow it until its rt_sigreturn is done.
   ctl_.reset();
-  if (layout_.contains(RemoteAddr(regs.rip)) || session_->in_return_chain(regs)) session_->finish_return_chain();
-  session_->rebase();
+  if (layout_.contains(RemoteAddr(regs.rip)) || session_->in_return_chain(regs))
+    session_->finish_return_chain();
+  else
+    session_->rebase();  // it got back by itself and ran its own code since
   mapped_in_victim_ = still_mapped();
 }
 

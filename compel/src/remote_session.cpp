@@ -12,6 +12,7 @@
 
 #include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
+#include "flakelab/compel/parasite_abi.h"
 #include "flakelab/compel/remote_memory.h"
 #include "return_frame.h"
 
@@ -158,6 +159,11 @@ RemoteAddr RemoteSession::return_slot() {
   return slot_;
 }
 
+RemoteAddr RemoteSession::scratch_area() {
+  static_assert(sizeof(flk_rt_sigframe::siginfo) == kScratchAreaSize);
+  return return_frame() + offsetof(flk_rt_sigframe, siginfo);
+}
+
 void RemoteSession::set_return_step(RemoteAddr code) {
   arm();
   const uint64_t next = code.is_null() ? gadgets_.ret().as_int() : code.as_int();
@@ -300,6 +306,16 @@ void RemoteSession::finish_return_chain() {
     if (next_syscall_stop(&nr) == kSyscallEntry && nr == SYS_rt_sigreturn) {
       if (next_syscall_stop(nullptr) != kSyscallExit)
         throw CompelError("remote code in " + tid_text(thread_.tid()) + ": no exit stop after rt_sigreturn", EIO);
+      running_free_ = false;
+      thread_.forget_blocked_signals();  // rt_sigreturn put the mask back
+      if (base::interrupted_in_restartable_syscall(orig_regs_) &&
+          -static_cast<long>(orig_regs_.rax) == base::kERESTART_RESTARTBLOCK) {
+        // rt_sigreturn reset the restart block: what the frame resumed is the state now.
+        mask_known_ = false;
+        capture();
+        return;
+      }
+      regs_dirty_ = true;  // at frame_regs_; the exact original comes back in settle()
       return;
     }
   }
@@ -316,7 +332,6 @@ void RemoteSession::return_through_frame() {
   regs_dirty_ = true;
   thread_.block_signals();
   finish_return_chain();
-  rebase();
 }
 
 void RemoteSession::rebase() {

@@ -14,8 +14,11 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <utility>
 #include <vector>
+
+#include "pin_guardian.h"
 
 namespace flakelab::engine {
 
@@ -49,12 +52,14 @@ class CpuColocation {
 // pinned. pin() puts seized threads on the engine's CPU and remembers their
 // masks; restore() puts the masks back and must run before the threads are
 // released (the destructor does it too); forget() is for threads that were
-// killed.
+// killed. Should the engine die first, a PinGuardian puts the masks back.
 class TraceePins {
  public:
   TraceePins() = default;
   ~TraceePins() { restore(); }
-  TraceePins(TraceePins&& other) noexcept : saved_(std::move(other.saved_)) { other.saved_.clear(); }
+  TraceePins(TraceePins&& other) noexcept : saved_(std::move(other.saved_)), guardian_(std::move(other.guardian_)) {
+    other.saved_.clear();
+  }
   TraceePins& operator=(TraceePins&& other) noexcept;
   TraceePins(const TraceePins&) = delete;
   TraceePins& operator=(const TraceePins&) = delete;
@@ -64,10 +69,14 @@ class TraceePins {
   void pin(const CpuColocation& near, const std::vector<pid_t>& tids);
   // Returns false (errno set) if a mask could not be put back.
   bool restore() noexcept;
-  void forget() noexcept { saved_.clear(); }
+  void forget() noexcept {
+    saved_.clear();
+    guardian_.reset();
+  }
 
  private:
   std::vector<std::pair<pid_t, cpu_set_t>> saved_;
+  std::unique_ptr<PinGuardian> guardian_;
 };
 
 // The CPU `pid` last ran on (/proc/PID/stat), or -1.

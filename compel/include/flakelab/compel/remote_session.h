@@ -68,7 +68,11 @@ class RemoteSession {
   // syscall of injected code and the rt_sigreturn into the original context.
   bool in_return_chain(const user_regs_struct& regs) const;
   // Follows the stopped thread syscall by syscall until its rt_sigreturn is done
-  // (injected code on its way out, or the return chain). Call rebase() after.
+  // (injected code on its way out, or the return chain). The thread is then in its
+  // original context, with syscall restart applied; settle() still puts back the
+  // exact stopped state (so a signal that comes later interrupts the syscall as it
+  // would have), unless rt_sigreturn voided it (a restart block: the call is
+  // re-issued instead).
   void finish_return_chain();
   // Lets the thread take its return chain now (the return step, e.g. undo code,
   // then rt_sigreturn) under the injector's eye, and adopts the result.
@@ -91,6 +95,10 @@ class RemoteSession {
   // end by jumping to gadgets().syscall_ret with rsp = return_frame()), or, with a
   // null address, nothing.
   void set_return_step(RemoteAddr code);
+  // 128 bytes of victim memory for a remote syscall's output: the siginfo part of
+  // the return frame, which rt_sigreturn never reads. Valid until rebase().
+  RemoteAddr scratch_area();
+  static constexpr size_t kScratchAreaSize = 128;
   const ReturnGadgets& gadgets() const { return gadgets_; }
 
   SeizedThread& thread() { return thread_; }
