@@ -121,10 +121,10 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
   // From here on, a thread left without its injector runs the undo code in this
   // page before its rt_sigreturn: it closes the memfd's fd and unmaps the page.
   auto undo = undo_code(-1, l.base, l.total, rs.gadgets().syscall_ret);
-  write_remote(pid, l.undo(), undo.data(), undo.size(), "undo code");
-  rs.set_return_step(l.undo() + kUndoEntryOffset);
+  rs.set_return_step(l.undo() + kUndoEntryOffset, l.undo(), undo.data(), undo.size());
   static const char kName[] = "flakelab-parasite";
   write_remote(pid, l.base, kName, sizeof(kName), "memfd name");
+  write_remote(pid, l.undo() + kUndoFdOffset, &kUndoFdFromResult, sizeof(kUndoFdFromResult), "undo code's fd");
   long vfd = rs.syscall_checked("memfd_create", SYS_memfd_create, scratch, MFD_CLOEXEC);
   const int32_t vfd32 = static_cast<int32_t>(vfd);
   write_remote(pid, l.undo() + kUndoFdOffset, &vfd32, sizeof(vfd32), "undo code's fd");

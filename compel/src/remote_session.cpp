@@ -2,6 +2,7 @@
 
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -157,6 +158,16 @@ void RemoteSession::write_return_frame() {
 RemoteAddr RemoteSession::return_slot() {
   arm();
   return slot_;
+}
+
+void RemoteSession::set_return_step(RemoteAddr entry, RemoteAddr code_at, const void* code, size_t size) {
+  arm();
+  const uint64_t next = entry.as_int();
+  iovec local[2] = {{const_cast<void*>(code), size}, {const_cast<uint64_t*>(&next), sizeof(next)}};
+  iovec remote[2] = {remote_iovec(code_at, size), remote_iovec(slot_, sizeof(next))};
+  if (process_vm_writev(thread_.tgid(), local, 2, remote, 2, 0) != static_cast<ssize_t>(size + sizeof(next)))
+    throw_errno("process_vm_writev pid " + std::to_string(thread_.tgid()) + " (undo code and return step of " +
+                tid_text(thread_.tid()) + ")");
 }
 
 RemoteAddr RemoteSession::scratch_area() {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 namespace flakelab::compel {
+static_assert(kUndoFdFromResult == -2, "encoded as the imm8 0xfe below");
 namespace {
 
 void put(uint8_t* p, const void* v, size_t n) { std::memcpy(p, v, n); }
@@ -29,6 +30,9 @@ std::array<uint8_t, kUndoCodeSize> undo_code(int fd, RemoteAddr base, size_t siz
   emit({0x8b, 0x3d});
   put(c + i, &rel, sizeof(rel));
   i += sizeof(rel);
+  emit({0x83, 0xff, 0xfe});                    // cmp $kUndoFdFromResult, %edi
+  emit({0x75, 0x02});                          // jne over the next
+  emit({0x89, 0xc7});                          // mov %eax, %edi: the syscall's result
   emit({0x85, 0xff});                          // test %edi, %edi
   emit({0x78, 0x07});                          // js over the close
   emit({0xb8, 0x03, 0x00, 0x00, 0x00});        // mov $SYS_close, %eax

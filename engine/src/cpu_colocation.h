@@ -51,8 +51,10 @@ class CpuColocation {
 // microseconds in this KVM guest) on every round trip, even with the engine
 // pinned. pin() puts seized threads on the engine's CPU and remembers their
 // masks; restore() puts the masks back and must run before the threads are
-// released (the destructor does it too); forget() is for threads that were
-// killed. Should the engine die first, a PinGuardian puts the masks back.
+// released (the destructor does it too); forget() is for threads about to be
+// killed. Should the engine die first, a PinGuardian puts the masks back; it is
+// dismissed only when the pins are gone (restore() or destruction), so that an
+// engine killed between forget() and the kill still leaves no thread pinned.
 class TraceePins {
  public:
   TraceePins() = default;
@@ -69,10 +71,7 @@ class TraceePins {
   void pin(const CpuColocation& near, const std::vector<pid_t>& tids);
   // Returns false (errno set) if a mask could not be put back.
   bool restore() noexcept;
-  void forget() noexcept {
-    saved_.clear();
-    guardian_.reset();
-  }
+  void forget() noexcept { saved_.clear(); }
 
  private:
   std::vector<std::pair<pid_t, cpu_set_t>> saved_;

@@ -95,6 +95,9 @@ class RemoteSession {
   // end by jumping to gadgets().syscall_ret with rsp = return_frame()), or, with a
   // null address, nothing.
   void set_return_step(RemoteAddr code);
+  // Same, writing `size` bytes of that code at `code_at` in the same system call
+  // (the shortest window for a page that just appeared).
+  void set_return_step(RemoteAddr entry, RemoteAddr code_at, const void* code, size_t size);
   // 128 bytes of victim memory for a remote syscall's output: the siginfo part of
   // the return frame, which rt_sigreturn never reads. Valid until rebase().
   RemoteAddr scratch_area();
