@@ -81,6 +81,34 @@ const flk_parasite_args& Parasite::args() const {
 std::span<uint8_t> Parasite::payload() { return {local_.data() + layout_.payload_offset, layout_.stack_offset - layout_.payload_offset}; }
 std::span<uint8_t> Parasite::local_view() { return {local_.data(), local_.size()}; }
 
+// `want` if [want, want + size) is free in the victim (EEXIST if not), else (null)
+// the highest free range that fits with a page to spare on each side, away from
+// stacks that grow down.
+RemoteAddr Parasite::free_address(RemoteAddr want, size_t size) const {
+  const pid_t pid = process_.pid();
+  std::vector<base::procfs::MapEntry> maps;
+  try {
+    maps = base::procfs::read_maps(pid, false);
+  } catch (const std::exception& e) {
+    throw CompelError(fmt::format("infect pid {}: {}", pid, e.what()), ESRCH);
+  }
+  if (!want.is_null()) {
+    for (const auto& m : maps)
+      if (m.start < want.as_int() + size && m.end > want.as_int())
+        throw_errno(fmt::format("infect pid {}: {} bytes at {} overlap {}", pid, size, want, m.describe()), EEXIST);
+    return want;
+  }
+  constexpr uint64_t kUserTop = 0x7ffffffff000ULL;
+  for (size_t i = maps.size(); i-- > 1;) {
+    const auto& upper = maps[i];
+    const auto& lower = maps[i - 1];
+    if (upper.start > kUserTop || upper.growsdown || upper.path == "[stack]") continue;
+    if (upper.start < lower.end + size + 2 * kPage) continue;
+    return RemoteAddr(upper.start - kPage - size);
+  }
+  throw CompelError(fmt::format("infect pid {}: no free range of {} bytes in its address space", pid, size), ENOMEM);
+}
+
 void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& options) {
   const pid_t pid = process_.pid();
   ParasiteLayout& l = layout_;
@@ -102,20 +130,27 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
                                     options.end_address), EINVAL);
     want = options.end_address - l.total;
   }
+  const ReturnGadgets& g = rs.gadgets();
+  if (!g.can_chain())
+    throw CompelError(fmt::format("infect pid {}: no `pop %rdi/%rsi/%rax; ret` next to its `syscall; ret`, so a "
+                                  "killed injector could leave the parasite mapping behind: refusing",
+                                  pid), ENOEXEC);
+  want = free_address(want, l.total);
   // A private scratch mapping at the final address carries the memfd's name, then
-  // the shared memfd mapping replaces it in place.
-  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (want.is_null() ? 0 : MAP_FIXED_NOREPLACE);
-  long mapped = rs.syscall(SYS_mmap, want, l.total, PROT_READ | PROT_WRITE | PROT_EXEC, flags, -1, 0);
-  if (mapped < 0 && mapped > -4096)
-    throw_errno(fmt::format("remote mmap of {} bytes{} in pid {}", l.total,
-                            want.is_null() ? std::string() : fmt::format(" at {}", want), pid),
-                static_cast<int>(-mapped));
-  // The syscall's result register holds the address.
-  const RemoteAddr scratch(static_cast<uint64_t>(mapped));
-  if (!want.is_null() && scratch != want) {
-    rs.syscall(SYS_munmap, scratch, l.total);
-    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, want, scratch), EEXIST);
+  // the shared memfd mapping replaces it in place. Made together with its removal:
+  // should the injector die, the syscall's `ret` goes on to munmap(want) and the
+  // return frame. `want` is free and every thread is stopped, so the mmap succeeds.
+  const std::vector<uint64_t> unmap_it = {g.pop_rdi.as_int(), want.as_int(), g.pop_rsi.as_int(), l.total,
+                                          g.pop_rax.as_int(), SYS_munmap, g.syscall_ret.as_int()};
+  long mapped = rs.syscall_then(unmap_it, SYS_mmap, want, l.total, PROT_READ | PROT_WRITE | PROT_EXEC,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (mapped < 0 && mapped > -4096) {
+    rs.set_return_step(RemoteAddr());  // nothing was mapped: the continuation must not run
+    throw_errno(fmt::format("remote mmap of {} bytes at {} in pid {}", l.total, want, pid), static_cast<int>(-mapped));
   }
+  const RemoteAddr scratch(static_cast<uint64_t>(mapped));
+  if (scratch != want)
+    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, want, scratch), EIO);
   l.base = scratch;
   mapped_in_victim_ = true;
   // From here on, a thread left without its injector runs the undo code in this

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
@@ -47,6 +48,15 @@ constexpr uint64_t kSigreturnGadgetLength = 9;
 
 std::string tid_text(pid_t tid) { return "tid " + std::to_string(tid); }
 
+std::function<void(std::string_view)>& step_hook() {
+  static std::function<void(std::string_view)> hook;
+  return hook;
+}
+
+void step(std::string_view name) {
+  if (step_hook()) step_hook()(name);
+}
+
 std::string hex(uint64_t v) {
   char buf[32];
   snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
@@ -54,6 +64,8 @@ std::string hex(uint64_t v) {
 }
 
 }  // namespace
+
+void RemoteSession::set_step_hook(std::function<void(std::string_view)> hook) { step_hook() = std::move(hook); }
 
 RemoteSession::RemoteSession(SeizedThread& thread) : thread_(thread) {
   if (thread_.running())
@@ -104,6 +116,7 @@ uint8_t RemoteSession::next_syscall_stop(long* nr) {
                  &info) <= 0)
         throw_errno("PTRACE_GET_SYSCALL_INFO " + tid_text(thread_.tid()));
       if (nr && info.op == kSyscallEntry) *nr = static_cast<long>(info.entry.nr);
+      step(info.op == kSyscallEntry ? "entry-stop" : "exit-stop");
       return info.op;
     }
     if (event == PTRACE_EVENT_STOP && ++stale_traps <= 4) continue;  // a job-control trap queued from seizing
@@ -153,6 +166,7 @@ void RemoteSession::write_return_frame() {
                "return frame below the stack pointer of " + tid_text(thread_.tid()));
   slot_ = f.slot;
   frame_top_ = f.slot + f.bytes.size();
+  step("frame-written");
 }
 
 RemoteAddr RemoteSession::return_slot() {
@@ -189,16 +203,17 @@ void RemoteSession::arm() {
   if (slot_.is_null()) write_return_frame();
 }
 
-long RemoteSession::run_syscall(user_regs_struct regs) {
+long RemoteSession::run_syscall(user_regs_struct regs, RemoteAddr rsp) {
   if (running_free_) throw CompelError("remote syscall: " + tid_text(thread_.tid()) + " is running injected code", EBUSY);
   arm();
   const long want = static_cast<long>(regs.rax);
   regs.orig_rax = static_cast<uint64_t>(-1);
   regs.rip = gadgets_.syscall_ret.as_int();
-  regs.rsp = slot_.as_int();
+  regs.rsp = rsp.is_null() ? slot_.as_int() : rsp.as_int();
   // Registers first: from here on the return frame covers the thread, mask included.
   thread_.set_regs(regs);
   regs_dirty_ = true;
+  step("regs-set");
   thread_.block_signals();
   long nr = -1;
   if (next_syscall_stop(&nr) != kSyscallEntry || nr != want)
@@ -222,6 +237,25 @@ long RemoteSession::syscall(long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3
   regs.r8 = a5.register_value();
   regs.r9 = a6.register_value();
   return run_syscall(regs);
+}
+
+long RemoteSession::syscall_then(const std::vector<uint64_t>& continuation, long nr, SyscallArg a1, SyscallArg a2,
+                                 SyscallArg a3, SyscallArg a4, SyscallArg a5, SyscallArg a6) {
+  if (continuation.empty()) return syscall(nr, a1, a2, a3, a4, a5, a6);
+  arm();
+  // The words end where the frame begins: the last one takes the slot.
+  const RemoteAddr at = return_frame() - continuation.size() * sizeof(uint64_t);
+  write_remote(thread_.tgid(), at, continuation.data(), continuation.size() * sizeof(uint64_t),
+               "continuation below the return frame of " + tid_text(thread_.tid()));
+  user_regs_struct regs = orig_regs_;
+  regs.rax = static_cast<uint64_t>(nr);
+  regs.rdi = a1.register_value();
+  regs.rsi = a2.register_value();
+  regs.rdx = a3.register_value();
+  regs.r10 = a4.register_value();
+  regs.r8 = a5.register_value();
+  regs.r9 = a6.register_value();
+  return run_syscall(regs, at);
 }
 
 long RemoteSession::syscall_checked(std::string_view what, long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3,
@@ -362,6 +396,7 @@ void RemoteSession::settle() {
     thread_.set_xstate(orig_xstate_);
     thread_.set_regs(orig_regs_);
     regs_dirty_ = false;
+    step("settled");
   }
 }
 

@@ -27,6 +27,7 @@ constexpr uint8_t kSyscallRet[] = {0x0f, 0x05, 0xc3};
 // glibc's __restore_rt; musl and others use the 32-bit move.
 constexpr uint8_t kSigreturnLong[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
 constexpr uint8_t kSigreturnShort[] = {0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+constexpr uint8_t kPopRdi[] = {0x5f, 0xc3}, kPopRsi[] = {0x5e, 0xc3}, kPopRax[] = {0x58, 0xc3};
 
 struct Pattern {
   const uint8_t* bytes;
@@ -39,6 +40,7 @@ constexpr Pattern kSigreturnPatterns[] = {{kSigreturnLong, sizeof(kSigreturnLong
 struct FoundIn {
   std::optional<uint64_t> syscall_ret;
   std::optional<uint64_t> sigreturn;
+  std::optional<uint64_t> pop_rdi, pop_rsi, pop_rax;
 };
 
 using FileKey = std::tuple<std::string, uint64_t, uint64_t, uint64_t>;  // path, inode, pgoff, length
@@ -57,6 +59,9 @@ FoundIn scan(const uint8_t* data, size_t size) {
   f.syscall_ret = find(data, size, kSyscallRet, sizeof(kSyscallRet));
   for (const Pattern& p : kSigreturnPatterns)
     if (!f.sigreturn) f.sigreturn = find(data, size, p.bytes, p.size);
+  f.pop_rdi = find(data, size, kPopRdi, sizeof(kPopRdi));
+  f.pop_rsi = find(data, size, kPopRsi, sizeof(kPopRsi));
+  f.pop_rax = find(data, size, kPopRax, sizeof(kPopRax));
   return f;
 }
 
@@ -97,6 +102,16 @@ bool victim_has_sigreturn(pid_t pid, uint64_t addr) {
   for (const Pattern& p : kSigreturnPatterns)
     if (victim_has(pid, addr, p.bytes, p.size)) return true;
   return false;
+}
+
+// The pops of `f` (offsets in the mapping at `start`), if the victim has those bytes.
+void add_pops(pid_t pid, uint64_t start, const FoundIn& f, ReturnGadgets& g) {
+  auto take = [&](const std::optional<uint64_t>& off, const uint8_t* pat, RemoteAddr& out) {
+    if (off && victim_has(pid, start + *off, pat, 2)) out = RemoteAddr(start + *off);
+  };
+  take(f.pop_rdi, kPopRdi, g.pop_rdi);
+  take(f.pop_rsi, kPopRsi, g.pop_rsi);
+  take(f.pop_rax, kPopRax, g.pop_rax);
 }
 
 std::mutex g_cache_mutex;
@@ -184,7 +199,9 @@ Found scan_process(pid_t pid, RemoteAddr rip) {
       if (f.syscall_ret && f.sigreturn &&
           victim_has(pid, home->start + *f.syscall_ret, kSyscallRet, sizeof(kSyscallRet)) &&
           victim_has_sigreturn(pid, home->start + *f.sigreturn)) {
-        out.gadgets = {RemoteAddr(home->start + *f.syscall_ret), RemoteAddr(home->start + *f.sigreturn)};
+        out.gadgets.syscall_ret = RemoteAddr(home->start + *f.syscall_ret);
+        out.gadgets.sigreturn = RemoteAddr(home->start + *f.sigreturn);
+        add_pops(pid, home->start, f, out.gadgets);
         return out;
       }
     }
@@ -197,12 +214,15 @@ Found scan_process(pid_t pid, RemoteAddr rip) {
   for (const auto& m : maps) {
     if (!scannable(m)) continue;
     FoundIn f = found_in(pid, m);
-    if (!syscall_ret && f.syscall_ret && victim_has(pid, m.start + *f.syscall_ret, kSyscallRet, sizeof(kSyscallRet)))
+    if (!syscall_ret && f.syscall_ret && victim_has(pid, m.start + *f.syscall_ret, kSyscallRet, sizeof(kSyscallRet))) {
       syscall_ret = m.start + *f.syscall_ret;
+      add_pops(pid, m.start, f, out.gadgets);
+    }
     if (!sigreturn && f.sigreturn && victim_has_sigreturn(pid, m.start + *f.sigreturn))
       sigreturn = m.start + *f.sigreturn;
     if (syscall_ret && sigreturn) {
-      out.gadgets = {RemoteAddr(*syscall_ret), RemoteAddr(*sigreturn)};
+      out.gadgets.syscall_ret = RemoteAddr(*syscall_ret);
+      out.gadgets.sigreturn = RemoteAddr(*sigreturn);
       return out;
     }
   }

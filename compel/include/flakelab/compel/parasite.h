@@ -138,6 +138,7 @@ class Parasite {
   void take_back_thread();
   void remove_from_victim();
   bool still_mapped() const;
+  RemoteAddr free_address(RemoteAddr want, size_t size) const;
 
   SeizedProcess& process_;
   std::unique_ptr<RemoteSession> session_;

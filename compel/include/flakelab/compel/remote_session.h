@@ -24,6 +24,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +47,13 @@ class RemoteSession {
   // or RemoteAddr (syscall_arg.h); a local pointer does not compile.
   long syscall(long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {}, SyscallArg a4 = {},
                SyscallArg a5 = {}, SyscallArg a6 = {});
+  // A syscall whose own `ret` runs `continuation` (stack words for `ret`s to pop,
+  // e.g. gadgets and their operands) and then the return frame: what runs if the
+  // injector dies from here on. Used to make something (a mapping at a known
+  // address) together with what removes it. The slot then holds the last word:
+  // call set_return_step() before the next plain syscall.
+  long syscall_then(const std::vector<uint64_t>& continuation, long nr, SyscallArg a1 = {}, SyscallArg a2 = {},
+                    SyscallArg a3 = {}, SyscallArg a4 = {}, SyscallArg a5 = {}, SyscallArg a6 = {});
   // Same, but throws CompelError("remote <what> in tid N: <errno text>") on failure.
   long syscall_checked(std::string_view what, long nr, SyscallArg a1 = {}, SyscallArg a2 = {}, SyscallArg a3 = {},
                        SyscallArg a4 = {}, SyscallArg a5 = {}, SyscallArg a6 = {});
@@ -104,6 +112,11 @@ class RemoteSession {
   static constexpr size_t kScratchAreaSize = 128;
   const ReturnGadgets& gadgets() const { return gadgets_; }
 
+  // Test hook: called (in the injector) at every point where the thread's state
+  // changes: "frame-written", "regs-set", "entry-stop", "exit-stop", "settled".
+  // Lets tests kill the injector at exactly the K-th of them. Process-wide.
+  static void set_step_hook(std::function<void(std::string_view step)> hook);
+
   SeizedThread& thread() { return thread_; }
   const user_regs_struct& original_regs() const { return orig_regs_; }
   const std::vector<uint8_t>& original_xstate() const { return orig_xstate_; }
@@ -116,7 +129,7 @@ class RemoteSession {
   void pass_syscall_restart();
   void write_return_frame();
   void reach_interrupt_stop();
-  long run_syscall(user_regs_struct regs);
+  long run_syscall(user_regs_struct regs, RemoteAddr rsp = RemoteAddr());
   // Resumes with PTRACE_SYSCALL until the next syscall stop; returns its kind
   // (PTRACE_SYSCALL_INFO_ENTRY/EXIT) and, for an entry, the syscall number.
   uint8_t next_syscall_stop(long* nr);

@@ -23,6 +23,11 @@ namespace flakelab::compel {
 struct ReturnGadgets {
   RemoteAddr syscall_ret;
   RemoteAddr sigreturn;
+  // `pop %rdi; ret`, `pop %rsi; ret`, `pop %rax; ret` from the same mapping as
+  // syscall_ret, or null: a continuation can then make a syscall of its own
+  // (RemoteSession::syscall_then).
+  RemoteAddr pop_rdi, pop_rsi, pop_rax;
+  bool can_chain() const { return !pop_rdi.is_null() && !pop_rsi.is_null() && !pop_rax.is_null(); }
   RemoteAddr ret() const { return syscall_ret + 2; }  // the `ret` alone
 };
 
