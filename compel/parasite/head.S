@@ -10,13 +10,17 @@ __flk_parasite_head:
 	 * taken over. Trap loudly if it ever does. */
 	ud2
 
-	/* flk_sigreturn(frame_uc): switch to the saved victim frame and return to it. */
+	/* flk_unmap_and_return(syscall_ret, return_frame, base, size): munmap(base, size)
+	 * from the victim's own `syscall; ret`, whose `ret` pops the return frame's
+	 * pretcode (rt_sigreturn). No byte of this mapping runs after the munmap. */
 	.text
-	.globl flk_sigreturn
-	.type flk_sigreturn, @function
-flk_sigreturn:
-	movq	%rdi, %rsp
-	movl	$15, %eax
-	syscall
-	ud2
+	.globl flk_unmap_and_return
+	.type flk_unmap_and_return, @function
+flk_unmap_and_return:
+	movq	%rsi, %rsp
+	movq	%rdi, %r11
+	movq	%rdx, %rdi
+	movq	%rcx, %rsi
+	movl	$11, %eax
+	jmp	*%r11
 	.section .note.GNU-stack, "", @progbits

@@ -65,12 +65,13 @@ __attribute__((weak)) int flk_parasite_user_cmd(struct flk_parasite_args* args, 
   return -ENOSYS;
 }
 
-void flk_sigreturn(void* frame_uc) __attribute__((noreturn));
+void flk_unmap_and_return(uint64_t syscall_ret, uint64_t return_frame, uint64_t base, uint64_t size)
+    __attribute__((noreturn));
 
 static __attribute__((noreturn)) void return_to_victim(struct flk_parasite_args* args) {
   if (args->sock_fd >= 0) flk_sys1(FLK_NR_close, args->sock_fd);
   args->sock_fd = -1;
-  flk_sigreturn((void*)args->sigframe_addr);
+  flk_unmap_and_return(args->syscall_ret, args->return_frame, args->self_base, args->self_size);
 }
 
 static void* payload_of(struct flk_parasite_args* args) {
@@ -181,11 +182,7 @@ static void record_trimmed(struct flk_parasite_args* args, long got) {
 
 void flk_parasite_main(struct flk_parasite_args* args) __attribute__((noreturn, used));
 void flk_parasite_main(struct flk_parasite_args* args) {
-  struct flk_ucontext* uc = (struct flk_ucontext*)args->sigframe_addr;
   args->sock_fd = -1;
-  /* rt_sigreturn also restores the alternate signal stack: hand it the current one. */
-  flk_sys2(FLK_NR_sigaltstack, 0, &uc->uc_stack);
-  uc->uc_stack.ss_flags &= ~1; /* SS_ONSTACK is reported, never set */
 
   long fd = flk_sys3(FLK_NR_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) {

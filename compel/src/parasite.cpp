@@ -30,64 +30,17 @@
 #include "flakelab/compel/error.h"
 #include "flakelab/base/procfs.h"
 #include "flakelab/compel/remote_memory.h"
+#include "undo_code.h"
 
 namespace flakelab::compel {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr uint32_t kFpXstateMagic1 = 0x46505853;
-constexpr uint32_t kFpXstateMagic2 = 0x46505845;
-constexpr size_t kSwBytesOffset = 464;  // fx_sw_reserved in the legacy FXSAVE area
-constexpr uint64_t kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
 constexpr int kReplyTimeoutMs = 10000;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-// What a signal frame of a task may carry: the XCR0 features minus the dynamic ones
-// (AMX tile data is only there for tasks that asked for it), and the size of the
-// standard XSAVE layout up to the last of them. The kernel refuses a frame larger
-// than the task's own XSAVE size and would then restore only the legacy FP/SSE part.
-struct SigframeXstate {
-  uint64_t features = 0;
-  uint32_t size = 0;
-};
-
-SigframeXstate read_sigframe_xstate() {
-  constexpr uint64_t kDynamicFeatures = 1ULL << 18;  // XTILEDATA
-  uint32_t lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  SigframeXstate out;
-  out.features = ((static_cast<uint64_t>(hi) << 32) | lo) & ~kDynamicFeatures;
-  out.size = 576;  // legacy area + XSAVE header
-  for (unsigned bit = 2; bit < 63; ++bit) {
-    if (!(out.features & (1ULL << bit))) continue;
-    unsigned eax, ebx, ecx, edx;
-    __cpuid_count(0xd, bit, eax, ebx, ecx, edx);
-    if (ecx & 1) continue;  // supervisor state, never in user frames
-    out.size = std::max(out.size, ebx + eax);
-  }
-  return out;
-}
-
-// Once per process: XCR0 and the CPUID layout do not change, and in a VM each
-// CPUID traps to the hypervisor (~6 us here; 7 of them on a CPU with AVX-512 and AMX).
-const SigframeXstate& sigframe_xstate() {
-  static const SigframeXstate cached = read_sigframe_xstate();
-  return cached;
-}
-
-struct FxSwBytes {
-  uint32_t magic1;
-  uint32_t extended_size;
-  uint64_t xfeatures;
-  uint32_t xstate_size;
-  uint32_t padding[7];
-};
-static_assert(sizeof(FxSwBytes) == 48);
-static_assert(sizeof(flk_sigcontext) == 256, "kernel sigcontext layout");
-static_assert(sizeof(flk_ucontext) == 304, "kernel ucontext layout");
 static_assert(sizeof(flk_ctl_msg) == 16);
-
 
 const char* command_name(uint32_t cmd) {
   switch (cmd) {
@@ -109,7 +62,6 @@ Parasite::Parasite(SeizedProcess& process, const ParasiteBlob& blob, const Infec
   try {
     map_into_victim(blob, options);
     step("mapped");
-    prepare_frame();
     start_daemon(options);
     infected_ = true;
     step("started");
@@ -129,15 +81,41 @@ const flk_parasite_args& Parasite::args() const {
 std::span<uint8_t> Parasite::payload() { return {local_.data() + layout_.payload_offset, layout_.stack_offset - layout_.payload_offset}; }
 std::span<uint8_t> Parasite::local_view() { return {local_.data(), local_.size()}; }
 
+// `want` if [want, want + size) is free in the victim (EEXIST if not), else (null)
+// the highest free range that fits with a page to spare on each side, away from
+// stacks that grow down.
+RemoteAddr Parasite::free_address(RemoteAddr want, size_t size) const {
+  const pid_t pid = process_.pid();
+  std::vector<base::procfs::MapEntry> maps;
+  try {
+    maps = base::procfs::read_maps(pid, false);
+  } catch (const std::exception& e) {
+    throw CompelError(fmt::format("infect pid {}: {}", pid, e.what()), ESRCH);
+  }
+  if (!want.is_null()) {
+    for (const auto& m : maps)
+      if (m.start < want.as_int() + size && m.end > want.as_int())
+        throw_errno(fmt::format("infect pid {}: {} bytes at {} overlap {}", pid, size, want, m.describe()), EEXIST);
+    return want;
+  }
+  constexpr uint64_t kUserTop = 0x7ffffffff000ULL;
+  for (size_t i = maps.size(); i-- > 1;) {
+    const auto& upper = maps[i];
+    const auto& lower = maps[i - 1];
+    if (upper.start > kUserTop || upper.growsdown || upper.path == "[stack]") continue;
+    if (upper.start < lower.end + size + 2 * kPage) continue;
+    return RemoteAddr(upper.start - kPage - size);
+  }
+  throw CompelError(fmt::format("infect pid {}: no free range of {} bytes in its address space", pid, size), ENOMEM);
+}
+
 void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& options) {
   const pid_t pid = process_.pid();
-  const size_t xsize = session_->original_xstate().size();
   ParasiteLayout& l = layout_;
   l.blob_size = round_up(blob.size, kPage);
   l.args_offset = l.blob_size;
-  l.frame_offset = l.args_offset + round_up(sizeof(flk_parasite_args), 64);
-  l.xstate_offset = round_up(l.frame_offset + sizeof(flk_rt_sigframe), FLK_REG_ALIGN);
-  l.payload_offset = round_up(l.xstate_offset + xsize + sizeof(uint32_t), kPage);
+  l.undo_offset = l.args_offset + round_up(sizeof(flk_parasite_args), 64);
+  l.payload_offset = round_up(l.undo_offset + kUndoCodeSize, kPage);
   l.stack_offset = l.payload_offset + round_up(options.payload_size, kPage);
   l.stack_top_offset = l.stack_offset + round_up(options.stack_size, kPage);
   l.guard_offset = l.stack_top_offset;
@@ -152,31 +130,50 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
                                     options.end_address), EINVAL);
     want = options.end_address - l.total;
   }
+  const ReturnGadgets& g = rs.gadgets();
+  if (!g.can_chain())
+    throw CompelError(fmt::format("infect pid {}: no `pop %rdi/%rsi/%rax; ret` next to its `syscall; ret`, so a "
+                                  "killed injector could leave the parasite mapping behind: refusing",
+                                  pid), ENOEXEC);
+  want = free_address(want, l.total);
   // A private scratch mapping at the final address carries the memfd's name, then
-  // the shared memfd mapping replaces it in place.
-  long flags = MAP_PRIVATE | MAP_ANONYMOUS | (want.is_null() ? 0 : MAP_FIXED_NOREPLACE);
-  long mapped = rs.syscall(SYS_mmap, want, l.total, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (mapped < 0 && mapped > -4096)
-    throw_errno(fmt::format("remote mmap of {} bytes{} in pid {}", l.total,
-                            want.is_null() ? std::string() : fmt::format(" at {}", want), pid),
-                static_cast<int>(-mapped));
-  // The syscall's result register holds the address.
-  const RemoteAddr scratch(static_cast<uint64_t>(mapped));
-  if (!want.is_null() && scratch != want) {
-    rs.syscall(SYS_munmap, scratch, l.total);
-    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, want, scratch), EEXIST);
+  // the shared memfd mapping replaces it in place. Made together with its removal:
+  // should the injector die, the syscall's `ret` goes on to munmap(want) and the
+  // return frame. `want` is free and every thread is stopped, so the mmap succeeds.
+  const std::vector<uint64_t> unmap_it = {g.pop_rdi.as_int(), want.as_int(), g.pop_rsi.as_int(), l.total,
+                                          g.pop_rax.as_int(), SYS_munmap, g.syscall_ret.as_int()};
+  long mapped = rs.syscall_then(unmap_it, SYS_mmap, want, l.total, PROT_READ | PROT_WRITE | PROT_EXEC,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (mapped < 0 && mapped > -4096) {
+    rs.set_return_step(RemoteAddr());  // nothing was mapped: the continuation must not run
+    throw_errno(fmt::format("remote mmap of {} bytes at {} in pid {}", l.total, want, pid), static_cast<int>(-mapped));
   }
+  const RemoteAddr scratch(static_cast<uint64_t>(mapped));
+  if (scratch != want)
+    throw CompelError(fmt::format("remote mmap in pid {}: asked for {}, got {}", pid, want, scratch), EIO);
   l.base = scratch;
   mapped_in_victim_ = true;
+  // From here on, a thread left without its injector runs the undo code in this
+  // page before its rt_sigreturn: it closes the memfd's fd and unmaps the page.
+  auto undo = undo_code(-1, l.base, l.total, rs.gadgets().syscall_ret);
+  rs.set_return_step(l.undo() + kUndoEntryOffset, l.undo(), undo.data(), undo.size());
   static const char kName[] = "flakelab-parasite";
   write_remote(pid, l.base, kName, sizeof(kName), "memfd name");
+  write_remote(pid, l.undo() + kUndoFdOffset, &kUndoFdFromResult, sizeof(kUndoFdFromResult), "undo code's fd");
   long vfd = rs.syscall_checked("memfd_create", SYS_memfd_create, scratch, MFD_CLOEXEC);
+  const int32_t vfd32 = static_cast<int32_t>(vfd);
+  write_remote(pid, l.undo() + kUndoFdOffset, &vfd32, sizeof(vfd32), "undo code's fd");
   auto close_vfd = [&] { rs.syscall(SYS_close, vfd); };
   try {
     rs.syscall_checked("ftruncate of the parasite memfd", SYS_ftruncate, vfd, l.total);
     std::string path = fmt::format("/proc/{}/fd/{}", pid, vfd);
     memfd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     if (!memfd_) throw_errno("open " + path);
+    // The same undo code in the memfd, where the mapping below puts it in place.
+    undo = undo_code(vfd32, l.base, l.total, rs.gadgets().syscall_ret);
+    if (::pwrite(memfd_.get(), undo.data(), undo.size(), static_cast<off_t>(l.undo_offset)) !=
+        static_cast<ssize_t>(undo.size()))
+      throw_errno("pwrite of the undo code into " + path);
     const RemoteAddr base(static_cast<uint64_t>(rs.syscall_checked(
         "mmap of the parasite memfd", SYS_mmap, scratch, l.total, PROT_READ | PROT_WRITE | PROT_EXEC,
         MAP_SHARED | MAP_FIXED, vfd, 0)));
@@ -187,53 +184,15 @@ void Parasite::map_into_victim(const ParasiteBlob& blob, const InfectOptions& op
     throw;
   }
   close_vfd();
-  rs.settle();
+  const int32_t no_fd = -1;
+  write_remote(pid, l.undo() + kUndoFdOffset, &no_fd, sizeof(no_fd), "undo code's fd");
+  // The thread stays on its return chain (no settle) until the parasite starts.
 
   void* local = ::mmap(nullptr, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_.get(), 0);
   if (local == MAP_FAILED) throw_errno(fmt::format("mmap of the parasite memfd ({} bytes) in the injector", l.total));
   local_ = Mapping(local, l.total);
   std::memcpy(local_.data(), blob.data, blob.size);
   std::memset(local_.data() + l.guard_offset, kGuardPattern, l.guard_size);
-}
-
-void Parasite::prepare_frame() {
-  const user_regs_struct& r = session_->original_regs();
-  const std::vector<uint8_t>& xs = session_->original_xstate();
-  auto* frame = reinterpret_cast<flk_rt_sigframe*>(local_.data() + layout_.frame_offset);
-  std::memset(frame, 0, sizeof(*frame));
-  flk_sigcontext& sc = frame->uc.uc_mcontext;
-  sc.r8 = r.r8; sc.r9 = r.r9; sc.r10 = r.r10; sc.r11 = r.r11;
-  sc.r12 = r.r12; sc.r13 = r.r13; sc.r14 = r.r14; sc.r15 = r.r15;
-  sc.rdi = r.rdi; sc.rsi = r.rsi; sc.rbp = r.rbp; sc.rbx = r.rbx;
-  sc.rdx = r.rdx; sc.rax = r.rax; sc.rcx = r.rcx; sc.rsp = r.rsp;
-  sc.rip = r.rip; sc.eflags = r.eflags;
-  sc.cs = static_cast<uint16_t>(r.cs);
-  sc.ss = static_cast<uint16_t>(r.ss);
-  // rt_sigreturn disables syscall restart, so the kernel's restart fixup is ours to do.
-  const user_regs_struct resumed = base::registers_to_resume(r, base::ResumeContext::kCured);
-  sc.rax = resumed.rax;
-  sc.rip = resumed.rip;
-  sc.fpstate = layout_.xstate().as_int();
-  frame->uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
-  frame->uc.uc_sigmask = session_->thread().original_sigmask();
-
-  uint8_t* xdst = local_.data() + layout_.xstate_offset;
-  std::memcpy(xdst, xs.data(), xs.size());
-  const SigframeXstate& fx = sigframe_xstate();
-  if (fx.size > xs.size())
-    throw CompelError(fmt::format("pid {}: XSAVE area from ptrace ({} bytes) smaller than a signal frame's ({})",
-                                  process_.pid(), xs.size(), fx.size), EIO);
-  FxSwBytes sw{};
-  sw.magic1 = kFpXstateMagic1;
-  sw.xstate_size = fx.size;
-  sw.extended_size = fx.size + sizeof(uint32_t);
-  sw.xfeatures = fx.features;
-  uint64_t xstate_bv;  // header: only features the frame carries
-  std::memcpy(&xstate_bv, xdst + 512, sizeof(xstate_bv));
-  xstate_bv &= fx.features;
-  std::memcpy(xdst + 512, &xstate_bv, sizeof(xstate_bv));
-  std::memcpy(xdst + kSwBytesOffset, &sw, sizeof(sw));
-  std::memcpy(xdst + sw.xstate_size, &kFpXstateMagic2, sizeof(uint32_t));
 }
 
 void Parasite::start_daemon(const InfectOptions& options) {
@@ -259,7 +218,10 @@ void Parasite::start_daemon(const InfectOptions& options) {
   a.sock_fd = -1;
   a.addr_len = addr_len;
   std::memcpy(a.addr, &addr, addr_len);
-  a.sigframe_addr = (layout_.frame() + offsetof(flk_rt_sigframe, uc)).as_int();
+  a.return_frame = session_->return_frame().as_int();
+  a.syscall_ret = session_->gadgets().syscall_ret.as_int();
+  a.self_base = layout_.base.as_int();
+  a.self_size = layout_.total;
   a.payload_offset = layout_.payload_offset;
   a.payload_size = layout_.stack_offset - layout_.payload_offset;
   a.status = FLK_STATUS_STARTING;
@@ -428,24 +390,40 @@ void Parasite::send_raw_for_testing(const void* data, size_t size) {
 
 void Parasite::take_back_thread() {
   user_regs_struct regs = session_->interrupt_running();
-  bool in_parasite = layout_.contains(RemoteAddr(regs.rip));
-  if (in_parasite) {
-    session_->settle();   // original registers, xstate and mask
-  } else {
-    session_->rebase();   // it already returned to its own code through rt_sigreturn
+  // The parasite leaves once its socket closes: it unmaps itself and returns
+  // through the frame; follow it until its rt_sigreturn is done.
+  ctl_.reset();
+  if (layout_.contains(RemoteAddr(regs.rip)) || session_->in_return_chain(regs))
+    session_->finish_return_chain();
+  else
+    session_->rebase();  // it got back by itself and ran its own code since
+  mapped_in_victim_ = still_mapped();
+}
+
+bool Parasite::still_mapped() const {
+  uint8_t byte;
+  try {
+    read_remote(process_.pid(), layout_.base, &byte, 1, "parasite mapping");
+  } catch (const CompelError&) {
+    return false;
   }
+  return true;
 }
 
 void Parasite::remove_from_victim() {
   if (!mapped_in_victim_) return;
-  RemoteSession& rs = *session_;
-  if (local_ && args().sock_fd >= 0) {
-    rs.syscall(SYS_close, args().sock_fd);
-    args().sock_fd = -1;
+  if (!still_mapped()) {
+    mapped_in_victim_ = false;
+    return;
   }
-  rs.syscall_checked("munmap of the parasite", SYS_munmap, layout_.base, layout_.total);
+  // The undo code does it: closes the parasite's socket if still open, unmaps the
+  // page, returns through the frame (safe should the injector die half-way).
+  const int32_t fd = local_ ? args().sock_fd : -1;
+  write_remote(process_.pid(), layout_.undo() + kUndoFdOffset, &fd, sizeof(fd), "undo code's fd");
+  session_->set_return_step(layout_.undo() + kUndoEntryOffset);
+  session_->return_through_frame();
+  if (local_) args().sock_fd = -1;
   mapped_in_victim_ = false;
-  rs.settle();
 }
 
 void Parasite::cure() { finish(true); }

@@ -12,6 +12,7 @@
 
 #include "flakelab/base/os_error.h"
 #include "flakelab/base/procfs.h"
+#include "flakelab/engine/error.h"
 
 namespace flakelab::engine {
 namespace {
@@ -55,6 +56,7 @@ TraceePins& TraceePins::operator=(TraceePins&& other) noexcept {
     restore();
     saved_ = std::move(other.saved_);
     other.saved_.clear();
+    guardian_ = std::move(other.guardian_);
   }
   return *this;
 }
@@ -64,9 +66,17 @@ void TraceePins::pin(const CpuColocation& near, const std::vector<pid_t>& tids) 
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(near.cpu(), &one);
+  if (!guardian_) {
+    try {
+      guardian_ = std::make_unique<PinGuardian>();
+    } catch (const EngineError&) {
+      return;  // no guardian, no pinning: a dying engine must not leave threads pinned
+    }
+  }
   for (pid_t tid : tids) {
     cpu_set_t mask;
     if (sched_getaffinity(tid, sizeof(mask), &mask) != 0 || CPU_EQUAL(&mask, &one)) continue;
+    if (!guardian_->record(tid, mask)) break;
     if (sched_setaffinity(tid, sizeof(one), &one) == 0) saved_.emplace_back(tid, mask);
   }
 }
@@ -80,6 +90,7 @@ bool TraceePins::restore() noexcept {
       err = errno;
     }
   saved_.clear();
+  guardian_.reset();
   if (!ok) errno = err;
   return ok;
 }

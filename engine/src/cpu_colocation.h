@@ -14,8 +14,11 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <utility>
 #include <vector>
+
+#include "pin_guardian.h"
 
 namespace flakelab::engine {
 
@@ -48,13 +51,17 @@ class CpuColocation {
 // microseconds in this KVM guest) on every round trip, even with the engine
 // pinned. pin() puts seized threads on the engine's CPU and remembers their
 // masks; restore() puts the masks back and must run before the threads are
-// released (the destructor does it too); forget() is for threads that were
-// killed.
+// released (the destructor does it too); forget() is for threads about to be
+// killed. Should the engine die first, a PinGuardian puts the masks back; it is
+// dismissed only when the pins are gone (restore() or destruction), so that an
+// engine killed between forget() and the kill still leaves no thread pinned.
 class TraceePins {
  public:
   TraceePins() = default;
   ~TraceePins() { restore(); }
-  TraceePins(TraceePins&& other) noexcept : saved_(std::move(other.saved_)) { other.saved_.clear(); }
+  TraceePins(TraceePins&& other) noexcept : saved_(std::move(other.saved_)), guardian_(std::move(other.guardian_)) {
+    other.saved_.clear();
+  }
   TraceePins& operator=(TraceePins&& other) noexcept;
   TraceePins(const TraceePins&) = delete;
   TraceePins& operator=(const TraceePins&) = delete;
@@ -68,6 +75,7 @@ class TraceePins {
 
  private:
   std::vector<std::pair<pid_t, cpu_set_t>> saved_;
+  std::unique_ptr<PinGuardian> guardian_;
 };
 
 // The CPU `pid` last ran on (/proc/PID/stat), or -1.

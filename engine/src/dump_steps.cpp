@@ -351,48 +351,37 @@ void dump_signals(compel::SeizedProcess& proc, ProcessImage& image) {
 }
 
 // Per-thread state only the thread itself can tell (sigaltstack, clear_child_tid),
-// asked through remote syscalls that write into a scratch page mapped for the
-// occasion in the victim and unmapped again before memory is read.
+// asked through remote syscalls that write into the session's scratch area (in
+// the return frame below the thread's stack pointer): no mapping is made in the
+// victim, so none can be left behind.
 void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& threads, ProcessImage& image) {
-  compel::RemoteSession leader(*threads[0]);
-  const compel::RemoteAddr scratch(static_cast<uint64_t>(leader.syscall_checked(
-      "mmap (scratch page)", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)));
-  try {
-    for (size_t i = 0; i < threads.size(); ++i) {
-      std::unique_ptr<compel::RemoteSession> own;
-      compel::RemoteSession* s = &leader;
-      if (i != 0) {
-        own = std::make_unique<compel::RemoteSession>(*threads[i]);
-        s = own.get();
-      }
-      s->syscall_checked("sigaltstack", SYS_sigaltstack, 0, scratch);
-      s->syscall_checked("prctl PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch + 32);
-      if (i == 0) s->syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
-      // Only the thread can tell; dump_credentials() reads the rest of its creds.
-      auto securebits = s->syscall_checked("prctl PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS);
-      image.process.mutable_threads(static_cast<int>(i))->mutable_creds()->set_securebits(static_cast<uint32_t>(securebits));
-      if (own) own->settle();
-      struct {
-        flk_stack ss;
-        uint64_t pad;
-        uint64_t tid_address;
-        int32_t pdeath_signal;
-        int32_t pad2;
-      } out{};
-      static_assert(sizeof(flk_stack) == 24 && offsetof(decltype(out), tid_address) == 32);
-      compel::read_remote(pid, scratch, &out, sizeof(out), "scratch page");
-      auto* t = image.process.mutable_threads(static_cast<int>(i));
-      t->mutable_altstack()->set_sp(out.ss.ss_sp);
-      t->mutable_altstack()->set_flags(out.ss.ss_flags);
-      t->mutable_altstack()->set_size(out.ss.ss_size);
-      t->set_clear_child_tid(out.tid_address);
-      if (i == 0) image.process.set_pdeath_signal(static_cast<uint32_t>(out.pdeath_signal));
-    }
-  } catch (...) {
-    leader.syscall(SYS_munmap, scratch, kPage);
-    throw;
+  for (size_t i = 0; i < threads.size(); ++i) {
+    compel::RemoteSession s(*threads[i]);
+    const compel::RemoteAddr scratch = s.scratch_area();
+    s.syscall_checked("sigaltstack", SYS_sigaltstack, 0, scratch);
+    s.syscall_checked("prctl PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch + 32);
+    if (i == 0) s.syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
+    // Only the thread can tell; dump_credentials() reads the rest of its creds.
+    const long securebits = s.syscall_checked("prctl PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS);
+    image.process.mutable_threads(static_cast<int>(i))->mutable_creds()->set_securebits(static_cast<uint32_t>(securebits));
+    struct {
+      flk_stack ss;
+      uint64_t pad;
+      uint64_t tid_address;
+      int32_t pdeath_signal;
+      int32_t pad2;
+    } out{};
+    static_assert(sizeof(flk_stack) == 24 && offsetof(decltype(out), tid_address) == 32);
+    static_assert(sizeof(out) <= compel::RemoteSession::kScratchAreaSize);
+    compel::read_remote(pid, scratch, &out, sizeof(out), "scratch area");
+    s.settle();
+    auto* t = image.process.mutable_threads(static_cast<int>(i));
+    t->mutable_altstack()->set_sp(out.ss.ss_sp);
+    t->mutable_altstack()->set_flags(out.ss.ss_flags);
+    t->mutable_altstack()->set_size(out.ss.ss_size);
+    t->set_clear_child_tid(out.tid_address);
+    if (i == 0) image.process.set_pdeath_signal(static_cast<uint32_t>(out.pdeath_signal));
   }
-  leader.syscall_checked("munmap (scratch page)", SYS_munmap, scratch, kPage);
 }
 
 }  // namespace

@@ -74,11 +74,19 @@ std::vector<uint8_t> trampoline_code(int ready_fd) {
       0x49, 0xff, 0xcd,                    // 0x35: dec %r13
       0xeb, 0xc6,                          // 0x38: jmp 0x00
       0xcc};                               // 0x3a: int3 (back to the injector)
+  // compel's remote syscalls return through these (return_gadgets.h): the
+  // restorer's libc, which it would use otherwise, is unmapped early in a restore.
+  const uint8_t gadgets[] = {
+      0x0f, 0x05, 0xc3,                                   // 192: syscall; ret
+      0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};  // 195: mov $15, %rax; syscall
+  // The pieces must not overlap: each is copied over the int3 padding at its offset.
+  static_assert(kBatchOffset + sizeof(batch) <= kGadgetOffset);
   static_assert(sizeof(batch) == kBatchTrapOffset - kBatchOffset + 1);
   static_assert(kBatchEntryWords * 8 == 0x38);
-  std::vector<uint8_t> code(kBatchOffset + sizeof(batch), 0xcc);  // int3 padding
+  std::vector<uint8_t> code(kGadgetOffset + sizeof(gadgets), 0xcc);  // int3 padding
   std::memcpy(code.data(), c.data(), c.size());
   std::memcpy(code.data() + kSpawnOffset, spawn, sizeof(spawn));
+  std::memcpy(code.data() + kGadgetOffset, gadgets, sizeof(gadgets));
   std::memcpy(code.data() + kBatchOffset, batch, sizeof(batch));
   return code;
 }

@@ -35,9 +35,12 @@ struct Trampoline {
 // first that fails; then int3 at kBatchTrapOffset. On the trap r13 is 0 if all
 // succeeded, else r12 points at the failed call and rax holds -errno.
 std::vector<uint8_t> trampoline_code(int ready_fd);
+// At kGadgetOffset: `syscall; ret`, then `mov $15, %rax; syscall`, which compel's
+// remote syscalls return through (return_gadgets.h) once the restorer's libc is gone.
 inline constexpr uint64_t kSpawnOffset = 64;
 inline constexpr uint64_t kBatchOffset = 128;
 inline constexpr uint64_t kBatchTrapOffset = kBatchOffset + 0x3a;
+inline constexpr uint64_t kGadgetOffset = 192;
 inline constexpr uint64_t kBatchEntryWords = 7;
 
 // clone3() with set_tid = {pid}; the child blocks all signals, asks for SIGKILL

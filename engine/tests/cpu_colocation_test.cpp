@@ -119,6 +119,44 @@ TEST(TraceePins, PutThreadsOnTheEnginesCpuAndTheirMasksBack) {
   }
 }
 
+// An engine SIGKILLed while tracees are pinned (at once, or after forget() but
+// before it killed them) leaves them with their own masks: its PinGuardian puts
+// them back.
+TEST(TraceePins, AKilledEngineLeavesNoThreadPinned) {
+  cpu_set_t before = affinity();
+  if (CPU_COUNT(&before) < 2) GTEST_SKIP() << "needs two CPUs";
+  const flakelab::base::ChildProcess owner = flakelab::base::ChildProcess::fork([] {
+    for (;;) pause();
+  });
+  const pid_t child = owner.pid();
+  for (bool forgotten : {false, true}) {
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    flakelab::base::ChildProcess engine = flakelab::base::ChildProcess::fork([&] {
+      CpuColocation near;
+      TraceePins pins;
+      pins.pin(near, {child});
+      if (forgotten) pins.forget();
+      char c = 'p';
+      if (write(ready[1], &c, 1) != 1) _exit(1);
+      for (;;) pause();
+    });
+    close(ready[1]);
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    cpu_set_t pinned = affinity_of(child);
+    EXPECT_EQ(CPU_COUNT(&pinned), 1) << "the engine did not pin";
+    engine.kill_and_reap();
+    cpu_set_t back = affinity_of(child);
+    for (int i = 0; i < 500 && !CPU_EQUAL(&back, &before); ++i) {
+      usleep(1000);
+      back = affinity_of(child);
+    }
+    EXPECT_TRUE(CPU_EQUAL(&back, &before)) << (forgotten ? "after forget()" : "pinned");
+  }
+}
+
 // A dump pins the victim's threads beside the engine while it works; a victim
 // left running gets every thread's own mask back, one pinned elsewhere included.
 TEST(TraceePins, LeaveRunningGivesEveryThreadItsMaskBack) {

@@ -1,12 +1,15 @@
 // A parasite living inside a seized process: infect, talk to it, cure.
 //
 // Infection maps one memfd into the victim (via remote syscalls in the main thread)
-// and into the injector, copies the blob there, prepares a signal frame holding the
-// thread's original context, and starts the blob on its own stack. The parasite
-// connects back over an abstract SOCK_SEQPACKET unix socket and serves fixed-size
-// commands. Cure asks it to finish, takes the thread back, restores its context,
-// closes the socket and unmaps the blob. If the injector dies at any point, the
-// parasite sees its socket close and returns to the victim's context by itself.
+// and into the injector, copies the blob there and starts it on its own stack. The
+// parasite connects back over an abstract SOCK_SEQPACKET unix socket and serves
+// fixed-size commands. Cure asks it to finish and closes the socket; the parasite
+// then closes its end, unmaps itself and returns through the return frame
+// (remote_session.h), with the injector following it syscall by syscall. If the
+// injector dies at any point, the same happens without it: from the first mmap on,
+// the session's return step is undo code in the new page that closes the memfd's
+// fd and unmaps the page (undo_code.h); once started, the parasite sees its socket
+// close and leaves as above.
 #pragma once
 
 #include <sys/types.h>
@@ -63,8 +66,7 @@ struct ParasiteLayout {
   size_t total = 0;
   size_t blob_size = 0;
   size_t args_offset = 0;
-  size_t frame_offset = 0;     // flk_rt_sigframe
-  size_t xstate_offset = 0;    // fpstate for rt_sigreturn, 64-byte aligned
+  size_t undo_offset = 0;      // undo code (undo_code.h), after the args
   size_t payload_offset = 0;
   size_t stack_offset = 0;     // lowest stack byte
   size_t stack_top_offset = 0; // initial rsp
@@ -74,8 +76,7 @@ struct ParasiteLayout {
   RemoteAddr end() const { return base + total; }
   bool contains(RemoteAddr a) const { return a >= base && a < end(); }
   RemoteAddr args() const { return base + args_offset; }
-  RemoteAddr frame() const { return base + frame_offset; }
-  RemoteAddr xstate() const { return base + xstate_offset; }
+  RemoteAddr undo() const { return base + undo_offset; }
   RemoteAddr stack_top() const { return base + stack_top_offset; }
   RemoteAddr guard_begin() const { return base + guard_offset; }
   RemoteAddr guard_end() const { return base + guard_offset + guard_size; }
@@ -126,7 +127,6 @@ class Parasite {
 
  private:
   void map_into_victim(const ParasiteBlob& blob, const InfectOptions& options);
-  void prepare_frame();
   void start_daemon(const InfectOptions& options);
   flk_ctl_msg call(uint32_t cmd, uint32_t arg);
   void send_msg(const flk_ctl_msg& msg);
@@ -137,6 +137,8 @@ class Parasite {
   void finish(bool throw_errors);
   void take_back_thread();
   void remove_from_victim();
+  bool still_mapped() const;
+  RemoteAddr free_address(RemoteAddr want, size_t size) const;
 
   SeizedProcess& process_;
   std::unique_ptr<RemoteSession> session_;

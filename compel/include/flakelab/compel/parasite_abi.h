@@ -4,7 +4,12 @@
  *
  * The parasite lives in one memfd mapped into the victim and into the injector:
  *
- *   [ blob (code+data) | args page | sigframe | payload | stack ... top | guard zone ]
+ *   [ blob (code+data) | args page (args, undo code) | payload | stack ... top | guard zone ]
+ *
+ * The parasite always leaves the same way, injector or not: it closes its socket,
+ * unmaps this whole mapping by jumping to the victim's own `syscall; ret` with rsp
+ * on the return frame compel wrote below the thread's stack pointer, whose `ret`
+ * leads to rt_sigreturn into the thread's original context (remote_session.h).
  *
  * The stack grows down from `top`; the guard zone right above it is filled with a
  * pattern before the parasite starts and checked afterwards. It is part of the same
@@ -17,7 +22,7 @@
 #include <stdint.h>
 
 #define FLK_PARASITE_MAGIC 0x464c4b5041524153ULL /* "SARAPKLF" */
-#define FLK_PARASITE_ABI_VERSION 1u
+#define FLK_PARASITE_ABI_VERSION 2u
 
 /* One control message, fixed size in both directions. */
 struct flk_ctl_msg {
@@ -108,7 +113,10 @@ struct flk_parasite_args {
   uint32_t addr_len; /* sockaddr_un to connect() to (abstract name) */
   uint8_t addr[112];
 
-  uint64_t sigframe_addr; /* victim address of flk_rt_sigframe.uc (rsp for rt_sigreturn) */
+  uint64_t return_frame; /* victim address of the return frame's pretcode (rsp for the last `ret`) */
+  uint64_t syscall_ret;  /* a `syscall; ret` in the victim's own code */
+  uint64_t self_base;    /* this mapping, unmapped on the way out */
+  uint64_t self_size;
   uint64_t payload_offset;
   uint64_t payload_size;
 

@@ -22,6 +22,7 @@ class SeizedThread {
   SeizedThread& operator=(const SeizedThread&) = delete;
 
   pid_t tid() const { return tid_; }
+  pid_t tgid() const { return tgid_; }
   // Waits for the stop requested at seize time. Returns false if the thread exited
   // instead (the attachment is then gone).
   bool wait_initial_stop();
