@@ -21,6 +21,7 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/dumped_tree.h"
 #include "flakelab/victims/victims.h"
 
 namespace flakelab::scenarios {
@@ -74,12 +75,13 @@ std::vector<std::string> shell_job(const CheckpointEngine& engine) {
   return {"--shell-job"};
 }
 
-// Dumps our child `pid` with a CLI engine (which kills it) and reaps it, so that its pid
-// is free for the restore. Throws EngineFailure.
+// Dumps our child `pid` with a CLI engine (which kills it) and reaps its tree (ours as
+// the subreaper), so that every pid is free for the restore. Throws EngineFailure.
 void cli_dump(CheckpointEngine& engine, pid_t pid, const std::string& dir) {
+  const std::vector<pid_t> tree = process_tree(pid);
   engine.dump({.pid = pid, .dir = dir, .leave_running = false, .options = shell_job(engine)});
-  while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
-  }
+  if (!wait_tree_gone(tree, std::chrono::seconds(10)))
+    throw EngineFailure(fmt::format("dump: the tree of pid {} still runs 10 s after {} dumped it", pid, engine.describe()));
 }
 
 class CrScenario : public Scenario {

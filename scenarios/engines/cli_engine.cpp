@@ -17,6 +17,7 @@
 
 #include "flakelab/base/child_process.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/loopback.h"
 
 namespace flakelab::scenarios {
 namespace {
@@ -90,9 +91,6 @@ class CliEngine final : public CheckpointEngine {
   }
 
   pid_t restore(const EngineRestore& request) override {
-    // The CLI exits once the tree runs; its root is then ours to wait for.
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-      throw EngineFailure(fmt::format("restore: prctl(PR_SET_CHILD_SUBREAPER): {}", strerror(errno)));
     const std::string pidfile = request.dir + "/restore.pid";
     ::unlink(pidfile.c_str());
     std::vector<std::string> argv = {path_, "restore", "-D", request.dir, "-d", "--pidfile", pidfile};
@@ -113,6 +111,18 @@ class CliEngine final : public CheckpointEngine {
 
  private:
   void call(const std::string& step, const std::vector<std::string>& argv) {
+    if (!prepared_) {
+      try {
+        bring_loopback_up();
+      } catch (const std::runtime_error& e) {
+        throw EngineFailure(fmt::format("{}: {}", step, e.what()));
+      }
+      // The CLI exits once a restored tree runs, and a dump kills the tree without
+      // reaping it: orphans of either are then ours to wait for and reap.
+      if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        throw EngineFailure(fmt::format("{}: prctl(PR_SET_CHILD_SUBREAPER): {}", step, strerror(errno)));
+      prepared_ = true;
+    }
     const std::string output = fmt::format("{}/engine-{}-{}.out", output_dir_, step, ++calls_);
     int status = 0;
     try {
@@ -128,6 +138,7 @@ class CliEngine final : public CheckpointEngine {
 
   std::string path_, version_, output_dir_;
   int calls_ = 0;
+  bool prepared_ = false;
 };
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "flakelab/victims/socket_victims.h"
 #include "flakelab/victims/victims.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/dumped_tree.h"
 #include "flakelab/scenarios/scenario.h"
 #include "flakelab/scenarios/scm.h"
 
@@ -188,8 +189,8 @@ class ScmScenario : public Scenario {
       return TrialResult::fail(e.what());
     }
     // Our child: reaped here so that its pid is free for the restore.
-    while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
-    }
+    if (!wait_tree_gone({pid}, std::chrono::seconds(10)))
+      return TrialResult::fail(fmt::format("dump: pid {} still runs 10 s after {} dumped it", pid, engine->describe()));
     restore_delay(delay_us);
     try {
       engine->restore({.dir = dir, .options = options, .unix_gc_wait = wait});

@@ -26,6 +26,8 @@
 #include "flakelab/base/child_process.h"
 #include "flakelab/base/temp_dir.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/dumped_tree.h"
+#include "flakelab/scenarios/loopback.h"
 #include "flakelab/scenarios/scenario.h"
 #include "flakelab/scenarios/zdtm_desc.h"
 
@@ -174,6 +176,11 @@ class ZdtmScenario : public Scenario {
     // become our children, so we can wait for them and nothing escapes the trial.
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
       return TrialResult::error(fmt::format("prctl(PR_SET_CHILD_SUBREAPER): {}", strerror(errno)));
+    try {
+      bring_loopback_up();  // as in zdtm.py's host flavor
+    } catch (const std::runtime_error& e) {
+      return TrialResult::error(e.what());
+    }
     const std::string pidfile = work + "/" + test_name + ".pid";
     const std::string outfile = work + "/" + test_name + ".out";
     const std::string hook = test + ".hook";
@@ -217,6 +224,7 @@ class ZdtmScenario : public Scenario {
       const std::string images = fmt::format("{}/images-{}", work, iter);
       if (auto failed = run_hook("--pre-dump")) return *failed;
       ctx.jitter_point("before_dump");
+      const std::vector<pid_t> tree = process_tree(daemon.get());
       try {
         engine->dump({.pid = daemon.get(), .dir = images, .leave_running = false, .options = concat(desc.opts, desc.dopts)});
       } catch (const EngineFailure& e) {
@@ -227,8 +235,8 @@ class ZdtmScenario : public Scenario {
       if (desc.has_flag("crfail"))
         return TrialResult::fail(fmt::format("iteration {}: dump succeeded, but the test's .desc says it must fail (crfail)", iter));
       const pid_t pid = daemon.get();
-      if (!daemon.wait_exit(timeout))
-        return TrialResult::fail(fmt::format("iteration {}: pid {} still runs after the dump killed it", iter, pid));
+      if (!daemon.wait_exit(timeout) || !wait_tree_gone(tree, timeout))
+        return TrialResult::fail(fmt::format("iteration {}: the tree of pid {} still runs after the dump killed it", iter, pid));
       if (auto failed = run_hook("--pre-restore")) return *failed;
       ctx.jitter_point("between_dump_and_restore");
       pid_t restored = -1;
@@ -263,8 +271,10 @@ class ZdtmScenario : public Scenario {
 
  private:
   // ": <the out file's last 3 lines>", or "" if it has none.
+  // (zdtm's library writes NAME.out.inprogress and renames it to NAME.out at exit.)
   static std::string out_tail(const std::string& outfile) {
-    const std::vector<std::string> lines = non_empty_lines(read_text(outfile));
+    std::vector<std::string> lines = non_empty_lines(read_text(outfile));
+    if (lines.empty()) lines = non_empty_lines(read_text(outfile + ".inprogress"));
     std::string tail;
     for (size_t i = lines.size() > 3 ? lines.size() - 3 : 0; i < lines.size(); ++i)
       {
