@@ -49,12 +49,14 @@ std::string read_text(const std::string& path) {
 }
 
 // What the engine said went wrong: its first error line (CRIU: "Error (file:line): ..."),
-// else its last non-empty line.
+// else its last non-empty line. CRIU logs "rlimit: Can't setup RLIMIT_NOFILE for self" as
+// an error on every call without CAP_SYS_RESOURCE in the bounding set, and carries on.
 std::string error_lines(const std::string& output) {
   std::istringstream in(output);
   std::string line, last;
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find("Can't setup RLIMIT_NOFILE for self") != std::string::npos) continue;
     if (line.find("Error") != std::string::npos || line.find("error") != std::string::npos) return line;
     last = line;
   }
