@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "flakelab/harness/campaign.h"
 #include "flakelab/harness/campaign_runner.h"
@@ -23,12 +24,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_elf_executable(const fs::path& path) {
+// An ELF binary or a script (zdtm.py runs every executable file but .hook/.checkskip).
+bool is_test_program(const fs::path& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec) || ::access(path.c_str(), X_OK) != 0) return false;
+  if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec) || ::access(path.c_str(), X_OK) != 0) return false;
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
-  return in.read(magic, 4) && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+  if (!in.read(magic, 4)) return false;
+  return (magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F') || (magic[0] == '#' && magic[1] == '!');
+}
+
+// The static tests CRIU's test/zdtm.desc excludes ('static/route_rules', ...).
+std::vector<std::string> excluded_by_checkout(const std::string& src) {
+  std::vector<std::string> names;
+  std::ifstream in(fs::path(src) / "test/zdtm.desc");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string desc = text.str();
+  static const std::regex entry("'static/([^']+)'");
+  for (auto it = std::sregex_iterator(desc.begin(), desc.end(), entry); it != std::sregex_iterator(); ++it)
+    names.push_back((*it)[1]);
+  return names;
 }
 
 std::string test_dir_of(const std::string& src) {
@@ -53,8 +69,8 @@ std::vector<std::string> list_zdtm_tests(const std::string& dir) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.find('.') != std::string::npos) continue;
-    if (is_elf_executable(entry.path())) tests.push_back(entry.path().string());
+    if (name.ends_with(".hook") || name.ends_with(".checkskip") || name.ends_with(".so")) continue;
+    if (is_test_program(entry.path())) tests.push_back(entry.path().string());
   }
   if (ec) throw UsageError(fmt::format("--src: cannot list {}: {}", dir, ec.message()));
   std::sort(tests.begin(), tests.end());
@@ -72,10 +88,12 @@ int zdtm_suite_command(const ZdtmSuiteOptions& options) {
       throw UsageError(fmt::format("--only '{}': {}", options.only, e.what()));
     }
   }
+  const std::vector<std::string> excluded = excluded_by_checkout(options.src);
   std::vector<SuiteTest> tests;
   for (const std::string& path : list_zdtm_tests(dir)) {
     SuiteTest test{.name = fs::path(path).filename().string(), .path = path, .skipped = "", .timeout_s = 30};
     if (only && !std::regex_search(test.name, *only)) continue;
+    if (std::find(excluded.begin(), excluded.end(), test.name) != excluded.end()) continue;
     try {
       const scenarios::zdtm::ZdtmDesc desc = scenarios::zdtm::read_zdtm_desc(path);
       test.timeout_s = desc.timeout_s;

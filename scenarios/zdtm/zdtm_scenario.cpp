@@ -140,6 +140,11 @@ class ZdtmScenario : public Scenario {
     std::vector<ParamSpec> all = {
         ParamSpec::string("test", "", "path of the zdtm test binary, e.g. CRIU/test/zdtm/static/env00 (required)"),
         ParamSpec::integer("iters", 1, 1, 100, "dump/restore cycles before the test checks itself (zdtm.py --iters)"),
+        ParamSpec::integer("restore_delay_us", 0, 0, 10'000'000,
+                           "microseconds to sleep between the dump (which kills the test) and the restore"),
+        ParamSpec::choice("flavor_check", "desc", {"desc", "ignore"},
+                          "desc: skip a test whose .desc excludes zdtm's host flavor; ignore: run it anyway (CRIU's "
+                          "scm06 is excluded from h for the very race the scm06 scenario measures)"),
     };
     const std::vector<ParamSpec> engine = engine_params();
     all.insert(all.end(), engine.begin(), engine.end());
@@ -151,10 +156,11 @@ class ZdtmScenario : public Scenario {
     if (test.empty()) throw std::invalid_argument("zdtm needs --param test=PATH of a zdtm test binary");
     if (access(test.c_str(), X_OK) != 0 || fs::is_directory(test))
       throw std::invalid_argument(fmt::format("test={}: not an executable file", test));
-    const zdtm::ZdtmDesc desc = zdtm::read_zdtm_desc(test);
+    zdtm::ZdtmDesc desc = zdtm::read_zdtm_desc(test);
     auto engine = params.find("engine");
     const bool criu = engine != params.end() && engine->second == "cli" &&
                       fs::path(params.at("engine_cli")).filename().string().rfind("flakelab", 0) != 0;
+    if (params.at("flavor_check") == "ignore") desc.flavors.push_back("h");
     return zdtm::zdtm_skip_reason(test, desc, criu ? params.at("engine_cli") : "");
   }
 
@@ -162,6 +168,7 @@ class ZdtmScenario : public Scenario {
     const std::string test = fs::absolute(ctx.param("test")).string();
     const std::string test_name = fs::path(test).filename().string();
     const int iters = std::stoi(ctx.param("iters"));
+    const long long delay_us = std::stoll(ctx.param("restore_delay_us"));
     zdtm::ZdtmDesc desc;
     try {
       desc = zdtm::read_zdtm_desc(test);
@@ -238,6 +245,7 @@ class ZdtmScenario : public Scenario {
       if (!daemon.wait_exit(timeout) || !wait_tree_gone(tree, timeout))
         return TrialResult::fail(fmt::format("iteration {}: the tree of pid {} still runs after the dump killed it", iter, pid));
       if (auto failed = run_hook("--pre-restore")) return *failed;
+      if (delay_us > 0) std::this_thread::sleep_for(microseconds(delay_us));
       ctx.jitter_point("between_dump_and_restore");
       pid_t restored = -1;
       try {

@@ -48,7 +48,8 @@ TEST(Zdtm, KeepsStatePassesThroughTheLibraryEngine) {
 }
 
 TEST(Zdtm, KeepsStatePassesThroughFlakelabsCliAsExternalEngine) {
-  TrialResult r = run(with_cli({{"test", kPrograms + "/zdtm_keeps_state"}, {"iters", "2"}}, FLAKELAB_CLI));
+  TrialResult r = run(
+      with_cli({{"test", kPrograms + "/zdtm_keeps_state"}, {"iters", "2"}, {"restore_delay_us", "1000"}}, FLAKELAB_CLI));
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.message;
 }
 
@@ -67,6 +68,8 @@ TEST(Zdtm, ADescWithoutTheHostFlavorIsASkipWithTheReason) {
   auto reason = find_scenario("zdtm")->skip_reason(ctx.params);
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find("only in the flavors 'ns uns'"), std::string::npos) << *reason;
+  EXPECT_FALSE(find_scenario("zdtm")->skip_reason(
+      context({{"test", kPrograms + "/zdtm_ns_only"}, {"flavor_check", "ignore"}}).params));
   EXPECT_FALSE(find_scenario("zdtm")->skip_reason(context({{"test", kPrograms + "/zdtm_keeps_state"}}).params));
   EXPECT_THROW(find_scenario("zdtm")->skip_reason(context({{"test", kPrograms + "/missing"}}).params),
                std::invalid_argument);

@@ -21,8 +21,9 @@ struct ZdtmSuiteOptions {
   std::string command_line;
 };
 
-// The tests under `dir` that were built: executable ELF files whose names have no dot
-// (.desc, .hook, .checkskip and sources are not tests), sorted by name.
+// The tests under `dir`, as zdtm.py finds them: executable regular files (built ELF
+// binaries and scripts) but .hook, .checkskip and .so files, sorted by name. A CRIU
+// checkout's test/zdtm.desc may exclude a few more (zdtm_suite_command does).
 std::vector<std::string> list_zdtm_tests(const std::string& dir);
 
 // Returns kExitOk when every test that ran passed every trial, kExitTrialsFailed when
