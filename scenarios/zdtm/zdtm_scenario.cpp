@@ -199,9 +199,10 @@ class ZdtmScenario : public Scenario {
                                      : test_dir.string();
 
     TestPid daemon;
+    std::string images;  // the current iteration's, for ZDTM_IMG_DIR
     auto run_hook = [&](const std::string& stage) -> std::optional<TrialResult> {
       if (!has_hook) return std::nullopt;
-      const int status = run_child(hook_dir, {hook, stage}, daemon.get(), work);
+      const int status = run_child(hook_dir, {hook, stage}, daemon.get(), work, seconds(30), images);
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
       return TrialResult::fail(fmt::format("{}.hook {}: {}", test_name, stage, base::describe_wait_status(status)));
     };
@@ -228,7 +229,7 @@ class ZdtmScenario : public Scenario {
       return TrialResult::error(fmt::format("engine: {}", e.what()));
     }
     for (int iter = 1; iter <= iters; ++iter) {
-      const std::string images = fmt::format("{}/images-{}", work, iter);
+      images = fmt::format("{}/images-{}", work, iter);
       if (auto failed = run_hook("--pre-dump")) return *failed;
       ctx.jitter_point("before_dump");
       const std::vector<pid_t> tree = process_tree(daemon.get());
@@ -293,10 +294,10 @@ class ZdtmScenario : public Scenario {
   }
 
   // Runs argv in `dir` (stdin /dev/null, output appended to WORK/zdtm-run.log, the
-  // test's pid in ZDTM_TEST_PID as zdtm.py sets it) and returns its wait status; killed
-  // after `timeout`.
+  // test's pid in ZDTM_TEST_PID and the image directory in ZDTM_IMG_DIR as zdtm.py sets
+  // them) and returns its wait status; killed after `timeout`.
   static int run_child(const std::string& dir, const std::vector<std::string>& argv, pid_t test_pid,
-                       const std::string& work, milliseconds timeout = seconds(30)) {
+                       const std::string& work, milliseconds timeout = seconds(30), const std::string& images = "") {
     const std::string log = work + "/zdtm-run.log";
     base::ChildProcess child = base::ChildProcess::fork([&] {
       int in = ::open("/dev/null", O_RDONLY);
@@ -305,6 +306,7 @@ class ZdtmScenario : public Scenario {
         _exit(127);
       close_range(3, ~0U, 0);
       if (test_pid > 0) setenv("ZDTM_TEST_PID", std::to_string(test_pid).c_str(), 1);
+      if (!images.empty()) setenv("ZDTM_IMG_DIR", images.c_str(), 1);
       std::vector<char*> args;
       for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
       args.push_back(nullptr);
