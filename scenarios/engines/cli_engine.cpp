@@ -78,10 +78,7 @@ class CliEngine final : public CheckpointEngine {
       : path_(std::move(path)), version_(std::move(version)), output_dir_(std::move(output_dir)) {}
 
   std::string describe() const override { return fmt::format("cli {} ({})", path_, version_); }
-  bool is_flakelab() const override {
-    const std::string base = path_.substr(path_.rfind('/') + 1);
-    return base.rfind("flakelab", 0) == 0;
-  }
+  bool is_flakelab() const override { return is_flakelab_cli(path_); }
 
   void dump(const EngineDump& request) override {
     if (mkdir(request.dir.c_str(), 0700) != 0 && errno != EEXIST)

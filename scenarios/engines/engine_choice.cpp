@@ -122,6 +122,10 @@ void complete_engine_params(std::map<std::string, std::string>& params) {
   version = engine_cli_version(cli);
 }
 
+bool is_flakelab_cli(const std::string& path) {
+  return std::filesystem::path(path).filename().string().rfind("flakelab", 0) == 0;
+}
+
 bool uses_engine_cli(const TrialContext& ctx) {
   auto engine = ctx.params.find("engine");  // absent when a caller fills only some params
   return engine != ctx.params.end() && engine->second == "cli";

@@ -158,8 +158,7 @@ class ZdtmScenario : public Scenario {
       throw std::invalid_argument(fmt::format("test={}: not an executable file", test));
     zdtm::ZdtmDesc desc = zdtm::read_zdtm_desc(test);
     auto engine = params.find("engine");
-    const bool criu = engine != params.end() && engine->second == "cli" &&
-                      fs::path(params.at("engine_cli")).filename().string().rfind("flakelab", 0) != 0;
+    const bool criu = engine != params.end() && engine->second == "cli" && !is_flakelab_cli(params.at("engine_cli"));
     if (params.at("flavor_check") == "ignore") desc.flavors.push_back("h");
     return zdtm::zdtm_skip_reason(test, desc, criu ? params.at("engine_cli") : "");
   }

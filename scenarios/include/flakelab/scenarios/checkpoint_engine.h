@@ -77,6 +77,10 @@ void complete_engine_params(std::map<std::string, std::string>& params);
 // Throws std::invalid_argument if it cannot be run or fails.
 std::string engine_cli_version(const std::string& path);
 
+// Whether an engine CLI is flakelab's own (its file name starts with "flakelab"): it has
+// --unix-gc-wait and needs no --shell-job, and it has no `check --feature`.
+bool is_flakelab_cli(const std::string& path);
+
 // The engine a trial's parameters choose (the library engine logs to ctx.engine_log()).
 std::unique_ptr<CheckpointEngine> make_engine(const TrialContext& ctx);
 bool uses_engine_cli(const TrialContext& ctx);
