@@ -197,6 +197,12 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
         throw UsageError(prefix(entry) + err.what());
       }
       base.params_text = canonical_params(base.params);
+      std::optional<std::string> skip;
+      try {
+        skip = scenario->skip_reason(base.params);
+      } catch (const std::invalid_argument& err) {
+        throw UsageError(prefix(entry) + err.what());
+      }
       if (!jitter.empty()) {
         base.params_text += fmt::format("{}jitter={}", base.params_text.empty() ? "" : ",", jitter.canonical());
       }
@@ -210,7 +216,11 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
         PlannedCell cell = base;
         cell.placement = placement;
         cell.ordinal = ordinal++;
-        (placement.offered ? plan.cells : plan.skipped).push_back(std::move(cell));
+        if (skip) {  // the scenario cannot run these parameters here
+          cell.placement.offered = false;
+          cell.placement.skip_reason = *skip;
+        }
+        (cell.placement.offered ? plan.cells : plan.skipped).push_back(std::move(cell));
       }
     }
   }
@@ -236,7 +246,7 @@ CampaignPlan plan_campaign(const CampaignSpec& spec, const Topology& topology) {
     for (const PlannedCell& cell : plan.skipped) {
       reasons += fmt::format("\n  {}: {}", cell.placement.name, cell.placement.skip_reason);
     }
-    throw UsageError("nothing to run: every placement was skipped on " + topology.source() + reasons);
+    throw UsageError("nothing to run: every cell was skipped on " + topology.source() + reasons);
   }
   plan.seed = spec.seed.value_or(0);
   if (!spec.campaign_text.empty()) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "flakelab/harness/error.h"
+#include "flakelab/scenarios/checkpoint_engine.h"
 
 namespace flakelab::harness {
 
@@ -43,7 +44,20 @@ std::map<std::string, std::string> resolve_params(const scenarios::Scenario& sce
     }
     params[name] = value;
   }
+  // A C/R scenario's engine choice: engine=cli needs engine_cli, whose --version is recorded.
+  try {
+    scenarios::complete_engine_params(params);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("scenario {}: {}", scenario.name(), e.what()));
+  }
   return params;
+}
+
+void add_engine_cli_params(const std::string& path, std::vector<std::string>& assignments) {
+  const bool chosen = std::any_of(assignments.begin(), assignments.end(),
+                                  [](const std::string& a) { return a.rfind("engine=", 0) == 0; });
+  if (!chosen) assignments.push_back("engine=cli");
+  assignments.push_back("engine_cli=" + path);
 }
 
 std::string canonical_params(const std::map<std::string, std::string>& params) {

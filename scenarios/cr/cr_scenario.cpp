@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
+#include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/dumped_tree.h"
 #include "flakelab/victims/victims.h"
 
 namespace flakelab::scenarios {
@@ -79,6 +82,22 @@ void repin(pid_t pid, int cpu) {
       throw std::runtime_error(fmt::format("sched_setaffinity tid {} to CPU {}: {}", tid, cpu, strerror(errno)));
 }
 
+// The victims share the trial's session: CRIU needs --shell-job to dump and restore such
+// a tree; flakelab's engine needs no flag for it.
+std::vector<std::string> shell_job(const CheckpointEngine& engine) {
+  if (engine.is_flakelab()) return {};
+  return {"--shell-job"};
+}
+
+// Dumps our child `pid` with a CLI engine (which kills it) and reaps its tree (ours as
+// the subreaper), so that every pid is free for the restore. Throws EngineFailure.
+void cli_dump(CheckpointEngine& engine, pid_t pid, const std::string& dir) {
+  const std::vector<pid_t> tree = process_tree(pid);
+  engine.dump({.pid = pid, .dir = dir, .leave_running = false, .options = shell_job(engine)});
+  if (!wait_tree_gone(tree, std::chrono::seconds(10)))
+    throw EngineFailure(fmt::format("dump: the tree of pid {} still runs 10 s after {} dumped it", pid, engine.describe()));
+}
+
 class CrScenario : public Scenario {
  public:
   explicit CrScenario(const CrVictim& victim) : victim_(victim) {}
@@ -93,9 +112,12 @@ class CrScenario : public Scenario {
     std::vector<ParamSpec> all = {
         ParamSpec::integer("cycles", 1, 1, 100, "dump/restore cycles before the victim checks itself (1-100)"),
         ParamSpec::choice("images", "memory", {"memory", "dir"},
-                          "keep images in memory, or write and read them back in a directory"),
+                          "keep images in memory, or write and read them back in a directory (engine=cli: always "
+                          "a directory)"),
     };
     all.insert(all.end(), victim_.params.begin(), victim_.params.end());
+    const std::vector<ParamSpec> engine = engine_params();
+    all.insert(all.end(), engine.begin(), engine.end());
     return all;
   }
 
@@ -104,7 +126,13 @@ class CrScenario : public Scenario {
     if (cycles < 1 || cycles > 100) return TrialResult::error(fmt::format("cycles={} is outside 1-100", cycles));
     const bool via_dir = ctx.param_is("images", "dir");
     base::TempDir scratch(ctx.temp_dir, "flakelab-cr-");
-    VictimSetupScope setup([&ctx] { ctx.bind_self(Role::kVictim); });
+    const bool external = uses_engine_cli(ctx);
+    VictimSetupScope setup([&ctx, external] {
+      // A CLI engine's restored victim is the CLI's child until the CLI exits, and the
+      // parent-death signal is part of the image: it would die with the CLI.
+      if (external) prctl(PR_SET_PDEATHSIG, 0);
+      ctx.bind_self(Role::kVictim);
+    });
     std::unique_ptr<VictimPid> victim;
     try {
       // The victim gets a directory of its own (some check that it stays empty).
@@ -120,7 +148,24 @@ class CrScenario : public Scenario {
 
     std::optional<engine::Image> image;  // the last dump, kept with a failing trial
     auto fail = [&](std::string why) { return fail_keeping_images(ctx, image, std::move(why)); };
+    std::unique_ptr<CheckpointEngine> cli;
+    if (external) cli = make_engine(ctx);
     for (int cycle = 1; cycle <= cycles; ++cycle) {
+      if (cli) {
+        // An external engine always goes through an image directory.
+        try {
+          ctx.jitter_point("before_dump");
+          const std::string dir = fmt::format("{}/images-{}", scratch.path(), cycle);
+          cli_dump(*cli, pid, dir);
+          ctx.jitter_point("between_dump_and_restore");
+          pid_t restored = cli->restore({.dir = dir, .options = shell_job(*cli), .unix_gc_wait = std::nullopt});
+          if (restored != pid)
+            return TrialResult::fail(fmt::format("cycle {}: restored pid {} instead of {}", cycle, restored, pid));
+        } catch (const EngineFailure& e) {
+          return TrialResult::fail(fmt::format("cycle {} {}", cycle, e.what()));
+        }
+        continue;
+      }
       std::string step = "dump";
       try {
         ctx.jitter_point("before_dump");

@@ -9,20 +9,25 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include "flakelab/base/duration.h"
+#include "flakelab/base/temp_dir.h"
 #include "flakelab/engine/dump.h"
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/victims/socket_victims.h"
 #include "flakelab/victims/victims.h"
+#include "flakelab/scenarios/checkpoint_engine.h"
+#include "flakelab/scenarios/dumped_tree.h"
 #include "flakelab/scenarios/scenario.h"
 #include "flakelab/scenarios/scm.h"
 
@@ -52,13 +57,16 @@ class ScmScenario : public Scenario {
   std::string name() const override { return name_; }
   std::string description() const override { return description_; }
   std::vector<ParamSpec> params() const override {
-    return {
+    std::vector<ParamSpec> all = {
         ParamSpec::duration("unix_gc_wait", default_wait(),
                             "restore policy: how long to retry binding a name an orphaned socket still holds (0 = "
-                            "off, CRIU's behaviour; e.g. 50ms, 2s)"),
+                            "off, CRIU's behaviour; e.g. 50ms, 2s); flakelab's engines only, not told to others"),
         ParamSpec::integer("restore_delay_us", 0, 0, 10'000'000,
                            "microseconds to sleep between the kill (end of the dump) and the restore"),
     };
+    const std::vector<ParamSpec> engine = engine_params();
+    all.insert(all.end(), engine.begin(), engine.end());
+    return all;
   }
 
   TrialResult run(TrialContext& ctx) override {
@@ -78,7 +86,13 @@ class ScmScenario : public Scenario {
     if (delay_us < 0 || delay_us > 10'000'000)
       return TrialResult::error("restore_delay_us=" + ctx.param("restore_delay_us") + " is outside 0-10000000");
 
-    victims::set_victim_setup([&ctx] { ctx.bind_self(Role::kVictim); });
+    const bool external = uses_engine_cli(ctx);
+    victims::set_victim_setup([&ctx, external] {
+      // A CLI engine's restored victim is the CLI's child until the CLI exits, and the
+      // parent-death signal is part of the image: it would die with the CLI.
+      if (external) prctl(PR_SET_PDEATHSIG, 0);
+      ctx.bind_self(Role::kVictim);
+    });
     struct Unset {
       ~Unset() { victims::set_victim_setup(nullptr); }
     } unset;
@@ -98,25 +112,17 @@ class ScmScenario : public Scenario {
       }
     } reap{pid};
     ctx.record_binding(Role::kVictim, pid);
-    engine::Image image;
-    try {
-      image = engine::dump_process(pid, {.log = ctx.engine_log()});
-    } catch (const engine::EngineError& e) {
-      return TrialResult::fail(fmt::format("dump: {}", e.what()));
+    if (external) {
+      if (auto failed = cli_cycle(ctx, pid, delay_us, wait)) return *failed;
+    } else {
+      if (auto failed = library_cycle(ctx, pid, delay_us, wait)) return *failed;
     }
-    if (delay_us > 0) {
-      auto t0 = steady_clock::now();
-      std::this_thread::sleep_for(microseconds(delay_us));
-      scm::g_last.restore_delay = steady_clock::now() - t0;
-    }
-    engine::RestoreStats stats;
-    try {
-      engine::restore_process(image, {.unix_gc_wait = wait, .log = ctx.engine_log()}, &stats);
-    } catch (const engine::EngineError& e) {
-      scm::g_last.unix_gc_waited = stats.unix_gc_waited;
-      return TrialResult::fail(e.what());  // the engine's words: the flake's signature
-    }
-    scm::g_last.unix_gc_waited = stats.unix_gc_waited;
+    return check_restored(ctx, pid, reap.pid);
+  }
+
+ private:
+  // Lets the restored victim check itself; `reap_pid` is cleared once it was reaped.
+  TrialResult check_restored(TrialContext& ctx, pid_t pid, pid_t& reap_pid) {
     if (auto cpu = ctx.cpu_of(Role::kVictim)) {
       cpu_set_t set;
       CPU_ZERO(&set);
@@ -127,7 +133,7 @@ class ScmScenario : public Scenario {
       return TrialResult::fail(fmt::format("restored victim pid {} did not go back to sleep within 5 s", pid));
     if (kill(pid, SIGUSR1) != 0) return TrialResult::fail(fmt::format("restored victim pid {} is gone: {}", pid, strerror(errno)));
     int status = victims::wait_exit(pid, 10000);
-    reap.pid = -1;
+    reap_pid = -1;
     if (status == -1) return TrialResult::fail(fmt::format("restored victim pid {} did not finish its check within 10 s", pid));
     if (WIFSIGNALED(status)) return TrialResult::fail(fmt::format("restored victim pid {} was killed by signal {}", pid, WTERMSIG(status)));
     switch (WEXITSTATUS(status)) {
@@ -142,7 +148,58 @@ class ScmScenario : public Scenario {
     }
   }
 
- private:
+  static void restore_delay(long long delay_us) {
+    if (delay_us <= 0) return;
+    auto t0 = steady_clock::now();
+    std::this_thread::sleep_for(microseconds(delay_us));
+    scm::g_last.restore_delay = steady_clock::now() - t0;
+  }
+
+  std::optional<TrialResult> library_cycle(TrialContext& ctx, pid_t pid, long long delay_us, microseconds wait) {
+    engine::Image image;
+    try {
+      image = engine::dump_process(pid, {.log = ctx.engine_log()});
+    } catch (const engine::EngineError& e) {
+      return TrialResult::fail(fmt::format("dump: {}", e.what()));
+    }
+    restore_delay(delay_us);
+    engine::RestoreStats stats;
+    try {
+      engine::restore_process(image, {.unix_gc_wait = wait, .log = ctx.engine_log()}, &stats);
+    } catch (const engine::EngineError& e) {
+      scm::g_last.unix_gc_waited = stats.unix_gc_waited;
+      return TrialResult::fail(e.what());  // the engine's words: the flake's signature
+    }
+    scm::g_last.unix_gc_waited = stats.unix_gc_waited;
+    return std::nullopt;
+  }
+
+  // The same cycle through an external engine. The victim shares the trial's session:
+  // CRIU needs --shell-job for that, flakelab's CLI needs nothing.
+  std::optional<TrialResult> cli_cycle(TrialContext& ctx, pid_t pid, long long delay_us, microseconds wait) {
+    std::unique_ptr<CheckpointEngine> engine = make_engine(ctx);
+    const std::vector<std::string> options =
+        engine->is_flakelab() ? std::vector<std::string>{} : std::vector<std::string>{"--shell-job"};
+    std::optional<base::TempDir> own_dir;
+    if (ctx.temp_dir.empty()) own_dir.emplace("", "flakelab-scm-");
+    const std::string dir = (own_dir ? own_dir->path() : ctx.temp_dir) + "/images";
+    try {
+      engine->dump({.pid = pid, .dir = dir, .leave_running = false, .options = options});
+    } catch (const EngineFailure& e) {
+      return TrialResult::fail(e.what());
+    }
+    // Our child: reaped here so that its pid is free for the restore.
+    if (!wait_tree_gone({pid}, std::chrono::seconds(10)))
+      return TrialResult::fail(fmt::format("dump: pid {} still runs 10 s after {} dumped it", pid, engine->describe()));
+    restore_delay(delay_us);
+    try {
+      engine->restore({.dir = dir, .options = options, .unix_gc_wait = wait});
+    } catch (const EngineFailure& e) {
+      return TrialResult::fail(e.what());  // the engine's words: the flake's signature
+    }
+    return std::nullopt;
+  }
+
   std::string name_, description_;
   Start start_;
 };

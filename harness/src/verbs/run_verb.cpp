@@ -9,6 +9,7 @@
 
 #include "flakelab/harness/cli_verb.h"
 #include "flakelab/harness/duration_option.h"
+#include "flakelab/harness/params.h"
 #include "flakelab/harness/run_command.h"
 #include "flakelab/harness/integer_option.h"
 
@@ -42,6 +43,9 @@ class RunVerb final : public Verb {
     verb.add_option("-p,--param", options_.params, "scenario parameter NAME=VALUE (repeatable)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    verb.add_option("--engine-cli", engine_cli_,
+                    "checkpoint with this CRIU-compatible CLI (e.g. criu, or flakelab): sets --param engine=cli "
+                    "engine_cli=PATH for C/R scenarios (cr/*, scm*, zdtm)");
     db_opt_ = verb.add_option("--db", db_, "SQLite database file (default flakelab.db)");
     seed_opt_ = add_integer_option(verb, "--seed", seed_, "run seed (default: random, printed)");
     jobs_opt_ = add_integer_option(verb, "-j,--jobs", jobs_, "workers running trials at once, each on its own PUs");
@@ -99,6 +103,7 @@ class RunVerb final : public Verb {
     given(shard_opt_, shard_, options_.shard);
     given(expect_opt_, expect_, options_.expect);
     split_command(invocation);
+    if (!engine_cli_.empty()) add_engine_cli_params(engine_cli_, options_.params);
     options_.command_line = quote_command_line(invocation.argc, invocation.argv);
     return options_;
   }
@@ -117,6 +122,7 @@ class RunVerb final : public Verb {
   int64_t trials_ = 0, until_failures_ = 0;
   uint64_t seed_ = 0;
   int jobs_ = 1;
+  std::string engine_cli_;
   std::string placement_, timeout_, db_, max_time_, keep_artifacts_, artifacts_dir_, noise_, jitter_, shard_, expect_;
   CLI::Option *trials_opt_ = nullptr, *placement_opt_ = nullptr, *db_opt_ = nullptr, *seed_opt_ = nullptr,
               *jobs_opt_ = nullptr, *timeout_opt_ = nullptr, *max_time_opt_ = nullptr, *until_opt_ = nullptr,

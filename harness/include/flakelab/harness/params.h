@@ -16,6 +16,10 @@ namespace flakelab::harness {
 std::map<std::string, std::string> resolve_params(const scenarios::Scenario& scenario,
                                                   const std::vector<std::string>& assignments);
 
+// `--engine-cli PATH` (run, zdtm-suite): adds engine_cli=PATH to `assignments`, and
+// engine=cli unless they already choose an engine.
+void add_engine_cli_params(const std::string& path, std::vector<std::string>& assignments);
+
 // "k=v,k=v" sorted by key (std::map order).
 std::string canonical_params(const std::map<std::string, std::string>& params);
 

@@ -89,6 +89,14 @@ class Scenario {
   virtual std::vector<ParamSpec> params() const { return {}; }
   // The names run() passes to ctx.jitter_point(), for `--jitter` to validate and list.
   virtual std::vector<std::string> jitter_points() const { return {}; }
+  // Why a cell with these parameters (every declared one, defaults applied) cannot run
+  // here, e.g. a zdtm test whose .desc excludes the host flavor: the plan lists the cell
+  // as skipped with this reason. Throws std::invalid_argument for parameters that make
+  // no sense (a usage error).
+  virtual std::optional<std::string> skip_reason(const std::map<std::string, std::string>& params) const {
+    (void)params;
+    return std::nullopt;
+  }
   virtual TrialResult run(TrialContext& ctx) = 0;
 };
 
