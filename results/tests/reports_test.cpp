@@ -345,7 +345,8 @@ print("ok")
 // A database like a real campaign's: scm06 swept over restore_delay_us with the policy on (must
 // pass: 0 of 2000 at delay 0) and off (expected flaky: 200 of 200 at delay 0); a size sweep that
 // spans six decades; one cell on two CPU models (failing on one only); a cell whose every trial
-// errored; an unexpected failure under a placement label far longer than 56 bytes; a skipped cell.
+// errored; a cell with timeouts; an unexpected failure under a placement label far longer than
+// 56 bytes; a skipped cell.
 struct SweepFixture {
   static constexpr const char* kLongPlacement =
       "victim=0,injector=1,helper=2,noise=3+4+5+6+7,memory-pressure=stress-ng-vm-4x256M,irq-affinity=isolated";
@@ -381,6 +382,14 @@ struct SweepFixture {
     const int64_t r = store.begin_run(e, broken);
     for (int64_t i = 0; i < 3; ++i) store.add_trial(r, make_trial(i, Outcome::kError, "seize 4242: Operation not permitted", at));
     store.end_run(r, at + 1000);
+    RunInfo hung = testing::make_run("net/sock", "", "unpinned", at += 60'000);
+    hung.expect = "pass";
+    const int64_t h = store.begin_run(e, hung);
+    for (int64_t i = 0; i < 50; ++i) {
+      store.add_trial(h, make_trial(i, i % 25 == 24 ? Outcome::kTimeout : Outcome::kPass,
+                                    i % 25 == 24 ? "trial timed out after 10 s" : "", at));
+    }
+    store.end_run(h, at + 1000);
     store.add_skipped_cell(e, SkippedCell{"inv-1", "compel/stack", "check=legacy", "victim=0,injector=0+smt", "flaky",
                                           "needs SMT siblings; this machine has 1 thread per core", at});
   }
@@ -429,6 +438,7 @@ TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
   EXPECT_THAT(bars, HasSubstr(std::string("[") + SweepFixture::kLongPlacement + "] @ AMD"));
   EXPECT_THAT(bars, HasSubstr(">3 errors</text>"));
   EXPECT_THAT(bars, Not(HasSubstr(">0/3</text>")));
+  EXPECT_THAT(bars, HasSubstr(">2/50 (2 timeouts)</text>"));
   EXPECT_THAT(bars, Not(HasSubstr("...")));
   EXPECT_THAT(bars, HasSubstr("fill=\"#d62728\""));  // unexpected failure
   EXPECT_THAT(bars, HasSubstr("fill=\"#6a3d9a\""));  // unexpected error
@@ -436,7 +446,7 @@ TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
   EXPECT_THAT(html, HasSubstr("<p class=\"legend\"><span class=\"swatch\""));
   // The runs chart marks the unexpected failure (square) and the errored run (cross).
   const std::string runs = svg_of(html, "chart-runs");
-  EXPECT_EQ(occurrences(runs, "class=\"marker unexpected\""), 1u);
+  EXPECT_EQ(occurrences(runs, "class=\"marker unexpected\""), 2u);  // guard zone, timeouts
   EXPECT_EQ(occurrences(runs, "class=\"marker error\""), 1u);
 
   // The verdict comes before any chart: what failed unexpectedly, what is flaky as expected,
@@ -453,7 +463,9 @@ TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
   const std::string unexpected = list("summary-unexpected");
   EXPECT_THAT(unexpected, HasSubstr("check=guard_zone @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED failure"));
   EXPECT_THAT(unexpected, HasSubstr("<b>broken [unpinned] - @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED error"));
-  EXPECT_EQ(occurrences(unexpected, "<li>"), 2u);
+  EXPECT_THAT(unexpected, HasSubstr("<b>net/sock [unpinned] - @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED "
+                                     "failure; 1 runs, 50 trials: 48 pass, 0 fail, 2 timeout, 0 error"));
+  EXPECT_EQ(occurrences(unexpected, "<li>"), 3u);
   const std::string flaky = list("summary-flaky");
   EXPECT_THAT(flaky, HasSubstr("policy=off,restore_delay_us=0"));
   EXPECT_THAT(flaky, Not(HasSubstr("policy=on")));
