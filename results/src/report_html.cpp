@@ -360,11 +360,9 @@ Point rate_point(double x, const Counts& counts, Verdict verdict, const std::str
     p.low = interval.low;
     p.high = counts.failing() == 0 ? zero_failure_upper_bound(counts.trials) : interval.high;
   }
-  p.title = fmt::format("{}: {} failing ({}){}; {}", title, counts_note(counts), pct_label(p.y),
-                        counts.errors > 0 && counts.errors < counts.trials
-                            ? fmt::format(", {} errored", counts.errors)
-                            : "",
-                        describe(verdict));
+  p.title = counts.trials > counts.errors
+                ? fmt::format("{}: {} failing ({}); {}", title, counts_note(counts), pct_label(p.y), describe(verdict))
+                : fmt::format("{}: {}, no rate; {}", title, counts_note(counts), describe(verdict));
   return p;
 }
 
@@ -429,7 +427,7 @@ std::string id_part(std::string_view name) {
 }
 
 std::string cell_counts_line(const CellRate& cell) {
-  return fmt::format("{} runs, {} trials: {} pass, {} fail, {} timeout, {} error; rate {}", cell.runs,
+  return fmt::format("{}, {} trials: {} pass, {} fail, {} timeout, {} error; rate {}", plural(cell.runs, "run"),
                      cell.counts.trials, cell.counts.passes, cell.counts.failures, cell.counts.timeouts,
                      cell.counts.errors,
                      html_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high, cell.upper_bound));

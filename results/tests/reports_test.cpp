@@ -464,7 +464,7 @@ TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
   EXPECT_THAT(unexpected, HasSubstr("check=guard_zone @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED failure"));
   EXPECT_THAT(unexpected, HasSubstr("<b>broken [unpinned] - @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED error"));
   EXPECT_THAT(unexpected, HasSubstr("<b>net/sock [unpinned] - @ AMD EPYC 7763 64-Core Processor</b>: UNEXPECTED "
-                                     "failure; 1 runs, 50 trials: 48 pass, 0 fail, 2 timeout, 0 error"));
+                                     "failure; 1 run, 50 trials: 48 pass, 0 fail, 2 timeout, 0 error"));
   EXPECT_EQ(occurrences(unexpected, "<li>"), 3u);
   const std::string flaky = list("summary-flaky");
   EXPECT_THAT(flaky, HasSubstr("policy=off,restore_delay_us=0"));
