@@ -1,4 +1,4 @@
-// Whole-store reports: text, JSON, JUnit XML and a self-contained HTML page with SVG charts.
+// Whole-store reports: collection, text, JSON and JUnit XML (HTML: report_html.cpp).
 #include "flakelab/results/reports.h"
 
 #include <fmt/format.h>
@@ -11,8 +11,11 @@
 #include <set>
 
 #include "flakelab/results/rate_format.h"
+#include "report_text.h"
 
 namespace flakelab::results {
+
+using namespace report_detail;  // NOLINT: this file defines them
 
 const char* to_string(ReportFormat format) {
   switch (format) {
@@ -86,6 +89,10 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   return 0;
 }
 
+}  // namespace
+
+namespace report_detail {
+
 // Cut to at most max_bytes without splitting a UTF-8 sequence; "..." marks a cut.
 std::string cut(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
@@ -127,6 +134,10 @@ std::string filter_text(const Filter& filter) {
   }
   return out.empty() ? "all runs" : out;
 }
+
+}  // namespace report_detail
+
+namespace {
 
 std::string rate_text(const CellRate& cell) {
   if (cell.counts.trials == 0) return "no trials";
@@ -176,6 +187,10 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+}  // namespace
+
+namespace report_detail {
+
 const FirstFailure* first_failure_of(const ReportData& data, const CellKey& cell) {
   for (const FirstFailure& ff : data.first_failures) {
     if (ff.cell == cell) return &ff;
@@ -191,7 +206,7 @@ std::vector<const CellSignature*> signatures_of(const ReportData& data, const Ce
   return out;
 }
 
-}  // namespace
+}  // namespace report_detail
 
 std::string cell_label(const CellKey& cell) {
   return fmt::format("{} [{}] {} @ {}", or_dash(cell.scenario), or_dash(cell.placement), or_dash(cell.params),
@@ -623,387 +638,6 @@ std::string render_junit(const ReportData& data) {
     out += "  </testsuite>\n";
   }
   out += "</testsuites>\n";
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTML
-
-namespace {
-
-constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-constexpr std::size_t kColorCount = std::size(kColors);
-
-std::string num(double v) { return fmt::format("{:.1f}", v); }
-
-// The smallest of 1, 2, 5 x 10^k at or above v (v > 0).
-double nice_ceiling(double v) {
-  if (!(v > 0)) return 1;
-  const double exp = std::pow(10.0, std::floor(std::log10(v)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (m * exp >= v * (1 - 1e-12)) return m * exp;
-  }
-  return 10 * exp;
-}
-
-std::string pct_label(double fraction) {
-  const double pct = fraction * 100;
-  if (pct == 0) return "0%";
-  if (pct >= 1) return fmt::format("{:g}%", std::round(pct * 100) / 100);
-  return fmt::format("{:.3g}%", pct);
-}
-
-struct Bar {
-  std::string label;
-  double value = 0;
-  std::optional<double> low;
-  std::optional<double> high;
-  std::string note;  // shown right of the bar
-  std::string title; // tooltip
-};
-
-// Horizontal bars with optional interval whiskers; `as_percent` formats the axis.
-std::string bar_chart(const std::string& id, const std::vector<Bar>& bars, bool as_percent) {
-  constexpr double kLabelW = 380, kPlotW = 420, kNoteW = 170, kRowH = 22, kTop = 26, kBottom = 10;
-  const double width = kLabelW + kPlotW + kNoteW;
-  const double height = kTop + kRowH * static_cast<double>(bars.size()) + kBottom;
-  double max = 0;
-  for (const Bar& b : bars) max = std::max({max, b.value, b.high.value_or(0)});
-  const double axis_max = as_percent ? std::min(1.0, nice_ceiling(std::max(max, 0.001))) : nice_ceiling(std::max(max, 1.0));
-  auto x = [&](double v) { return kLabelW + kPlotW * v / axis_max; };
-  std::string out;
-  auto it = std::back_inserter(out);
-  fmt::format_to(it,
-                 "<svg id=\"{}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-                 "viewBox=\"0 0 {} {}\" role=\"img\">\n",
-                 id, num(width), num(height), num(width), num(height));
-  for (int t = 0; t <= 4; ++t) {
-    const double v = axis_max * t / 4;
-    fmt::format_to(it,
-                   "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" class=\"grid\"/>"
-                   "<text x=\"{0}\" y=\"{3}\" class=\"tick\" text-anchor=\"middle\">{4}</text>\n",
-                   num(x(v)), num(kTop - 4), num(height - kBottom), num(kTop - 8),
-                   as_percent ? pct_label(v) : fmt::format("{:g}", v));
-  }
-  for (std::size_t i = 0; i < bars.size(); ++i) {
-    const Bar& b = bars[i];
-    const double y = kTop + kRowH * static_cast<double>(i);
-    fmt::format_to(it, "<g class=\"bar\"><title>{}</title>", xml_escape(b.title.empty() ? b.label : b.title));
-    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"end\">{}</text>", num(kLabelW - 6),
-                   num(y + 15), xml_escape(cut(b.label, 56)));
-    fmt::format_to(it, "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>", num(kLabelW), num(y + 4),
-                   num(std::max(0.0, x(b.value) - kLabelW)), num(kRowH - 8), kColors[0]);
-    if (b.low && b.high) {
-      const double cy = y + kRowH / 2;
-      fmt::format_to(it,
-                     "<path class=\"whisker\" d=\"M{0} {1}H{2}M{0} {3}V{4}M{2} {3}V{4}\"/>",
-                     num(x(*b.low)), num(cy), num(x(*b.high)), num(cy - 6), num(cy + 6));
-    }
-    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"note\">{}</text></g>\n", num(kLabelW + kPlotW + 8),
-                   num(y + 15), xml_escape(b.note));
-  }
-  out += "</svg>\n";
-  return out;
-}
-
-struct Point {
-  double x = 0;
-  double y = 0;
-  double low = 0;
-  double high = 0;
-  std::string title;
-};
-struct Series {
-  std::string name;
-  std::vector<Point> points;  // sorted by x
-};
-
-// Points with interval whiskers joined per series; x linear. `x_label` formats x ticks.
-template <typename XLabel>
-std::string xy_chart(const std::string& id, const std::vector<Series>& series, const std::string& x_title,
-                     XLabel x_label) {
-  constexpr double kLeft = 60, kRight = 80, kTop = 16, kPlotH = 260, kPlotW = 760, kAxis = 44, kLegendRow = 18;
-  const double legend_h = kLegendRow * static_cast<double>(std::min<std::size_t>(series.size(), 11));
-  const double width = kLeft + kPlotW + kRight;
-  const double height = kTop + kPlotH + kAxis + legend_h;
-  double xmin = 0, xmax = 0, ymax = 0;
-  bool first = true;
-  for (const Series& s : series) {
-    for (const Point& p : s.points) {
-      xmin = first ? p.x : std::min(xmin, p.x);
-      xmax = first ? p.x : std::max(xmax, p.x);
-      ymax = std::max(ymax, p.high);
-      first = false;
-    }
-  }
-  if (xmax <= xmin) {
-    xmin -= 1;
-    xmax += 1;
-  }
-  const double axis_y = std::min(1.0, nice_ceiling(std::max(ymax, 0.001)));
-  auto px = [&](double v) { return kLeft + kPlotW * (v - xmin) / (xmax - xmin); };
-  auto py = [&](double v) { return kTop + kPlotH * (1 - v / axis_y); };
-  std::string out;
-  auto it = std::back_inserter(out);
-  fmt::format_to(it,
-                 "<svg id=\"{}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-                 "viewBox=\"0 0 {} {}\" role=\"img\">\n",
-                 id, num(width), num(height), num(width), num(height));
-  for (int t = 0; t <= 4; ++t) {
-    const double v = axis_y * t / 4;
-    fmt::format_to(it,
-                   "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"grid\"/>"
-                   "<text x=\"{3}\" y=\"{4}\" class=\"tick\" text-anchor=\"end\">{5}</text>\n",
-                   num(kLeft), num(py(v)), num(kLeft + kPlotW), num(kLeft - 6), num(py(v) + 4), pct_label(v));
-  }
-  for (int t = 0; t <= 4; ++t) {
-    const double v = xmin + (xmax - xmin) * t / 4;
-    fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>\n", num(px(v)),
-                   num(kTop + kPlotH + 16), xml_escape(x_label(v)));
-  }
-  fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{}</text>\n",
-                 num(kLeft + kPlotW / 2), num(kTop + kPlotH + 34), xml_escape(x_title));
-  for (std::size_t s = 0; s < series.size(); ++s) {
-    const char* color = kColors[s % kColorCount];
-    const auto& points = series[s].points;
-    fmt::format_to(it, "<g class=\"series\" stroke=\"{0}\" fill=\"{0}\">", color);
-    if (points.size() > 1) {
-      out += "<polyline fill=\"none\" points=\"";
-      for (std::size_t i = 0; i < points.size(); ++i) {
-        fmt::format_to(it, "{}{},{}", i ? " " : "", num(px(points[i].x)), num(py(points[i].y)));
-      }
-      out += "\"/>";
-    }
-    for (const Point& p : points) {
-      fmt::format_to(it,
-                     "<g class=\"point\"><title>{4}</title><path class=\"whisker\" d=\"M{0} {1}V{2}M{5} {1}H{6}M{5} "
-                     "{2}H{6}\"/><circle cx=\"{0}\" cy=\"{3}\" r=\"3.5\"/></g>",
-                     num(px(p.x)), num(py(p.low)), num(py(p.high)), num(py(p.y)), xml_escape(p.title),
-                     num(px(p.x) - 3), num(px(p.x) + 3));
-    }
-    out += "</g>\n";
-  }
-  for (std::size_t s = 0; s < series.size() && s < 11; ++s) {
-    const double y = kTop + kPlotH + kAxis + kLegendRow * static_cast<double>(s) + 12;
-    if (s == 10) {
-      fmt::format_to(it, "<text x=\"{}\" y=\"{}\" class=\"legend\">... and {} more</text>\n", num(kLeft), num(y),
-                     series.size() - 10);
-      break;
-    }
-    fmt::format_to(it,
-                   "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>"
-                   "<text x=\"{}\" y=\"{}\" class=\"legend\">{}</text>\n",
-                   num(kLeft), num(y - 10), kColors[s % kColorCount], num(kLeft + 18), num(y), xml_escape(series[s].name));
-  }
-  out += "</svg>\n";
-  return out;
-}
-
-std::string html_rate(const Counts& counts, double rate, double low, double high, double upper) {
-  if (counts.trials == 0) return "no trials";
-  if (counts.failing() == 0) return "&lt; " + format_percent(upper, Round::kUp) + " (95% upper bound)";
-  return fmt::format("{} ({} .. {})", format_percent(rate, Round::kNearest), format_percent(low, Round::kDown),
-                     format_percent(high, Round::kUp));
-}
-
-Point pooled_point(double x, const Counts& counts, const std::string& title) {
-  Point p;
-  p.x = x;
-  p.y = counts.trials ? static_cast<double>(counts.failing()) / static_cast<double>(counts.trials) : 0;
-  const Interval interval = wilson_interval(counts.failing(), counts.trials);
-  p.low = interval.low;
-  p.high = interval.high;
-  p.title = fmt::format("{}: {} of {} failing", title, counts.failing(), counts.trials);
-  return p;
-}
-
-constexpr const char* kStyle = R"css(
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
-h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; }
-table { border-collapse: collapse; margin: 8px 0; }
-th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-tr.flaky td { background: #fff4e0; }
-tr.unexpected td { background: #fde0e0; }
-code { font-size: 12px; }
-.chart { display: block; margin: 8px 0; background: #fafafa; border: 1px solid #eee; }
-.chart .grid { stroke: #ddd; stroke-width: 1; }
-.chart .tick, .chart .note, .chart .legend, .chart .axis { font-size: 11px; fill: #444; stroke: none; }
-.chart .label { font-size: 12px; fill: #222; }
-.chart .whisker { stroke: #222; stroke-width: 1.5; fill: none; }
-.chart .series .whisker { stroke: inherit; }
-.chart polyline { stroke-width: 1.5; opacity: 0.6; }
-.empty { color: #777; font-style: italic; }
-)css";
-
-}  // namespace
-
-std::string render_html(const ReportData& data) {
-  std::string out;
-  auto it = std::back_inserter(out);
-  const std::string title = xml_escape(data.title);
-  fmt::format_to(it,
-                 "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n"
-                 "<style>{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-                 title, kStyle, title);
-  const Counts& t = data.totals;
-  fmt::format_to(it,
-                 "<p id=\"totals\">Filter: {}. {} runs, {} cells, {} trials: {} pass, {} fail, {} timeout, {} error; "
-                 "{} distinct failure signatures.</p>\n",
-                 xml_escape(filter_text(data.filter)), data.runs.size(), data.cells.size(), t.trials, t.passes,
-                 t.failures, t.timeouts, t.errors, data.signatures.size());
-
-  // Chart 1: failure rate per placement: one bar per scenario x parameters x placement, pooled
-  // over CPU models (cells differ only by CPU sit in the cell table).
-  {
-    std::map<CellKey, Counts> pooled;
-    for (const CellRate& cell : data.cells) {
-      CellKey key = cell.cell;
-      key.cpu_model.clear();
-      pooled[key].add(cell.counts);
-    }
-    std::vector<Bar> bars;
-    for (const auto& [key, counts] : pooled) {
-      Bar bar;
-      bar.label = fmt::format("{} {} [{}]", or_dash(key.scenario), or_dash(key.params), or_dash(key.placement));
-      const Interval interval = wilson_interval(counts.failing(), counts.trials);
-      bar.value = counts.trials ? static_cast<double>(counts.failing()) / static_cast<double>(counts.trials) : 0;
-      bar.low = interval.low;
-      bar.high = counts.failing() == 0 ? zero_failure_upper_bound(counts.trials) : interval.high;
-      bar.note = fmt::format("{}/{}", counts.failing(), counts.trials);
-      bar.title = fmt::format("{}: {} of {} failing, 95% interval {} .. {}", bar.label, counts.failing(),
-                              counts.trials, pct_label(*bar.low), pct_label(*bar.high));
-      bars.push_back(std::move(bar));
-    }
-    out += "<h2>Failure rate per placement</h2>\n<p>Fail + timeout per scenario, parameters and placement (all CPU "
-           "models pooled); whiskers are 95% Wilson intervals (the one-sided 95% upper bound when nothing "
-           "failed).</p>\n";
-    out += bars.empty() ? "<p class=\"empty\">No trials.</p>\n" : bar_chart("chart-placement", bars, true);
-  }
-
-  // Chart 2: rate against restore_delay_us.
-  {
-    std::map<std::string, std::map<double, Counts>> by_scenario;
-    for (const CellRate& cell : data.cells) {
-      const auto delay = cell.cell.param("restore_delay_us");
-      if (!delay) continue;
-      char* end = nullptr;
-      const double value = std::strtod(delay->c_str(), &end);
-      if (end == delay->c_str() || *end != '\0') continue;
-      by_scenario[cell.cell.scenario][value].add(cell.counts);
-    }
-    std::vector<Series> series;
-    for (const auto& [scenario, points] : by_scenario) {
-      Series s;
-      s.name = or_dash(scenario);
-      for (const auto& [delay, counts] : points) {
-        s.points.push_back(pooled_point(delay, counts, fmt::format("{} restore_delay_us={:g}", s.name, delay)));
-      }
-      series.push_back(std::move(s));
-    }
-    out += "<h2>Failure rate against restore_delay_us</h2>\n";
-    out += series.empty() ? "<p class=\"empty\">No cell has a restore_delay_us parameter.</p>\n"
-                          : xy_chart("chart-delay", series, "restore_delay_us",
-                                     [](double v) { return fmt::format("{:g}", std::round(v * 10) / 10); });
-  }
-
-  // Chart 3: signatures by count.
-  {
-    std::vector<Bar> bars;
-    const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
-    for (std::size_t i = 0; i < shown; ++i) {
-      const SignatureStats& s = data.signatures[i];
-      Bar bar;
-      bar.label = s.hash.substr(0, 8) + " " + one_line(s.normalized, 40);
-      bar.value = static_cast<double>(s.count);
-      bar.note = std::to_string(s.count);
-      bar.title = one_line(s.normalized, 300);
-      bars.push_back(std::move(bar));
-    }
-    out += "<h2>Failure signatures by count</h2>\n";
-    out += bars.empty() ? "<p class=\"empty\">No failures.</p>\n" : bar_chart("chart-signatures", bars, false);
-  }
-
-  // Chart 4: rate per run over time, one series per cell.
-  {
-    std::map<CellKey, Series> by_cell;
-    for (const RunRate& run : data.runs) {
-      if (run.counts.trials == 0) continue;
-      Series& s = by_cell[run.cell];
-      s.name = cell_label(run.cell);
-      Point p = pooled_point(static_cast<double>(run.started_at_ms), run.counts,
-                             fmt::format("run {} {}", run.run_id, format_time_ms(run.started_at_ms)));
-      s.points.push_back(std::move(p));
-    }
-    std::vector<Series> series;
-    for (auto& [key, s] : by_cell) series.push_back(std::move(s));
-    out += "<h2>Failure rate per run over time</h2>\n";
-    out += series.empty() ? "<p class=\"empty\">No runs with trials.</p>\n"
-                          : xy_chart("chart-runs", series, "run start (UTC)", [](double v) {
-                              return format_time_ms(static_cast<int64_t>(std::llround(v))).substr(0, 16);
-                            });
-  }
-
-  // Tables.
-  out += "<h2>Cells</h2>\n<table id=\"cells\">\n<tr><th>scenario</th><th>placement</th><th>params</th><th>cpu</th>"
-         "<th>runs</th><th>trials</th><th>failing</th><th>errors</th><th>rate (95% interval)</th>"
-         "<th>trials to first failure</th><th>top signatures</th></tr>\n";
-  for (const CellRate& cell : data.cells) {
-    const FirstFailure* ff = first_failure_of(data, cell.cell);
-    std::string first = "-";
-    if (ff && ff->runs_with_failure > 0) {
-      first = fmt::format("{:.1f} (in {} of {} runs)", ff->mean_trials, ff->runs_with_failure, ff->runs);
-    }
-    std::string sigs;
-    for (const CellSignature* cs : signatures_of(data, cell.cell)) {
-      sigs += fmt::format("<code title=\"{}\">{}</code> &#215;{}<br>", xml_escape(one_line(cs->example_message, 500)),
-                          cs->hash, cs->count);
-    }
-    fmt::format_to(it,
-                   "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                   "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n",
-                   as_expected(cell.verdict) ? (cell.flaky() ? " class=\"flaky\"" : "") : " class=\"unexpected\"",
-                   xml_escape(or_dash(cell.cell.scenario)),
-                   xml_escape(or_dash(cell.cell.placement)), xml_escape(or_dash(cell.cell.params)),
-                   xml_escape(or_dash(cell.cell.cpu_model)), cell.runs, cell.counts.trials, cell.counts.failing(),
-                   cell.counts.errors,
-                   html_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high, cell.upper_bound),
-                   cell.verdict == Verdict::kPassed ? std::string()
-                                                    : fmt::format(" <b>{}</b>", describe(cell.verdict)),
-                   xml_escape(first), sigs);
-  }
-  out += "</table>\n";
-
-  out += "<h2>Signatures</h2>\n<table id=\"signatures\">\n<tr><th>count</th><th>cells</th><th>hash</th>"
-         "<th>first seen</th><th>last seen</th><th>normalized</th><th>example</th></tr>\n";
-  const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
-  for (std::size_t i = 0; i < shown; ++i) {
-    const SignatureStats& s = data.signatures[i];
-    fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
-                   "<td><code>{}</code></td><td><code>{}</code></td></tr>\n",
-                   s.count, s.cells, s.hash, format_time_ms(s.first_seen_ms), format_time_ms(s.last_seen_ms),
-                   xml_escape(one_line(s.normalized, data.max_message_bytes)),
-                   xml_escape(one_line(s.example_message, data.max_message_bytes)));
-  }
-  out += "</table>\n";
-  if (shown < data.signatures.size()) {
-    fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
-  }
-
-  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>trials</th>"
-         "<th>failing</th><th>rate (95% Wilson)</th></tr>\n";
-  for (const RunRate& run : data.runs) {
-    fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                   "<td>{}</td></tr>\n",
-                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)), run.counts.trials,
-                   run.counts.failing(),
-                   html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
-                             zero_failure_upper_bound(run.counts.trials)));
-  }
-  out += "</table>\n</body>\n</html>\n";
   return out;
 }
 
