@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "flakelab/results/machine_kind.h"
 #include "flakelab/results/rate_format.h"
 
 namespace flakelab::results {
@@ -269,11 +270,12 @@ std::string render_text(const ReportData& data) {
   }
 
   fmt::format_to(it, "\nRuns (by start time)\n");
-  Table runs({"run", "started", "scenario", "placement", "params", "cpu", "trials", "failing", "rate"},
-             {true, false, false, false, false, false, true, true, true});
+  Table runs({"run", "started", "scenario", "placement", "params", "cpu", "machine", "trials", "failing", "rate"},
+             {true, false, false, false, false, false, false, true, true, true});
   for (const RunRate& run : data.runs) {
     runs.add({std::to_string(run.run_id), format_time_ms(run.started_at_ms), or_dash(run.cell.scenario),
               or_dash(run.cell.placement), or_dash(run.cell.params), or_dash(run.cell.cpu_model),
+              describe_machine_kind(run.hypervisor, run.vcpus),
               std::to_string(run.counts.trials), std::to_string(run.counts.failing()),
               run.counts.trials ? format_percent(run.rate, Round::kNearest) : "-"});
   }
@@ -385,6 +387,9 @@ std::string render_json(const ReportData& data) {
     j["placement"] = run.cell.placement;
     j["params"] = run.cell.params;
     j["cpu_model"] = run.cell.cpu_model;
+    j["hostname"] = run.hostname;
+    j["hypervisor"] = run.hypervisor;
+    j["vcpus"] = run.vcpus;
     j["started_at_ms"] = run.started_at_ms;
     j["ended_at_ms"] = run.ended_at_ms ? ordered_json(*run.ended_at_ms) : ordered_json(nullptr);
     add_counts(j, run.counts);
@@ -992,13 +997,15 @@ std::string render_html(const ReportData& data) {
     fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
   }
 
-  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>trials</th>"
-         "<th>failing</th><th>rate (95% Wilson)</th></tr>\n";
+  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>host</th>"
+         "<th>machine</th><th>trials</th><th>failing</th><th>rate (95% Wilson)</th></tr>\n";
   for (const RunRate& run : data.runs) {
     fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                   "<td>{}</td></tr>\n",
-                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)), run.counts.trials,
+                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
+                   "<td class=\"n\">{}</td><td>{}</td></tr>\n",
+                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)),
+                   xml_escape(or_dash(run.hostname)), xml_escape(describe_machine_kind(run.hypervisor, run.vcpus)),
+                   run.counts.trials,
                    run.counts.failing(),
                    html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
                              zero_failure_upper_bound(run.counts.trials)));
