@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "flakelab/harness/error.h"
+#include "flakelab/harness/hypervisor.h"
 #include "flakelab/harness/microarchitecture.h"
+#include "flakelab/harness/os_cpu_counts.h"
 
 namespace flakelab::harness {
 namespace {
@@ -31,20 +33,6 @@ std::string read_text_file(const std::string& path) {
   return text.str();
 }
 
-const char* hypervisor_name(hypervisor_vendor_t vendor) {
-  switch (vendor) {
-    case HYPERVISOR_BHYVE: return "bhyve";
-    case HYPERVISOR_HYPERV: return "Hyper-V";
-    case HYPERVISOR_KVM: return "KVM";
-    case HYPERVISOR_PARALLELS: return "Parallels";
-    case HYPERVISOR_QEMU: return "QEMU";
-    case HYPERVISOR_VIRTUALBOX: return "VirtualBox";
-    case HYPERVISOR_VMWARE: return "VMware";
-    case HYPERVISOR_XEN: return "Xen";
-    default: return "";
-  }
-}
-
 }  // namespace
 
 void apply_microarchitecture_table(CpuIdentity& cpu) {
@@ -54,6 +42,17 @@ void apply_microarchitecture_table(CpuIdentity& cpu) {
   } else {
     cpu.table_codename.clear();
     cpu.microarchitecture.clear();
+  }
+  choose_codename(cpu);
+}
+
+void choose_codename(CpuIdentity& cpu) {
+  if (!cpu.table_codename.empty()) {
+    cpu.codename = cpu.table_codename;
+    cpu.codename_source = kCodenameFromTable;
+  } else {
+    cpu.codename = cpu.libcpuid_codename;
+    cpu.codename_source = kCodenameFromLibcpuid;
   }
 }
 
@@ -95,11 +94,16 @@ CpuIdentity detect_cpu_identity() {
   cpu.family = id.ext_family;
   cpu.model = id.ext_model;
   cpu.stepping = id.stepping;
-  cpu.codename = id.cpu_codename;
-  cpu.cores = id.num_cores;
-  cpu.logical_cpus = id.num_logical_cpus;
-  cpu.hypervisor = id.flags[CPU_FEATURE_HYPERVISOR] != 0;
-  if (cpu.hypervisor) cpu.hypervisor_vendor = hypervisor_name(cpuid_get_hypervisor(&raw, &id));
+  cpu.libcpuid_codename = id.cpu_codename;
+  // Not id.num_cores / num_logical_cpus: those describe the physical package, which a
+  // guest does not have (a 2-vCPU guest reads "cores: 1, logical CPUs: 254").
+  const OsCpuCounts counts = detect_os_cpu_counts();
+  cpu.packages = counts.packages;
+  cpu.cores = counts.cores;
+  cpu.logical_cpus = counts.pus;
+  cpu.numa_nodes = counts.numa_nodes;
+  cpu.l3_domains = counts.l3_domains;
+  cpu.hypervisor = detect_hypervisor();
 
   utsname uts{};
   if (::uname(&uts) != 0) throw os_error("uname");
@@ -124,30 +128,35 @@ results::HostInfo to_host_info(const CpuIdentity& cpu) {
   host.cpu_codename = cpu.codename;
   host.kernel = cpu.kernel;
   host.microcode = cpu.microcode;
+  host.hypervisor = cpu.hypervisor;
+  host.vcpus = cpu.logical_cpus;
   return host;
 }
 
 std::string format_cpu_text(const CpuIdentity& cpu) {
-  std::string hypervisor = "no";
-  if (cpu.hypervisor) {
-    hypervisor = cpu.hypervisor_vendor.empty() ? "yes" : "yes (" + cpu.hypervisor_vendor + ")";
-  }
+  const std::string codename =
+      cpu.codename.empty() ? std::string("(unknown)")
+      : cpu.codename_source == kCodenameFromTable
+          ? fmt::format("{} ({}, {})", cpu.codename, cpu.microarchitecture, cpu.codename_source)
+          : fmt::format("{} ({}'s guess; not in flakelab's table)", cpu.codename, cpu.codename_source);
   std::string out;
   out += fmt::format("vendor:       {}\n", cpu.vendor);
   out += fmt::format("brand:        {}\n", cpu.brand);
   out += fmt::format("family:       {} (0x{:x})\n", cpu.family, cpu.family);
   out += fmt::format("model:        {} (0x{:x})\n", cpu.model, cpu.model);
   out += fmt::format("stepping:     {}\n", cpu.stepping);
-  out += fmt::format("codename:     {} (libcpuid)\n", cpu.codename);
-  out += fmt::format("table:        {}\n",
-                     cpu.table_codename.empty()
-                         ? std::string("(not in flakelab's table)")
-                         : fmt::format("{}, {} (flakelab's table)", cpu.table_codename, cpu.microarchitecture));
-  out += fmt::format("cores:        {} (per package, from CPUID)\n", cpu.cores);
-  out += fmt::format("logical CPUs: {} (per package, from CPUID)\n", cpu.logical_cpus);
-  out += fmt::format("microcode:    {}\n", cpu.microcode.empty() ? "(not reported)" : cpu.microcode);
-  out += fmt::format("hypervisor:   {}\n", hypervisor);
+  out += fmt::format("codename:     {}\n", codename);
+  if (cpu.codename_source == kCodenameFromTable && cpu.libcpuid_codename != cpu.codename) {
+    out += fmt::format("libcpuid:     {} (libcpuid's codename, for reference)\n", cpu.libcpuid_codename);
+  }
+  out += fmt::format("packages:     {}\n", cpu.packages);
+  out += fmt::format("cores:        {}\n", cpu.cores);
+  out += fmt::format("logical CPUs: {} (online, as the OS sees them)\n", cpu.logical_cpus);
+  out += fmt::format("NUMA nodes:   {}\n", cpu.numa_nodes);
+  out += fmt::format("L3 domains:   {}\n", cpu.l3_domains);
   out += fmt::format("SMT:          {}\n", cpu.smt);
+  out += fmt::format("hypervisor:   {}\n", cpu.hypervisor.empty() ? "none" : cpu.hypervisor);
+  out += fmt::format("microcode:    {}\n", cpu.microcode.empty() ? "(not reported)" : cpu.microcode);
   out += fmt::format("kernel:       {} ({})\n", cpu.kernel, cpu.machine);
   out += fmt::format("hostname:     {}\n", cpu.hostname);
   return out;
@@ -161,14 +170,18 @@ std::string format_cpu_json(const CpuIdentity& cpu) {
   j["model"] = cpu.model;
   j["stepping"] = cpu.stepping;
   j["codename"] = cpu.codename;
+  j["codename_source"] = cpu.codename_source;
+  j["libcpuid_codename"] = cpu.libcpuid_codename;
   j["table_codename"] = cpu.table_codename;
   j["microarchitecture"] = cpu.microarchitecture;
-  j["smt"] = cpu.smt;
+  j["packages"] = cpu.packages;
   j["cores"] = cpu.cores;
   j["logical_cpus"] = cpu.logical_cpus;
-  j["microcode"] = cpu.microcode;
+  j["numa_nodes"] = cpu.numa_nodes;
+  j["l3_domains"] = cpu.l3_domains;
+  j["smt"] = cpu.smt;
   j["hypervisor"] = cpu.hypervisor;
-  j["hypervisor_vendor"] = cpu.hypervisor_vendor;
+  j["microcode"] = cpu.microcode;
   j["kernel"] = cpu.kernel;
   j["machine"] = cpu.machine;
   j["hostname"] = cpu.hostname;

@@ -2,6 +2,7 @@
 // leaves in the database.
 #include <fcntl.h>
 #include <signal.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "flakelab/base/temp_dir.h"
+#include "flakelab/harness/os_cpu_counts.h"
 #include "flakelab/harness/placement_plan.h"
 #include "flakelab/harness/topology.h"
 #include "cli_runner.h"
@@ -345,6 +347,44 @@ TEST_F(Cli, CpuPrintsTheIdentityAsTextAndJson) {
             std::string::npos);
   EXPECT_NE(text.out.find("model:        " + std::to_string(parsed["model"].get<int>())),
             std::string::npos);
+}
+
+// What the OS sees, not CPUID's per-package numbers (a 2-vCPU guest once read "cores: 1,
+// logical CPUs: 254"), and the hypervisor by name whenever the kernel says there is one.
+TEST_F(Cli, CpuCountsWhatTheOsSeesAndNamesTheHypervisor) {
+  Ran text = flakelab({"cpu"});
+  ASSERT_EQ(text.code, 0) << describe(text);
+  const OsCpuCounts hwloc = detect_os_cpu_counts();
+  EXPECT_NE(text.out.find(fmt::format("logical CPUs: {} (online", sysconf(_SC_NPROCESSORS_ONLN))),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find(fmt::format("cores:        {}\n", hwloc.cores)), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(fmt::format("packages:     {}\n", hwloc.packages)), std::string::npos) << text.out;
+
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool flag = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) {
+      flag = (line + " ").find(" hypervisor ") != std::string::npos;
+      break;
+    }
+  }
+  const size_t at = text.out.find("hypervisor:   ");
+  ASSERT_NE(at, std::string::npos) << text.out;
+  const std::string shown = text.out.substr(at + 14, text.out.find('\n', at) - at - 14);
+  if (flag) {
+    EXPECT_NE(shown, "none");
+    EXPECT_NE(shown, "yes");
+    EXPECT_FALSE(shown.empty());
+  } else {
+    EXPECT_EQ(shown, "none");
+  }
+  Ran json = flakelab({"cpu", "--json"});
+  ASSERT_EQ(json.code, 0) << describe(json);
+  auto parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["logical_cpus"].get<long>(), sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_EQ(parsed["hypervisor"].get<std::string>(), flag ? shown : std::string());
 }
 
 TEST_F(Cli, ScenariosListsNamesAndParams) {

@@ -61,9 +61,11 @@ py::dict cpu() {
   const harness::CpuIdentity c = harness::detect_cpu_identity();
   return py::dict("vendor"_a = c.vendor, "brand"_a = c.brand, "family"_a = c.family,
                   "model"_a = c.model, "stepping"_a = c.stepping, "codename"_a = c.codename,
-                  "cores"_a = c.cores, "logical_cpus"_a = c.logical_cpus,
-                  "hypervisor"_a = c.hypervisor, "hypervisor_vendor"_a = c.hypervisor_vendor,
-                  "kernel"_a = c.kernel, "machine"_a = c.machine, "hostname"_a = c.hostname,
+                  "codename_source"_a = c.codename_source, "libcpuid_codename"_a = c.libcpuid_codename,
+                  "packages"_a = c.packages, "cores"_a = c.cores, "logical_cpus"_a = c.logical_cpus,
+                  "numa_nodes"_a = c.numa_nodes, "l3_domains"_a = c.l3_domains,
+                  "hypervisor"_a = c.hypervisor, "kernel"_a = c.kernel, "machine"_a = c.machine,
+                  "hostname"_a = c.hostname,
                   "microcode"_a = c.microcode, "table_codename"_a = c.table_codename,
                   "microarchitecture"_a = c.microarchitecture, "smt"_a = c.smt);
 }
@@ -330,9 +332,11 @@ PYBIND11_MODULE(flakelab, m) {
   });
 
   m.def("cpu", &python::cpu,
-        "Identity of this CPU and kernel: dict with vendor, brand, family, model, stepping, codename,\n"
-        "cores, logical_cpus, hypervisor, hypervisor_vendor, kernel, machine, hostname, microcode,\n"
-        "table_codename, microarchitecture (flakelab's table), smt.");
+        "Identity of this CPU, machine and kernel: dict with vendor, brand, family, model, stepping,\n"
+        "codename (flakelab's table's, else libcpuid's), codename_source, libcpuid_codename,\n"
+        "table_codename, microarchitecture (flakelab's table), packages, cores, logical_cpus,\n"
+        "numa_nodes, l3_domains (what the OS sees, hwloc: a VM's vCPUs), smt, hypervisor (name,\n"
+        "'' on bare metal), kernel, machine, hostname, microcode.");
   m.def("topology", &python::topology,
         "This machine's processing units (hwloc): dict with pus (Linux CPU numbers this process may\n"
         "use, ascending), cpu_list ('0-3' form), packages, cores, machine_pus, l3_groups,\n"

@@ -39,6 +39,16 @@ def test_cpu():
     assert cpu["vendor"]
     assert cpu["kernel"] == os.uname().release
     assert isinstance(cpu["family"], int) and cpu["family"] > 0
+    # What the OS sees (a VM's vCPUs), not CPUID's per-package counts.
+    assert cpu["logical_cpus"] == os.sysconf("SC_NPROCESSORS_ONLN")
+    assert 1 <= cpu["cores"] <= cpu["logical_cpus"]
+    assert cpu["codename_source"] in ("flakelab's table", "libcpuid")
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split()
+    if "hypervisor" in flags:
+        assert isinstance(cpu["hypervisor"], str) and cpu["hypervisor"]
+    else:
+        assert cpu["hypervisor"] == ""
 
 
 def test_topology():

@@ -19,7 +19,8 @@ using namespace detail;  // NOLINT
 namespace {
 
 constexpr const char* kHostCols =
-    "hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping, cpu_codename, kernel, microcode";
+    "hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping, cpu_codename, kernel, microcode, "
+    "hypervisor, vcpus";
 
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa{};
@@ -116,7 +117,8 @@ void merge_one(sqlite3* db, const std::string& out_path, const std::string& sour
   run("CREATE TEMP TABLE merge_hosts AS SELECT s.id AS src_id, d.id AS dst_id FROM src.hosts s "
       "JOIN main.hosts d ON d.hostname = s.hostname AND d.cpu_vendor = s.cpu_vendor AND d.cpu_brand = s.cpu_brand "
       "AND d.cpu_family = s.cpu_family AND d.cpu_model = s.cpu_model AND d.cpu_stepping = s.cpu_stepping "
-      "AND d.cpu_codename = s.cpu_codename AND d.kernel = s.kernel AND d.microcode = s.microcode",
+      "AND d.cpu_codename = s.cpu_codename AND d.kernel = s.kernel AND d.microcode = s.microcode "
+      "AND d.hypervisor = s.hypervisor AND d.vcpus = s.vcpus",
       "map hosts");
   const int64_t src_runs = query_int(db, path, "SELECT count(*) FROM src.runs", "merge: count runs");
   const int64_t added_runs =

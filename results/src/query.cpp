@@ -159,13 +159,16 @@ struct RunMeta {
   int64_t started_at_ms = 0;
   std::optional<int64_t> ended_at_ms;
   std::optional<std::string> expect;
+  std::string hostname;
+  std::string hypervisor;
+  int vcpus = 0;
 };
 
 // The runs in the filter, ordered by start time then id.
 std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filter& filter) {
   Statement stmt(db, path,
                  "SELECT r.id, r.run_uid, r.scenario, r.placement, r.params, h.cpu_brand, r.started_at_ms, "
-                 "r.ended_at_ms, r.expect "
+                 "r.ended_at_ms, r.expect, h.hostname, h.hypervisor, h.vcpus "
                  "FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.started_at_ms >= ?1 "
                  "ORDER BY r.started_at_ms, r.id",
                  "list runs");
@@ -181,6 +184,9 @@ std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filte
     run.started_at_ms = stmt.column_int(6);
     if (!stmt.column_is_null(7)) run.ended_at_ms = stmt.column_int(7);
     if (!stmt.column_is_null(8)) run.expect = stmt.column_text(8);
+    run.hostname = stmt.column_text(9);
+    run.hypervisor = stmt.column_text(10);
+    run.vcpus = static_cast<int>(stmt.column_int(11));
     runs.push_back(std::move(run));
   }
   return runs;
@@ -246,6 +252,9 @@ RunRate make_run_rate(const RunMeta& run, const Counts& counts) {
   rate.started_at_ms = run.started_at_ms;
   rate.ended_at_ms = run.ended_at_ms;
   rate.expect = run.expect;
+  rate.hostname = run.hostname;
+  rate.hypervisor = run.hypervisor;
+  rate.vcpus = run.vcpus;
   rate.counts = counts;
   fill_rate(counts, rate.rate, rate.wilson_low, rate.wilson_high);
   return rate;

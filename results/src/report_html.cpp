@@ -12,6 +12,7 @@
 #include <optional>
 #include <utility>
 
+#include "flakelab/results/machine_kind.h"
 #include "flakelab/results/rate_format.h"
 #include "flakelab/results/reports.h"
 #include "flakelab/results/stats.h"
@@ -680,14 +681,15 @@ std::string render_html(const ReportData& data) {
     fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
   }
 
-  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>trials</th>"
-         "<th>failing</th><th>errors</th><th>rate (95% Wilson)</th></tr>\n";
+  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>host</th>"
+         "<th>machine</th><th>trials</th><th>failing</th><th>errors</th><th>rate (95% Wilson)</th></tr>\n";
   for (const RunRate& run : data.runs) {
     fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                   "<td class=\"n\">{}</td><td>{}</td></tr>\n",
-                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)), run.counts.trials,
-                   run.counts.failing(), run.counts.errors,
+                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
+                   "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)),
+                   xml_escape(or_dash(run.hostname)), xml_escape(describe_machine_kind(run.hypervisor, run.vcpus)),
+                   run.counts.trials, run.counts.failing(), run.counts.errors,
                    html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
                              zero_failure_upper_bound(run.counts.trials)));
   }

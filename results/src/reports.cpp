@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "flakelab/results/machine_kind.h"
 #include "flakelab/results/rate_format.h"
 #include "report_text.h"
 
@@ -284,11 +285,12 @@ std::string render_text(const ReportData& data) {
   }
 
   fmt::format_to(it, "\nRuns (by start time)\n");
-  Table runs({"run", "started", "scenario", "placement", "params", "cpu", "trials", "failing", "rate"},
-             {true, false, false, false, false, false, true, true, true});
+  Table runs({"run", "started", "scenario", "placement", "params", "cpu", "machine", "trials", "failing", "rate"},
+             {true, false, false, false, false, false, false, true, true, true});
   for (const RunRate& run : data.runs) {
     runs.add({std::to_string(run.run_id), format_time_ms(run.started_at_ms), or_dash(run.cell.scenario),
               or_dash(run.cell.placement), or_dash(run.cell.params), or_dash(run.cell.cpu_model),
+              describe_machine_kind(run.hypervisor, run.vcpus),
               std::to_string(run.counts.trials), std::to_string(run.counts.failing()),
               run.counts.trials ? format_percent(run.rate, Round::kNearest) : "-"});
   }
@@ -400,6 +402,9 @@ std::string render_json(const ReportData& data) {
     j["placement"] = run.cell.placement;
     j["params"] = run.cell.params;
     j["cpu_model"] = run.cell.cpu_model;
+    j["hostname"] = run.hostname;
+    j["hypervisor"] = run.hypervisor;
+    j["vcpus"] = run.vcpus;
     j["started_at_ms"] = run.started_at_ms;
     j["ended_at_ms"] = run.ended_at_ms ? ordered_json(*run.ended_at_ms) : ordered_json(nullptr);
     add_counts(j, run.counts);

@@ -168,6 +168,36 @@ CREATE TABLE skipped_cells (
   UNIQUE (invocation, scenario, params, placement)
 );
 )sql", nullptr},
+    {6, R"sql(
+-- Which kind of machine a host is: its hypervisor ('' on bare metal) and how many logical
+-- CPUs the OS sees; both part of the host's identity. SQLite cannot change a UNIQUE
+-- constraint in place, so hosts is rebuilt with its ids (runs and skipped_cells refer to
+-- them); the FK checks are deferred to commit, when every referenced id exists again.
+PRAGMA defer_foreign_keys = ON;
+CREATE TEMP TABLE hosts_v5 AS SELECT * FROM hosts;
+DROP TABLE hosts;
+CREATE TABLE hosts (
+  id           INTEGER PRIMARY KEY,
+  hostname     TEXT NOT NULL,
+  cpu_vendor   TEXT NOT NULL,
+  cpu_brand    TEXT NOT NULL,
+  cpu_family   INTEGER NOT NULL,
+  cpu_model    INTEGER NOT NULL,
+  cpu_stepping INTEGER NOT NULL,
+  cpu_codename TEXT NOT NULL,
+  kernel       TEXT NOT NULL,
+  microcode    TEXT NOT NULL,
+  hypervisor   TEXT NOT NULL DEFAULT '',  -- e.g. 'KVM', 'bhyve'; '' on bare metal or unknown (pre-v6)
+  vcpus        INTEGER NOT NULL DEFAULT 0,  -- online logical CPUs; 0 when recorded before v6
+  UNIQUE (hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping,
+          cpu_codename, kernel, microcode, hypervisor, vcpus)
+);
+INSERT INTO hosts (id, hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping,
+                   cpu_codename, kernel, microcode)
+  SELECT id, hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping,
+         cpu_codename, kernel, microcode FROM temp.hosts_v5;
+DROP TABLE temp.hosts_v5;
+)sql", nullptr},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -419,7 +449,7 @@ uint64_t parse_seed(const std::string& path, int64_t run_id, const std::string& 
 
 constexpr const char* kHostColumns =
     "hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, cpu_stepping, cpu_codename, "
-    "kernel, microcode";
+    "kernel, microcode, hypervisor, vcpus";
 
 void bind_host(Statement& stmt, const HostInfo& host) {
   stmt.bind_text(1, host.hostname);
@@ -431,6 +461,8 @@ void bind_host(Statement& stmt, const HostInfo& host) {
   stmt.bind_text(7, host.cpu_codename);
   stmt.bind_text(8, host.kernel);
   stmt.bind_text(9, host.microcode);
+  stmt.bind_text(10, host.hypervisor);
+  stmt.bind_int(11, host.vcpus);
 }
 
 struct PendingTrial {
@@ -462,10 +494,11 @@ struct Store::Impl {
         select_host(db.get(), path,
                     "SELECT id FROM hosts WHERE hostname = ?1 AND cpu_vendor = ?2 AND "
                     "cpu_brand = ?3 AND cpu_family = ?4 AND cpu_model = ?5 AND "
-                    "cpu_stepping = ?6 AND cpu_codename = ?7 AND kernel = ?8 AND microcode = ?9",
+                    "cpu_stepping = ?6 AND cpu_codename = ?7 AND kernel = ?8 AND microcode = ?9 AND "
+                    "hypervisor = ?10 AND vcpus = ?11",
                     "find host"),
         insert_host(db.get(), path,
-                    fmt::format("INSERT INTO hosts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                    fmt::format("INSERT INTO hosts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
                                 "ON CONFLICT DO NOTHING",
                                 kHostColumns)
                         .c_str(),
@@ -848,6 +881,8 @@ HostInfo Store::host(int64_t host_id) const {
   host.cpu_codename = stmt.column_text(6);
   host.kernel = stmt.column_text(7);
   host.microcode = stmt.column_text(8);
+  host.hypervisor = stmt.column_text(9);
+  host.vcpus = static_cast<int>(stmt.column_int(10));
   return host;
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 
 #include "fixtures.h"
 #include "flakelab/results/query.h"
@@ -123,6 +124,36 @@ TEST(Merge, CombinesDeduplicatesAndRecounts) {
   Store a(dir.file("a.db"));
   const std::string uid = a.run(1).run_uid;
   EXPECT_EQ(raw.integer("SELECT count(*) FROM runs WHERE run_uid = '" + uid + "'"), 1);
+}
+
+// The machine kind travels with its host and tells hosts apart: the same CPU under KVM with
+// 2 vCPUs and with 8 vCPUs stays two hosts, each with its own runs.
+TEST(Merge, KeepsTheMachineKindOfEachHost) {
+  TempDir dir;
+  HostInfo small = epyc();
+  small.hypervisor = "KVM";
+  small.vcpus = 2;
+  HostInfo big = small;
+  big.vcpus = 8;
+  for (const auto& [name, host] : {std::pair{"small.db", small}, std::pair{"big.db", big}}) {
+    Store store(dir.file(name));
+    const int64_t id = store.upsert_host(host);
+    const int64_t run = store.begin_run(id, make_run("scm06", "restore_delay_us=0", "unpinned", kT0));
+    add_trials(store, run, 10, 5, bind_message, kT0);
+  }
+  const std::string out = dir.file("all.db");
+  const MergeStats stats = merge(out, {dir.file("small.db"), dir.file("big.db")});
+  EXPECT_EQ(stats.hosts_added, 2);
+  EXPECT_EQ(stats.runs_added, 2);
+  merge(out, {dir.file("big.db")});  // again: nothing new
+  RawDb raw(out);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM hosts"), 2);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM hosts WHERE hypervisor = 'KVM'"), 2);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM runs r JOIN hosts h ON h.id = r.host_id WHERE h.vcpus = 8"), 1);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM runs r JOIN hosts h ON h.id = r.host_id WHERE h.vcpus = 2"), 1);
+  Store store(out);
+  EXPECT_EQ(store.host(store.upsert_host(big)).vcpus, 8);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM hosts"), 2) << "the merged host is found again, not added";
 }
 
 TEST(Merge, SameInputTwiceAddsNothing) {

@@ -1,5 +1,6 @@
 // Whole-store reports: text, JSON, JUnit XML (validated against tests/junit.xsd with xmllint and
 // parsed with Python's xml.etree), HTML (self-contained, charts present, well-formed SVG).
+#include "flakelab/results/machine_kind.h"
 #include "flakelab/results/reports.h"
 #include "flakelab/results/stats.h"
 
@@ -117,6 +118,42 @@ TEST(Reports, TextHasTheSummaryTables) {
   EXPECT_THAT(text, Not(HasSubstr("\x01")));
   EXPECT_THAT(text, Not(HasSubstr("\xff"))) << "invalid UTF-8 is replaced";
   EXPECT_THAT(text, HasSubstr("parasite said <\"boom\" & 'bang'>  at <hex> \xEF\xBF\xBD end"));
+}
+
+// Runs say which kind of machine they ran on (hypervisor and vCPUs, schema v6).
+TEST(Reports, RunsShowTheMachineKind) {
+  TempDir dir;
+  const std::string path = dir.file("vm.db");
+  {
+    Store store(path);
+    HostInfo guest = epyc();
+    guest.hypervisor = "bhyve";
+    guest.vcpus = 2;
+    const int64_t r = store.begin_run(store.upsert_host(guest), testing::make_run("scm06", "", "unpinned", kT0));
+    add_trials(store, r, 10, 0, stack_message, kT0);
+    HostInfo metal = xeon();
+    metal.vcpus = 64;
+    const int64_t m = store.begin_run(store.upsert_host(metal), testing::make_run("scm06", "", "unpinned", kT0 + 1));
+    add_trials(store, m, 10, 0, stack_message, kT0);
+  }
+  Store store(path);
+  const ReportData data = collect_report(store);
+  EXPECT_THAT(render_text(data), HasSubstr("bhyve, 2 vCPUs"));
+  EXPECT_THAT(render_text(data), HasSubstr("bare metal, 64 CPUs"));
+  EXPECT_THAT(render_html(data), HasSubstr("<td>bhyve, 2 vCPUs</td>"));
+  const auto json = nlohmann::json::parse(render_json(data));
+  ASSERT_EQ(json["runs"].size(), 2u);
+  EXPECT_EQ(json["runs"][0]["hostname"], epyc().hostname);
+  EXPECT_EQ(json["runs"][0]["hypervisor"], "bhyve");
+  EXPECT_EQ(json["runs"][0]["vcpus"], 2);
+  EXPECT_EQ(json["runs"][1]["hypervisor"], "");
+  EXPECT_EQ(json["runs"][1]["vcpus"], 64);
+}
+
+TEST(Reports, MachineKindWording) {
+  EXPECT_EQ(describe_machine_kind("KVM", 1), "KVM, 1 vCPU");
+  EXPECT_EQ(describe_machine_kind("", 8), "bare metal, 8 CPUs");
+  EXPECT_EQ(describe_machine_kind("", 0), "-") << "recorded before schema v6";
 }
 
 // Markdown for a job summary: every cell one table row (failing cells first), cells and

@@ -421,7 +421,7 @@ TEST(Schema, Version4GainsSkippedCells) {
     ASSERT_EQ(raw.exec("DROP TABLE skipped_cells; PRAGMA user_version = 4;"), SQLITE_OK);
   }
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 5);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
   const int64_t host = store.upsert_host(epyc());
   SkippedCell cell{"inv", "scm06", "unix_gc_wait=0", "smt", "flaky", "no SMT here", 5};
   store.add_skipped_cell(host, cell);
@@ -431,6 +431,66 @@ TEST(Schema, Version4GainsSkippedCells) {
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM skipped_cells"), 1);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+// v5 -> v6: hosts gain hypervisor and vcpus, part of the host's identity. The hosts table is
+// rebuilt, so its ids, and the runs and skipped cells that refer to them, must survive.
+TEST(Schema, Version5GainsTheMachineKind) {
+  TempDir dir;
+  const std::string path = dir.file("v5.db");
+  int64_t old_host = 0;
+  {
+    Store store(path);
+    store.upsert_host(xeon());  // id 1: the epyc's id is not the first
+    old_host = store.upsert_host(epyc());
+    const int64_t run = store.begin_run(old_host, make_run("scm06", "unix_gc_wait=0", "smt", 1000));
+    store.add_trial(run, make_trial(0, Outcome::kFail, "victim died", 1000));
+    store.add_skipped_cell(old_host, {"inv", "scm06", "unix_gc_wait=0", "l3", "flaky", "one L3", 1000});
+  }
+  {
+    // Back to the v5 hosts table, as flakelab 5 left it.
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec("CREATE TABLE hosts_v5 (id INTEGER PRIMARY KEY, hostname TEXT NOT NULL, cpu_vendor TEXT NOT "
+                       "NULL, cpu_brand TEXT NOT NULL, cpu_family INTEGER NOT NULL, cpu_model INTEGER NOT NULL, "
+                       "cpu_stepping INTEGER NOT NULL, cpu_codename TEXT NOT NULL, kernel TEXT NOT NULL, microcode "
+                       "TEXT NOT NULL, UNIQUE (hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, "
+                       "cpu_stepping, cpu_codename, kernel, microcode));"
+                       "INSERT INTO hosts_v5 SELECT id, hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, "
+                       "cpu_stepping, cpu_codename, kernel, microcode FROM hosts;"
+                       "DROP TABLE hosts; ALTER TABLE hosts_v5 RENAME TO hosts; PRAGMA user_version = 5;"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('hosts') WHERE name = 'vcpus'"), 0);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), 6);
+  const HostInfo migrated = store.host(old_host);
+  EXPECT_EQ(migrated.cpu_brand, epyc().cpu_brand);
+  EXPECT_EQ(migrated.hypervisor, "") << "unknown before v6";
+  EXPECT_EQ(migrated.vcpus, 0);
+  EXPECT_EQ(store.upsert_host(epyc()), old_host) << "the same host, as recorded before v6";
+  EXPECT_EQ(store.run(1).host_id, old_host) << "the run still points at its host";
+  EXPECT_EQ(store.run(1).info.scenario, "scm06");
+
+  // The same CPU as a 2-vCPU KVM guest and as a 4-vCPU one are three machine kinds, not one.
+  HostInfo guest = epyc();
+  guest.hypervisor = "KVM";
+  guest.vcpus = 2;
+  const int64_t small = store.upsert_host(guest);
+  guest.vcpus = 4;
+  const int64_t big = store.upsert_host(guest);
+  EXPECT_NE(small, old_host);
+  EXPECT_NE(big, small);
+  EXPECT_EQ(store.upsert_host(guest), big);
+  EXPECT_EQ(store.host(big).hypervisor, "KVM");
+  EXPECT_EQ(store.host(big).vcpus, 4);
+
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM skipped_cells WHERE host_id = " + std::to_string(old_host)), 1);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM runs r JOIN hosts h ON h.id = r.host_id WHERE h.cpu_brand LIKE "
+                        "'AMD%'"),
+            1);
 }
 
 }  // namespace

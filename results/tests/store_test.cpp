@@ -34,6 +34,8 @@ HostInfo epyc_host() {
   host.cpu_codename = "Milan";
   host.kernel = "6.18.0-flakelab";
   host.microcode = "0xa0011d1";
+  host.hypervisor = "bhyve";
+  host.vcpus = 4;
   return host;
 }
 
@@ -69,6 +71,8 @@ void expect_same_host(const HostInfo& a, const HostInfo& b) {
   EXPECT_EQ(a.cpu_codename, b.cpu_codename);
   EXPECT_EQ(a.kernel, b.kernel);
   EXPECT_EQ(a.microcode, b.microcode);
+  EXPECT_EQ(a.hypervisor, b.hypervisor);
+  EXPECT_EQ(a.vcpus, b.vcpus);
 }
 
 void expect_same_trial(const TrialRecord& a, const TrialRecord& b) {

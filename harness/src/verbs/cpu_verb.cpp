@@ -1,4 +1,4 @@
-// `flakelab cpu [--json]`: the CPU identity.
+// `flakelab cpu [--json]`: the CPU identity, the machine as the OS sees it, the hypervisor.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -14,7 +14,7 @@ class CpuVerb final : public Verb {
  public:
   std::string name() const override { return "cpu"; }
   std::string description() const override {
-    return "print the CPU identity (libcpuid, flakelab's table) and kernel";
+    return "print the CPU identity, the machine as the OS sees it (hwloc), the hypervisor and kernel";
   }
   void declare(CLI::App& verb) override { verb.add_flag("--json", json_, "print JSON"); }
   int execute(const Invocation&) override {

@@ -115,6 +115,10 @@ struct RunRate {
   int64_t started_at_ms = 0;
   std::optional<int64_t> ended_at_ms;
   std::optional<std::string> expect;  // "pass", "flaky", or none (recorded before schema v4)
+  // The host's name and machine kind (schema v6; see machine_kind.h).
+  std::string hostname;
+  std::string hypervisor;  // "" on bare metal and for hosts recorded before v6
+  int vcpus = 0;           // 0 for hosts recorded before v6
   Counts counts;
   double rate = 0;
   double wilson_low = 0;

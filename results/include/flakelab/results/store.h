@@ -44,9 +44,12 @@ struct HostInfo {
   int cpu_family = 0;          // extended (display) family
   int cpu_model = 0;           // extended (display) model
   int cpu_stepping = 0;
-  std::string cpu_codename;    // libcpuid's codename
+  std::string cpu_codename;    // flakelab's table's codename, else libcpuid's
   std::string kernel;          // uname -r
   std::string microcode;       // from /proc/cpuinfo, may be empty
+  // Schema v6: which kind of machine. "" on bare metal (and for hosts recorded before v6).
+  std::string hypervisor;      // e.g. "KVM", "bhyve"
+  int vcpus = 0;               // online logical CPUs the OS sees; 0 when recorded before v6
 };
 
 struct RunInfo {
@@ -137,7 +140,7 @@ class Store {
   // 1: hosts, runs, trials. 2: failures, signatures; runs.cell/shard/campaign_hash/run_uid.
   // 3: runs.invocation/artifacts_dir. 4: runs.expect/shard_group/planned_trials.
   // 5: skipped_cells.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
   // How long a finished trial may wait in memory: a killed writer (SIGKILL) loses at
