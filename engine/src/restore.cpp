@@ -280,7 +280,12 @@ class TreeRestore {
   void seize(Member& m) {
     m.proc = std::make_unique<compel::SeizedProcess>(m.pid);
     // Until released it dies with us, whatever its parent-death signal is by then.
-    if (ptrace(PTRACE_SETOPTIONS, m.pid, nullptr, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) != 0)
+    // SETOPTIONS replaces the options compel seized with: seccomp stays suspended (a
+    // restored filter or strict mode must not judge our remote syscalls), where the
+    // kernel lets us (CAP_SYS_ADMIN; images with seccomp are refused without it).
+    constexpr long kOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+    if (ptrace(PTRACE_SETOPTIONS, m.pid, nullptr, kOptions | PTRACE_O_SUSPEND_SECCOMP) != 0 &&
+        ptrace(PTRACE_SETOPTIONS, m.pid, nullptr, kOptions) != 0)
       throw_errno(who(m.pid) + ": PTRACE_SETOPTIONS PTRACE_O_EXITKILL");
     if (!t_.contains(compel::RemoteAddr(m.proc->leader().get_regs().rip)))
       throw EngineError(who(m.pid) + ": the new process is not in its trampoline");
