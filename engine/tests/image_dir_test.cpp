@@ -97,7 +97,7 @@ TEST_P(ImageDir, EmptyFile) {
 }
 
 TEST_P(ImageDir, TruncatedPayload) {
-  EXPECT_EQ(error_after([](auto& b) { b.resize(b.size() - 1); }), "payload_len");
+  EXPECT_EQ(error_after([](auto& b) { b.pop_back(); }), "payload_len");
 }
 
 TEST_P(ImageDir, TrailingBytes) {

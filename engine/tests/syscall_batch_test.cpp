@@ -70,8 +70,8 @@ TEST(SyscallBatch, MakesThousandsOfCallsWithTheirDataInOrder) {
   // one data area, so put() and add() both flush on the way.
   std::string last;
   for (int i = 0; i < 3000; ++i) {
-    char name[16];
-    snprintf(name, sizeof(name), "batch%05d", i);
+    char name[16];  // "batch" and 5 digits: i < 3000
+    snprintf(name, sizeof(name), "batch%05u", static_cast<unsigned>(i) % 100000u);
     last = name;
     batch.add("prctl PR_SET_NAME " + last, SYS_prctl, PR_SET_NAME, batch.put(name, sizeof(name)));
   }
