@@ -13,6 +13,20 @@
 
 #include "flakelab/engine/error.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// The guardian runs on a stack inside Shared and shares the engine's memory, so
+// ASan's shadow too: its instrumented frames would poison that stack and nothing
+// unpoisons it after the raw exit, and a later Shared mapped at the same address
+// would look like a stack underflow. The guardian is not instrumented, and a new
+// table starts unpoisoned.
+#define FLAKELAB_NO_ASAN __attribute__((no_sanitize_address))
+#define FLAKELAB_UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION(addr, size)
+#else
+#define FLAKELAB_NO_ASAN
+#define FLAKELAB_UNPOISON(addr, size) ((void)(addr), (void)(size))
+#endif
+
 namespace flakelab::engine {
 
 struct PinGuardian::Shared {
@@ -30,14 +44,14 @@ namespace {
 
 // The guardian shares the engine's memory and TLS: raw syscalls only, so that
 // nothing of the engine's (errno, locks) is touched from it.
-long raw_syscall(long nr, long a = 0, long b = 0, long c = 0) {
+FLAKELAB_NO_ASAN inline long raw_syscall(long nr, long a = 0, long b = 0, long c = 0) {
   long ret;
   register long r10 __asm__("r10") = 0;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
   return ret;
 }
 
-int guardian_main(void* arg) {
+FLAKELAB_NO_ASAN int guardian_main(void* arg) {
   auto* s = static_cast<PinGuardian::Shared*>(arg);
   raw_syscall(SYS_close, s->write_fd);  // our copy: the engine's must be the last one
   char byte;
@@ -60,6 +74,7 @@ int guardian_main(void* arg) {
 PinGuardian::PinGuardian() {
   void* mem = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw_errno("mmap of the pin guardian's table (" + std::to_string(sizeof(Shared)) + " bytes)");
+  FLAKELAB_UNPOISON(mem, sizeof(Shared));
   shared_ = new (mem) Shared();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
