@@ -226,9 +226,12 @@ long RemoteSession::run_syscall(user_regs_struct regs, RemoteAddr rsp) {
   return static_cast<long>(thread_.get_regs().rax);
 }
 
-long RemoteSession::syscall(long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3, SyscallArg a4, SyscallArg a5,
-                            SyscallArg a6) {
-  user_regs_struct regs = orig_regs_;
+namespace {
+
+// The thread's own registers with a syscall's number and arguments (x86-64 ABI order).
+user_regs_struct syscall_regs(const user_regs_struct& base, long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3,
+                              SyscallArg a4, SyscallArg a5, SyscallArg a6) {
+  user_regs_struct regs = base;
   regs.rax = static_cast<uint64_t>(nr);
   regs.rdi = a1.register_value();
   regs.rsi = a2.register_value();
@@ -236,7 +239,14 @@ long RemoteSession::syscall(long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3
   regs.r10 = a4.register_value();
   regs.r8 = a5.register_value();
   regs.r9 = a6.register_value();
-  return run_syscall(regs);
+  return regs;
+}
+
+}  // namespace
+
+long RemoteSession::syscall(long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3, SyscallArg a4, SyscallArg a5,
+                            SyscallArg a6) {
+  return run_syscall(syscall_regs(orig_regs_, nr, a1, a2, a3, a4, a5, a6));
 }
 
 long RemoteSession::syscall_then(const std::vector<uint64_t>& continuation, long nr, SyscallArg a1, SyscallArg a2,
@@ -247,15 +257,7 @@ long RemoteSession::syscall_then(const std::vector<uint64_t>& continuation, long
   const RemoteAddr at = return_frame() - continuation.size() * sizeof(uint64_t);
   write_remote(thread_.tgid(), at, continuation.data(), continuation.size() * sizeof(uint64_t),
                "continuation below the return frame of " + tid_text(thread_.tid()));
-  user_regs_struct regs = orig_regs_;
-  regs.rax = static_cast<uint64_t>(nr);
-  regs.rdi = a1.register_value();
-  regs.rsi = a2.register_value();
-  regs.rdx = a3.register_value();
-  regs.r10 = a4.register_value();
-  regs.r8 = a5.register_value();
-  regs.r9 = a6.register_value();
-  return run_syscall(regs, at);
+  return run_syscall(syscall_regs(orig_regs_, nr, a1, a2, a3, a4, a5, a6), at);
 }
 
 long RemoteSession::syscall_checked(std::string_view what, long nr, SyscallArg a1, SyscallArg a2, SyscallArg a3,
