@@ -8,7 +8,9 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# Phase times go into the summary: the whole run must stay under CI's 30 minutes.
 bash ci/bootstrap.sh || exit 1
+echo "bootstrap: $SECONDS s"
 
 declare -A results=()
 failed=0
@@ -19,6 +21,7 @@ suite() {
   shift 2
   echo
   echo "=== $name: build ($dir) ==="
+  local started=$SECONDS
   if ! bash ci/build.sh "$dir" "$@"; then
     results[$name]="build FAILED"
     failed=1
@@ -26,10 +29,10 @@ suite() {
   fi
   echo
   echo "=== $name: ctest ($dir) ==="
-  local log="$dir/ctest.log"
+  local log="$dir/ctest.log" built=$SECONDS
   (cd "$dir" && ctest --output-on-failure --timeout 900) 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
-  results[$name]=$(grep -E "tests passed|tests failed|Total Test time" "$log" | tr '\n' ' ')
+  results[$name]="build $((built - started)) s; $(grep -E "tests passed|tests failed|Total Test time" "$log" | tr '\n' ' ')"
   if ((rc != 0)); then
     results[$name]+="(ctest exit $rc)"
     failed=1
@@ -43,8 +46,9 @@ suite asan+ubsan "${FLAKELAB_BUILD_ASAN:-build-asan}" RelWithDebInfo --sanitize 
 # The image decoder under libFuzzer, for a bounded time.
 echo
 echo "=== fuzz: image decoder ==="
+fuzz_started=$SECONDS
 if bash ci/fuzz.sh "${FLAKELAB_BUILD_FUZZ:-build-fuzz}"; then
-  results[fuzz]="no crash in ${FLAKELAB_FUZZ_SECONDS:-60}s"
+  results[fuzz]="no crash in ${FLAKELAB_FUZZ_SECONDS:-60}s (build and fuzz $((SECONDS - fuzz_started)) s)"
 else
   results[fuzz]="FAILED"
   failed=1
@@ -55,6 +59,7 @@ echo "=== summary ==="
 for name in release asan+ubsan fuzz; do
   echo "$name: ${results[$name]:-not run}"
 done
+echo "total: $SECONDS s"
 if ((failed)); then
   echo "FAILED"
   exit 1
