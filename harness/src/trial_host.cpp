@@ -39,7 +39,17 @@ ForkedHost fork_host(const Topology& topology, const TrialRequest& prototype) {
   // pidfd for the child in `pidfd` (the parent_tid argument).
   int pidfd = -1;
   const long pid = ::syscall(SYS_clone, kTrialNamespaces | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
-  if (pid < 0) throw os_error("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_PIDFD) for a trial host");
+  if (pid < 0) {
+    const int err = errno;
+    HarnessError error = os_error("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_PIDFD) for a trial host");
+    // The usual cause: not root. Say so instead of leaving the user with a bare EPERM.
+    if (err == EPERM) {
+      throw HarnessError(std::string(error.what()) +
+                         " (trials run in their own pid, mount and network namespaces, which needs root: "
+                         "CAP_SYS_ADMIN; run flakelab as root)");
+    }
+    throw error;
+  }
   if (pid == 0) host_main(theirs.get(), topology, prototype);
   return ForkedHost{base::ChildProcess(static_cast<pid_t>(pid), base::UniqueFd(pidfd)), std::move(ours)};
 }

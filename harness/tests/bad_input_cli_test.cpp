@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,33 @@ TEST_F(BadInputCli, DumpOfAKernelThreadNamesIt) {
   Ran ran = flakelab({"dump", "-t", std::to_string(kthread), "-D", (dir_ / "img").string()});
   EXPECT_EQ(ran.code, 1) << describe(ran);
   EXPECT_NE(ran.err.find("pid " + std::to_string(kthread) + " (" + name + ") is a kernel thread; it cannot be dumped"),
+            std::string::npos)
+      << ran.err;
+}
+
+// Without root a trial cannot get its namespaces: the run says so and exits 3 (it
+// said only "Operation not permitted").
+TEST_F(BadInputCli, WithoutRootARunSaysItNeedsRoot) {
+  fs::permissions(dir_, fs::perms::all);  // nobody writes its output and database here
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int out = ::open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    const int err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    const gid_t nogroup = 65534;
+    const uid_t nobody = 65534;
+    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 || ::chdir(dir_.c_str()) != 0 ||
+        ::setgroups(0, nullptr) != 0 || ::setresgid(nogroup, nogroup, nogroup) != 0 ||
+        ::setresuid(nobody, nobody, nobody) != 0) {
+      ::_exit(126);
+    }
+    ::execl(FLAKELAB_BIN, FLAKELAB_BIN, "run", "selftest/noop", "-n", "1", "--db", "nobody.db", nullptr);
+    ::_exit(127);
+  }
+  const Ran ran = testing::finish_flakelab(dir_, pid);
+  EXPECT_EQ(ran.code, 3) << describe(ran);
+  EXPECT_NE(ran.err.find("Operation not permitted (trials run in their own pid, mount and network namespaces, "
+                         "which needs root"),
             std::string::npos)
       << ran.err;
 }
