@@ -138,6 +138,11 @@ pid_t clone_into_trampoline(pid_t pid, const Trampoline& t, const std::vector<ui
     if (errno == EEXIST)
       throw_errno("clone3 set_tid " + std::to_string(pid) + " (the pid is still in use after " +
                   std::to_string(wait_ms) + " ms)");
+    if (errno == EPERM) {
+      // Choosing a pid is privileged: say what is missing rather than a bare EPERM.
+      throw_errno("clone3 set_tid " + std::to_string(pid) +
+                  " (restoring a process with its pid needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN: run as root)");
+    }
     throw_errno("clone3 set_tid " + std::to_string(pid));
   }
 }
