@@ -353,7 +353,8 @@ class Results:
         trials = _frames.frame(self._store.trials(run, signature))
         trials = _frames.to_datetime(trials, finished_at_ms="finished_at")
         runs = _frames.frame(self._store.runs())[["run_id"] + _RUN_COLUMNS_FOR_TRIALS]
-        trials = trials.merge(runs, on="run_id", how="left", sort=False)
+        columns = list(trials.columns) + _RUN_COLUMNS_FOR_TRIALS
+        trials = trials.merge(runs, on="run_id", how="left", sort=False)[columns]  # (an empty merge reorders)
         return _frames.add_param_columns(trials)
 
     def signatures(self):
