@@ -122,3 +122,25 @@ def test_watch_follows_a_run_in_progress(tmp_path):
     last = snapshots[-1]
     assert last["running"] == [] and last["trials"] == 60
     assert int(last["cells"]["trials"].sum()) == 60
+
+
+def test_an_exception_in_the_status_callback_stops_the_run(tmp_path):
+    db = str(tmp_path / "raise.db")
+
+    def status(update):
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough") as info:
+        flakelab.run("selftest/noop", trials=100000, params={"sleep_ms": 5}, db=db, status=status,
+                     status_interval=0.05)
+    runs = flakelab.Results(db).runs()
+    assert info.value.run_id == runs["run_id"][0]
+    assert 0 < runs["trials"][0] < 100000 and runs["ended_at"].notna().all()
+
+
+def test_bools_and_timedeltas_become_the_clis_words(tmp_path):
+    import datetime
+
+    plan = flakelab.run("compel/stack", params={"adjacent_writer": True, "check": "legacy"},
+                        timeout=datetime.timedelta(milliseconds=1500), dry_run=True, db=tmp_path / "x.db")
+    assert "adjacent_writer=on" in plan
