@@ -148,6 +148,8 @@ def run(scenario=None, *, trials=None, params=None, db=None, seed=None, cpus=Non
     threads over the placement's PUs; share_pus, fresh_namespaces, keep_artifacts (failed |
     always | never), artifacts_dir, failure/ignore (regexes), shard ('I/N'), shard_group,
     seed: as the CLI. topology or dry_run=True: returns the plan's text, runs nothing.
+    Each run records the equivalent `flakelab run ...` line, so `flakelab rerun RUN TRIAL`
+    replays its trials; not a grid's (its line repeats --param, which the CLI refuses).
 
     progress: callable(done, total, failures) after each trial of a cell; status:
     callable(dict) every status_interval seconds for the whole run, with cells_done, cells,

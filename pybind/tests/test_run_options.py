@@ -144,3 +144,19 @@ def test_bools_and_timedeltas_become_the_clis_words(tmp_path):
     plan = flakelab.run("compel/stack", params={"adjacent_writer": True, "check": "legacy"},
                         timeout=datetime.timedelta(milliseconds=1500), dry_run=True, db=tmp_path / "x.db")
     assert "adjacent_writer=on" in plan
+
+
+def test_the_cli_reruns_a_trial_of_a_python_run(tmp_path):
+    """The run records the equivalent `flakelab run ...` line, which `flakelab rerun` replays."""
+    import os
+    import subprocess
+
+    cli = os.environ.get("FLAKELAB_CLI")
+    if not cli:
+        pytest.skip("FLAKELAB_CLI (the built flakelab binary) is not set; ctest sets it")
+    db = str(tmp_path / "rerun.db")
+    run_id = flakelab.run("selftest/coin", trials=5, params={"p": 1}, expect="flaky", db=db, seed=9)
+    done = subprocess.run([cli, "rerun", str(run_id), "3", "--db", db], capture_output=True, text=True, timeout=120)
+    assert "coin: tails" in done.stdout + done.stderr, done.stdout + done.stderr
+    runs = flakelab.Results(db).runs()
+    assert len(runs) == 2 and list(runs["params"]) == ["p=1", "p=1"]
