@@ -160,3 +160,10 @@ def test_the_cli_reruns_a_trial_of_a_python_run(tmp_path):
     assert "coin: tails" in done.stdout + done.stderr, done.stdout + done.stderr
     runs = flakelab.Results(db).runs()
     assert len(runs) == 2 and list(runs["params"]) == ["p=1", "p=1"]
+
+
+def test_engine_cli_chooses_the_cli_engine(tmp_path):
+    plan = flakelab.run("cr/threads", engine_cli="/bin/true", dry_run=True, db=tmp_path / "e.db")
+    assert "engine=cli" in plan and "engine_cli=/bin/true" in plan
+    with pytest.raises(ValueError, match="not an executable file"):
+        flakelab.run("cr/threads", engine_cli=str(tmp_path / "no-criu"), dry_run=True, db=tmp_path / "e.db")
