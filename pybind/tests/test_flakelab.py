@@ -9,6 +9,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import sqlite3
 import textwrap
 
 import pytest
@@ -25,10 +26,12 @@ NOTEBOOK = pathlib.Path(
 RATE_COLUMNS = ["scenario", "placement", "params", "cpu_model", "runs", "trials", "passes", "failures",
                 "timeouts", "errors", "failing", "rate", "wilson_low", "wilson_high", "upper_bound",
                 "flaky", "verdict", "as_expected", "wall_ms"]
-SIGNATURE_COLUMNS = ["hash", "normalized", "example_message", "count", "total_count", "first_seen_ms",
-                     "last_seen_ms", "cells"]
-TRIAL_COLUMNS = ["run_id", "scenario", "placement", "params", "index", "outcome", "duration_ms",
-                 "cpus_used", "message", "signature", "log_excerpt", "artifact_path", "finished_at_ms"]
+SIGNATURE_COLUMNS = ["hash", "normalized", "example_message", "count", "total_count", "first_seen",
+                     "last_seen", "cells"]
+# Every trials() frame starts with these; the parameter columns of its scenarios follow.
+TRIAL_COLUMNS = ["run_id", "index", "outcome", "duration_ms", "cpus_used", "message", "signature", "log_excerpt",
+                 "artifact_path", "finished_at", "scenario", "placement", "params", "expect", "seed", "hostname",
+                 "cpu_model", "cpu_vendor", "cpu_codename", "hypervisor", "vcpus", "kernel", "engine"]
 
 
 def test_cpu():
@@ -99,7 +102,7 @@ def test_coin_p0_p1_results(tmp_path):
     assert pass_run != fail_run
 
     results = flakelab.Results(db)
-    assert results.runs() == sorted([pass_run, fail_run])
+    assert results.run_ids() == sorted([pass_run, fail_run])
 
     rates = results.rates()
     assert list(rates.columns) == RATE_COLUMNS
@@ -124,7 +127,7 @@ def test_coin_p0_p1_results(tmp_path):
     assert len(sigs["hash"][0]) == 16
 
     trials = results.trials()
-    assert list(trials.columns) == TRIAL_COLUMNS
+    assert list(trials.columns) == TRIAL_COLUMNS + ["p"]
     assert len(trials) == 35
     assert len(results.trials(run=pass_run)) == 20
     failed = results.trials(run=fail_run)
@@ -181,7 +184,7 @@ def test_keyboard_interrupt_from_callback_keeps_finished_trials(tmp_path):
         flakelab.run("selftest/coin", trials=50, params={"p": 0.5}, db=db, seed=3, progress=progress)
     run_id = info.value.run_id
     results = flakelab.Results(db)
-    assert results.runs() == [run_id]
+    assert results.run_ids() == [run_id]
     trials = results.trials(run=run_id)
     assert list(trials["index"]) == [0, 1, 2, 3, 4]
     assert results.rates()["trials"][0] == 5
@@ -222,15 +225,26 @@ def test_sigint_stops_run_cleanly(tmp_path):
     assert list(trials["index"]) == list(range(len(trials)))
 
 
-def _make_triage_db(path):
+def _make_triage_db(path, tmp_path):
+    """Two placements and a delay sweep on this machine, merged with a copy that claims another CPU
+    model (as `flakelab merge` of two machines' DBs would give)."""
     pus = flakelab.topology()["pus"]
     cpus = f"victim={pus[0]},injector={pus[0]},writer={pus[-1]}"
     flakelab.run("compel/stack", trials=100, params={"check": "legacy", "adjacent_writer": "on"},
                  cpus=cpus, db=path, seed=11)
     flakelab.run("compel/stack", trials=20, params={"check": "legacy", "adjacent_writer": "on"},
                  db=path, seed=12)
-    flakelab.run("selftest/coin", trials=100, params={"p": 0.2}, db=path, seed=13)
+    flakelab.run("selftest/coin", trials=100, params={"p": 0.2}, db=path, seed=13, expect="flaky")
     flakelab.run("selftest/coin", trials=30, params={"p": 0}, db=path, seed=14)
+    other = str(tmp_path / "other-machine.db")
+    flakelab.run("scm06", trials=3, params={"restore_delay_us": [0, 1000, 20000], "unix_gc_wait": "0"},
+                 expect="flaky", db=other, seed=15)
+    flakelab.run("selftest/coin", trials=50, params={"p": 0.2}, db=other, seed=16, expect="flaky")
+    with sqlite3.connect(other) as db:
+        db.execute("UPDATE hosts SET cpu_brand = 'Intel(R) Xeon(R) Platinum 8370C (simulated)', hypervisor = ''")
+    flakelab.run("scm06", trials=3, params={"restore_delay_us": [0, 1000, 20000], "unix_gc_wait": "0"},
+                 expect="flaky", db=path, seed=17)
+    flakelab.merge(path, [other])
 
 
 def test_notebook_executes_headless(tmp_path, monkeypatch):
@@ -238,8 +252,9 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     assert NOTEBOOK.is_file(), NOTEBOOK
     db = str(tmp_path / "triage.db")
-    _make_triage_db(db)
-    assert len(flakelab.Results(db).rates()) == 4
+    _make_triage_db(db, tmp_path)
+    cells = flakelab.Results(db).cells()
+    assert cells["cpu_model"].nunique() == 2 and len(cells) == 11
 
     monkeypatch.setenv("FLAKELAB_DB", db)
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -252,6 +267,8 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3  # two rate-per-placement charts (compel/stack, selftest/coin) + signatures
+    # A heatmap per scenario (compel/stack, scm06, selftest/coin), the delay curves, the signatures.
+    assert len(images) >= 5
     text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    assert "restore_delay_us" in text  # no scm06 cells here: the notebook says so
+    assert "simulated" in text, "both CPU models are named"
+    assert "nothing to plot" not in text, "the scm06 sweep is drawn"

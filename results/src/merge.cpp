@@ -152,8 +152,8 @@ void merge_one(sqlite3* db, const std::string& out_path, const std::string& sour
           "signatures");
   const int64_t src_trials = query_int(db, path, "SELECT count(*) FROM src.trials", "merge: count trials");
   const int64_t added_trials =
-      run("INSERT INTO main.trials (run_id, idx, outcome, duration_ms, cpus_used, message) "
-          "SELECT rm.dst_id, t.idx, t.outcome, t.duration_ms, t.cpus_used, t.message "
+      run("INSERT INTO main.trials (run_id, idx, outcome, duration_ms, cpus_used, message, finished_at_ms) "
+          "SELECT rm.dst_id, t.idx, t.outcome, t.duration_ms, t.cpus_used, t.message, t.finished_at_ms "
           "FROM src.trials t JOIN temp.merge_runs rm ON rm.src_id = t.run_id WHERE true "
           "ORDER BY t.id ON CONFLICT (run_id, idx) DO NOTHING",
           "trials");

@@ -198,6 +198,12 @@ INSERT INTO hosts (id, hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, c
          cpu_codename, kernel, microcode FROM temp.hosts_v5;
 DROP TABLE temp.hosts_v5;
 )sql", nullptr},
+    {7, R"sql(
+-- When every trial finished (unix epoch ms), passes included: before v7 only a failing
+-- trial's time was kept (failures.recorded_at_ms), so that is the backfill; older passes stay NULL.
+ALTER TABLE trials ADD COLUMN finished_at_ms INTEGER;
+UPDATE trials SET finished_at_ms = (SELECT f.recorded_at_ms FROM failures f WHERE f.trial_id = trials.id);
+)sql", nullptr},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion &&
                   kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -521,12 +527,12 @@ struct Store::Impl {
                    "read run"),
         select_run_ids(db.get(), path, "SELECT id FROM runs ORDER BY id", "list runs"),
         insert_trial(db.get(), path,
-                     "INSERT INTO trials (run_id, idx, outcome, duration_ms, cpus_used, message) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     "INSERT INTO trials (run_id, idx, outcome, duration_ms, cpus_used, message, finished_at_ms) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                      "write trial batch"),
         select_trials(db.get(), path,
                       "SELECT t.idx, t.outcome, t.duration_ms, t.cpus_used, t.message, "
-                      "f.log_excerpt, f.artifact_path, f.recorded_at_ms "
+                      "f.log_excerpt, f.artifact_path, t.finished_at_ms "
                       "FROM trials t LEFT JOIN failures f ON f.trial_id = t.id "
                       "WHERE t.run_id = ?1 ORDER BY t.idx",
                       "read trials"),
@@ -747,10 +753,10 @@ void Store::add_trial(int64_t run_id, const TrialRecord& trial) {
   PendingTrial added;
   added.run_id = run_id;
   added.trial = trial;
+  if (added.trial.finished_at_ms == 0) added.trial.finished_at_ms = now_ms();
   if (trial.outcome != Outcome::kPass && !trial.message.empty()) {
     // Normalized here, outside the write lock; a throwing project mask leaves nothing pending.
     added.failure = true;
-    if (added.trial.finished_at_ms == 0) added.trial.finished_at_ms = now_ms();
     added.normalized = im.normalizer.normalize(trial.message);
     added.hash = fnv1a64(added.normalized);
   }
@@ -797,6 +803,7 @@ void Store::flush() {
     insert.bind_double(4, trial.duration_ms);
     insert.bind_text(5, trial.cpus_used);
     insert.bind_text(6, trial.message);
+    insert.bind_int(7, trial.finished_at_ms);
     const int rc = insert.step();
     if (rc == SQLITE_DONE) {
       if (im.pending[i].failure) failing.emplace_back(&im.pending[i], sqlite3_last_insert_rowid(im.db.get()));

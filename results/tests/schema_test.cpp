@@ -258,7 +258,8 @@ TEST(Schema, FailingTrialsGetFailureRowsAndSignaturesInTheSameBatch) {
   EXPECT_EQ(trials[0].log_excerpt, "restore: bind\nEADDRINUSE");
   EXPECT_EQ(trials[0].artifact_path, "/var/lib/flakelab/artifacts/run1/trial0");
   EXPECT_EQ(trials[0].finished_at_ms, 5000);
-  EXPECT_EQ(trials[1].finished_at_ms, 0) << "a pass has no failures row";
+  EXPECT_EQ(trials[1].finished_at_ms, 5001) << "a pass has no failures row, but its time is kept";
+  EXPECT_EQ(trials[3].finished_at_ms, 5003) << "an error without a message too";
   EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
@@ -310,7 +311,7 @@ TEST(Schema, MigratesV2ToV3KeepingRuns) {
     ASSERT_EQ(raw.exec("DROP INDEX runs_by_invocation; ALTER TABLE runs DROP COLUMN invocation; "
                        "ALTER TABLE runs DROP COLUMN artifacts_dir; ALTER TABLE runs DROP COLUMN expect; "
                        "ALTER TABLE runs DROP COLUMN shard_group; ALTER TABLE runs DROP COLUMN planned_trials; "
-                       "DROP TABLE skipped_cells; PRAGMA user_version = 2;"),
+                       "DROP TABLE skipped_cells; ALTER TABLE trials DROP COLUMN finished_at_ms; PRAGMA user_version = 2;"),
               SQLITE_OK);
   }
   Store store(path);
@@ -351,7 +352,7 @@ TEST(Schema, MigratesV3ToV4KeepingRuns) {
     RawDb raw(path);
     ASSERT_EQ(raw.exec("ALTER TABLE runs DROP COLUMN expect; ALTER TABLE runs DROP COLUMN shard_group; "
                        "ALTER TABLE runs DROP COLUMN planned_trials; DROP TABLE skipped_cells; "
-                       "PRAGMA user_version = 3;"),
+                       "ALTER TABLE trials DROP COLUMN finished_at_ms; PRAGMA user_version = 3;"),
               SQLITE_OK);
     ASSERT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'expect'"), 0);
   }
@@ -418,7 +419,7 @@ TEST(Schema, Version4GainsSkippedCells) {
   { Store store(path); }
   {
     RawDb raw(path);
-    ASSERT_EQ(raw.exec("DROP TABLE skipped_cells; PRAGMA user_version = 4;"), SQLITE_OK);
+    ASSERT_EQ(raw.exec("DROP TABLE skipped_cells; ALTER TABLE trials DROP COLUMN finished_at_ms; PRAGMA user_version = 4;"), SQLITE_OK);
   }
   Store store(path);
   EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
@@ -457,12 +458,13 @@ TEST(Schema, Version5GainsTheMachineKind) {
                        "cpu_stepping, cpu_codename, kernel, microcode));"
                        "INSERT INTO hosts_v5 SELECT id, hostname, cpu_vendor, cpu_brand, cpu_family, cpu_model, "
                        "cpu_stepping, cpu_codename, kernel, microcode FROM hosts;"
-                       "DROP TABLE hosts; ALTER TABLE hosts_v5 RENAME TO hosts; PRAGMA user_version = 5;"),
+                       "DROP TABLE hosts; ALTER TABLE hosts_v5 RENAME TO hosts; ALTER TABLE trials DROP COLUMN finished_at_ms; "
+                       "PRAGMA user_version = 5;"),
               SQLITE_OK);
     ASSERT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('hosts') WHERE name = 'vcpus'"), 0);
   }
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 6);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
   const HostInfo migrated = store.host(old_host);
   EXPECT_EQ(migrated.cpu_brand, epyc().cpu_brand);
   EXPECT_EQ(migrated.hypervisor, "") << "unknown before v6";
@@ -491,6 +493,32 @@ TEST(Schema, Version5GainsTheMachineKind) {
   EXPECT_EQ(raw.integer("SELECT count(*) FROM runs r JOIN hosts h ON h.id = r.host_id WHERE h.cpu_brand LIKE "
                         "'AMD%'"),
             1);
+}
+
+// v6 -> v7: trials gain finished_at_ms; a failing trial's comes from its failures row, an
+// older pass has none (read as 0); a trial recorded from v7 on always has one.
+TEST(Schema, Version6TrialsGainTheirFinishTime) {
+  TempDir dir;
+  const std::string path = dir.file("v6.db");
+  int64_t run = 0;
+  {
+    Store store(path);
+    run = store.begin_run(store.upsert_host(epyc()), make_run("scm06", "unix_gc_wait=0", "smt", 1000));
+    store.add_trial(run, make_trial(0, Outcome::kFail, "victim died", 7000));
+    store.add_trial(run, make_trial(1, Outcome::kPass, "", 8000));
+  }
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec("ALTER TABLE trials DROP COLUMN finished_at_ms; PRAGMA user_version = 6;"), SQLITE_OK);
+  }
+  Store store(path);
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
+  store.add_trial(run, make_trial(2, Outcome::kPass));  // 0: the time add_trial() is called
+  const auto trials = store.trials(run);
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0].finished_at_ms, 7000) << "backfilled from the failures row";
+  EXPECT_EQ(trials[1].finished_at_ms, 0) << "a pass recorded before v7 has no time";
+  EXPECT_GT(trials[2].finished_at_ms, 1'600'000'000'000) << "stamped when recorded";
 }
 
 }  // namespace

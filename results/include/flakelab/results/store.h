@@ -139,8 +139,8 @@ class Store {
  public:
   // 1: hosts, runs, trials. 2: failures, signatures; runs.cell/shard/campaign_hash/run_uid.
   // 3: runs.invocation/artifacts_dir. 4: runs.expect/shard_group/planned_trials.
-  // 5: skipped_cells.
-  static constexpr int kSchemaVersion = 6;
+  // 5: skipped_cells. 6: hosts.hypervisor/vcpus. 7: trials.finished_at_ms.
+  static constexpr int kSchemaVersion = 7;
   // How long a writer waits for another process's write transaction before failing.
   static constexpr int kBusyTimeoutMs = 30000;
   // How long a finished trial may wait in memory: a killed writer (SIGKILL) loses at
@@ -189,8 +189,8 @@ class Store {
   // Queries. An empty run list means "all runs".
   std::vector<int64_t> run_ids() const;
   RunSummary summarize(int64_t run_id);                // flushes first
-  // Flushes first; ordered by index. log_excerpt/artifact_path/finished_at_ms come from the
-  // failures row (empty/0 when there is none).
+  // Flushes first; ordered by index. log_excerpt/artifact_path come from the failures row
+  // (empty when there is none); finished_at_ms is 0 only for a pass recorded before schema v7.
   std::vector<TrialRecord> trials(int64_t run_id);
   RunRecord run(int64_t run_id) const;                // throws StoreError if absent
   HostInfo host(int64_t host_id) const;               // throws StoreError if absent
