@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -93,6 +94,12 @@ int run(const std::string& command, std::string* output) {
 }
 
 bool executable(const char* path) { return access(path, X_OK) == 0; }
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
 
 TEST(Reports, FormatNames) {
   for (ReportFormat f : {ReportFormat::kText, ReportFormat::kJson, ReportFormat::kJunit, ReportFormat::kHtml,
@@ -339,9 +346,15 @@ TEST(Reports, HtmlIsSelfContainedWithTheFourCharts) {
   for (const char* id : {"chart-placement", "chart-sweep-restore_delay_us", "chart-signatures", "chart-runs"}) {
     EXPECT_THAT(html, HasSubstr(std::string("<svg id=\"") + id + "\"")) << id;
   }
-  // No network: no scripts, no external resources.
-  for (const char* bad : {"<script", "src=", "href=", "@import", "url(", "<link", "<iframe"}) {
+  // No network: one inline script (table sorting), no external resources; links only within
+  // the page or, relative, to kept artifacts.
+  for (const char* bad : {"src=", "@import", "url(", "<link", "<iframe", "fetch(", "XMLHttpRequest"}) {
     EXPECT_THAT(html, Not(HasSubstr(bad))) << bad;
+  }
+  EXPECT_EQ(occurrences(html, "://"), occurrences(html, "xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_EQ(occurrences(html, "<script"), 1u);
+  for (std::size_t at = html.find("href=\""); at != std::string::npos; at = html.find("href=\"", at + 1)) {
+    EXPECT_EQ(html.compare(at + 6, 5, "#sig-"), 0) << html.substr(at, 60);
   }
   EXPECT_THAT(html, HasSubstr("weird &amp; &lt;odd&gt;"));
   TempDir dir;
@@ -357,7 +370,7 @@ class P(HTMLParser):
         if tag == "svg": self.svgs += 1
         if "marker" in (dict(attrs).get("class") or "").split(): self.markers += 1
         if tag == "rect": self.rects += 1
-        if tag not in ("meta", "br", "line", "rect", "circle", "path", "polyline"): self.stack.append(tag)
+        if tag not in ("meta", "br", "wbr", "line", "rect", "circle", "path", "polyline"): self.stack.append(tag)
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
         if tag in self.stack and self.stack[-1] == tag: self.stack.pop()
@@ -438,12 +451,6 @@ std::string svg_of(const std::string& html, const std::string& id) {
   return html.substr(begin, html.find("</svg>", begin) - begin);
 }
 
-std::size_t occurrences(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
   SweepFixture f;
   Store store(f.path);
@@ -512,8 +519,10 @@ TEST(Reports, HtmlChartsKeepCellsApartAndTheSummaryComesFirst) {
 }
 
 // Renders the rich page in Debian's headless Chromium. A script added to the page under test
-// (the report itself has none) records JS errors and compares every chart <text>'s bounding box
-// with its SVG's viewBox; the screenshot must not be blank and must show the charts' colours.
+// records JS errors, compares every chart <text>'s bounding box with its SVG's viewBox, checks
+// that no table cell overflows and the page is no wider than the window, sorts the cells table
+// and filters the runs table with the page's own script, and reads the rendered text; the
+// screenshot must not be blank and must show the charts' colours.
 // FLAKELAB_REPORT_SCREENSHOT=path keeps the screenshot (a CI artifact).
 TEST(Reports, HtmlRendersInHeadlessChromiumWithNoClippedLabel) {
   const char* chromium = nullptr;
@@ -559,9 +568,42 @@ try {
         clipped.push(svg.id + ": " + t.textContent + " [" + [b.x, b.y, b.width, b.height].join(",") + "]");
     });
   });
+  // Table text wraps rather than overflowing its cell or the page.
+  document.querySelectorAll("td, th").forEach(function (c) {
+    if (c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1)
+      clipped.push("table cell: " + c.textContent.slice(0, 80));
+  });
+  if (document.documentElement.scrollWidth > window.innerWidth) {
+    var wide = [];
+    document.querySelectorAll("body > *").forEach(function (e) {
+      if (e.getBoundingClientRect().right > window.innerWidth) wide.push(e.tagName + "#" + e.id);
+    });
+    clipped.push("page wider than the window: " + document.documentElement.scrollWidth + ": " + wide.join(" "));
+  }
+  // Sort the cells table by trials, both ways; filter the runs table.
+  function column(table, name) {
+    var cells = table.tHead.rows[0].cells;
+    for (var i = 0; i < cells.length; i++) if (cells[i].textContent === name) return i;
+    return -1;
+  }
+  var cellsTable = document.getElementById("cells"), trials = column(cellsTable, "trials");
+  var header = cellsTable.tHead.rows[0].cells[trials];
+  header.click();
+  var ascending = Array.prototype.map.call(cellsTable.tBodies[0].rows, function (r) { return +r.cells[trials].textContent; });
+  header.click();
+  var descending = Array.prototype.map.call(cellsTable.tBodies[0].rows, function (r) { return +r.cells[trials].textContent; });
+  var runsTable = document.getElementById("runs"), filter = runsTable.previousElementSibling.querySelector("input");
+  filter.value = "policy=off EPYC";
+  filter.dispatchEvent(new Event("input"));
+  var shown = Array.prototype.filter.call(runsTable.tBodies[0].rows, function (r) { return !r.hidden; })
+                .map(function (r) { return r.cells[2].textContent; });
+  var count = runsTable.previousElementSibling.querySelector(".filter-count").textContent;
   var pre = document.createElement("pre");
   pre.id = "layout-check";
-  pre.textContent = JSON.stringify({texts: texts, clipped: clipped, errors: window.jsErrors});
+  pre.textContent = JSON.stringify({texts: texts, clipped: clipped, errors: window.jsErrors, ascending: ascending,
+                                    descending: descending, shown: shown, count: count,
+                                    filters: document.querySelectorAll(".table-tools input").length,
+                                    text: document.body.innerText});
   document.body.appendChild(pre);
 } catch (e) { window.jsErrors.push(String(e)); }
 </script>
@@ -624,11 +666,181 @@ result = json.loads(html.unescape(check.group(1)))
 assert result["errors"] == [], result["errors"]
 assert result["texts"] > 60, result["texts"]
 assert result["clipped"] == [], "clipped labels:\n" + "\n".join(result["clipped"])
+assert result["filters"] == 4, result["filters"]  # heatmap, cells, signatures, runs
+assert result["ascending"] == sorted(result["ascending"]) and result["ascending"][0] == 3, result["ascending"]
+assert result["descending"] == sorted(result["ascending"], reverse=True), result["descending"]
+assert len(result["shown"]) == 3 and all("policy=off" in c and "EPYC" in c for c in result["shown"]), result["shown"]
+assert result["count"] == "3 of 15 rows", result["count"]
+text = result["text"]
+for expected in ["UNEXPECTED results.", "Placement \u00d7 CPU model", "flaky, expected", "UNEXPECTED error",
+                 "skipped needs SMT siblings; this machine has 1 thread per core", "Signature examples",
+                 "run 1 trial 0 (fail", "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "flakelab run scm06"]:
+    assert expected in text, expected
 print("ok", width, height, white, seen, result["texts"], "texts inside their SVG")
 )py");
   output.clear();
   EXPECT_EQ(run("/usr/bin/python3 " + script + " " + shot + " " + dir.file("dom.html"), &output), 0) << output;
   EXPECT_THAT(output, HasSubstr("ok"));
+}
+
+// The row of the heatmap whose first three cells are scenario, params and placement.
+std::string heatmap_row(const std::string& html, const std::string& scenario, const std::string& params,
+                        const std::string& placement) {
+  const std::size_t table = html.find("<table id=\"heatmap\"");
+  if (table == std::string::npos) return {};
+  auto breakable = [](std::string text) {
+    for (std::size_t at = text.find(','); at != std::string::npos; at = text.find(',', at + 6)) text.insert(at + 1, "<wbr>");
+    return text;
+  };
+  const std::string head = "<tr><td class=\"key\">" + scenario + "</td><td>" + breakable(params) + "</td><td>" +
+                           breakable(placement) + "</td>";
+  const std::size_t row = html.find(head, table);
+  if (row == std::string::npos || row > html.find("</table>", table)) return {};
+  return html.substr(row, html.find("</tr>", row) - row);
+}
+
+TEST(Reports, HtmlHeatmapIsPlacementByCpuModelWithVerdictsAndSkips) {
+  SweepFixture f;
+  Store store(f.path);
+  const std::string html = render_html(collect_report(store));
+  const std::size_t heatmap = html.find("<table id=\"heatmap\" class=\"sortable heatmap\">");
+  ASSERT_NE(heatmap, std::string::npos);
+  EXPECT_LT(html.find("<section id=\"summary\">"), heatmap);
+  EXPECT_LT(heatmap, html.find("<svg"));
+  // One column per CPU model, in natural order.
+  EXPECT_THAT(html, HasSubstr("<th>placement</th><th data-type=\"num\">AMD EPYC 7763 64-Core Processor</th>"
+                              "<th data-type=\"num\">Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz</th></tr>"));
+  // The cell that fails on one CPU and never on the other: two squares in one row.
+  const std::string legacy = heatmap_row(html, "compel/stack", "check=legacy", "victim=0,injector=1");
+  EXPECT_THAT(legacy, HasSubstr("<td class=\"heat h3\" data-sort=\"0.100000000\""));
+  EXPECT_THAT(legacy, HasSubstr("<span class=\"rate\">10.00%</span> <span class=\"counts\">10/100</span> "
+                                "<span class=\"tag\" style=\"background:#ff7f0e\">flaky, expected</span>"));
+  EXPECT_THAT(legacy, HasSubstr("<td class=\"heat h0\" data-sort=\"0.000000000\""));
+  EXPECT_THAT(legacy, HasSubstr(">0%</span> <span class=\"counts\">0/100</span> <span class=\"tag\" "
+                                "style=\"background:#1f77b4\">pass</span>"));
+  // Skipped on the EPYC with its reason; never planned on the Xeon.
+  const std::string skipped = heatmap_row(html, "compel/stack", "check=legacy", "victim=0,injector=0+smt");
+  EXPECT_THAT(skipped, HasSubstr("<td class=\"heat skipped\" data-sort=\"-2\"><span class=\"tag\">skipped</span> "
+                                 "needs SMT siblings; this machine has 1 thread per core</td>"
+                                 "<td class=\"heat none\" data-sort=\"-3\">not run</td>"));
+  // Unexpected results are framed and tagged; an errored cell has no rate.
+  const std::string broken = heatmap_row(html, "broken", "-", "unpinned");
+  EXPECT_THAT(broken, HasSubstr("class=\"heat h0 unexpected\" data-sort=\"-1\""));
+  EXPECT_THAT(broken, HasSubstr(">no rate</span> <span class=\"counts\">3 errors</span>"));
+  EXPECT_THAT(broken, HasSubstr(">UNEXPECTED error</span>"));
+  const std::string guard = heatmap_row(html, "compel/stack", "check=guard_zone", SweepFixture::kLongPlacement);
+  EXPECT_THAT(guard, HasSubstr("class=\"heat h2 unexpected\""));
+  EXPECT_THAT(guard, HasSubstr(">1/100</span> <span class=\"tag\" style=\"background:#d62728\">UNEXPECTED</span>"));
+  const std::string timeouts = heatmap_row(html, "net/sock", "-", "unpinned");
+  EXPECT_THAT(timeouts, HasSubstr(">2/50 (2 timeouts)</span>"));
+  // The swept cells are rows of their own: policy off fails at every delay, on never.
+  EXPECT_THAT(heatmap_row(html, "scm06", "policy=off,restore_delay_us=0", "unpinned"),
+              HasSubstr("class=\"heat h5\""));
+  EXPECT_THAT(heatmap_row(html, "scm06", "policy=on,restore_delay_us=0", "unpinned"),
+              HasSubstr(">0/2000</span>"));
+}
+
+TEST(Reports, HtmlRunsTableSaysHowEachRunWasMade) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  {
+    Store store(path);
+    HostInfo guest = epyc();
+    guest.hypervisor = "bhyve";
+    guest.vcpus = 254;
+    const int64_t h = store.upsert_host(guest);
+    RunInfo cli = make_run("cr/threads", "engine=cli,engine_cli=/usr/sbin/criu,engine_version=Version: 3.19",
+                           "same-l3", kT0);
+    cli.seed = 12345678901234567890ULL;  // above INT64_MAX
+    cli.command_line = "flakelab run cr/threads --engine-cli criu -n 5 --label '<x>'";
+    cli.version = "0.9.1";
+    cli.expect = "pass";
+    int64_t r = store.begin_run(h, cli);
+    add_trials(store, r, 5, 0, stack_message, kT0);
+    store.end_run(r, kT0 + 1000);
+    r = store.begin_run(h, make_run("cr/memory", "engine=library", "unpinned", kT0 + 2000));
+    add_trials(store, r, 5, 0, stack_message, kT0 + 2000);
+    r = store.begin_run(h, make_run("cmd", "", "unpinned", kT0 + 4000));
+    add_trials(store, r, 5, 0, stack_message, kT0 + 4000);
+  }
+  Store store(path);
+  const std::string html = render_html(collect_report(store));
+  const std::size_t table = html.find("<table id=\"runs\" class=\"sortable\">");
+  ASSERT_NE(table, std::string::npos);
+  const std::string runs = html.substr(table, html.find("</table>", table) - table);
+  EXPECT_THAT(runs, HasSubstr("<th>host</th><th>machine</th><th data-type=\"num\">seed</th><th>engine</th>"
+                              "<th>flakelab</th><th>command line</th>"));
+  EXPECT_THAT(runs, HasSubstr("<td>pass</td><td>ci-runner-17</td><td>bhyve, 254 vCPUs</td>"
+                              "<td class=\"n\">12345678901234567890</td>"
+                              "<td>cli /usr/sbin/criu (Version: 3.19)</td><td>0.9.1</td>"
+                              "<td class=\"cmd\"><code>flakelab run cr/threads --engine-cli criu -n 5 --label "
+                              "&apos;&lt;x&gt;&apos;</code></td>"));
+  EXPECT_THAT(runs, HasSubstr("<td class=\"n\">42</td><td>flakelab library</td><td>0.1.0</td>"));
+  EXPECT_THAT(runs, HasSubstr("<td class=\"n\">42</td><td>-</td><td>0.1.0</td><td class=\"cmd\"><code>flakelab run "
+                              "cmd</code>"));
+}
+
+// Failing trials of one signature in two cells, kept in a directory with the files the harness
+// keeps, kept on another machine, and not kept at all.
+TEST(Reports, HtmlSignatureExamplesLinkToKeptArtifacts) {
+  TempDir dir;
+  const std::string path = dir.file("examples.db");
+  const std::string kept = dir.file("my arts/inv/cell-1/trial-3");
+  std::filesystem::create_directories(kept + "/images");
+  for (const char* name : {"trial.txt", "output.log"}) write(dir, std::string("my arts/inv/cell-1/trial-3/") + name, "x\n");
+  {
+    Store store(path);
+    const int64_t e = store.upsert_host(epyc());
+    const int64_t x = store.upsert_host(xeon());
+    const int64_t a = store.begin_run(e, make_run("compel/stack", "check=legacy", "unpinned", kT0));
+    for (int64_t i = 0; i < 10; ++i) {
+      TrialRecord t = make_trial(i, i == 3 || i == 7 ? Outcome::kFail : Outcome::kPass,
+                                 i == 3 || i == 7 ? stack_message(i) : "", kT0 + i);
+      if (i == 3) {
+        t.artifact_path = kept;
+        t.log_excerpt = "== output.log ==\nparasite <said> goodbye\n";
+      }
+      if (i == 7) t.artifact_path = "/nonexistent/inv/cell-1/trial-7";
+      store.add_trial(a, t);
+    }
+    store.end_run(a, kT0 + 100);
+    const int64_t b = store.begin_run(x, make_run("compel/stack", "check=legacy", "unpinned", kT0 + 1000));
+    store.add_trial(b, make_trial(0, Outcome::kPass));
+    store.add_trial(b, make_trial(1, Outcome::kFail, stack_message(1), kT0 + 1001));
+    store.end_run(b, kT0 + 1100);
+  }
+  Store store(path);
+  ReportOptions options;
+  options.page_dir = dir.file("site");
+  options.examples_per_signature = 2;
+  ReportData data = collect_report(store, options);
+  ASSERT_EQ(data.signatures.size(), 1u);
+  // Two examples from two cells (trial 3 on the EPYC, trial 1 on the Xeon), not trials 3 and 7.
+  ASSERT_EQ(data.signature_examples.size(), 2u);
+  EXPECT_EQ(data.signature_examples[0].trial.index, 3);
+  EXPECT_EQ(data.signature_examples[1].trial.index, 1);
+  EXPECT_EQ(data.signature_examples[1].trial.cell.cpu_model, xeon().cpu_brand);
+  std::string html = render_html(data);
+  const std::string hash = data.signatures[0].hash;
+  EXPECT_THAT(html, HasSubstr("<td><a href=\"#sig-" + hash + "\"><code>" + hash + "</code></a></td>"));
+  EXPECT_THAT(html, HasSubstr("<section class=\"signature\" id=\"sig-" + hash + "\">"));
+  // Relative to the page's directory, percent-encoded; only the files that are there.
+  EXPECT_THAT(html, HasSubstr("artifacts: <a class=\"artifact\" href=\"../my%20arts/inv/cell-1/trial-3/\">trial-3/</a> "
+                              "<a class=\"artifact\" href=\"../my%20arts/inv/cell-1/trial-3/trial.txt\">trial.txt</a> "
+                              "<a class=\"artifact\" href=\"../my%20arts/inv/cell-1/trial-3/output.log\">output.log</a> "
+                              "<a class=\"artifact\" href=\"../my%20arts/inv/cell-1/trial-3/images/\">images/</a>"
+                              "</div>"));
+  EXPECT_THAT(html, Not(HasSubstr("engine.log\">")));
+  EXPECT_THAT(html, HasSubstr("<pre>== output.log ==&#10;parasite &lt;said&gt; goodbye&#10;</pre>"));
+  EXPECT_THAT(html, HasSubstr("<b>run 2 trial 1</b> (fail, 2.0 ms, "));
+  EXPECT_THAT(html, HasSubstr("no artifacts kept"));
+  // With three examples the trial kept on another machine is shown without links.
+  options.examples_per_signature = 3;
+  html = render_html(collect_report(store, options));
+  EXPECT_EQ(occurrences(html, "<li class=\"example\">"), 3u);
+  EXPECT_THAT(html, HasSubstr("kept at <code>/nonexistent/inv/cell-1/trial-7</code> (not on this machine)"));
+  // The cells table links each cell's signatures to their examples.
+  EXPECT_THAT(html, HasSubstr("<a href=\"#sig-" + hash + "\"><code title="));
 }
 
 TEST(Reports, DeterministicForTheSameDatabase) {
