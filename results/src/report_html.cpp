@@ -477,12 +477,17 @@ std::string summary_section(const ReportData& data) {
                  unexpected.empty() ? "good" : "bad",
                  unexpected.empty() ? "Every cell behaved as expected." : "UNEXPECTED results.", unexpected.size(),
                  flaky.size(), passed, no_trials.size(), data.skipped.size());
-  auto list = [&](const char* id, const char* heading, const std::vector<const CellRate*>& cells, const char* none) {
+  // What behaved as expected folds away when long (the heatmap shows it too); what did not, never.
+  constexpr std::size_t kOpenListMax = 6;
+  auto list = [&](const char* id, const char* heading, const std::vector<const CellRate*>& cells, const char* none,
+                  bool fold_expected) {
     fmt::format_to(it, "<h3>{}</h3>\n", heading);
     if (cells.empty()) {
       fmt::format_to(it, "<p id=\"{}\" class=\"empty\">{}</p>\n", id, none);
       return;
     }
+    const bool fold = fold_expected && cells.size() > kOpenListMax;
+    if (fold) fmt::format_to(it, "<details><summary>{} cells (show)</summary>\n", cells.size());
     fmt::format_to(it, "<ul id=\"{}\">\n", id);
     for (const CellRate* cell : cells) {
       const auto sigs = signatures_of(data, cell->cell);
@@ -494,21 +499,23 @@ std::string summary_section(const ReportData& data) {
                                                 xml_escape(one_line(sigs.front()->example_message, 500)),
                                                 sigs.front()->hash));
     }
-    out += "</ul>\n";
+    out += fold ? "</ul></details>\n" : "</ul>\n";
   };
-  list("summary-unexpected", "Failed unexpectedly", unexpected, "Nothing failed unexpectedly.");
-  list("summary-flaky", "Flaky as expected", flaky, "No expected-flaky cell failed.");
-  if (!no_trials.empty()) list("summary-no-trials", "No trials recorded", no_trials, "");
+  list("summary-unexpected", "Failed unexpectedly", unexpected, "Nothing failed unexpectedly.", false);
+  list("summary-flaky", "Flaky as expected", flaky, "No expected-flaky cell failed.", true);
+  if (!no_trials.empty()) list("summary-no-trials", "No trials recorded", no_trials, "", false);
   out += "<h3>Skipped</h3>\n";
   if (data.skipped.empty()) {
     out += "<p id=\"summary-skipped\" class=\"empty\">No planned cell was skipped.</p>\n";
   } else {
+    const bool fold = data.skipped.size() > kOpenListMax;
+    if (fold) fmt::format_to(it, "<details><summary>{} cells (show)</summary>\n", data.skipped.size());
     out += "<ul id=\"summary-skipped\">\n";
     for (const SkippedCellRow& row : data.skipped) {
       fmt::format_to(it, "<li><b>{}</b> (expect {}): {}</li>\n", xml_escape(cell_label(row.cell)),
                      xml_escape(row.expect.value_or("pass")), xml_escape(row.reason));
     }
-    out += "</ul>\n";
+    out += fold ? "</ul></details>\n" : "</ul>\n";
   }
   out += "</section>\n";
   return out;

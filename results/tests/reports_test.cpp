@@ -843,6 +843,31 @@ TEST(Reports, HtmlSignatureExamplesLinkToKeptArtifacts) {
   EXPECT_THAT(html, HasSubstr("<a href=\"#sig-" + hash + "\"><code title="));
 }
 
+// Long lists of what behaved as expected fold away; what did not is always shown.
+TEST(Reports, HtmlSummaryFoldsLongExpectedListsOnly) {
+  TempDir dir;
+  const std::string path = dir.file("fold.db");
+  {
+    Store store(path);
+    const int64_t h = store.upsert_host(epyc());
+    for (int k = 0; k < 7; ++k) {
+      for (const char* expect : {"flaky", "pass"}) {
+        RunInfo info = make_run("coin", "k=" + std::to_string(k), expect, kT0 + k);
+        info.expect = expect;
+        const int64_t r = store.begin_run(h, info);
+        add_trials(store, r, 10, 5, stack_message, kT0);
+        store.end_run(r, kT0 + 1000);
+      }
+    }
+  }
+  Store store(path);
+  const std::string html = render_html(collect_report(store));
+  EXPECT_THAT(html, HasSubstr("<h3>Flaky as expected</h3>\n<details><summary>7 cells (show)</summary>\n"
+                              "<ul id=\"summary-flaky\">"));
+  EXPECT_THAT(html, HasSubstr("<h3>Failed unexpectedly</h3>\n<ul id=\"summary-unexpected\">"));
+  EXPECT_EQ(occurrences(html, "<details><summary>"), 1u);
+}
+
 TEST(Reports, DeterministicForTheSameDatabase) {
   Fixture f;
   std::string first[4];
