@@ -82,7 +82,7 @@ std::string heatmap_section(const ReportData& data) {
       "square for the 95% interval.</p>\n";
   if (rows.empty()) return out + "<p class=\"empty\">No cells.</p>\n";
   auto it = std::back_inserter(out);
-  out += "<table id=\"heatmap\" class=\"sortable heatmap\">\n<thead><tr><th>scenario</th><th>params</th>"
+  out += "<div class=\"scroll\"><table id=\"heatmap\" class=\"sortable heatmap\">\n<thead><tr><th>scenario</th><th>params</th>"
          "<th>placement</th>";
   for (const std::string& cpu : cpus) fmt::format_to(it, "<th data-type=\"num\">{}</th>", xml_escape(or_dash(cpu)));
   out += "</tr></thead>\n<tbody>\n";
@@ -110,7 +110,7 @@ std::string heatmap_section(const ReportData& data) {
     }
     out += "</tr>\n";
   }
-  out += "</tbody>\n</table>\n<p class=\"legend\">Rate:";
+  out += "</tbody>\n</table></div>\n<p class=\"legend\">Rate:";
   for (int b = 0; b < static_cast<int>(std::size(kBins)); ++b) {
     fmt::format_to(it, "<span class=\"swatch h{}\"></span>{} ", b, kBins[b].label);
   }

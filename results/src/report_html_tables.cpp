@@ -51,7 +51,7 @@ std::string signature_anchor(const std::string& hash) { return "sig-" + hash; }
 }  // namespace
 
 std::string cells_table(const ReportData& data) {
-  std::string out = "<h2>Cells</h2>\n<table id=\"cells\" class=\"sortable\">\n<thead><tr>" + th("scenario") +
+  std::string out = "<h2>Cells</h2>\n<div class=\"scroll\"><table id=\"cells\" class=\"sortable\">\n<thead><tr>" + th("scenario") +
                     th("placement") + th("params") + th("cpu") + th("expect") + th("runs", true) +
                     th("trials", true) + th("failing", true) + th("errors", true) +
                     th("rate (95% interval)", true) + th("verdict") + th("trials to first failure", true) +
@@ -67,7 +67,7 @@ std::string cells_table(const ReportData& data) {
     }
     std::string sigs;
     for (const CellSignature* cs : signatures_of(data, cell.cell)) {
-      sigs += fmt::format("<a href=\"#{}\"><code title=\"{}\">{}</code></a> &#215;{}<br>", signature_anchor(cs->hash),
+      sigs += fmt::format("<a href=\"#{}\"><code class=\"hash\" title=\"{}\">{}</code></a> &#215;{}<br>", signature_anchor(cs->hash),
                           xml_escape(one_line(cs->example_message, 500)), cs->hash, cs->count);
     }
     const ExpectedCounts& by = cell.by_expectation;
@@ -85,12 +85,12 @@ std::string cells_table(const ReportData& data) {
                    as_expected(cell.verdict) ? describe(cell.verdict) : fmt::format("<b>{}</b>", describe(cell.verdict)),
                    first_key, xml_escape(first), sigs);
   }
-  out += "</tbody>\n</table>\n";
+  out += "</tbody>\n</table></div>\n";
   return out;
 }
 
 std::string signatures_tables(const ReportData& data) {
-  std::string out = "<h2>Signatures</h2>\n<table id=\"signatures\" class=\"sortable\">\n<thead><tr>" +
+  std::string out = "<h2>Signatures</h2>\n<div class=\"scroll\"><table id=\"signatures\" class=\"sortable\">\n<thead><tr>" +
                     th("count", true) + th("cells", true) + th("hash") + th("first seen") + th("last seen") +
                     th("normalized") + th("example") + "</tr></thead>\n<tbody>\n";
   auto it = std::back_inserter(out);
@@ -98,13 +98,13 @@ std::string signatures_tables(const ReportData& data) {
   for (std::size_t i = 0; i < shown; ++i) {
     const SignatureStats& s = data.signatures[i];
     fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td><a href=\"#{}\"><code>{}</code></a></td>"
+                   "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td><a href=\"#{}\"><code class=\"hash\">{}</code></a></td>"
                    "<td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
                    s.count, s.cells, signature_anchor(s.hash), s.hash, format_time_ms(s.first_seen_ms),
                    format_time_ms(s.last_seen_ms), xml_escape(one_line(s.normalized, data.max_message_bytes)),
                    xml_escape(one_line(s.example_message, data.max_message_bytes)));
   }
-  out += "</tbody>\n</table>\n";
+  out += "</tbody>\n</table></div>\n";
   if (shown < data.signatures.size()) {
     fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
   }
@@ -155,7 +155,7 @@ std::string signatures_tables(const ReportData& data) {
 }
 
 std::string runs_table(const ReportData& data) {
-  std::string out = "<h2>Runs</h2>\n<table id=\"runs\" class=\"sortable\">\n<thead><tr>" + th("run", true) +
+  std::string out = "<h2>Runs</h2>\n<div class=\"scroll\"><table id=\"runs\" class=\"sortable\">\n<thead><tr>" + th("run", true) +
                     th("started") + th("cell") + th("expect") + th("host") + th("machine") + th("seed", true) +
                     th("engine") + th("flakelab") + th("command line") + th("trials", true) + th("failing", true) +
                     th("errors", true) + th("rate (95% Wilson)", true) + "</tr></thead>\n<tbody>\n";
@@ -174,11 +174,13 @@ std::string runs_table(const ReportData& data) {
                    html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
                              zero_failure_upper_bound(run.counts.trials)));
   }
-  out += "</tbody>\n</table>\n";
+  out += "</tbody>\n</table></div>\n";
   return out;
 }
 
 const char* const kTableStyle = R"css(
+/* A table wider than the window scrolls in its box; the page itself never gets wider. */
+.scroll { overflow-x: auto; max-width: 100%; }
 .table-tools { margin: 8px 0 2px; font-size: 13px; }
 .table-tools input { width: 28em; padding: 2px 4px; }
 .filter-count { margin-left: 8px; color: #555; }
@@ -187,7 +189,8 @@ td { overflow-wrap: break-word; }
 th[aria-sort="ascending"]::after { content: " \25B2"; font-size: 10px; }
 th[aria-sort="descending"]::after { content: " \25BC"; font-size: 10px; }
 td code, li code { overflow-wrap: anywhere; }
-td.cmd { max-width: 36em; }
+td.cmd { min-width: 12em; max-width: 36em; }
+code.hash { overflow-wrap: normal; white-space: nowrap; }
 li.example { margin: 4px 0 8px; }
 .artifacts { font-size: 13px; }
 .artifacts a { margin-right: 6px; }

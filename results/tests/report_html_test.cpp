@@ -205,6 +205,10 @@ try {
     if (c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1)
       clipped.push("table cell: " + c.textContent.slice(0, 80));
   });
+  // At this window width the fixture's tables fit without scrolling in their boxes.
+  document.querySelectorAll("div.scroll").forEach(function (box) {
+    if (box.scrollWidth > box.clientWidth) clipped.push("table wider than the window: " + box.querySelector("table").id);
+  });
   if (document.documentElement.scrollWidth > window.innerWidth) {
     var wide = [];
     document.querySelectorAll("body > *").forEach(function (e) {
@@ -454,7 +458,7 @@ TEST(Reports, HtmlSignatureExamplesLinkToKeptArtifacts) {
   EXPECT_EQ(data.signature_examples[1].trial.cell.cpu_model, xeon().cpu_brand);
   std::string html = render_html(data);
   const std::string hash = data.signatures[0].hash;
-  EXPECT_THAT(html, HasSubstr("<td><a href=\"#sig-" + hash + "\"><code>" + hash + "</code></a></td>"));
+  EXPECT_THAT(html, HasSubstr("<td><a href=\"#sig-" + hash + "\"><code class=\"hash\">" + hash + "</code></a></td>"));
   EXPECT_THAT(html, HasSubstr("<section class=\"signature\" id=\"sig-" + hash + "\">"));
   // Relative to the page's directory, percent-encoded; only the files that are there.
   EXPECT_THAT(html, HasSubstr("artifacts: <a class=\"artifact\" href=\"../my%20arts/inv/cell-1/trial-3/\">trial-3/</a> "
@@ -472,7 +476,7 @@ TEST(Reports, HtmlSignatureExamplesLinkToKeptArtifacts) {
   EXPECT_EQ(occurrences(html, "<li class=\"example\">"), 3u);
   EXPECT_THAT(html, HasSubstr("kept at <code>/nonexistent/inv/cell-1/trial-7</code> (not on this machine)"));
   // The cells table links each cell's signatures to their examples.
-  EXPECT_THAT(html, HasSubstr("<a href=\"#sig-" + hash + "\"><code title="));
+  EXPECT_THAT(html, HasSubstr("<a href=\"#sig-" + hash + "\"><code class=\"hash\" title="));
 }
 
 // Long lists of what behaved as expected fold away; what did not is always shown.
