@@ -2,7 +2,8 @@
 //
 // collect_report() runs the queries once; the render_* functions only format, so one
 // ReportData can be rendered in every format. Output depends only on the database contents
-// and the options (no "generated at" time), so the same DB gives byte-identical reports.
+// and the options (no "generated at" time), so the same DB gives byte-identical reports; the
+// HTML page also on which kept artifact directories exist (it links only those).
 // The formats are described in results/REPORTS.md.
 #pragma once
 
