@@ -22,7 +22,7 @@ while (($#)); do
   case $1 in
     --other) other=$(realpath "${2:?--other needs a database}"); shift 2 ;;
     --docs) docs=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "report_demo: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
   esac
