@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -91,6 +92,8 @@ int formatted_report_command(const ReportRequest& request) {
     }
     std::erase_if(ids, [&](int64_t id) { return store.run(id).info.started_at_ms < *options.filter.since_ms; });
   }
+  // Links to kept artifacts are relative to the page's directory.
+  if (request.output) options.page_dir = std::filesystem::path(*request.output).parent_path().string();
   const std::string text = results::render_report(results::collect_report(store, options), *format);
   if (request.output) {
     std::ofstream out(*request.output, std::ios::binary | std::ios::trunc);

@@ -162,13 +162,16 @@ struct RunMeta {
   std::string hostname;
   std::string hypervisor;
   int vcpus = 0;
+  uint64_t seed = 0;
+  std::string command_line;
+  std::string version;
 };
 
 // The runs in the filter, ordered by start time then id.
 std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filter& filter) {
   Statement stmt(db, path,
                  "SELECT r.id, r.run_uid, r.scenario, r.placement, r.params, h.cpu_brand, r.started_at_ms, "
-                 "r.ended_at_ms, r.expect, h.hostname, h.hypervisor, h.vcpus "
+                 "r.ended_at_ms, r.expect, h.hostname, h.hypervisor, h.vcpus, r.seed, r.command_line, r.version "
                  "FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.started_at_ms >= ?1 "
                  "ORDER BY r.started_at_ms, r.id",
                  "list runs");
@@ -187,6 +190,11 @@ std::vector<RunMeta> load_runs(sqlite3* db, const std::string& path, const Filte
     run.hostname = stmt.column_text(9);
     run.hypervisor = stmt.column_text(10);
     run.vcpus = static_cast<int>(stmt.column_int(11));
+    // Decimal text (a uint64 does not fit SQLite's INTEGER); the store validated it on insert.
+    const std::string seed = stmt.column_text(12);
+    std::from_chars(seed.data(), seed.data() + seed.size(), run.seed);
+    run.command_line = stmt.column_text(13);
+    run.version = stmt.column_text(14);
     runs.push_back(std::move(run));
   }
   return runs;
@@ -255,6 +263,9 @@ RunRate make_run_rate(const RunMeta& run, const Counts& counts) {
   rate.hostname = run.hostname;
   rate.hypervisor = run.hypervisor;
   rate.vcpus = run.vcpus;
+  rate.seed = run.seed;
+  rate.command_line = run.command_line;
+  rate.version = run.version;
   rate.counts = counts;
   fill_rate(counts, rate.rate, rate.wilson_low, rate.wilson_high);
   return rate;

@@ -1,5 +1,10 @@
 // Report renderer: a self-contained HTML page with inline SVG charts, summary verdict first.
 // The page layout is described in results/REPORTS.md (HTML).
+//
+// The charts are drawn here rather than by a charting library (Vega-Lite would add ~1 MB of
+// script to every page, from an npm tree the C++ build would need on a fresh clone): the page
+// reads without script, is byte-identical for one database, and every label's box is computed
+// here, so the headless-Chromium test can hold the page to "no clipped label".
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,23 +21,15 @@
 #include "flakelab/results/rate_format.h"
 #include "flakelab/results/reports.h"
 #include "flakelab/results/stats.h"
+#include "report_html_parts.h"
 #include "report_text.h"
 
 namespace flakelab::results {
 
 using namespace report_detail;  // NOLINT: the renderers' shared text helpers
 
-// ---------------------------------------------------------------------------------------------
-// HTML
+namespace html {
 
-namespace {
-
-// Series colours (the runs-over-time chart, sweep curves).
-constexpr const char* kColors[] = {"#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"};
-constexpr std::size_t kColorCount = std::size(kColors);
-
-// One colour per verdict, shared by bars, the legend and the summary.
 const char* verdict_color(Verdict v) {
   switch (v) {
     case Verdict::kPassed:
@@ -48,6 +45,44 @@ const char* verdict_color(Verdict v) {
   }
   return "#999999";
 }
+
+std::string plural(int64_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
+std::string counts_note(const Counts& c) {
+  if (c.trials == 0) return "no trials";
+  if (c.errors == c.trials) return plural(c.errors, "error");
+  std::string note = fmt::format("{}/{}", c.failing(), c.trials);
+  if (c.timeouts > 0) note += fmt::format(" ({})", plural(c.timeouts, "timeout"));
+  if (c.errors > 0) note += ", " + plural(c.errors, "error");
+  return note;
+}
+
+std::string html_rate(const Counts& counts, double rate, double low, double high, double upper) {
+  if (counts.trials == 0) return "no trials";
+  if (counts.errors == counts.trials) return plural(counts.errors, "error") + ", no rate";
+  if (counts.failing() == 0) return "&lt; " + format_percent(upper, Round::kUp) + " (95% upper bound)";
+  return fmt::format("{} ({} .. {})", format_percent(rate, Round::kNearest), format_percent(low, Round::kDown),
+                     format_percent(high, Round::kUp));
+}
+
+std::string engine_of(const CellKey& cell) {
+  const auto engine = cell.param("engine");
+  if (!engine) return {};
+  if (*engine != "cli") return "flakelab " + *engine;
+  const std::string version = cell.param("engine_version").value_or("");
+  return fmt::format("cli {}{}", cell.param("engine_cli").value_or("?"), version.empty() ? "" : " (" + version + ")");
+}
+
+}  // namespace html
+
+using namespace html;  // NOLINT: the page's parts share these helpers
+
+namespace {
+
+// Series colours (the runs-over-time chart, sweep curves).
+constexpr const char* kColors[] = {"#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"};
+constexpr std::size_t kColorCount = std::size(kColors);
 
 // Chart text is monospace (DejaVu Sans Mono: 0.602 em per character), so margins computed from
 // the longest label hold in any browser; a little slack covers fallback fonts.
@@ -83,19 +118,6 @@ std::string pct_label(double fraction) {
   if (pct == 0) return "0%";
   if (pct >= 1) return fmt::format("{:g}%", std::round(pct * 100) / 100);
   return fmt::format("{:.3g}%", pct);
-}
-
-std::string plural(int64_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
-
-// What a cell's trials came to, errors and timeouts spelled out: "5/200", "5/200 (2 timeouts)",
-// "3 errors" for a cell whose every trial errored (it has no failure rate), "0/97, 3 errors".
-std::string counts_note(const Counts& c) {
-  if (c.trials == 0) return "no trials";
-  if (c.errors == c.trials) return plural(c.errors, "error");
-  std::string note = fmt::format("{}/{}", c.failing(), c.trials);
-  if (c.timeouts > 0) note += fmt::format(" ({})", plural(c.timeouts, "timeout"));
-  if (c.errors > 0) note += ", " + plural(c.errors, "error");
-  return note;
 }
 
 // An HTML legend of the verdict colours, under the charts that use them.
@@ -341,14 +363,6 @@ std::string xy_chart(const std::string& id, const std::vector<Series>& series, c
   return out;
 }
 
-std::string html_rate(const Counts& counts, double rate, double low, double high, double upper) {
-  if (counts.trials == 0) return "no trials";
-  if (counts.errors == counts.trials) return plural(counts.errors, "error") + ", no rate";
-  if (counts.failing() == 0) return "&lt; " + format_percent(upper, Round::kUp) + " (95% upper bound)";
-  return fmt::format("{} ({} .. {})", format_percent(rate, Round::kNearest), format_percent(low, Round::kDown),
-                     format_percent(high, Round::kUp));
-}
-
 // A point of one cell or run: rate with its 95% interval (the one-sided upper bound when nothing
 // failed); a cell whose trials all errored sits at 0 without an interval.
 Point rate_point(double x, const Counts& counts, Verdict verdict, const std::string& title) {
@@ -463,12 +477,17 @@ std::string summary_section(const ReportData& data) {
                  unexpected.empty() ? "good" : "bad",
                  unexpected.empty() ? "Every cell behaved as expected." : "UNEXPECTED results.", unexpected.size(),
                  flaky.size(), passed, no_trials.size(), data.skipped.size());
-  auto list = [&](const char* id, const char* heading, const std::vector<const CellRate*>& cells, const char* none) {
+  // What behaved as expected folds away when long (the heatmap shows it too); what did not, never.
+  constexpr std::size_t kOpenListMax = 6;
+  auto list = [&](const char* id, const char* heading, const std::vector<const CellRate*>& cells, const char* none,
+                  bool fold_expected) {
     fmt::format_to(it, "<h3>{}</h3>\n", heading);
     if (cells.empty()) {
       fmt::format_to(it, "<p id=\"{}\" class=\"empty\">{}</p>\n", id, none);
       return;
     }
+    const bool fold = fold_expected && cells.size() > kOpenListMax;
+    if (fold) fmt::format_to(it, "<details><summary>{} cells (show)</summary>\n", cells.size());
     fmt::format_to(it, "<ul id=\"{}\">\n", id);
     for (const CellRate* cell : cells) {
       const auto sigs = signatures_of(data, cell->cell);
@@ -480,21 +499,23 @@ std::string summary_section(const ReportData& data) {
                                                 xml_escape(one_line(sigs.front()->example_message, 500)),
                                                 sigs.front()->hash));
     }
-    out += "</ul>\n";
+    out += fold ? "</ul></details>\n" : "</ul>\n";
   };
-  list("summary-unexpected", "Failed unexpectedly", unexpected, "Nothing failed unexpectedly.");
-  list("summary-flaky", "Flaky as expected", flaky, "No expected-flaky cell failed.");
-  if (!no_trials.empty()) list("summary-no-trials", "No trials recorded", no_trials, "");
+  list("summary-unexpected", "Failed unexpectedly", unexpected, "Nothing failed unexpectedly.", false);
+  list("summary-flaky", "Flaky as expected", flaky, "No expected-flaky cell failed.", true);
+  if (!no_trials.empty()) list("summary-no-trials", "No trials recorded", no_trials, "", false);
   out += "<h3>Skipped</h3>\n";
   if (data.skipped.empty()) {
     out += "<p id=\"summary-skipped\" class=\"empty\">No planned cell was skipped.</p>\n";
   } else {
+    const bool fold = data.skipped.size() > kOpenListMax;
+    if (fold) fmt::format_to(it, "<details><summary>{} cells (show)</summary>\n", data.skipped.size());
     out += "<ul id=\"summary-skipped\">\n";
     for (const SkippedCellRow& row : data.skipped) {
       fmt::format_to(it, "<li><b>{}</b> (expect {}): {}</li>\n", xml_escape(cell_label(row.cell)),
                      xml_escape(row.expect.value_or("pass")), xml_escape(row.reason));
     }
-    out += "</ul>\n";
+    out += fold ? "</ul></details>\n" : "</ul>\n";
   }
   out += "</section>\n";
   return out;
@@ -534,8 +555,8 @@ std::string render_html(const ReportData& data) {
   const std::string title = xml_escape(data.title);
   fmt::format_to(it,
                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n"
-                 "<style>{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-                 title, kStyle, title);
+                 "<style>{}{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+                 title, kStyle, kTableStyle, title);
   const Counts& t = data.totals;
   fmt::format_to(it,
                  "<p id=\"totals\">Filter: {}. {} runs, {} cells, {} trials: {} pass, {} fail, {} timeout, {} error; "
@@ -543,6 +564,7 @@ std::string render_html(const ReportData& data) {
                  xml_escape(filter_text(data.filter)), data.runs.size(), data.cells.size(), t.trials, t.passes,
                  t.failures, t.timeouts, t.errors, data.signatures.size());
   out += summary_section(data);
+  out += heatmap_section(data);
 
   // Chart 1: failure rate per cell, one bar per scenario x parameters x placement x CPU model:
   // a cell failing on one CPU and never on another shows as two bars.
@@ -636,64 +658,10 @@ std::string render_html(const ReportData& data) {
                                 std::string(kMarkerLegend);
   }
 
-  // Tables.
-  out += "<h2>Cells</h2>\n<table id=\"cells\">\n<tr><th>scenario</th><th>placement</th><th>params</th><th>cpu</th>"
-         "<th>runs</th><th>trials</th><th>failing</th><th>errors</th><th>rate (95% interval)</th>"
-         "<th>trials to first failure</th><th>top signatures</th></tr>\n";
-  for (const CellRate& cell : data.cells) {
-    const FirstFailure* ff = first_failure_of(data, cell.cell);
-    std::string first = "-";
-    if (ff && ff->runs_with_failure > 0) {
-      first = fmt::format("{:.1f} (in {} of {} runs)", ff->mean_trials, ff->runs_with_failure, ff->runs);
-    }
-    std::string sigs;
-    for (const CellSignature* cs : signatures_of(data, cell.cell)) {
-      sigs += fmt::format("<code title=\"{}\">{}</code> &#215;{}<br>", xml_escape(one_line(cs->example_message, 500)),
-                          cs->hash, cs->count);
-    }
-    fmt::format_to(it,
-                   "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                   "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n",
-                   as_expected(cell.verdict) ? (cell.flaky() ? " class=\"flaky\"" : "") : " class=\"unexpected\"",
-                   xml_escape(or_dash(cell.cell.scenario)), xml_escape(or_dash(cell.cell.placement)),
-                   xml_escape(or_dash(cell.cell.params)), xml_escape(or_dash(cell.cell.cpu_model)), cell.runs,
-                   cell.counts.trials, cell.counts.failing(), cell.counts.errors,
-                   html_rate(cell.counts, cell.rate, cell.wilson_low, cell.wilson_high, cell.upper_bound),
-                   cell.verdict == Verdict::kPassed ? std::string() : fmt::format(" <b>{}</b>", describe(cell.verdict)),
-                   xml_escape(first), sigs);
-  }
-  out += "</table>\n";
-
-  out += "<h2>Signatures</h2>\n<table id=\"signatures\">\n<tr><th>count</th><th>cells</th><th>hash</th>"
-         "<th>first seen</th><th>last seen</th><th>normalized</th><th>example</th></tr>\n";
-  const std::size_t shown = std::min(data.max_signatures, data.signatures.size());
-  for (std::size_t i = 0; i < shown; ++i) {
-    const SignatureStats& s = data.signatures[i];
-    fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
-                   "<td><code>{}</code></td><td><code>{}</code></td></tr>\n",
-                   s.count, s.cells, s.hash, format_time_ms(s.first_seen_ms), format_time_ms(s.last_seen_ms),
-                   xml_escape(one_line(s.normalized, data.max_message_bytes)),
-                   xml_escape(one_line(s.example_message, data.max_message_bytes)));
-  }
-  out += "</table>\n";
-  if (shown < data.signatures.size()) {
-    fmt::format_to(it, "<p>{} more signatures not shown.</p>\n", data.signatures.size() - shown);
-  }
-
-  out += "<h2>Runs</h2>\n<table id=\"runs\">\n<tr><th>run</th><th>started</th><th>cell</th><th>host</th>"
-         "<th>machine</th><th>trials</th><th>failing</th><th>errors</th><th>rate (95% Wilson)</th></tr>\n";
-  for (const RunRate& run : data.runs) {
-    fmt::format_to(it,
-                   "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
-                   "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
-                   run.run_id, format_time_ms(run.started_at_ms), xml_escape(cell_label(run.cell)),
-                   xml_escape(or_dash(run.hostname)), xml_escape(describe_machine_kind(run.hypervisor, run.vcpus)),
-                   run.counts.trials, run.counts.failing(), run.counts.errors,
-                   html_rate(run.counts, run.rate, run.wilson_low, run.wilson_high,
-                             zero_failure_upper_bound(run.counts.trials)));
-  }
-  out += "</table>\n</body>\n</html>\n";
+  out += cells_table(data);
+  out += signatures_tables(data);
+  out += runs_table(data);
+  fmt::format_to(it, "<script>{}</script>\n</body>\n</html>\n", kTableScript);
   return out;
 }
 

@@ -61,6 +61,30 @@ ReportData collect_report(Store& store, const ReportOptions& options) {
   for (SkippedCellRow& row : query.skipped_cells(options.filter)) {
     if (!ran.contains(row.cell)) data.skipped.push_back(std::move(row));
   }
+  // Examples from as many cells as possible: the first failure of each cell, then the next ones.
+  constexpr std::size_t kCandidates = 200;
+  const std::size_t shown = std::min(options.max_signatures, data.signatures.size());
+  for (std::size_t i = 0; i < shown && options.examples_per_signature > 0; ++i) {
+    const std::string& hash = data.signatures[i].hash;
+    std::vector<SignatureTrial> trials = query.trials_for_signature(hash, options.filter, kCandidates);
+    std::vector<bool> taken(trials.size(), false);
+    std::vector<std::size_t> picked;
+    std::set<CellKey> cells;
+    for (std::size_t k = 0; k < trials.size() && picked.size() < options.examples_per_signature; ++k) {
+      if (cells.insert(trials[k].cell).second) {
+        picked.push_back(k);
+        taken[k] = true;
+      }
+    }
+    for (std::size_t k = 0; k < trials.size() && picked.size() < options.examples_per_signature; ++k) {
+      if (!taken[k]) picked.push_back(k);
+    }
+    std::sort(picked.begin(), picked.end());
+    for (std::size_t k : picked) {
+      KeptArtifacts kept = find_kept_artifacts(trials[k].artifact_path, options.page_dir);
+      data.signature_examples.push_back({hash, std::move(trials[k]), std::move(kept)});
+    }
+  }
   return data;
 }
 

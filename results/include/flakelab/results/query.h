@@ -119,6 +119,10 @@ struct RunRate {
   std::string hostname;
   std::string hypervisor;  // "" on bare metal and for hosts recorded before v6
   int vcpus = 0;           // 0 for hosts recorded before v6
+  // How the run was made, for the report's runs table.
+  uint64_t seed = 0;
+  std::string command_line;
+  std::string version;     // flakelab's
   Counts counts;
   double rate = 0;
   double wilson_low = 0;

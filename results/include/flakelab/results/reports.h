@@ -2,7 +2,8 @@
 //
 // collect_report() runs the queries once; the render_* functions only format, so one
 // ReportData can be rendered in every format. Output depends only on the database contents
-// and the options (no "generated at" time), so the same DB gives byte-identical reports.
+// and the options (no "generated at" time), so the same DB gives byte-identical reports; the
+// HTML page also on which kept artifact directories exist (it links only those).
 // The formats are described in results/REPORTS.md.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "flakelab/results/kept_artifacts.h"
 #include "flakelab/results/query.h"
 #include "flakelab/results/store.h"
 
@@ -29,6 +31,17 @@ struct ReportOptions {
   std::size_t max_signatures = 25;      // in the signature table/chart (the JSON has them all)
   std::size_t signatures_per_cell = 3;  // listed per cell (text, JUnit, JSON)
   std::size_t max_message_bytes = 300;  // example messages in text/HTML are cut to this
+  std::size_t examples_per_signature = 3;  // failing trials shown per signature (HTML), distinct cells first
+  // The directory the HTML page will be written to: links to kept artifacts are relative to it
+  // ("" = the current directory). See find_kept_artifacts().
+  std::string page_dir;
+};
+
+// One failing trial of a signature, with what is left of it on this machine.
+struct SignatureExample {
+  std::string hash;
+  SignatureTrial trial;
+  KeptArtifacts artifacts;
 };
 
 struct ReportData {
@@ -43,6 +56,8 @@ struct ReportData {
   std::vector<FirstFailure> first_failures;    // one per cell, same order as cells
   std::vector<RunRate> runs;                   // by start time
   std::vector<SkippedCellRow> skipped;         // planned cells that could not run, none of them in `cells`
+  // For the first max_signatures signatures, in their order: up to examples_per_signature each.
+  std::vector<SignatureExample> signature_examples;
 };
 
 ReportData collect_report(Store& store, const ReportOptions& options = {});
@@ -52,7 +67,8 @@ std::string render_text(const ReportData& data);
 std::string render_json(const ReportData& data);
 // One <testcase> per cell. See REPORTS.md for how flaky cells are marked.
 std::string render_junit(const ReportData& data);
-// One self-contained page (inline CSS and SVG, no scripts, no network).
+// One self-contained page (inline CSS, SVG and a small script that sorts and filters the
+// tables; no network). Charts and text need no script.
 std::string render_html(const ReportData& data);
 // GitHub-flavoured Markdown (e.g. a CI job summary): totals, the cell table with the
 // failing cells first, and the top signatures.
