@@ -34,7 +34,7 @@ void copy_tree_skipping_special_files(const fs::path& from, const fs::path& to) 
   fs::create_directory(to, ec);
   if (ec) throw HarnessError(errno_text("create directory " + to.string(), ec.value()));
   for (fs::recursive_directory_iterator it(from, ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path target = to / fs::relative(it->path(), from);
+    const fs::path target = to / it->path().lexically_relative(from);  // not fs::relative: it follows symlinks
     const fs::file_status status = it->symlink_status(ec);
     if (ec) break;
     if (fs::is_directory(status)) {
