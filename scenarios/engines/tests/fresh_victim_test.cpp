@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -61,17 +62,22 @@ TrialContext scm06_context() {
 }  // namespace
 
 TEST(FreshVictim, IsExecdInItsOwnSessionWithoutOurFds) {
-  const int extra = ::open("/dev/null", O_RDONLY);  // not CLOEXEC: a fork would inherit it
+  // fd 200, not CLOEXEC: a fork would inherit it (cr/memory's victim closes nothing itself).
+  const int extra = ::open("/dev/null", O_RDONLY);
   ASSERT_GE(extra, 0);
-  const pid_t pid = start_fresh_victim(scm06_context(), "scm06", "fresh-test", nullptr);
+  ASSERT_EQ(::dup2(extra, 200), 200);
   ::close(extra);
-  const std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  TrialContext ctx;
+  for (const ParamSpec& p : find_scenario("cr/memory")->params()) ctx.params[p.name] = p.default_value;
+  const pid_t pid = start_fresh_victim(ctx, "cr/memory", ::testing::TempDir(), nullptr);
+  ::close(200);
+  const std::string proc = "/proc/" + std::to_string(pid);
+  const std::string cmdline = read_text(proc + "/cmdline");
   EXPECT_NE(cmdline.find(kFreshVictimArg), std::string::npos) << cmdline;
   EXPECT_EQ(getsid(pid), pid);
-  const std::string fd = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(extra);
-  EXPECT_NE(::access(fd.c_str(), F_OK), 0) << fd << " was inherited";
+  EXPECT_NE(::access((proc + "/fd/200").c_str(), F_OK), 0) << "fd 200 was inherited";
   EXPECT_EQ(kill(pid, SIGUSR1), 0);
-  EXPECT_EQ(victims::wait_exit(pid), 0) << "the scm06 victim's own check";
+  EXPECT_EQ(victims::wait_exit(pid), 0) << "the memory victim's own check";
 }
 
 TEST(FreshVictim, UnknownScenarioIsAClearError) {
@@ -89,20 +95,28 @@ TEST(FreshVictim, ExecutableIsOnAMountOfTheNewNamespace) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(10);
-    const pid_t forked = victims::start_scm06_victim("forked-test");
-    const int forked_mount = exe_mount_id(forked);
-    victims::kill_child(forked);
-    if (forked_mount < 0) _exit(11);
-    if (listed_in_mountinfo(forked_mount)) _exit(12);  // the premise: the old mount is not listed
-    const pid_t fresh = start_fresh_victim(scm06_context(), "scm06", "fresh-ns-test", nullptr);
-    const int fresh_mount = exe_mount_id(fresh);
-    victims::kill_child(fresh);
-    _exit(listed_in_mountinfo(fresh_mount) ? 0 : 13);
+    // Never back into gtest from this fork; the salt keeps the names apart from earlier
+    // runs' victims, whose sockets the collector may not have freed yet.
+    try {
+      if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(10);
+      const std::string salt = "fresh-ns-" + std::to_string(getpid());
+      const pid_t forked = victims::start_scm06_victim(salt + "-forked");
+      const int forked_mount = exe_mount_id(forked);
+      victims::kill_child(forked);
+      if (forked_mount < 0) _exit(11);
+      if (listed_in_mountinfo(forked_mount)) _exit(12);  // the premise: the old mount is not listed
+      const pid_t fresh = start_fresh_victim(scm06_context(), "scm06", salt + "-fresh", nullptr);
+      const int fresh_mount = exe_mount_id(fresh);
+      victims::kill_child(fresh);
+      _exit(listed_in_mountinfo(fresh_mount) ? 0 : 13);
+    } catch (const std::exception& e) {
+      dprintf(2, "%s\n", e.what());
+      _exit(14);
+    }
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: unshare, 11: no mnt_id, 12: forked victim's mount is listed, 13: fresh "
-                                       "victim's mount is not listed";
+                                       "victim's mount is not listed, 14: a victim did not start";
 }
