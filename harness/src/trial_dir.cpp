@@ -25,6 +25,32 @@ void remove_tree(const std::string& dir) {
   if (ec) throw HarnessError(errno_text("remove " + dir, ec.value()));
 }
 
+namespace {
+
+// Copies directories, regular files and symlinks; skips sockets, FIFOs and devices (a
+// zdtm test leaves its sockets there), which cannot be copied and mean nothing later.
+void copy_tree_skipping_special_files(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directory(to, ec);
+  if (ec) throw HarnessError(errno_text("create directory " + to.string(), ec.value()));
+  for (fs::recursive_directory_iterator it(from, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path target = to / it->path().lexically_relative(from);  // not fs::relative: it follows symlinks
+    const fs::file_status status = it->symlink_status(ec);
+    if (ec) break;
+    if (fs::is_directory(status)) {
+      fs::create_directory(target, ec);
+    } else if (fs::is_regular_file(status)) {
+      fs::copy_file(it->path(), target, ec);
+    } else if (fs::is_symlink(status)) {
+      fs::copy_symlink(it->path(), target, ec);
+    }
+    if (ec) throw HarnessError(errno_text("copy " + it->path().string() + " to " + target.string(), ec.value()));
+  }
+  if (ec) throw HarnessError(errno_text("copy " + from.string() + " to " + to.string(), ec.value()));
+}
+
+}  // namespace
+
 void move_tree(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::create_directories(fs::path(to).parent_path(), ec);
@@ -32,8 +58,7 @@ void move_tree(const std::string& from, const std::string& to) {
   fs::rename(from, to, ec);
   if (!ec) return;
   if (ec.value() != EXDEV) throw HarnessError(errno_text("rename " + from + " to " + to, ec.value()));
-  fs::copy(from, to, fs::copy_options::recursive, ec);
-  if (ec) throw HarnessError(errno_text("copy " + from + " to " + to, ec.value()));
+  copy_tree_skipping_special_files(from, to);
   remove_tree(from);
 }
 

@@ -21,6 +21,7 @@
 #include "flakelab/harness/error.h"
 #include "flakelab/harness/interrupt.h"
 #include "flakelab/harness/trial_runner.h"
+#include "flakelab/scenarios/checkpoint_engine.h"
 #include "host_protocol.h"
 #include "netns_probe.h"
 #include "trial_process.h"
@@ -73,6 +74,26 @@ void kill_everything_else() {
   }
 }
 
+// CRIU probes the kernel on every call (~40 ms) unless it finds its cache /run/criu.kdat,
+// which it keeps only on a tmpfs /run. A tmpfs of the host's own keeps the cache across
+// the host's trials without touching the machine's /run; the whole tree is made private
+// first so that the mount cannot propagate back. Only for an external engine other than
+// flakelab's: other scenarios (cmd) keep seeing the machine's /run.
+void mount_private_run_for_external_engine(const TrialRequest& prototype) {
+  if (prototype.params == nullptr) return;
+  const auto engine = prototype.params->find("engine");
+  const auto cli = prototype.params->find("engine_cli");
+  if (engine == prototype.params->end() || engine->second != "cli" || cli == prototype.params->end() ||
+      scenarios::is_flakelab_cli(cli->second))
+    return;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    throw os_error("mount(MS_REC|MS_PRIVATE) / in the trial host's mount namespace");
+  }
+  if (::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+    throw os_error("mount tmpfs on /run in the trial host's mount namespace");
+  }
+}
+
 TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, const TrialRequest& prototype) {
   TrialRequest request = prototype;
   request.index = launch.index;
@@ -96,6 +117,7 @@ TrialRequest request_from(const RequestMessage& launch, std::string temp_dir, co
     // If the harness dies, so does the host, and with it everything in its namespace.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw os_error("prctl(PR_SET_PDEATHSIG)");
     mount_private_proc();
+    mount_private_run_for_external_engine(prototype);
   } catch (const std::exception& e) {
     host_fail(control, e.what());
   }

@@ -111,9 +111,9 @@ int zdtm_suite_command(const ZdtmSuiteOptions& options) {
   spec.seed = options.seed ? *options.seed : random_run_seed();
   spec.jobs = options.jobs;
   spec.command_line = options.command_line;
-  // zdtm tests leave sockets and FIFOs in their directory, which kept artifacts cannot
-  // copy yet; the failure's message carries the engine's or the test's own words.
-  spec.keep_artifacts = KeepArtifacts::kNever;
+  // A failing test keeps its trial directory: its out file, the engine's output and
+  // log, the images (sockets and FIFOs a test leaves there are not copied).
+  spec.keep_artifacts = KeepArtifacts::kFailed;
   std::vector<std::string> engine;
   if (!options.engine_cli.empty()) add_engine_cli_params(options.engine_cli, engine);
   for (const SuiteTest& test : tests) {
@@ -152,6 +152,7 @@ int zdtm_suite_command(const ZdtmSuiteOptions& options) {
       if (!summary.messages.empty()) why = "  " + summary.messages.front().message;
     }
     fmt::print("{:<6} {:<32} {}/{} passed{}\n", ok ? "PASS" : "FAIL", name, cell.passes, cell.trials, why);
+    if (!ok && !cell.artifacts_dir.empty()) fmt::print("{:<6} {:<32} artifacts: {}\n", "", "", cell.artifacts_dir);
     std::fflush(stdout);
   };
   const CampaignResult result = run_campaign(plan, topology, hooks);

@@ -2,12 +2,20 @@
 // project's own zdtm-protocol programs with flakelab's CLI as the external engine.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "cli_runner.h"
 #include "flakelab/base/temp_dir.h"
+#include "flakelab/harness/trial_dir.h"
 #include "flakelab/results/store.h"
 
 namespace flakelab::harness {
@@ -47,11 +55,51 @@ TEST_F(ZdtmSuite, EveryProgramPassesFailsOrIsSkippedThroughTheCliEngine) {
             std::string::npos)
       << describe(ran);
   EXPECT_NE(ran.out.find("zdtm-suite: 1 passed, 1 failed, 1 skipped of 3 tests"), std::string::npos) << describe(ran);
+  // The failing test keeps its trial directories: its out file and the engine's output.
+  const size_t at = ran.out.find("artifacts: ");
+  ASSERT_NE(at, std::string::npos) << describe(ran);
+  const std::string kept = ran.out.substr(at + 11, ran.out.find('\n', at) - at - 11);
+  int outs = 0, engine_outputs = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(kept)) {
+    outs += entry.path().filename() == "zdtm_not_restored.out";
+    engine_outputs += entry.path().filename().string().starts_with("engine-dump-");
+  }
+  EXPECT_EQ(outs, 2) << kept;
+  EXPECT_EQ(engine_outputs, 2) << kept;
   const std::vector<std::string> params = run_params();
   ASSERT_EQ(params.size(), 2u);
   for (const std::string& p : params) {
     EXPECT_NE(p.find("engine=cli,engine_cli=" + std::string(FLAKELAB_BIN) + ",engine_version="), std::string::npos) << p;
   }
+}
+
+// Kept trial directories move from the run's temp root (/dev/shm) to the artifacts
+// directory, another file system: a zdtm test's sockets and FIFOs are left behind.
+TEST(KeptTrialDir, MovesAcrossFileSystemsWithoutSocketsAndFifos) {
+  const base::TempDir shm("/dev/shm", "flakelab-move-");
+  const base::TempDir target_parent{::testing::TempDir(), "flakelab-moved-"};
+  const std::filesystem::path from = std::filesystem::path(shm.path()) / "trial";
+  std::filesystem::create_directories(from / "images");
+  { std::ofstream(from / "images" / "core.img") << "image"; }
+  std::filesystem::create_symlink("images/core.img", from / "link");
+  ASSERT_EQ(::mkfifo((from / "fifo").c_str(), 0600), 0);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = (from / "images" / "sock").string();
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << path;
+  ::close(sock);
+  const std::filesystem::path to = std::filesystem::path(target_parent.path()) / "kept";
+  move_tree(from.string(), to.string());
+  EXPECT_FALSE(std::filesystem::exists(from));
+  std::ifstream image(to / "images" / "core.img");
+  std::string text;
+  image >> text;
+  EXPECT_EQ(text, "image");
+  EXPECT_EQ(std::filesystem::read_symlink(to / "link"), "images/core.img");
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(to / "fifo")));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(to / "images" / "sock")));
 }
 
 TEST_F(ZdtmSuite, OnlyPassingProgramsExitZeroWithTheLibraryEngine) {

@@ -23,6 +23,7 @@
 #include "flakelab/engine/restore.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
 #include "flakelab/scenarios/dumped_tree.h"
+#include "flakelab/scenarios/fresh_victim.h"
 #include "flakelab/victims/victims.h"
 
 namespace flakelab::scenarios {
@@ -98,9 +99,11 @@ void cli_dump(CheckpointEngine& engine, pid_t pid, const std::string& dir) {
     throw EngineFailure(fmt::format("dump: the tree of pid {} still runs 10 s after {} dumped it", pid, engine.describe()));
 }
 
-class CrScenario : public Scenario {
+class CrScenario : public Scenario, public FreshVictimSource {
  public:
   explicit CrScenario(const CrVictim& victim) : victim_(victim) {}
+
+  pid_t start_own_victim(const TrialContext& ctx, const std::string& dir) override { return victim_.start(ctx, dir); }
 
   std::string name() const override { return "cr/" + victim_.name; }
   std::string description() const override {
@@ -127,19 +130,22 @@ class CrScenario : public Scenario {
     const bool via_dir = ctx.param_is("images", "dir");
     base::TempDir scratch(ctx.temp_dir, "flakelab-cr-");
     const bool external = uses_engine_cli(ctx);
-    VictimSetupScope setup([&ctx, external] {
+    auto setup = [&ctx, external] {
       // A CLI engine's restored victim is the CLI's child until the CLI exits, and the
       // parent-death signal is part of the image: it would die with the CLI.
       if (external) prctl(PR_SET_PDEATHSIG, 0);
       ctx.bind_self(Role::kVictim);
-    });
+    };
+    VictimSetupScope setup_scope(setup);
     std::unique_ptr<VictimPid> victim;
     try {
       // The victim gets a directory of its own (some check that it stays empty).
       const std::string victim_dir = scratch.path() + "/victim";
       if (mkdir(victim_dir.c_str(), 0700) != 0)
         return TrialResult::error(fmt::format("mkdir {}: {}", victim_dir, strerror(errno)));
-      victim = std::make_unique<VictimPid>(victim_.start(ctx, victim_dir));
+      // An external engine gets a victim exec'd in the trial's namespaces (fresh_victim.h).
+      victim = std::make_unique<VictimPid>(external ? start_fresh_victim(ctx, name(), victim_dir, setup)
+                                                    : victim_.start(ctx, victim_dir));
     } catch (const std::exception& e) {
       return TrialResult::error(fmt::format("{}: {}", name(), e.what()));
     }

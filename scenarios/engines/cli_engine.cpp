@@ -48,6 +48,15 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
+// "    237: Error (...)" -> "Error (...)": CRIU's restore prefixes a task's lines with its pid.
+std::string without_pid(const std::string& line) {
+  size_t at = line.find_first_not_of(' ');
+  const size_t digits = line.find_first_not_of("0123456789", at);
+  if (at == std::string::npos || digits == at || digits == std::string::npos || line.compare(digits, 2, ": ") != 0)
+    return line;
+  return line.substr(digits + 2);
+}
+
 // What the engine said went wrong: its first error line (CRIU: "Error (file:line): ..."),
 // else its last non-empty line. CRIU logs "rlimit: Can't setup RLIMIT_NOFILE for self" as
 // an error on every call without CAP_SYS_RESOURCE in the bounding set, and carries on.
@@ -57,7 +66,7 @@ std::string error_lines(const std::string& output) {
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (line.find("Can't setup RLIMIT_NOFILE for self") != std::string::npos) continue;
-    if (line.find("Error") != std::string::npos || line.find("error") != std::string::npos) return line;
+    if (line.find("Error") != std::string::npos || line.find("error") != std::string::npos) return without_pid(line);
     last = line;
   }
   return last.empty() ? "(no output)" : last;

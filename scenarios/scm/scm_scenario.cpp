@@ -6,6 +6,11 @@
 // old sockets are freed only by the kernel's unix garbage collector, so an
 // immediate restore finds the names taken: the SCM06 flake, reproduced with
 // unix_gc_wait=0 and fixed by the engine's default unix-gc-wait policy.
+//
+// With an external engine the victim is exec'd in the trial's namespaces (see
+// fresh_victim.h), and for a CLI that lacks the policy (CRIU) the scenario applies it
+// itself: before the restore it waits, up to unix_gc_wait, until the victim's old
+// sockets are gone from the network namespace.
 #include <fmt/format.h>
 #include <signal.h>
 #include <string.h>
@@ -14,7 +19,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -28,6 +36,7 @@
 #include "flakelab/victims/victims.h"
 #include "flakelab/scenarios/checkpoint_engine.h"
 #include "flakelab/scenarios/dumped_tree.h"
+#include "flakelab/scenarios/fresh_victim.h"
 #include "flakelab/scenarios/scenario.h"
 #include "flakelab/scenarios/scm.h"
 
@@ -48,7 +57,26 @@ std::string default_wait() {
   return base::format_duration(engine::RestoreOptions{}.unix_gc_wait);
 }
 
-class ScmScenario : public Scenario {
+// Inodes of the bound unix sockets of this network namespace (/proc/net/unix rows with
+// a path or an abstract name).
+std::set<unsigned long> bound_unix_sockets() {
+  std::ifstream table("/proc/net/unix");
+  if (!table) throw std::runtime_error(fmt::format("open /proc/net/unix: {}", strerror(errno)));
+  std::set<unsigned long> inodes;
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    std::istringstream row(line);
+    std::string num, refs, protocol, flags, type, state, path;
+    unsigned long inode = 0;
+    if (!(row >> num >> refs >> protocol >> flags >> type >> state >> inode)) continue;
+    if (row >> path) inodes.insert(inode);
+  }
+  return inodes;
+}
+
+class ScmScenario : public Scenario, public FreshVictimSource {
  public:
   using Start = pid_t (*)(const std::string& salt);
   ScmScenario(std::string name, std::string description, Start start)
@@ -60,7 +88,8 @@ class ScmScenario : public Scenario {
     std::vector<ParamSpec> all = {
         ParamSpec::duration("unix_gc_wait", default_wait(),
                             "restore policy: how long to retry binding a name an orphaned socket still holds (0 = "
-                            "off, CRIU's behaviour; e.g. 50ms, 2s); flakelab's engines only, not told to others"),
+                            "off, CRIU's behaviour; e.g. 50ms, 2s); for a CLI without it (CRIU) the scenario waits "
+                            "that long for the old sockets to be collected before the restore"),
         ParamSpec::integer("restore_delay_us", 0, 0, 10'000'000,
                            "microseconds to sleep between the kill (end of the dump) and the restore"),
     };
@@ -68,6 +97,8 @@ class ScmScenario : public Scenario {
     all.insert(all.end(), engine.begin(), engine.end());
     return all;
   }
+
+  pid_t start_own_victim(const TrialContext&, const std::string& salt) override { return start_(salt); }
 
   TrialResult run(TrialContext& ctx) override {
     scm::g_last = {};
@@ -87,12 +118,13 @@ class ScmScenario : public Scenario {
       return TrialResult::error("restore_delay_us=" + ctx.param("restore_delay_us") + " is outside 0-10000000");
 
     const bool external = uses_engine_cli(ctx);
-    victims::set_victim_setup([&ctx, external] {
+    auto setup = [&ctx, external] {
       // A CLI engine's restored victim is the CLI's child until the CLI exits, and the
       // parent-death signal is part of the image: it would die with the CLI.
       if (external) prctl(PR_SET_PDEATHSIG, 0);
       ctx.bind_self(Role::kVictim);
-    });
+    };
+    victims::set_victim_setup(setup);
     struct Unset {
       ~Unset() { victims::set_victim_setup(nullptr); }
     } unset;
@@ -100,8 +132,16 @@ class ScmScenario : public Scenario {
     // salt keeps trials apart when they share one (tests, benchmarks).
     std::string salt = fmt::format("{}-{}", getpid(), ctx.index);
     pid_t pid;
+    std::set<unsigned long> victim_sockets;  // those the victim bound, in its fds or only in flight
     try {
-      pid = start_(salt);
+      if (external) {
+        const std::set<unsigned long> before = bound_unix_sockets();
+        pid = start_fresh_victim(ctx, name_, salt, setup);
+        for (unsigned long inode : bound_unix_sockets())
+          if (!before.contains(inode)) victim_sockets.insert(inode);
+      } else {
+        pid = start_(salt);
+      }
     } catch (const std::exception& e) {
       return TrialResult::error(fmt::format("{}: {}", name_, e.what()));
     }
@@ -113,7 +153,7 @@ class ScmScenario : public Scenario {
     } reap{pid};
     ctx.record_binding(Role::kVictim, pid);
     if (external) {
-      if (auto failed = cli_cycle(ctx, pid, delay_us, wait)) return *failed;
+      if (auto failed = cli_cycle(ctx, pid, delay_us, wait, victim_sockets)) return *failed;
     } else {
       if (auto failed = library_cycle(ctx, pid, delay_us, wait)) return *failed;
     }
@@ -176,7 +216,22 @@ class ScmScenario : public Scenario {
 
   // The same cycle through an external engine. The victim shares the trial's session:
   // CRIU needs --shell-job for that, flakelab's CLI needs nothing.
-  std::optional<TrialResult> cli_cycle(TrialContext& ctx, pid_t pid, long long delay_us, microseconds wait) {
+  // The unix-gc-wait policy for a CLI that lacks it: waits up to `wait` until none of the
+  // victim's old sockets is left (the collector freed the cycle); returns how long.
+  // The restore then runs either way, as flakelab's engine binds after its wait.
+  static microseconds wait_for_collector(const std::set<unsigned long>& old_sockets, microseconds wait) {
+    const auto t0 = steady_clock::now();
+    while (steady_clock::now() - t0 < wait) {
+      bool left = false;
+      for (unsigned long inode : bound_unix_sockets()) left |= old_sockets.contains(inode);
+      if (!left) break;
+      std::this_thread::sleep_for(microseconds(100));
+    }
+    return duration_cast<microseconds>(steady_clock::now() - t0);
+  }
+
+  std::optional<TrialResult> cli_cycle(TrialContext& ctx, pid_t pid, long long delay_us, microseconds wait,
+                                       const std::set<unsigned long>& victim_sockets) {
     std::unique_ptr<CheckpointEngine> engine = make_engine(ctx);
     const std::vector<std::string> options =
         engine->is_flakelab() ? std::vector<std::string>{} : std::vector<std::string>{"--shell-job"};
@@ -192,6 +247,7 @@ class ScmScenario : public Scenario {
     if (!wait_tree_gone({pid}, std::chrono::seconds(10)))
       return TrialResult::fail(fmt::format("dump: pid {} still runs 10 s after {} dumped it", pid, engine->describe()));
     restore_delay(delay_us);
+    if (!engine->is_flakelab() && wait.count() > 0) scm::g_last.unix_gc_waited = wait_for_collector(victim_sockets, wait);
     try {
       engine->restore({.dir = dir, .options = options, .unix_gc_wait = wait});
     } catch (const EngineFailure& e) {

@@ -3,6 +3,7 @@
 // own CLI as an external engine (and through CRIU when FLAKELAB_CRIU names it).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -104,3 +105,21 @@ TEST(EngineChoice, CrAndScmThroughRealCriuWhenFlakelabCriuNamesIt) {
 }
 
 }  // namespace
+
+// Under the harness a trial has its own mount namespace: CRIU refused victims forked from
+// the harness ("Can't lookup mount=..."), and the trial's session leader. With the policy
+// on (the default unix_gc_wait), scm06 must pass every trial through CRIU.
+TEST(EngineChoice, RealCriuUnderTheHarnessWhenFlakelabCriuNamesIt) {
+  const char* criu = std::getenv("FLAKELAB_CRIU");
+  if (!criu || !*criu) GTEST_SKIP() << "FLAKELAB_CRIU is not set: no CRIU binary to test with";
+  flakelab::base::TempDir dir("", "engine-choice-harness-");
+  const std::string out = dir.path() + "/out";
+  const std::string command = std::string("'") + FLAKELAB_CLI + "' run scm06 cr/memory -n 10 --keep-artifacts never --db '" +
+                              dir.path() + "/db' --engine-cli '" + criu + "' > '" + out + "' 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << text.str();
+  EXPECT_EQ(text.str().find("Can't lookup mount"), std::string::npos) << text.str();
+}

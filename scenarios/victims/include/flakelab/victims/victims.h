@@ -27,6 +27,11 @@ pid_t start_victim(const std::string& what, const std::function<void(int)>& body
 // victim there, before it starts threads). Empty: nothing.
 void set_victim_setup(std::function<void()> setup);
 
+// In a process exec'd to become a victim (see flakelab/scenarios/fresh_victim.h): the
+// next start_victim() runs its body here, with `ready_fd`, instead of forking, and so
+// never returns. The setup hook is not run (the exec'ing parent ran it before exec).
+void run_victim_body_here(int ready_fd);
+
 constexpr int kVictimOk = 0;
 constexpr int kVictimBadRegs = 1;
 constexpr int kVictimBadBig = 2;
