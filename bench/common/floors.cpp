@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace flakelab::bench {
@@ -104,6 +105,55 @@ void TmpfsWrite(benchmark::State& state) {
 }
 
 }  // namespace
+
+double time_fork_exec_noop() {
+  char* const argv[] = {const_cast<char*>(FLAKELAB_BENCH_NOOP), nullptr};
+  const auto t0 = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::syscall(SYS_close_range, 3, ~0u, 0);
+    ::execv(argv[0], argv);
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid)
+    throw std::runtime_error(std::string("fork/waitpid for ") + argv[0] + ": " + std::strerror(errno));
+  const auto t1 = Clock::now();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(std::string("exec of ") + argv[0] + " failed");
+  return std::chrono::duration<double>(t1 - t0).count();
+}
+
+double time_memcpy_and_tmpfs_write(size_t bytes, const std::string& parent) {
+  static std::vector<uint8_t> src, dst;
+  if (src.size() != bytes) {
+    src.assign(bytes, 1);
+    dst.assign(bytes, 0);
+  }
+  const std::string dir = parent + "/floor-" + std::to_string(::getpid());
+  const std::string file = dir + "/pages.img";
+  const auto t0 = Clock::now();
+  std::memcpy(dst.data(), src.data(), bytes);
+  benchmark::DoNotOptimize(dst.data());
+  benchmark::ClobberMemory();
+  int fd = -1;
+  if (::mkdir(dir.c_str(), 0700) == 0) fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("mkdir/open " + file + ": " + std::strerror(errno));
+  const size_t piece = size_t{2} << 20;
+  bool ok = true;
+  for (size_t at = 0; at < bytes && ok; at += piece) {
+    const size_t n = std::min(piece, bytes - at);
+    ok = ::pwrite(fd, dst.data() + at, n, static_cast<off_t>(at)) == static_cast<ssize_t>(n);
+  }
+  const int saved = errno;
+  ::close(fd);
+  const auto t1 = Clock::now();
+  std::filesystem::remove_all(dir);
+  if (!ok) throw std::runtime_error("pwrite " + file + ": " + std::strerror(saved));
+  return std::chrono::duration<double>(t1 - t0).count();
+}
 
 void register_floors(const std::vector<size_t>& bytes) {
   benchmark::RegisterBenchmark("Floor_ForkExitWait", ForkExitWait)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -9,9 +9,19 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace flakelab::bench {
+
+// One fork + exec of the static no-op + waitpid, in seconds; throws std::runtime_error
+// if it fails. For benchmarks that interleave the floor with their own iterations.
+double time_fork_exec_noop();
+
+// One memcpy of `bytes` from a warm buffer plus one write of `bytes` into a new file in a
+// new directory under `parent` (removed afterwards, untimed), in seconds; throws
+// std::runtime_error naming the path on failure.
+double time_memcpy_and_tmpfs_write(size_t bytes, const std::string& parent);
 
 // Registers the floors for `bytes` (memcpy and tmpfs write, one benchmark per size).
 void register_floors(const std::vector<size_t>& bytes);
