@@ -223,16 +223,21 @@ void BM_VsCriu(benchmark::State& state) {
   const auto dirty = static_cast<size_t>(state.range(0));
   Bench flk(dirty, Tool::kFlakelab), criu(dirty, Tool::kCriu);
   std::vector<double> fd, fr, cd, cr, floor;
-  for (auto _ : state) {
-    flk.fresh_directory();
-    criu.fresh_directory();
-    fd.push_back(flk.dump());
-    fr.push_back(flk.restore());
-    cd.push_back(criu.dump());
-    cr.push_back(criu.restore());
-    floor.push_back(dirty ? flakelab::bench::time_memcpy_and_tmpfs_write(dirty, "/dev/shm")
-                          : flakelab::bench::time_fork_exec_noop());
-    state.SetIterationTime(fd.back() + fr.back());
+  // A failed step ends the benchmark with its message; the victims are still killed.
+  try {
+    for (auto _ : state) {
+      flk.fresh_directory();
+      criu.fresh_directory();
+      fd.push_back(flk.dump());
+      fr.push_back(flk.restore());
+      cd.push_back(criu.dump());
+      cr.push_back(criu.restore());
+      floor.push_back(dirty ? flakelab::bench::time_memcpy_and_tmpfs_write(dirty, "/dev/shm")
+                            : flakelab::bench::time_fork_exec_noop());
+      state.SetIterationTime(fd.back() + fr.back());
+    }
+  } catch (const std::exception& e) {
+    return state.SkipWithError(e.what());
   }
   const double ms = 1000;
   state.counters["flk_dump_ms"] = median(fd) * ms;
