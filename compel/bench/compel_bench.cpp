@@ -10,6 +10,7 @@
 #include "flakelab/compel/remote_session.h"
 #include "flakelab/compel/seized_process.h"
 #include "echo_victim.h"
+#include "floors.h"
 
 using namespace flakelab::compel;
 using namespace flakelab::compel::testing;
@@ -58,4 +59,5 @@ static void BM_InfectCure(benchmark::State& state) {
 }
 BENCHMARK(BM_InfectCure)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_MAIN();
+// The floors beside them: fork + exit + wait, fork + exec (no sizes: nothing is copied).
+int main(int argc, char** argv) { return flakelab::bench::run_with_floors(argc, argv, {}); }

@@ -103,7 +103,7 @@ void RemoteSession::unexpected_stop(std::string_view doing, int status) {
                     EIO);
 }
 
-uint8_t RemoteSession::next_syscall_stop(long* nr) {
+uint8_t RemoteSession::next_syscall_stop(long* nr, long* rval) {
   int stale_traps = 0;
   for (;;) {
     thread_.resume_syscall();
@@ -116,6 +116,7 @@ uint8_t RemoteSession::next_syscall_stop(long* nr) {
                  &info) <= 0)
         throw_errno("PTRACE_GET_SYSCALL_INFO " + tid_text(thread_.tid()));
       if (nr && info.op == kSyscallEntry) *nr = static_cast<long>(info.entry.nr);
+      if (rval && info.op == kSyscallExit) *rval = static_cast<long>(info.exit.rval);  // rax, as GETREGS would read it
       step(info.op == kSyscallEntry ? "entry-stop" : "exit-stop");
       return info.op;
     }
@@ -220,10 +221,12 @@ long RemoteSession::run_syscall(user_regs_struct regs, RemoteAddr rsp) {
     throw CompelError("remote syscall " + std::to_string(want) + " in " + tid_text(thread_.tid()) +
                           ": entered syscall " + std::to_string(nr) + " instead",
                       EIO);
-  if (next_syscall_stop(nullptr) != kSyscallExit)
+  // The exit stop's syscall info carries the result: no PTRACE_GETREGS round trip.
+  long result = 0;
+  if (next_syscall_stop(nullptr, &result) != kSyscallExit)
     throw CompelError("remote syscall " + std::to_string(want) + " in " + tid_text(thread_.tid()) + ": no exit stop",
                       EIO);
-  return static_cast<long>(thread_.get_regs().rax);
+  return result;
 }
 
 namespace {

@@ -3,7 +3,8 @@
 // CLI does it without the exec. Each iteration dumps the victim (killing it) and restores it
 // with the same pid; the two phases are timed separately (manual time). Victims:
 // a small idle process, and one with 256 MiB of dirty anonymous memory (reported
-// next to a plain 256 MiB memcpy, the physical bound).
+// next to the floors: memcpy and a tmpfs write of 1 MiB and 256 MiB, fork + exec;
+// bench/common/floors.h).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "flakelab/engine/image.h"
 #include "flakelab/engine/log.h"
 #include "flakelab/engine/restore.h"
+#include "floors.h"
 #include "logged_step.h"
 
 using namespace flakelab::engine;
@@ -140,16 +142,6 @@ void BM_RestoreFromDir(benchmark::State& state) {
 }
 BENCHMARK(BM_RestoreFromDir)->Arg(0)->Arg(kBig)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
-void BM_Memcpy256MiB(benchmark::State& state) {
-  std::vector<uint8_t> src(kBig, 1), dst(kBig);
-  for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), kBig);
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
-  }
-}
-BENCHMARK(BM_Memcpy256MiB)->Unit(benchmark::kMillisecond);
-
 // The floor under a dump into an image directory on tmpfs: 256 MiB written with
 // pwrite in 2 MiB pieces from a cache-hot buffer, into a new file (arg 0: tmpfs
 // allocates every page) or over the pages of the previous one (arg 1: what a
@@ -183,8 +175,6 @@ BENCHMARK(BM_TmpfsWrite256MiB)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark:
 
 }  // namespace
 
-BENCHMARK_MAIN();
-
 namespace {
 
 // One logged step of a dump or restore: 0 = no logger (the default of every dump and
@@ -202,3 +192,8 @@ void BM_LoggedStep(benchmark::State& state) {
 BENCHMARK(BM_LoggedStep)->Arg(0)->Arg(1)->Arg(2);
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  // The small victim's image is about 1 MiB of pages; the big one 256 MiB.
+  return flakelab::bench::run_with_floors(argc, argv, {size_t{1} << 20, kBig});
+}

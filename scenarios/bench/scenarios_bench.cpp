@@ -13,6 +13,7 @@
 #include <string>
 
 #include "flakelab/scenarios/scenario.h"
+#include "floors.h"
 
 using namespace flakelab::scenarios;
 
@@ -59,4 +60,5 @@ BENCHMARK_CAPTURE(run_scenario, compel_rsys, "compel/rsys")->Arg(0)->Arg(1)->Uni
 BENCHMARK_CAPTURE(run_scenario, compel_fdspy, "compel/fdspy")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(run_scenario, compel_stack, "compel/stack")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+// The floors beside them: fork + exit + wait, fork + exec.
+int main(int argc, char** argv) { return flakelab::bench::run_with_floors(argc, argv, {}); }

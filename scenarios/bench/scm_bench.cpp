@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "flakelab/scenarios/scenario.h"
+#include "floors.h"
 #include "flakelab/scenarios/scm.h"
 
 using namespace flakelab::scenarios;
@@ -70,4 +71,5 @@ void BM_ScmTrial(benchmark::State& state, const char* name) {
 BENCHMARK_CAPTURE(BM_ScmTrial, scm06, "scm06")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK_CAPTURE(BM_ScmTrial, scm_ring, "scm_ring")->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+// The floors beside them: fork + exit + wait, fork + exec.
+int main(int argc, char** argv) { return flakelab::bench::run_with_floors(argc, argv, {}); }

@@ -132,7 +132,7 @@ class RemoteSession {
   long run_syscall(user_regs_struct regs, RemoteAddr rsp = RemoteAddr());
   // Resumes with PTRACE_SYSCALL until the next syscall stop; returns its kind
   // (PTRACE_SYSCALL_INFO_ENTRY/EXIT) and, for an entry, the syscall number.
-  uint8_t next_syscall_stop(long* nr);
+  uint8_t next_syscall_stop(long* nr, long* rval = nullptr);
   user_regs_struct run_until(const user_regs_struct& regs, RemoteAddr trap_at);
   [[noreturn]] void unexpected_stop(std::string_view doing, int status);
 
