@@ -1,0 +1,234 @@
+// An AF_INET/AF_INET6 socket whose state is its addresses and options, not data
+// (pb::InetSocket): UDP and UDP-Lite (unbound, bound, connected, shut down), ICMP
+// ping sockets, TCP sockets that are unconnected or listening with an empty
+// accept queue. Dump reads them from our own copy of the socket (pidfd_getfd:
+// getsockname, getpeername, getsockopt, TCP_INFO) and from sock_diag (a UDP
+// socket's shutdown state and queues); restore creates the socket anew in the
+// engine's network namespace. What cannot be recreated so is refused at dump
+// naming the protocol and its state: queued datagrams, a non-empty accept queue,
+// connected TCP, raw sockets.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "../anon_files.h"
+#include "flakelab/engine/error.h"
+#include "inet_diag.h"
+#include "inet_sockaddr.h"
+#include "inet_socket_options.h"
+#include "socket_fd.h"
+
+namespace flakelab::engine {
+namespace {
+
+constexpr uint32_t kRcvShutdown = 1, kSendShutdown = 2;
+
+const char* tcp_state_name(int state) {
+  static const char* const names[] = {"?",         "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+                                      "TIME_WAIT", "CLOSE",       "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
+  return state > 0 && state < 12 ? names[state] : "?";
+}
+
+// "UDP", "TCP6"... how refusals name the socket.
+std::string socket_label(int family, int type, int protocol) {
+  std::string p = protocol == IPPROTO_UDP       ? "UDP"
+                  : protocol == IPPROTO_UDPLITE ? "UDP-Lite"
+                  : protocol == IPPROTO_TCP     ? "TCP"
+                  : protocol == IPPROTO_ICMP    ? "ICMP"
+                  : protocol == IPPROTO_ICMPV6  ? "ICMPv6"
+                                                : "protocol " + std::to_string(protocol);
+  if (type == SOCK_RAW) p = "raw " + p;
+  return (family == AF_INET6 ? "AF_INET6 " : "AF_INET ") + p + " socket";
+}
+
+std::string address_of(int s, bool peer) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof(a);
+  int rc = peer ? getpeername(s, reinterpret_cast<sockaddr*>(&a), &len) : getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  if (rc != 0) return "";
+  return std::string(reinterpret_cast<const char*>(&a), len);
+}
+
+// The listed options whose value on `s` differs from a new socket's (`fresh`).
+void record_options(int s, int fresh, pb::InetSocket& out) {
+  for (const SockOptSpec& spec : inet_socket_options()) {
+    char ours[64] = {}, theirs[64] = {};
+    socklen_t our_len = sizeof(ours), their_len = sizeof(theirs);
+    if (getsockopt(s, spec.level, spec.name, theirs, &their_len) != 0 || their_len == 0) continue;
+    bool differs = getsockopt(fresh, spec.level, spec.name, ours, &our_len) != 0 || our_len != their_len ||
+                   std::memcmp(ours, theirs, their_len) != 0;
+    if (!differs) continue;
+    pb::SockOpt* o = out.add_options();
+    o->set_level(static_cast<uint32_t>(spec.level));
+    o->set_name(static_cast<uint32_t>(spec.name));
+    o->set_value(std::string(theirs, their_len));
+  }
+}
+
+// A datagram socket's shutdown state and queues: sock_diag knows bound UDP
+// sockets; for the others (unbound UDP, ICMP), poll() shows RCV_SHUTDOWN and
+// whether anything is queued to read.
+std::string datagram_state(int s, int family, int protocol, uint64_t ino, const std::string& label, pb::InetSocket& out) {
+  std::optional<InetDiag> d;
+  if (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE)
+    d = inet_diag_find(static_cast<uint8_t>(family), static_cast<uint8_t>(protocol), ino);
+  if (d) {
+    out.set_shutdown(d->shutdown);
+    if (d->rqueue)
+      return label + " has " + std::to_string(d->rqueue) +
+             " bytes of datagrams queued to read; queued datagrams are not restored, so such a socket is refused";
+    if (d->wqueue)
+      return label + " has " + std::to_string(d->wqueue) +
+             " bytes queued to send (corked, UDP_CORK/MSG_MORE); pending output is not restored, so it is refused";
+    return "";
+  }
+  pollfd p{s, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) < 0) return label + ": poll: " + std::strerror(errno);
+  uint32_t shutdown = (p.revents & POLLRDHUP) ? kRcvShutdown : 0;
+  if (p.revents & POLLHUP) shutdown = kRcvShutdown | kSendShutdown;
+  out.set_shutdown(shutdown);
+  char c;
+  if (!(shutdown & kRcvShutdown) && recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
+    return label + " has datagrams queued to read; queued datagrams are not restored, so such a socket is refused";
+  return "";
+}
+
+// A TCP socket that carries no connection: unconnected (maybe bound) or listening
+// with nobody waiting to be accepted.
+std::string stream_state(int s, const std::string& label, pb::InetSocket& out) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(s, SOL_TCP, TCP_INFO, &info, &len) != 0) return label + ": getsockopt(TCP_INFO): " + std::strerror(errno);
+  if (info.tcpi_state == TCP_LISTEN) {
+    // For a listener TCP_INFO reports its accept queue (unacked) and backlog (sacked).
+    if (info.tcpi_unacked != 0)
+      return label + " listening on " + inet_sockaddr_text(address_of(s, false)) + " has " +
+             std::to_string(info.tcpi_unacked) +
+             " connections waiting to be accepted; a non-empty accept queue is not supported yet (established "
+             "connections need TCP_REPAIR)";
+    out.set_listening(true);
+    out.set_backlog(info.tcpi_sacked);
+    return "";
+  }
+  if (info.tcpi_state != TCP_CLOSE)
+    return label + " in state " + tcp_state_name(info.tcpi_state) + " (" + inet_sockaddr_text(address_of(s, false)) +
+           " -> " + inet_sockaddr_text(address_of(s, true)) +
+           "): connected TCP sockets are not supported yet (they need TCP_REPAIR)";
+  // An unconnected socket's RCV_SHUTDOWN shows in poll() (a SEND_SHUTDOWN alone does not).
+  pollfd p{s, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) < 0) return label + ": poll: " + std::strerror(errno);
+  if (p.revents & POLLRDHUP) out.set_shutdown(kRcvShutdown);
+  return "";
+}
+
+class InetSocketKind : public AnonInodeKind {
+ public:
+  InetSocketKind() : AnonInodeKind(pb::FILE_INET_SOCKET, "socket:[inet]") {}
+
+  bool matches(const FdProbe& fd) const override {
+    if (fd.link.rfind("socket:[", 0) != 0) return false;
+    base::UniqueFd s = socket_copy(fd.pid, fd.fd);
+    std::optional<int> family = s ? socket_int_option(s.get(), SO_DOMAIN) : std::nullopt;
+    return family && (*family == AF_INET || *family == AF_INET6);
+  }
+
+ protected:
+  std::string record_state(const FdProbe& fd, bool, pb::File& f) const override {
+    if (!in_our_netns(fd.pid))
+      return "the process is in another network namespace; its sockets cannot be dumped from here";
+    base::UniqueFd s = socket_copy(fd.pid, fd.fd);
+    if (!s) return std::string("pidfd_getfd: ") + std::strerror(errno);
+    auto family = socket_int_option(s.get(), SO_DOMAIN);
+    auto type = socket_int_option(s.get(), SO_TYPE);
+    auto protocol = socket_int_option(s.get(), SO_PROTOCOL);
+    if (!family || !type || !protocol) return std::string("getsockopt(SO_DOMAIN/SO_TYPE/SO_PROTOCOL): ") + std::strerror(errno);
+    const std::string label = socket_label(*family, *type, *protocol);
+    pb::InetSocket& out = *f.mutable_inet_socket();
+    out.set_family(static_cast<uint32_t>(*family));
+    out.set_type(static_cast<uint32_t>(*type));
+    out.set_protocol(static_cast<uint32_t>(*protocol));
+    std::string why;
+    bool datagram = *protocol == IPPROTO_UDP || *protocol == IPPROTO_UDPLITE || *protocol == IPPROTO_ICMP ||
+                    *protocol == IPPROTO_ICMPV6;
+    if (*type == SOCK_DGRAM && datagram) {
+      why = datagram_state(s.get(), *family, *protocol, fd.st.st_ino, label, out);
+    } else if (*type == SOCK_STREAM && *protocol == IPPROTO_TCP) {
+      why = stream_state(s.get(), label, out);
+    } else {
+      return label + " is not supported yet";
+    }
+    if (!why.empty()) return why;
+    if (std::string local = address_of(s.get(), false); inet_sockaddr_is_set(local)) out.set_local(local);
+    if (std::string peer = address_of(s.get(), true); !peer.empty()) out.set_peer(peer);
+    base::UniqueFd fresh(socket(*family, *type | SOCK_CLOEXEC, *protocol));
+    if (!fresh) return label + ": socket() for its default options: " + std::strerror(errno);
+    record_options(s.get(), fresh.get(), out);
+    return "";
+  }
+
+  base::UniqueFd create(const pb::File& f, const std::string& what_kind) const override {
+    const pb::InetSocket& r = f.inet_socket();
+    const std::string what = what_kind + " " + socket_label(static_cast<int>(r.family()), static_cast<int>(r.type()),
+                                                            static_cast<int>(r.protocol())) +
+                             " " + inet_sockaddr_text(r.local());
+    base::UniqueFd s(socket(static_cast<int>(r.family()), static_cast<int>(r.type()) | SOCK_CLOEXEC,
+                            static_cast<int>(r.protocol())));
+    if (!s) throw_errno(what + ": socket");
+    set_options(s.get(), r, what);
+    if (!r.local().empty() &&
+        bind(s.get(), reinterpret_cast<const sockaddr*>(r.local().data()), static_cast<socklen_t>(r.local().size())) != 0)
+      throw_errno(what + ": bind to " + inet_sockaddr_text(r.local()));
+    if (r.listening() && listen(s.get(), static_cast<int>(r.backlog())) != 0)
+      throw_errno(what + ": listen(" + std::to_string(r.backlog()) + ")");
+    if (!r.peer().empty() &&
+        connect(s.get(), reinterpret_cast<const sockaddr*>(r.peer().data()), static_cast<socklen_t>(r.peer().size())) != 0)
+      throw_errno(what + ": connect to " + inet_sockaddr_text(r.peer()));
+    // shutdown() of an unconnected socket records the state and says ENOTCONN.
+    if (r.shutdown() != 0 && shutdown(s.get(), static_cast<int>(r.shutdown()) - 1) != 0 && errno != ENOTCONN)
+      throw_errno(what + ": shutdown(" + std::to_string(r.shutdown() - 1) + ")");
+    return s;
+  }
+
+ private:
+  // Sets every saved option, then reads each back: a value the kernel would not
+  // take (an interface that is gone, a clamped buffer) fails the restore.
+  static void set_options(int s, const pb::InetSocket& r, const std::string& what) {
+    for (const pb::SockOpt& o : r.options()) {
+      int level = static_cast<int>(o.level()), name = static_cast<int>(o.name());
+      std::string value = o.value();
+      // getsockopt shows buffers doubled; *BUFFORCE (we are root) ignores rmem_max/wmem_max.
+      if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) && value.size() == sizeof(int)) {
+        int half;
+        std::memcpy(&half, value.data(), sizeof(half));
+        half /= 2;
+        name = name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+        value.assign(reinterpret_cast<const char*>(&half), sizeof(half));
+      }
+      if (setsockopt(s, level, name, value.data(), static_cast<socklen_t>(value.size())) != 0)
+        throw_errno(what + ": setsockopt(" + find_inet_socket_option(o.level(), o.name())->label + ")");
+    }
+    for (const pb::SockOpt& o : r.options()) {
+      char got[64] = {};
+      socklen_t len = sizeof(got);
+      const char* label = find_inet_socket_option(o.level(), o.name())->label;
+      if (getsockopt(s, static_cast<int>(o.level()), static_cast<int>(o.name()), got, &len) != 0)
+        throw_errno(what + ": getsockopt(" + label + ")");
+      if (len != o.value().size() || std::memcmp(got, o.value().data(), len) != 0)
+        throw EngineError(what + ": " + label + " did not take its saved value (the kernel keeps another)");
+    }
+  }
+};
+
+}  // namespace
+
+const FileKindModule& inet_socket_kind() {
+  static const InetSocketKind kind;
+  return kind;
+}
+
+}  // namespace flakelab::engine
