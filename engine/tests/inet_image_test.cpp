@@ -120,6 +120,8 @@ TEST(InetImage, BadRecords) {
                "files[3].inet_socket.options[1].value");
   expect_field([](pb::Process& p) { udp(p)->mutable_options(1)->clear_value(); }, "files[3].inet_socket.options[1].value");
   expect_field([](pb::Process& p) { *udp(p)->add_options() = udp(p)->options(0); }, "files[3].inet_socket.options[2]");
+  expect_field([](pb::Process& p) { udp(p)->set_filter(std::string(12, '\0')); }, "files[3].inet_socket.filter");
+  expect_field([](pb::Process& p) { udp(p)->set_filter(std::string(4097 * 8, '\0')); }, "files[3].inet_socket.filter");
   expect_field([](pb::Process& p) { tcp(p)->set_peer(v6("::1", 2)); }, "files[4].inet_socket.peer");
   expect_field([](pb::Process& p) { tcp(p)->set_backlog(70000); }, "files[4].inet_socket.backlog");
   expect_field([](pb::Process& p) { p.mutable_files(4)->set_flags(O_WRONLY); }, "files[4].flags");

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -179,6 +180,19 @@ TEST(InetSocketsRefused, EstablishedTcp) {
 TEST(InetSocketsRefused, RawSocket) {
   expect_refused([] { return socket(AF_INET6, SOCK_RAW, IPPROTO_UDP) == 0; },
                  {"fd 0 (socket:[", "AF_INET6 raw UDP socket is not supported yet"});
+}
+
+// Unix sockets do not keep a filter yet: refused rather than restored without it.
+TEST(InetSocketsRefused, UnixSocketWithAFilter) {
+  expect_refused(
+      [] {
+        int sv[2];
+        sock_filter take[] = {BPF_STMT(BPF_RET | BPF_K, 0xffff)};
+        sock_fprog prog{1, take};
+        return socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0 &&
+               setsockopt(sv[0], SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == 0;
+      },
+      {"fd 0 (socket:[", "unix socket with a BPF socket filter"});
 }
 
 TEST(InetSocketsRefused, OtherFamiliesAreNamed) {

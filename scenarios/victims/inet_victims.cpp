@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -182,6 +183,11 @@ bool accepts(int l, const Addr& addr, int family) {
   int unbound_tcp = socket(AF_INET, SOCK_STREAM, 0);
   if (unbound_udp < 0 || unbound_tcp < 0) _exit(111);
   if (!set_int(server, SOL_SOCKET, SO_RCVBUF, 50000)) _exit(112);
+  // A locked socket filter that takes whole datagrams (up to 0xfffe bytes).
+  sock_filter take[] = {BPF_STMT(BPF_RET | BPF_K, 0xfffe)};
+  sock_fprog prog{1, take};
+  if (setsockopt(server, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0) _exit(114);
+  opts.push_back({server, SOL_SOCKET, SO_LOCK_FILTER, 1});
   for (auto& o : opts)
     if (!set_int(o.s, o.level, o.name, o.value)) _exit(113);
   // Set before bind() above; checked after.
@@ -218,6 +224,11 @@ bool accepts(int l, const Addr& addr, int family) {
   // Datagrams both ways, and into the IPv6 sockets.
   sockaddr_in to_client = v4("127.0.0.1", port_of(client));
   if (send(client, "ping", 4, 0) != 4 || !receives(server, "ping", name_of(client))) bad |= kInetBadDatagrams;
+  sock_filter got_insn[2] = {};
+  socklen_t insns = 2;
+  if (getsockopt(server, SOL_SOCKET, SO_GET_FILTER, got_insn, &insns) != 0 || insns != 1 ||
+      got_insn[0].code != (BPF_RET | BPF_K) || got_insn[0].k != 0xfffe)
+    bad |= kInetBadOptions;
   if (sendto(server, "pong", 4, 0, reinterpret_cast<sockaddr*>(&to_client), sizeof(to_client)) != 4 ||
       !receives(client, "pong", name_of(server)))
     bad |= kInetBadDatagrams;

@@ -8,6 +8,7 @@
 // naming the protocol and its state: queued datagrams, a non-empty accept queue,
 // connected TCP, raw sockets.
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -68,6 +69,23 @@ void record_options(int s, int fresh, pb::InetSocket& out) {
     o->set_name(static_cast<uint32_t>(spec.name));
     o->set_value(std::string(theirs, their_len));
   }
+}
+
+// A classic BPF filter (SO_GET_FILTER: the count first, then the instructions);
+// an eBPF one (SO_ATTACH_BPF) cannot be read back and is refused.
+std::string record_filter(int s, const std::string& label, pb::InetSocket& out) {
+  socklen_t count = 0;
+  if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, nullptr, &count) != 0) {
+    if (errno == EACCES) return label + " has an eBPF socket filter (SO_ATTACH_BPF); it cannot be dumped";
+    return label + ": getsockopt(SO_GET_FILTER): " + std::strerror(errno);
+  }
+  if (count == 0) return "";
+  std::string insns(count * sizeof(sock_filter), '\0');
+  socklen_t got = count;
+  if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, insns.data(), &got) != 0 || got != count)
+    return label + ": getsockopt(SO_GET_FILTER) of " + std::to_string(count) + " instructions failed";
+  out.set_filter(insns);
+  return "";
 }
 
 // A datagram socket's shutdown state and queues: sock_diag knows bound UDP
@@ -163,6 +181,7 @@ class InetSocketKind : public AnonInodeKind {
       return label + " is not supported yet";
     }
     if (!why.empty()) return why;
+    if (std::string why_filter = record_filter(s.get(), label, out); !why_filter.empty()) return why_filter;
     if (std::string local = address_of(s.get(), false); inet_sockaddr_is_set(local)) out.set_local(local);
     if (std::string peer = address_of(s.get(), true); !peer.empty()) out.set_peer(peer);
     base::UniqueFd fresh(socket(*family, *type | SOCK_CLOEXEC, *protocol));
@@ -179,10 +198,14 @@ class InetSocketKind : public AnonInodeKind {
     base::UniqueFd s(socket(static_cast<int>(r.family()), static_cast<int>(r.type()) | SOCK_CLOEXEC,
                             static_cast<int>(r.protocol())));
     if (!s) throw_errno(what + ": socket");
+    if (!r.filter().empty()) {
+      sock_fprog prog{static_cast<unsigned short>(r.filter().size() / sizeof(sock_filter)),
+                      reinterpret_cast<sock_filter*>(const_cast<char*>(r.filter().data()))};
+      if (setsockopt(s.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        throw_errno(what + ": SO_ATTACH_FILTER of " + std::to_string(prog.len) + " instructions");
+    }
     set_options(s.get(), r, what);
-    if (!r.local().empty() &&
-        bind(s.get(), reinterpret_cast<const sockaddr*>(r.local().data()), static_cast<socklen_t>(r.local().size())) != 0)
-      throw_errno(what + ": bind to " + inet_sockaddr_text(r.local()));
+    bind_local(s.get(), r, what);
     if (r.listening() && listen(s.get(), static_cast<int>(r.backlog())) != 0)
       throw_errno(what + ": listen(" + std::to_string(r.backlog()) + ")");
     if (!r.peer().empty() &&
@@ -195,6 +218,24 @@ class InetSocketKind : public AnonInodeKind {
   }
 
  private:
+  // A TCP port may still be held by the dumped connection's TIME_WAIT (a socket
+  // closed after a connection keeps its port): SO_REUSEADDR for the bind, as a
+  // restarted server would, then the saved value. UDP binds strictly: a port
+  // someone else holds must not become shared.
+  static void bind_local(int s, const pb::InetSocket& r, const std::string& what) {
+    if (r.local().empty()) return;
+    bool tcp = r.protocol() == IPPROTO_TCP;
+    int saved = 0, one = 1;
+    socklen_t len = sizeof(saved);
+    if (tcp && (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &saved, &len) != 0 ||
+                setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0))
+      throw_errno(what + ": SO_REUSEADDR for bind");
+    if (bind(s, reinterpret_cast<const sockaddr*>(r.local().data()), static_cast<socklen_t>(r.local().size())) != 0)
+      throw_errno(what + ": bind to " + inet_sockaddr_text(r.local()));
+    if (tcp && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &saved, sizeof(saved)) != 0)
+      throw_errno(what + ": SO_REUSEADDR back to " + std::to_string(saved));
+  }
+
   // Sets every saved option, then reads each back: a value the kernel would not
   // take (an interface that is gone, a clamped buffer) fails the restore.
   static void set_options(int s, const pb::InetSocket& r, const std::string& what) {

@@ -10,6 +10,10 @@
 
 namespace flakelab::engine {
 
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72  // Linux 5.14; older libc headers lack it
+#endif
+
 #define FLAKELAB_INT_OPT(level, name) SockOptSpec{level, name, #name, sizeof(int)}
 
 const std::vector<SockOptSpec>& inet_socket_options() {
@@ -24,6 +28,7 @@ const std::vector<SockOptSpec>& inet_socket_options() {
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_MARK),
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_RCVBUF),  // restored with SO_RCVBUFFORCE (half: the kernel doubles it)
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_SNDBUF),
+      FLAKELAB_INT_OPT(SOL_SOCKET, SO_BUF_LOCK),  // after the buffers: setting one locks it
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_RCVLOWAT),
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_TIMESTAMP),
       FLAKELAB_INT_OPT(SOL_SOCKET, SO_TIMESTAMPNS),
@@ -73,6 +78,7 @@ const std::vector<SockOptSpec>& inet_socket_options() {
       SockOptSpec{SOL_TCP, TCP_CONGESTION, "TCP_CONGESTION", 16},
       FLAKELAB_INT_OPT(SOL_UDP, UDP_CORK),
       FLAKELAB_INT_OPT(SOL_UDP, UDP_SEGMENT),
+      FLAKELAB_INT_OPT(SOL_SOCKET, SO_LOCK_FILTER),  // last: restore attaches the filter before the options
   };
   return all;
 }

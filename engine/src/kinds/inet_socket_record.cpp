@@ -46,6 +46,9 @@ void validate(const pb::File& f, const RecordCheck& check) {
   if (!s.listening() && s.backlog() != 0) check.fail("inet_socket.backlog", "set on a socket that does not listen");
   if (s.backlog() > 65535) check.fail("inet_socket.backlog", std::to_string(s.backlog()) + " is above 65535");
   if (s.shutdown() & ~3u) check.fail("inet_socket.shutdown", std::to_string(s.shutdown()) + " is not a shutdown mask");
+  // BPF_MAXINSNS instructions of 8 bytes (struct sock_filter).
+  if (s.filter().size() % 8 != 0 || s.filter().size() > 4096 * 8)
+    check.fail("inet_socket.filter", std::to_string(s.filter().size()) + " bytes are not 1-4096 BPF instructions");
   check.count("inet_socket.options", s.options_size(), 128);
   std::set<std::pair<uint32_t, uint32_t>> seen;
   for (int i = 0; i < s.options_size(); ++i) {
@@ -70,6 +73,7 @@ std::string show(const pb::File& f) {
   if (s.listening()) text += " listening (backlog " + std::to_string(s.backlog()) + ")";
   if (s.shutdown()) text += " shutdown " + std::to_string(s.shutdown());
   if (s.options_size()) text += ", " + std::to_string(s.options_size()) + " options";
+  if (!s.filter().empty()) text += ", filter of " + std::to_string(s.filter().size() / 8) + " instructions";
   return text;
 }
 

@@ -40,6 +40,11 @@ std::string describe_socket_fd(pid_t pid, int fd, uint64_t ino, uint32_t flags, 
   }
   if (d->type != SOCK_STREAM && d->type != SOCK_DGRAM && d->type != SOCK_SEQPACKET)
     return "unix socket type " + std::to_string(d->type) + " is not supported";
+  // A socket filter would be lost silently (inet sockets keep theirs, inet_socket.cpp).
+  socklen_t filter = 0;
+  if (base::UniqueFd copy = socket_copy(pid, fd);
+      copy && getsockopt(copy.get(), SOL_SOCKET, SO_GET_FILTER, nullptr, &filter) == 0 && filter != 0)
+    return "unix socket with a BPF socket filter (SO_ATTACH_FILTER): filters on unix sockets are not supported yet";
   if (f) {
     f->set_kind(pb::FILE_UNIX_SOCKET);
     f->set_flags(flags & ~static_cast<uint32_t>(O_CLOEXEC));

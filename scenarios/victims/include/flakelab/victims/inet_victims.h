@@ -10,7 +10,8 @@ namespace flakelab::victims {
 
 // Every port is chosen by the kernel (bind to port 0), so victims run side by side:
 // - UDP 127.0.0.1 "server" with SO_REUSEADDR, SO_BROADCAST, SO_RCVBUF, SO_PRIORITY,
-//   SO_MARK, IP_TOS, IP_TTL, SO_TIMESTAMP, O_NONBLOCK;
+//   SO_MARK, IP_TOS, IP_TTL, SO_TIMESTAMP, O_NONBLOCK, and a locked classic BPF
+//   socket filter;
 // - UDP "client" connected to it without bind() (its port picked by connect), bound
 //   to device "lo";
 // - UDP6 [::1] with IPV6_V6ONLY and IPV6_UNICAST_HOPS, and a dual-stack UDP6 socket
