@@ -124,6 +124,14 @@ TEST(InetImage, BadRecords) {
   expect_field([](pb::Process& p) { udp(p)->set_filter(std::string(4097 * 8, '\0')); }, "files[3].inet_socket.filter");
   expect_field([](pb::Process& p) { tcp(p)->set_peer(v6("::1", 2)); }, "files[4].inet_socket.peer");
   expect_field([](pb::Process& p) { tcp(p)->set_backlog(70000); }, "files[4].inet_socket.backlog");
+  expect_field(
+      [](pb::Process& p) {
+        auto* o = tcp(p)->add_options();
+        o->set_level(SOL_IP);
+        o->set_name(IP_MULTICAST_TTL);
+        o->set_value(int_value(64));
+      },
+      "files[4].inet_socket.options[0]");
   expect_field([](pb::Process& p) { p.mutable_files(4)->set_flags(O_WRONLY); }, "files[4].flags");
   expect_field([](pb::Process& p) { p.mutable_files(4)->set_path("/tmp/x"); }, "files[4].path");
 }

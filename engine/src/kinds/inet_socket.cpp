@@ -58,6 +58,7 @@ std::string address_of(int s, bool peer) {
 // The listed options whose value on `s` differs from a new socket's (`fresh`).
 void record_options(int s, int fresh, pb::InetSocket& out) {
   for (const SockOptSpec& spec : inet_socket_options()) {
+    if (spec.datagram_only && out.type() != SOCK_DGRAM) continue;
     char ours[64] = {}, theirs[64] = {};
     socklen_t our_len = sizeof(ours), their_len = sizeof(theirs);
     if (getsockopt(s, spec.level, spec.name, theirs, &their_len) != 0 || their_len == 0) continue;
@@ -218,22 +219,26 @@ class InetSocketKind : public AnonInodeKind {
   }
 
  private:
-  // A TCP port may still be held by the dumped connection's TIME_WAIT (a socket
-  // closed after a connection keeps its port): SO_REUSEADDR for the bind, as a
-  // restarted server would, then the saved value. UDP binds strictly: a port
-  // someone else holds must not become shared.
+  // The port of a TCP socket that is closed after a connection may still be held
+  // by that connection's TIME_WAIT, which the plain bind() refuses: such a
+  // socket binds in TCP_REPAIR mode (the kernel's forced reuse, as CRIU does),
+  // then gets its SO_REUSEADDR back (leaving repair mode clears it). Listeners
+  // and UDP sockets bind plainly: a port someone else holds must not be shared.
   static void bind_local(int s, const pb::InetSocket& r, const std::string& what) {
     if (r.local().empty()) return;
-    bool tcp = r.protocol() == IPPROTO_TCP;
-    int saved = 0, one = 1;
-    socklen_t len = sizeof(saved);
-    if (tcp && (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &saved, &len) != 0 ||
-                setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0))
-      throw_errno(what + ": SO_REUSEADDR for bind");
-    if (bind(s, reinterpret_cast<const sockaddr*>(r.local().data()), static_cast<socklen_t>(r.local().size())) != 0)
+    const auto* addr = reinterpret_cast<const sockaddr*>(r.local().data());
+    const auto len = static_cast<socklen_t>(r.local().size());
+    if (bind(s, addr, len) == 0) return;
+    if (errno != EADDRINUSE || r.protocol() != IPPROTO_TCP || r.listening())
       throw_errno(what + ": bind to " + inet_sockaddr_text(r.local()));
-    if (tcp && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &saved, sizeof(saved)) != 0)
-      throw_errno(what + ": SO_REUSEADDR back to " + std::to_string(saved));
+    int reuse = 0, on = 1, off = 0;
+    socklen_t reuse_len = sizeof(reuse);
+    if (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, &reuse_len) != 0) throw_errno(what + ": getsockopt(SO_REUSEADDR)");
+    if (setsockopt(s, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) != 0) throw_errno(what + ": TCP_REPAIR on to bind");
+    int rc = bind(s, addr, len), err = errno;
+    if (setsockopt(s, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) != 0) throw_errno(what + ": TCP_REPAIR off");
+    if (rc != 0) throw_errno(what + ": bind in repair mode to " + inet_sockaddr_text(r.local()), err);
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) != 0) throw_errno(what + ": SO_REUSEADDR back");
   }
 
   // Sets every saved option, then reads each back: a value the kernel would not

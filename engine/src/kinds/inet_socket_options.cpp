@@ -15,6 +15,7 @@ namespace flakelab::engine {
 #endif
 
 #define FLAKELAB_INT_OPT(level, name) SockOptSpec{level, name, #name, sizeof(int)}
+#define FLAKELAB_DGRAM_OPT(level, name) SockOptSpec{level, name, #name, sizeof(int), true}
 
 const std::vector<SockOptSpec>& inet_socket_options() {
   static const std::vector<SockOptSpec> all = {
@@ -47,14 +48,14 @@ const std::vector<SockOptSpec>& inet_socket_options() {
       FLAKELAB_INT_OPT(SOL_IP, IP_RECVTTL),
       FLAKELAB_INT_OPT(SOL_IP, IP_RECVTOS),
       FLAKELAB_INT_OPT(SOL_IP, IP_MTU_DISCOVER),
-      FLAKELAB_INT_OPT(SOL_IP, IP_MULTICAST_TTL),
-      FLAKELAB_INT_OPT(SOL_IP, IP_MULTICAST_LOOP),
-      FLAKELAB_INT_OPT(SOL_IP, IP_MULTICAST_ALL),
+      FLAKELAB_DGRAM_OPT(SOL_IP, IP_MULTICAST_TTL),
+      FLAKELAB_DGRAM_OPT(SOL_IP, IP_MULTICAST_LOOP),
+      FLAKELAB_DGRAM_OPT(SOL_IP, IP_MULTICAST_ALL),
       FLAKELAB_INT_OPT(SOL_IP, IP_BIND_ADDRESS_NO_PORT),
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_V6ONLY),  // before bind(): it decides which addresses the port takes
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_UNICAST_HOPS),
-      FLAKELAB_INT_OPT(SOL_IPV6, IPV6_MULTICAST_HOPS),
-      FLAKELAB_INT_OPT(SOL_IPV6, IPV6_MULTICAST_LOOP),
+      FLAKELAB_DGRAM_OPT(SOL_IPV6, IPV6_MULTICAST_HOPS),
+      FLAKELAB_DGRAM_OPT(SOL_IPV6, IPV6_MULTICAST_LOOP),
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_TCLASS),
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_RECVPKTINFO),
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_RECVHOPLIMIT),
@@ -84,6 +85,7 @@ const std::vector<SockOptSpec>& inet_socket_options() {
 }
 
 #undef FLAKELAB_INT_OPT
+#undef FLAKELAB_DGRAM_OPT
 
 const SockOptSpec* find_inet_socket_option(uint32_t level, uint32_t name) {
   for (const auto& o : inet_socket_options())

@@ -58,6 +58,8 @@ void validate(const pb::File& f, const RecordCheck& check) {
     if (!spec)
       check.fail(field, "level " + std::to_string(o.level()) + " option " + std::to_string(o.name()) +
                             " is not an option restore sets");
+    if (spec->datagram_only && s.type() != SOCK_DGRAM)
+      check.fail(field, std::string(spec->label) + " is kept for datagram sockets only");
     if (o.value().empty() || o.value().size() > spec->max_size)
       check.fail(field + ".value", std::to_string(o.value().size()) + " bytes for " + spec->label);
     if (!seen.insert({o.level(), o.name()}).second) check.fail(field, std::string(spec->label) + " appears twice");
