@@ -108,7 +108,13 @@ TEST(InetImage, BadRecords) {
   expect_field([](pb::Process& p) { p.mutable_files(3)->clear_inet_socket(); }, "files[3].inet_socket");
   expect_field([](pb::Process& p) { udp(p)->set_family(AF_UNIX); }, "files[3].inet_socket.family");
   expect_field([](pb::Process& p) { udp(p)->set_protocol(IPPROTO_TCP); }, "files[3].inet_socket.protocol");
-  expect_field([](pb::Process& p) { udp(p)->set_type(SOCK_RAW); }, "files[3].inet_socket.protocol");
+  expect_field([](pb::Process& p) { udp(p)->set_type(SOCK_SEQPACKET); }, "files[3].inet_socket.protocol");
+  expect_field(
+      [](pb::Process& p) {
+        udp(p)->set_type(SOCK_RAW);
+        udp(p)->set_protocol(IPPROTO_MAX);
+      },
+      "files[3].inet_socket.protocol");
   expect_field([](pb::Process& p) { udp(p)->set_protocol(IPPROTO_ICMPV6); }, "files[3].inet_socket.protocol");
   expect_field([](pb::Process& p) { udp(p)->set_local(v6("::1", 1)); }, "files[3].inet_socket.local");
   expect_field([](pb::Process& p) { udp(p)->set_peer("short"); }, "files[3].inet_socket.peer");

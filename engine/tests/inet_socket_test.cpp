@@ -47,7 +47,7 @@ void expect_victim_state(const Image& image) {
     shut += f.inet_socket().shutdown() != 0;
     with_options += f.inet_socket().options_size() != 0;
   }
-  EXPECT_EQ(inet, 11);
+  EXPECT_EQ(inet, 12);
   EXPECT_EQ(listening, 2);
   EXPECT_EQ(connected, 3);  // the client and the two shut-down ones
   EXPECT_EQ(shut, 2);
@@ -177,9 +177,16 @@ TEST(InetSocketsRefused, EstablishedTcp) {
                   "connected TCP sockets are not supported yet"});
 }
 
-TEST(InetSocketsRefused, RawSocket) {
-  expect_refused([] { return socket(AF_INET6, SOCK_RAW, IPPROTO_UDP) == 0; },
-                 {"fd 0 (socket:[", "AF_INET6 raw UDP socket is not supported yet"});
+// Protocol 253 (for experiments): no other traffic reaches the socket.
+TEST(InetSocketsRefused, RawSocketWithAQueuedPacket) {
+  expect_refused(
+      [] {
+        int s = socket(AF_INET, SOCK_RAW, 253);
+        sockaddr_in at = loopback(0);
+        return s == 0 && bind(s, reinterpret_cast<sockaddr*>(&at), sizeof(at)) == 0 &&
+               sendto(s, "queued", 6, 0, reinterpret_cast<sockaddr*>(&at), sizeof(at)) == 6;
+      },
+      {"fd 0 (socket:[", "AF_INET raw protocol 253 socket has datagrams queued to read"});
 }
 
 // Unix sockets do not keep a filter yet: refused rather than restored without it.

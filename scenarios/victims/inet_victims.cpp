@@ -22,6 +22,8 @@
 namespace flakelab::victims {
 namespace {
 
+constexpr int kRawProtocol = 253;  // RFC 3692: for experiments
+
 volatile sig_atomic_t g_wake = 0;
 void on_usr1(int) { g_wake = 1; }
 
@@ -182,6 +184,10 @@ bool accepts(int l, const Addr& addr, int family) {
   if (bound_tcp < 0 || !bind_to(bound_tcp, v4("127.0.0.1", 0))) _exit(110);
   int unbound_tcp = socket(AF_INET, SOCK_STREAM, 0);
   if (unbound_udp < 0 || unbound_tcp < 0) _exit(111);
+  // Raw, of protocol 253 (for experiments: no other traffic reaches it) on 127.0.0.1.
+  int raw = socket(AF_INET, SOCK_RAW, kRawProtocol);
+  if (raw < 0 || !bind_to(raw, v4("127.0.0.1", 0))) _exit(115);
+  opts.insert(opts.end(), {{raw, SOL_IP, IP_TTL, 32}, {raw, SOL_IP, IP_FREEBIND, 1}});
   if (!set_int(server, SOL_SOCKET, SO_RCVBUF, 50000)) _exit(112);
   // A locked socket filter that takes whole datagrams (up to 0xfffe bytes).
   sock_filter take[] = {BPF_STMT(BPF_RET | BPF_K, 0xfffe)};
@@ -197,7 +203,7 @@ bool accepts(int l, const Addr& addr, int family) {
   opts.push_back({server, SOL_SOCKET, SO_RCVBUF, get_int(server, SOL_SOCKET, SO_RCVBUF)});
 
   std::vector<int> all = {server, client, only6, dual, no_send, no_recv, unbound_udp, listener, listener6, bound_tcp,
-                          unbound_tcp};
+                          unbound_tcp, raw};
   std::vector<std::string> names, peers;
   for (int s : all) {
     names.push_back(name_of(s));
@@ -247,6 +253,16 @@ bool accepts(int l, const Addr& addr, int family) {
     if (i == 999) bad |= kInetBadDatagrams;
     usleep(1000);
   }
+  // The raw socket gets a packet of its protocol (after its IP header), and is still raw 253.
+  int raw_sender = socket(AF_INET, SOCK_RAW, kRawProtocol);
+  sockaddr_in to_raw = v4("127.0.0.1", 0);
+  char packet[64];
+  ssize_t got = -1;
+  if (sendto(raw_sender, "raw", 3, 0, reinterpret_cast<sockaddr*>(&to_raw), sizeof(to_raw)) == 3)
+    for (int i = 0; i < 1000 && (got = recv(raw, packet, sizeof(packet), MSG_DONTWAIT)) < 0; ++i) usleep(1000);
+  if (got < 3 || std::string(packet + got - 3, 3) != "raw" || get_int(raw, SOL_SOCKET, SO_PROTOCOL) != kRawProtocol ||
+      get_int(raw, SOL_SOCKET, SO_TYPE) != SOCK_RAW)
+    bad |= kInetBadDatagrams;
   // SHUT_WR: sending fails; SHUT_RD: poll() shows the read side shut; the other ways work.
   if (send(no_send, "x", 1, 0) >= 0 || errno != EPIPE) bad |= kInetBadShutdown;
   if (!read_shut(no_recv) || read_shut(no_send) || read_shut(client)) bad |= kInetBadShutdown;

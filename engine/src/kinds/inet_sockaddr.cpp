@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstring>
 
 namespace flakelab::engine {
@@ -34,6 +35,12 @@ std::string inet_sockaddr_text(const std::string& addr) {
     return "[" + std::string(host) + "]:" + std::to_string(ntohs(a.sin6_port));
   }
   return addr.empty() ? "-" : "(" + std::to_string(addr.size()) + " bytes)";
+}
+
+void inet_sockaddr_clear_port(std::string& addr) {
+  // sin_port and sin6_port are at the same offset, right after the family.
+  if (addr.size() == sizeof(sockaddr_in) || addr.size() == sizeof(sockaddr_in6))
+    addr[offsetof(sockaddr_in, sin_port)] = addr[offsetof(sockaddr_in, sin_port) + 1] = '\0';
 }
 
 bool inet_sockaddr_is_set(const std::string& addr) {

@@ -14,5 +14,7 @@ std::string inet_sockaddr_problem(uint32_t family, const std::string& addr);
 std::string inet_sockaddr_text(const std::string& addr);
 // Whether it names anything: not the wildcard address with port 0.
 bool inet_sockaddr_is_set(const std::string& addr);
+// Sets its port to 0 (a raw socket's "port" is its protocol); anything else is left alone.
+void inet_sockaddr_clear_port(std::string& addr);
 
 }  // namespace flakelab::engine

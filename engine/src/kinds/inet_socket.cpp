@@ -1,12 +1,12 @@
 // An AF_INET/AF_INET6 socket whose state is its addresses and options, not data
 // (pb::InetSocket): UDP and UDP-Lite (unbound, bound, connected, shut down), ICMP
-// ping sockets, TCP sockets that are unconnected or listening with an empty
+// ping sockets, raw sockets of any protocol, TCP sockets that are unconnected or listening with an empty
 // accept queue. Dump reads them from our own copy of the socket (pidfd_getfd:
 // getsockname, getpeername, getsockopt, TCP_INFO) and from sock_diag (a UDP
 // socket's shutdown state and queues); restore creates the socket anew in the
 // engine's network namespace. What cannot be recreated so is refused at dump
-// naming the protocol and its state: queued datagrams, a non-empty accept queue,
-// connected TCP, raw sockets.
+// naming the protocol and its state: queued datagrams or packets, a non-empty
+// accept queue, connected TCP.
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -58,7 +58,7 @@ std::string address_of(int s, bool peer) {
 // The listed options whose value on `s` differs from a new socket's (`fresh`).
 void record_options(int s, int fresh, pb::InetSocket& out) {
   for (const SockOptSpec& spec : inet_socket_options()) {
-    if (spec.datagram_only && out.type() != SOCK_DGRAM) continue;
+    if (spec.datagram_only && out.type() == SOCK_STREAM) continue;
     char ours[64] = {}, theirs[64] = {};
     socklen_t our_len = sizeof(ours), their_len = sizeof(theirs);
     if (getsockopt(s, spec.level, spec.name, theirs, &their_len) != 0 || their_len == 0) continue;
@@ -92,9 +92,10 @@ std::string record_filter(int s, const std::string& label, pb::InetSocket& out) 
 // A datagram socket's shutdown state and queues: sock_diag knows bound UDP
 // sockets; for the others (unbound UDP, ICMP), poll() shows RCV_SHUTDOWN and
 // whether anything is queued to read.
-std::string datagram_state(int s, int family, int protocol, uint64_t ino, const std::string& label, pb::InetSocket& out) {
+std::string datagram_state(int s, int family, int type, int protocol, uint64_t ino, const std::string& label,
+                           pb::InetSocket& out) {
   std::optional<InetDiag> d;
-  if (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE)
+  if (type == SOCK_DGRAM && (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
     d = inet_diag_find(static_cast<uint8_t>(family), static_cast<uint8_t>(protocol), ino);
   if (d) {
     out.set_shutdown(d->shutdown);
@@ -174,8 +175,8 @@ class InetSocketKind : public AnonInodeKind {
     std::string why;
     bool datagram = *protocol == IPPROTO_UDP || *protocol == IPPROTO_UDPLITE || *protocol == IPPROTO_ICMP ||
                     *protocol == IPPROTO_ICMPV6;
-    if (*type == SOCK_DGRAM && datagram) {
-      why = datagram_state(s.get(), *family, *protocol, fd.st.st_ino, label, out);
+    if ((*type == SOCK_DGRAM && datagram) || *type == SOCK_RAW) {
+      why = datagram_state(s.get(), *family, *type, *protocol, fd.st.st_ino, label, out);
     } else if (*type == SOCK_STREAM && *protocol == IPPROTO_TCP) {
       why = stream_state(s.get(), label, out);
     } else {
@@ -183,8 +184,13 @@ class InetSocketKind : public AnonInodeKind {
     }
     if (!why.empty()) return why;
     if (std::string why_filter = record_filter(s.get(), label, out); !why_filter.empty()) return why_filter;
-    if (std::string local = address_of(s.get(), false); inet_sockaddr_is_set(local)) out.set_local(local);
-    if (std::string peer = address_of(s.get(), true); !peer.empty()) out.set_peer(peer);
+    std::string local = address_of(s.get(), false), peer = address_of(s.get(), true);
+    if (*type == SOCK_RAW) {  // a raw socket shows its protocol as its port; bind() and connect() ignore it
+      inet_sockaddr_clear_port(local);
+      inet_sockaddr_clear_port(peer);
+    }
+    if (inet_sockaddr_is_set(local)) out.set_local(local);
+    if (!peer.empty()) out.set_peer(peer);
     base::UniqueFd fresh(socket(*family, *type | SOCK_CLOEXEC, *protocol));
     if (!fresh) return label + ": socket() for its default options: " + std::strerror(errno);
     record_options(s.get(), fresh.get(), out);

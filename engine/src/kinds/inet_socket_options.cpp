@@ -1,7 +1,9 @@
 #include "inet_socket_options.h"
 
 #include <netinet/udp.h>
-#include <net/if.h>
+#include <linux/icmp.h>
+#include <linux/if.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -52,6 +54,11 @@ const std::vector<SockOptSpec>& inet_socket_options() {
       FLAKELAB_DGRAM_OPT(SOL_IP, IP_MULTICAST_LOOP),
       FLAKELAB_DGRAM_OPT(SOL_IP, IP_MULTICAST_ALL),
       FLAKELAB_INT_OPT(SOL_IP, IP_BIND_ADDRESS_NO_PORT),
+      FLAKELAB_INT_OPT(SOL_IP, IP_HDRINCL),  // raw sockets
+      FLAKELAB_INT_OPT(SOL_IP, IP_NODEFRAG),
+      SockOptSpec{SOL_RAW, ICMP_FILTER, "ICMP_FILTER", sizeof(icmp_filter)},
+      FLAKELAB_INT_OPT(SOL_IPV6, IPV6_CHECKSUM),
+      SockOptSpec{SOL_ICMPV6, ICMP6_FILTER, "ICMP6_FILTER", sizeof(icmp6_filter)},
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_V6ONLY),  // before bind(): it decides which addresses the port takes
       FLAKELAB_INT_OPT(SOL_IPV6, IPV6_UNICAST_HOPS),
       FLAKELAB_DGRAM_OPT(SOL_IPV6, IPV6_MULTICAST_HOPS),

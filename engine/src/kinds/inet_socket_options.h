@@ -16,7 +16,7 @@ struct SockOptSpec {
   const char* label;  // "SO_REUSEADDR", how errors and `show` name it
   size_t max_size;    // largest value getsockopt() returns for it
   // Multicast options: TCP refuses to set them, and an accepted socket shows the
-  // TTL of its SYN as its multicast TTL; they are kept for datagram sockets only.
+  // TTL of its SYN as its multicast TTL; they are kept for datagram and raw sockets only.
   bool datagram_only = false;
 };
 

@@ -24,6 +24,13 @@ const char* protocol_name(uint32_t protocol) {
   }
 }
 
+std::string kind_text(const pb::InetSocket& s) {
+  const char* proto = protocol_name(s.protocol());
+  std::string p = proto ? proto : "protocol " + std::to_string(s.protocol());
+  if (s.type() == SOCK_RAW) return (s.family() == AF_INET6 ? "raw6 " : "raw ") + p;
+  return p + (s.family() == AF_INET6 && s.protocol() != IPPROTO_ICMPV6 ? "6" : "");
+}
+
 void validate(const pb::File& f, const RecordCheck& check) {
   if (!f.has_inet_socket()) check.fail("inet_socket", "missing");
   const pb::InetSocket& s = f.inet_socket();
@@ -32,14 +39,15 @@ void validate(const pb::File& f, const RecordCheck& check) {
   bool datagram = s.protocol() == IPPROTO_UDP || s.protocol() == IPPROTO_UDPLITE ||
                   (s.family() == AF_INET && s.protocol() == IPPROTO_ICMP) ||
                   (s.family() == AF_INET6 && s.protocol() == IPPROTO_ICMPV6);
-  if (!(s.type() == SOCK_DGRAM && datagram) && !(s.type() == SOCK_STREAM && s.protocol() == IPPROTO_TCP))
+  bool raw = s.type() == SOCK_RAW && s.protocol() < IPPROTO_MAX;
+  if (!(s.type() == SOCK_DGRAM && datagram) && !(s.type() == SOCK_STREAM && s.protocol() == IPPROTO_TCP) && !raw)
     check.fail("inet_socket.protocol", "type " + std::to_string(s.type()) + " protocol " + std::to_string(s.protocol()) +
-                                           " is not a UDP, UDP-Lite, ICMP or TCP socket of this family");
+                                           " is not a UDP, UDP-Lite, ICMP, raw or TCP socket of this family");
   if (!s.local().empty())
     if (std::string why = inet_sockaddr_problem(s.family(), s.local()); !why.empty()) check.fail("inet_socket.local", why);
   if (!s.peer().empty()) {
     if (std::string why = inet_sockaddr_problem(s.family(), s.peer()); !why.empty()) check.fail("inet_socket.peer", why);
-    if (s.type() != SOCK_DGRAM) check.fail("inet_socket.peer", "only datagram sockets are restored connected");
+    if (s.type() == SOCK_STREAM) check.fail("inet_socket.peer", "only datagram and raw sockets are restored connected");
   }
   if (s.listening() && s.type() != SOCK_STREAM) check.fail("inet_socket.listening", "only TCP sockets listen");
   if (s.listening() && !s.peer().empty()) check.fail("inet_socket.listening", "a listener has no peer");
@@ -58,7 +66,7 @@ void validate(const pb::File& f, const RecordCheck& check) {
     if (!spec)
       check.fail(field, "level " + std::to_string(o.level()) + " option " + std::to_string(o.name()) +
                             " is not an option restore sets");
-    if (spec->datagram_only && s.type() != SOCK_DGRAM)
+    if (spec->datagram_only && s.type() == SOCK_STREAM)
       check.fail(field, std::string(spec->label) + " is kept for datagram sockets only");
     if (o.value().empty() || o.value().size() > spec->max_size)
       check.fail(field + ".value", std::to_string(o.value().size()) + " bytes for " + spec->label);
@@ -68,8 +76,7 @@ void validate(const pb::File& f, const RecordCheck& check) {
 
 std::string show(const pb::File& f) {
   const pb::InetSocket& s = f.inet_socket();
-  const char* proto = protocol_name(s.protocol());
-  std::string text = std::string(proto ? proto : "?") + (s.family() == AF_INET6 && s.protocol() != IPPROTO_ICMPV6 ? "6" : "") + " socket";
+  std::string text = kind_text(s) + " socket";
   if (!s.local().empty()) text += " " + inet_sockaddr_text(s.local());
   if (!s.peer().empty()) text += " -> " + inet_sockaddr_text(s.peer());
   if (s.listening()) text += " listening (backlog " + std::to_string(s.backlog()) + ")";

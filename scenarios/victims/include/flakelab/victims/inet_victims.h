@@ -20,7 +20,8 @@ namespace flakelab::victims {
 //   shutdown(SHUT_RD), a UDP socket never bound;
 // - TCP listening on 127.0.0.1 (backlog 7, SO_REUSEPORT, TCP_NODELAY, SO_KEEPALIVE,
 //   TCP_KEEPIDLE 77, TCP_DEFER_ACCEPT, SO_LINGER), TCP6 listening on [::1], TCP
-//   bound to 127.0.0.1 but neither listening nor connected, TCP never bound.
+//   bound to 127.0.0.1 but neither listening nor connected, TCP never bound;
+// - a raw socket of protocol 253 bound to 127.0.0.1 with IP_TTL and IP_FREEBIND.
 // On SIGUSR1 it checks every address and option, exchanges datagrams both ways
 // (sender addresses included), the shut-down directions, connects to both
 // listeners and accepts, and listens on the bound TCP socket at its port.
