@@ -47,7 +47,7 @@ TEST(FileKinds, EveryKnownKindHasTraitsAModuleAndItsRecordRules) {
   EXPECT_EQ(file_kind_traits(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_module(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_traits(static_cast<pb::FileKind>(99)), nullptr);
-  EXPECT_EQ(file_kind_modules().size(), 12u);
+  EXPECT_EQ(file_kind_modules().size(), 13u);
 }
 
 // The order in which a tree restore opens what kinds' tables hold is their

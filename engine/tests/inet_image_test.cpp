@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -140,6 +141,55 @@ TEST(InetImage, BadRecords) {
       "files[4].inet_socket.options[0]");
   expect_field([](pb::Process& p) { p.mutable_files(4)->set_flags(O_WRONLY); }, "files[4].flags");
   expect_field([](pb::Process& p) { p.mutable_files(4)->set_path("/tmp/x"); }, "files[4].path");
+}
+
+TEST(InetImage, NetlinkRecords) {
+  auto with_netlink = [](const std::function<void(pb::NetlinkSocket&)>& mutate) {
+    Image img = inet_image();
+    pb::Process& p = img.root().process;
+    auto* f = p.add_files();
+    f->set_kind(pb::FILE_NETLINK_SOCKET);
+    f->set_flags(O_RDWR);
+    auto* d = p.add_fds();
+    d->set_fd(6);
+    d->set_file(static_cast<uint32_t>(p.files_size() - 1));
+    auto* n = f->mutable_netlink_socket();
+    n->set_type(SOCK_RAW);
+    n->set_protocol(NETLINK_ROUTE);
+    n->set_port_id(1234);
+    n->add_groups(1u << 26);
+    n->add_groups(1);
+    mutate(*n);
+    return img;
+  };
+  Image good = with_netlink([](pb::NetlinkSocket&) {});
+  EXPECT_NO_THROW(decode_image(encode_process_file(good.root().process), encode_pages_file(good.root().pages)));
+  EXPECT_NE(show_image_text(good).find("6 -> file 5 netlink protocol 0 port 1234 in 2 groups"), std::string::npos)
+      << show_image_text(good);
+  auto field_of = [&](const std::function<void(pb::NetlinkSocket&)>& mutate) {
+    Image img = with_netlink(mutate);
+    try {
+      decode_image(encode_process_file(img.root().process), encode_pages_file(img.root().pages));
+    } catch (const ImageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("decoding succeeded");
+  };
+  EXPECT_NE(field_of([](pb::NetlinkSocket& n) { n.set_type(SOCK_STREAM); }).find("files[5].netlink_socket.type:"),
+            std::string::npos);
+  EXPECT_NE(field_of([](pb::NetlinkSocket& n) { n.set_protocol(MAX_LINKS); }).find("files[5].netlink_socket.protocol:"),
+            std::string::npos);
+  EXPECT_NE(field_of([](pb::NetlinkSocket& n) {
+              for (int i = 0; i < 40; ++i) n.add_groups(1);
+            }).find("files[5].netlink_socket.groups:"),
+            std::string::npos);
+  EXPECT_NE(field_of([](pb::NetlinkSocket& n) {
+              auto* o = n.add_options();
+              o->set_level(SOL_IP);
+              o->set_name(IP_TTL);
+              o->set_value(int_value(3));
+            }).find("files[5].netlink_socket.options[0]:"),
+            std::string::npos);
 }
 
 TEST(InetImage, ShowPrintsTheirState) {

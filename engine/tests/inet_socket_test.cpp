@@ -7,6 +7,8 @@
 #include <netinet/udp.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,6 +23,7 @@
 #include "flakelab/engine/error.h"
 #include "flakelab/engine/restore.h"
 #include "flakelab/victims/inet_victims.h"
+#include "flakelab/victims/netlink_victims.h"
 #include "flakelab/victims/victims.h"
 #include "test_support.h"
 
@@ -147,6 +150,43 @@ TEST(InetSockets, LeaveRunningTouchesNothing) {
   EXPECT_EQ(proc_status_field(v.pid, "TracerPid"), "0");
   EXPECT_EQ(verify(v.pid), kVictimOk);
   v.pid = -1;
+}
+
+TEST(NetlinkSockets, VictimChecksItselfUntouched) {
+  ChildPid v{start_netlink_socket_victim()};
+  EXPECT_EQ(verify(v.pid), kVictimOk);
+  v.pid = -1;
+}
+
+TEST(NetlinkSockets, SurviveDumpAndRestore) {
+  ChildPid v{start_netlink_socket_victim()};
+  Image image = dump_process(v.pid);
+  int netlink = 0;
+  for (const auto& f : image.root().process.files()) netlink += f.kind() == pb::FILE_NETLINK_SOCKET;
+  EXPECT_EQ(netlink, 3);
+  pid_t restored = restore_process(image);
+  ASSERT_EQ(restored, v.pid);
+  ASSERT_TRUE(wait_all_sleeping(restored));
+  EXPECT_EQ(verify(restored), kVictimOk);
+  v.pid = -1;
+}
+
+// A request whose answer was not read yet: the answer would be lost.
+TEST(InetSocketsRefused, NetlinkWithAnAnswerQueued) {
+  expect_refused(
+      [] {
+        int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        struct {
+          nlmsghdr h;
+          rtgenmsg g;
+        } req{};
+        req.h.nlmsg_len = sizeof(req);
+        req.h.nlmsg_type = RTM_GETLINK;
+        req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        req.g.rtgen_family = AF_UNSPEC;
+        return s == 0 && send(s, &req, sizeof(req), 0) == sizeof(req);
+      },
+      {"fd 0 (socket:[", "AF_NETLINK socket of protocol 0 has messages queued to read"});
 }
 
 TEST(InetSocketsRefused, QueuedDatagrams) {

@@ -266,12 +266,12 @@ TEST(UnixSockets, ExternalPeerIsRefusedUnlessAllowed) {
 }
 
 TEST(UnixSockets, OtherSocketFamiliesAreRefusedBeforeTouching) {
-  ChildPid v{start_victim("netlink victim", [](int ready) {
+  ChildPid v{start_victim("packet victim", [](int ready) {
     int r = fcntl(ready, F_DUPFD, 100);
     close_range(0, 99, 0);
     close_range(101, ~0u, 0);
     ready = r;
-    if (socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE) < 0) _exit(100);
+    if (socket(AF_PACKET, SOCK_DGRAM, 0) < 0) _exit(100);
     if (write(ready, "r", 1) != 1) _exit(101);
     for (;;) pause();
   })};
@@ -279,7 +279,7 @@ TEST(UnixSockets, OtherSocketFamiliesAreRefusedBeforeTouching) {
     dump_process(v.pid);
     ADD_FAILURE() << "dump succeeded";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("AF_NETLINK socket: this socket family is not supported yet"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("AF_PACKET socket: this socket family is not supported yet"), std::string::npos)
         << e.what();
   }
   EXPECT_EQ(status_field(v.pid, "TracerPid"), "0");

@@ -6,6 +6,7 @@
 
 #include "flakelab/victims/anon_fd_victims.h"
 #include "flakelab/victims/inet_victims.h"
+#include "flakelab/victims/netlink_victims.h"
 #include "flakelab/victims/mem_victims.h"
 #include "flakelab/victims/syscall_victims.h"
 #include "flakelab/victims/tree_victims.h"
@@ -113,6 +114,16 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kInetBadShutdown, "shutdown state"},
         {victims::kInetBadListen, "listeners or their backlog"},
         {victims::kInetBadUnbound, "unbound or bound-only sockets"}}},
+      {"netlink-sockets",
+       "NETLINK_ROUTE bound to a kernel-chosen port id in groups 27 and 33 with options, NETLINK_GENERIC unbound, "
+       "NETLINK_SOCK_DIAG; checks port ids, groups, options and that route and sock_diag still answer",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_netlink_socket_victim(); },
+       nullptr,
+       {{victims::kNetlinkBadNames, "port ids"},
+        {victims::kNetlinkBadGroups, "multicast groups"},
+        {victims::kNetlinkBadOptions, "socket options"},
+        {victims::kNetlinkBadTalk, "a request got no answer"}}},
       {"unlinked",
        "a file unlinked while open (with a hole), open three ways, dup()ed, mapped shared, shared read-only and "
        "private; another unlinked file only mapped",

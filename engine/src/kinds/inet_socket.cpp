@@ -23,6 +23,7 @@
 #include "inet_sockaddr.h"
 #include "inet_socket_options.h"
 #include "socket_fd.h"
+#include "socket_options_io.h"
 
 namespace flakelab::engine {
 namespace {
@@ -53,23 +54,6 @@ std::string address_of(int s, bool peer) {
   int rc = peer ? getpeername(s, reinterpret_cast<sockaddr*>(&a), &len) : getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
   if (rc != 0) return "";
   return std::string(reinterpret_cast<const char*>(&a), len);
-}
-
-// The listed options whose value on `s` differs from a new socket's (`fresh`).
-void record_options(int s, int fresh, pb::InetSocket& out) {
-  for (const SockOptSpec& spec : inet_socket_options()) {
-    if (spec.datagram_only && out.type() == SOCK_STREAM) continue;
-    char ours[64] = {}, theirs[64] = {};
-    socklen_t our_len = sizeof(ours), their_len = sizeof(theirs);
-    if (getsockopt(s, spec.level, spec.name, theirs, &their_len) != 0 || their_len == 0) continue;
-    bool differs = getsockopt(fresh, spec.level, spec.name, ours, &our_len) != 0 || our_len != their_len ||
-                   std::memcmp(ours, theirs, their_len) != 0;
-    if (!differs) continue;
-    pb::SockOpt* o = out.add_options();
-    o->set_level(static_cast<uint32_t>(spec.level));
-    o->set_name(static_cast<uint32_t>(spec.name));
-    o->set_value(std::string(theirs, their_len));
-  }
 }
 
 // A classic BPF filter (SO_GET_FILTER: the count first, then the instructions);
@@ -193,7 +177,7 @@ class InetSocketKind : public AnonInodeKind {
     if (!peer.empty()) out.set_peer(peer);
     base::UniqueFd fresh(socket(*family, *type | SOCK_CLOEXEC, *protocol));
     if (!fresh) return label + ": socket() for its default options: " + std::strerror(errno);
-    record_options(s.get(), fresh.get(), out);
+    record_socket_options(s.get(), fresh.get(), inet_socket_options(), *type == SOCK_STREAM, *out.mutable_options());
     return "";
   }
 
@@ -211,7 +195,7 @@ class InetSocketKind : public AnonInodeKind {
       if (setsockopt(s.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
         throw_errno(what + ": SO_ATTACH_FILTER of " + std::to_string(prog.len) + " instructions");
     }
-    set_options(s.get(), r, what);
+    apply_socket_options(s.get(), r.options(), find_inet_socket_option, what);
     bind_local(s.get(), r, what);
     if (r.listening() && listen(s.get(), static_cast<int>(r.backlog())) != 0)
       throw_errno(what + ": listen(" + std::to_string(r.backlog()) + ")");
@@ -245,34 +229,6 @@ class InetSocketKind : public AnonInodeKind {
     if (setsockopt(s, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) != 0) throw_errno(what + ": TCP_REPAIR off");
     if (rc != 0) throw_errno(what + ": bind in repair mode to " + inet_sockaddr_text(r.local()), err);
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) != 0) throw_errno(what + ": SO_REUSEADDR back");
-  }
-
-  // Sets every saved option, then reads each back: a value the kernel would not
-  // take (an interface that is gone, a clamped buffer) fails the restore.
-  static void set_options(int s, const pb::InetSocket& r, const std::string& what) {
-    for (const pb::SockOpt& o : r.options()) {
-      int level = static_cast<int>(o.level()), name = static_cast<int>(o.name());
-      std::string value = o.value();
-      // getsockopt shows buffers doubled; *BUFFORCE (we are root) ignores rmem_max/wmem_max.
-      if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) && value.size() == sizeof(int)) {
-        int half;
-        std::memcpy(&half, value.data(), sizeof(half));
-        half /= 2;
-        name = name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
-        value.assign(reinterpret_cast<const char*>(&half), sizeof(half));
-      }
-      if (setsockopt(s, level, name, value.data(), static_cast<socklen_t>(value.size())) != 0)
-        throw_errno(what + ": setsockopt(" + find_inet_socket_option(o.level(), o.name())->label + ")");
-    }
-    for (const pb::SockOpt& o : r.options()) {
-      char got[64] = {};
-      socklen_t len = sizeof(got);
-      const char* label = find_inet_socket_option(o.level(), o.name())->label;
-      if (getsockopt(s, static_cast<int>(o.level()), static_cast<int>(o.name()), got, &len) != 0)
-        throw_errno(what + ": getsockopt(" + label + ")");
-      if (len != o.value().size() || std::memcmp(got, o.value().data(), len) != 0)
-        throw EngineError(what + ": " + label + " did not take its saved value (the kernel keeps another)");
-    }
   }
 };
 

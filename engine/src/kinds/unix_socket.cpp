@@ -35,8 +35,8 @@ std::string describe_socket_fd(pid_t pid, int fd, uint64_t ino, uint32_t flags, 
     base::UniqueFd copy = socket_copy(pid, fd);
     std::optional<int> family = copy ? socket_int_option(copy.get(), SO_DOMAIN) : std::nullopt;
     return (family ? socket_family_name(*family) : std::string("a socket of an unknown family")) +
-           " socket: this socket family is not supported yet (AF_UNIX, and AF_INET/AF_INET6 UDP, ICMP and "
-           "unconnected or listening TCP sockets are)";
+           " socket: this socket family is not supported yet (AF_UNIX, AF_NETLINK, and AF_INET/AF_INET6 "
+           "UDP, ICMP, raw and unconnected or listening TCP sockets are)";
   }
   if (d->type != SOCK_STREAM && d->type != SOCK_DGRAM && d->type != SOCK_SEQPACKET)
     return "unix socket type " + std::to_string(d->type) + " is not supported";
