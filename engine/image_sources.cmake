@@ -13,6 +13,11 @@ set(FLAKELAB_ENGINE_IMAGE_SOURCES
   src/kinds/eventfd_record.cpp
   src/kinds/file_kind_traits.cpp
   src/kinds/file_record.cpp
+  src/kinds/inet_sockaddr.cpp
+  src/kinds/inet_socket_options.cpp
+  src/kinds/inet_socket_record.cpp
+  src/kinds/netlink_socket_options.cpp
+  src/kinds/netlink_socket_record.cpp
   src/kinds/pipe_record.cpp
   src/kinds/signalfd_record.cpp
   src/kinds/timerfd_record.cpp

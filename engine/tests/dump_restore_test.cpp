@@ -329,8 +329,8 @@ TEST(DumpUnsupported, SocketFailsBeforeTouchingTheProcess) {
   v.pid = fork();
   if (v.pid == 0) {
     syscall(SYS_close_range, 0, ~0u, 0);
-    // Unix sockets are supported (unix_socket_test.cpp); other families are not.
-    if (socket(AF_INET, SOCK_STREAM, 0) != 0) _exit(1);
+    // Unix and inet sockets are supported (unix_socket_test.cpp, inet_socket_test.cpp); packet sockets are not.
+    if (socket(AF_PACKET, SOCK_DGRAM, 0) != 0) _exit(1);
     for (;;) pause();
   }
   ASSERT_TRUE(wait_sleeping(v.pid));
@@ -340,7 +340,7 @@ TEST(DumpUnsupported, SocketFailsBeforeTouchingTheProcess) {
   } catch (const EngineError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("pid " + std::to_string(v.pid) + " fd 0 (socket:["), std::string::npos) << msg;
-    EXPECT_NE(msg.find("only AF_UNIX sockets are supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("AF_PACKET socket: this socket family is not supported yet"), std::string::npos) << msg;
   }
   EXPECT_TRUE(alive(v.pid));
   EXPECT_TRUE(wait_sleeping(v.pid));

@@ -47,7 +47,7 @@ TEST(FileKinds, EveryKnownKindHasTraitsAModuleAndItsRecordRules) {
   EXPECT_EQ(file_kind_traits(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_module(pb::FILE_UNKNOWN), nullptr);
   EXPECT_EQ(file_kind_traits(static_cast<pb::FileKind>(99)), nullptr);
-  EXPECT_EQ(file_kind_modules().size(), 11u);
+  EXPECT_EQ(file_kind_modules().size(), 13u);
 }
 
 // The order in which a tree restore opens what kinds' tables hold is their
@@ -119,6 +119,7 @@ TEST(FileKinds, ShapesAreSaidOnce) {
   EXPECT_TRUE(has_path(pb::FILE_REGULAR));
   EXPECT_TRUE(has_path(pb::FILE_FIFO));
   EXPECT_FALSE(has_path(pb::FILE_UNIX_SOCKET));
+  EXPECT_FALSE(has_path(pb::FILE_INET_SOCKET));
   EXPECT_FALSE(has_path(pb::FILE_UNKNOWN));
 }
 

@@ -315,8 +315,8 @@ TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
       pid_t grandchild = fork();
       if (grandchild == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        // A TCP socket: only AF_UNIX sockets are dumped.
-        if (socket(AF_INET, SOCK_STREAM, 0) < 0 || write(sync[1], "r", 1) != 1) _exit(1);
+        // A packet socket: not dumped (AF_UNIX and AF_INET/AF_INET6 sockets are).
+        if (socket(AF_PACKET, SOCK_DGRAM, 0) < 0 || write(sync[1], "r", 1) != 1) _exit(1);
         for (;;) pause();
       }
       for (;;) pause();
@@ -336,7 +336,7 @@ TEST(TreeRefusal, UnsupportedFileInAGrandchildLeavesEveryProcessIntact) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("pid " + std::to_string(grandchild) + " fd "), std::string::npos) << msg;
     EXPECT_NE(msg.find("socket:["), std::string::npos) << msg;
-    EXPECT_NE(msg.find("only AF_UNIX"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("AF_PACKET socket: this socket family is not supported yet"), std::string::npos) << msg;
   }
   expect_intact(before);
 }

@@ -2,6 +2,7 @@
 // victims (socket_victims.h) check names, peers, data and files themselves.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/netlink.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -268,12 +269,12 @@ TEST(UnixSockets, ExternalPeerIsRefusedUnlessAllowed) {
 }
 
 TEST(UnixSockets, OtherSocketFamiliesAreRefusedBeforeTouching) {
-  ChildPid v{start_victim("inet victim", [](int ready) {
+  ChildPid v{start_victim("packet victim", [](int ready) {
     int r = fcntl(ready, F_DUPFD, 100);
     close_range(0, 99, 0);
     close_range(101, ~0u, 0);
     ready = r;
-    if (socket(AF_INET, SOCK_DGRAM, 0) < 0) _exit(100);
+    if (socket(AF_PACKET, SOCK_DGRAM, 0) < 0) _exit(100);
     if (write(ready, "r", 1) != 1) _exit(101);
     for (;;) pause();
   })};
@@ -281,7 +282,8 @@ TEST(UnixSockets, OtherSocketFamiliesAreRefusedBeforeTouching) {
     dump_process(v.pid);
     ADD_FAILURE() << "dump succeeded";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("only AF_UNIX sockets are supported"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("AF_PACKET socket: this socket family is not supported yet"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(status_field(v.pid, "TracerPid"), "0");
 }

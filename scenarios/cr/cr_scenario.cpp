@@ -232,6 +232,8 @@ std::unique_ptr<Scenario> make_cr_pipes() { return make_cr_scenario("pipes"); }
 std::unique_ptr<Scenario> make_cr_signals() { return make_cr_scenario("signals"); }
 std::unique_ptr<Scenario> make_cr_attrs() { return make_cr_scenario("attrs"); }
 std::unique_ptr<Scenario> make_cr_anon_fds() { return make_cr_scenario("anon-fds"); }
+std::unique_ptr<Scenario> make_cr_inet_sockets() { return make_cr_scenario("inet-sockets"); }
+std::unique_ptr<Scenario> make_cr_netlink_sockets() { return make_cr_scenario("netlink-sockets"); }
 std::unique_ptr<Scenario> make_cr_unlinked() { return make_cr_scenario("unlinked"); }
 std::unique_ptr<Scenario> make_cr_fifos() { return make_cr_scenario("fifos"); }
 std::unique_ptr<Scenario> make_cr_shmem() { return make_cr_scenario("shmem"); }

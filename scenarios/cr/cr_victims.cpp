@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include "flakelab/victims/anon_fd_victims.h"
+#include "flakelab/victims/inet_victims.h"
+#include "flakelab/victims/netlink_victims.h"
 #include "flakelab/victims/mem_victims.h"
 #include "flakelab/victims/syscall_victims.h"
 #include "flakelab/victims/tree_victims.h"
@@ -99,6 +101,29 @@ const std::vector<CrVictim>& cr_victims() {
         {victims::kAnonBadEpollList, "epoll watch list"},
         {victims::kAnonBadEpollEvents, "epoll events"},
         {victims::kAnonBadWaiter, "thread blocked in epoll_wait"}}},
+      {"inet-sockets",
+       "UDP/UDP6 sockets bound, connected, dual-stack, shut down one way and never bound, TCP/TCP6 listeners, a "
+       "bound-only and an unbound TCP socket, with SO_*/IP_*/IPV6_*/TCP_* options; checks names, options, "
+       "datagrams both ways, shutdown and that listeners accept",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_inet_socket_victim(); },
+       nullptr,
+       {{victims::kInetBadNames, "socket addresses"},
+        {victims::kInetBadOptions, "socket options or O_NONBLOCK"},
+        {victims::kInetBadDatagrams, "datagrams"},
+        {victims::kInetBadShutdown, "shutdown state"},
+        {victims::kInetBadListen, "listeners or their backlog"},
+        {victims::kInetBadUnbound, "unbound or bound-only sockets"}}},
+      {"netlink-sockets",
+       "NETLINK_ROUTE bound to a kernel-chosen port id in groups 27 and 33 with options, NETLINK_GENERIC unbound, "
+       "NETLINK_SOCK_DIAG; checks port ids, groups, options and that route and sock_diag still answer",
+       {},
+       [](const TrialContext&, const std::string&) { return victims::start_netlink_socket_victim(); },
+       nullptr,
+       {{victims::kNetlinkBadNames, "port ids"},
+        {victims::kNetlinkBadGroups, "multicast groups"},
+        {victims::kNetlinkBadOptions, "socket options"},
+        {victims::kNetlinkBadTalk, "a request got no answer"}}},
       {"unlinked",
        "a file unlinked while open (with a hole), open three ways, dup()ed, mapped shared, shared read-only and "
        "private; another unlinked file only mapped",

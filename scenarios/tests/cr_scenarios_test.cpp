@@ -48,7 +48,7 @@ TEST_P(CrScenario, PassesThreeCyclesThroughImageDirectories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryVictim, CrScenario,
-                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "memory", "pipes", "sessions",
+                         ::testing::Values("anon-fds", "attrs", "fifos", "files", "inet-sockets", "memory", "netlink-sockets", "pipes", "sessions",
                                            "shared-files", "shared-offset", "shmem", "signals", "syscalls", "threads",
                                            "tree", "unlinked", "zombies"),
                          [](const auto& info) {
