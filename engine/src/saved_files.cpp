@@ -351,6 +351,7 @@ void SavedFiles::recreate(const pb::Process& p) {
       if (!fd && errno == EACCES)
         fd.reset(static_cast<int>(memfd_create(f.path().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdNoexecSeal)));
       if (!fd) throw_errno(what + ": memfd_create");
+      unused_memfd_descriptions_.insert(f.id());
     } else {
       fd = create_shared_anon(f.size(), what);
     }
@@ -401,8 +402,20 @@ void SavedFiles::open_descriptions(const pb::Process& p, std::vector<base::Uniqu
     if (f.kind() != pb::FILE_SAVED) continue;
     std::string what = "restore pid " + std::to_string(p.pid()) + ": open " + f.path();
     std::string self = "/proc/self/fd/" + std::to_string(fd(f.saved_file()));
-    // Through /proc: a new open file description of the same (nameless) inode.
-    base::UniqueFd desc(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    // Through /proc: a new open file description of the same (nameless) inode,
+    // except for the first read-write one of a memfd, which gets memfd_create's:
+    // a reopen for writing would count as a writer and make execveat() of the
+    // memfd fail with ETXTBSY (CRIU's zdtm memfd04/05).
+    base::UniqueFd desc;
+    constexpr int kKernelLargefile = 0100000;  // fdinfo shows it; x86-64 glibc defines O_LARGEFILE as 0
+    const int status_flags = static_cast<int>(f.flags()) & ~(O_ACCMODE | kKernelLargefile);
+    if ((static_cast<int>(f.flags()) & O_ACCMODE) == O_RDWR && (status_flags & ~O_NONBLOCK) == 0 &&
+        unused_memfd_descriptions_.erase(f.saved_file()) == 1) {
+      desc.reset(fcntl(fd(f.saved_file()), F_DUPFD_CLOEXEC, 0));
+      if (desc && fcntl(desc.get(), F_SETFL, status_flags) != 0) throw_errno(what + ": F_SETFL");
+    } else {
+      desc.reset(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    }
     if (!desc) throw_errno(what + " (as " + self + ")");
     if (f.pos() != 0 && lseek(desc.get(), static_cast<off_t>(f.pos()), SEEK_SET) != static_cast<off_t>(f.pos()))
       throw_errno(what + ": lseek to " + std::to_string(f.pos()));

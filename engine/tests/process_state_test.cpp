@@ -1,7 +1,7 @@
 // Process state the engine saves (a round trip the victim checks itself) or
 // refuses before touching the process (CRIU's zdtm tests that were restored
 // silently wrong: oom_score_adj, child_subreaper, thp_disable, membarrier,
-// sched_*, maps02, chroot, posix_timers, file_locks*, tty00).
+// sched_*, maps02, memfd04, chroot, posix_timers, file_locks*, tty00).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -12,9 +12,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -151,6 +153,31 @@ TEST(ProcessState, MadviseFlagsLockAndDroppableSurvive) {
       [flags_of] {
         return flags_of(dontfork).find(" dc ") != std::string::npos && flags_of(huge).find(" hg ") != std::string::npos &&
                flags_of(locked).find(" lo ") != std::string::npos && flags_of(droppable).find(" dp ") != std::string::npos;
+      }));
+}
+
+// Restore hands memfd_create()'s own description back to the first read-write fd:
+// a reopen through /proc would count as a writer and execveat() would fail with
+// ETXTBSY (zdtm memfd04/05).
+TEST(ProcessState, MemfdStaysExecutable) {
+  static int memfd = -1;
+  expect_round_trip(start_checking_victim(
+      "memfd exec victim",
+      [] {
+        memfd = static_cast<int>(memfd_create("script", 0));
+        const char script[] = "#!/bin/true\n";
+        return memfd >= 0 && write(memfd, script, sizeof script - 1) == static_cast<ssize_t>(sizeof script - 1);
+      },
+      [] {
+        pid_t child = fork();
+        if (child == 0) {
+          const char* const argv[] = {"true", nullptr};
+          const char* const envp[] = {nullptr};
+          syscall(SYS_execveat, memfd, "", argv, envp, AT_EMPTY_PATH);
+          _exit(errno == ETXTBSY ? 2 : 3);
+        }
+        int status = 0;
+        return child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
       }));
 }
 
