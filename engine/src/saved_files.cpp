@@ -141,6 +141,10 @@ uint32_t save_object(pb::Process& p, const Object& o, const std::string& what) {
   f->set_size(static_cast<uint64_t>(o.st.st_size));
   f->set_dev(o.st.st_dev);
   f->set_inode(o.st.st_ino);
+  f->set_atime_sec(o.st.st_atim.tv_sec);
+  f->set_atime_nsec(static_cast<uint32_t>(o.st.st_atim.tv_nsec));
+  f->set_mtime_sec(o.st.st_mtim.tv_sec);
+  f->set_mtime_nsec(static_cast<uint32_t>(o.st.st_mtim.tv_nsec));
   if (o.kind == pb::SAVED_MEMFD) {
     int seals = fcntl(o.fd.get(), F_GET_SEALS);
     if (seals < 0) throw_errno(what + ": F_GET_SEALS");
@@ -374,6 +378,13 @@ void SavedFiles::recreate(const pb::Process& p) {
         throw_errno(what + ": fchown " + std::to_string(f.uid()) + ":" + std::to_string(f.gid()));
       // After fchown, which drops set-id bits.
       if (fchmod(fd.get(), f.mode()) != 0) throw_errno(what + ": fchmod");
+      // Last: writing the data set them to now (zdtm file_attr checks an unlinked file's mtime).
+      if (f.atime_sec() != 0 || f.mtime_sec() != 0 || f.atime_nsec() != 0 || f.mtime_nsec() != 0) {
+        if (f.atime_nsec() >= 1000000000 || f.mtime_nsec() >= 1000000000)
+          throw EngineError(what + ": atime/mtime nanoseconds out of range");
+        const timespec times[2] = {{f.atime_sec(), f.atime_nsec()}, {f.mtime_sec(), f.mtime_nsec()}};
+        if (futimens(fd.get(), times) != 0) throw_errno(what + ": futimens");
+      }
     }
     int early = static_cast<int>(f.seals()) & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | kSealExec);
     if (early != 0 && fcntl(fd.get(), F_ADD_SEALS, early) != 0) throw_errno(what + ": F_ADD_SEALS");

@@ -1,7 +1,7 @@
 // Process state the engine saves (a round trip the victim checks itself) or
 // refuses before touching the process (CRIU's zdtm tests that were restored
 // silently wrong: oom_score_adj, child_subreaper, thp_disable, membarrier,
-// sched_*, maps02, memfd04, chroot, posix_timers, file_locks*, tty00).
+// sched_*, maps02, memfd04, file_attr, chroot, posix_timers, file_locks*, tty00).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -180,6 +180,27 @@ TEST(ProcessState, MemfdStaysExecutable) {
         }
         int status = 0;
         return child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }));
+}
+
+// An unlinked file is written again by restore; its times must be the saved ones
+// (zdtm file_attr).
+TEST(ProcessState, UnlinkedFileKeepsItsTimes) {
+  flakelab::base::TempDir tmp("/tmp", "flk-times-");
+  static std::string path;
+  path = tmp.path() + "/gone";
+  static int fd = -1;
+  expect_round_trip(start_checking_victim(
+      "unlinked file times victim",
+      [] {
+        fd = open(path.c_str(), O_CREAT | O_RDWR, 0600);
+        const timespec times[2] = {{654321, 5}, {123456, 7}};
+        return fd >= 0 && write(fd, "data", 4) == 4 && futimens(fd, times) == 0 && unlink(path.c_str()) == 0;
+      },
+      [] {
+        struct stat st;
+        return fstat(fd, &st) == 0 && st.st_mtim.tv_sec == 123456 && st.st_mtim.tv_nsec == 7 &&
+               st.st_atim.tv_sec == 654321;
       }));
 }
 
