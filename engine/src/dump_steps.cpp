@@ -1,6 +1,8 @@
 #include "dump_steps.h"
 
 #include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -40,12 +42,16 @@
 #include "page_copy.h"
 #include "pagemap.h"
 #include "proc_files.h"
+#include "sched_attr.h"
+#include "process_refusals.h"
 #include "saved_files.h"
 
 namespace flakelab::engine {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+// <linux/membarrier.h> of Linux 6.3; this system's header predates it.
+constexpr int kMembarrierGetRegistrations = 1 << 9;
 
 std::string pid_text(pid_t pid) { return "pid " + std::to_string(pid); }
 
@@ -75,10 +81,13 @@ std::string unsupported(pid_t pid, const std::vector<procfs::MapEntry>& maps, bo
   if (threads.size() > ImageLimits::kMaxThreads)
     return pid_text(pid) + " has " + std::to_string(threads.size()) + " threads; at most " +
            std::to_string(ImageLimits::kMaxThreads) + " are supported";
+  if (std::string why = check_unsaved_process_state(pid); !why.empty()) return why;
   if (std::string why = check_files(pid, tree); !why.empty()) return why;
   if (std::string why = check_credentials_dumpable(pid); !why.empty()) return why;
   for (const auto& m : maps) {
     if (m.path == "[vsyscall]") continue;
+    if (classify(m) != pb::VMA_ANON_PRIVATE && std::find(m.vm_flags.begin(), m.vm_flags.end(), "dp") != m.vm_flags.end())
+      return pid_text(pid) + " mapping " + m.describe() + ": a droppable mapping that is not anonymous is not supported";
     if (classify(m) == pb::VMA_UNKNOWN)
       return pid_text(pid) + " mapping " + m.describe() + ": " +
              (m.path.rfind("/SYSV", 0) == 0 ? "SysV shared memory (shmat) is" : "this kind of mapping is") +
@@ -167,6 +176,29 @@ void read_pages(pid_t pid, ProcessImage& image, PagesFileWriter* pages_to, uint6
   }
 }
 
+// The VmFlags words that madvise() sets, with the advice that sets each.
+struct AdviceFlag {
+  const char* word;
+  int advice;
+};
+constexpr AdviceFlag kAdviceFlags[] = {
+    {"sr", MADV_SEQUENTIAL}, {"rr", MADV_RANDOM},   {"dc", MADV_DONTFORK},   {"dd", MADV_DONTDUMP},
+    {"mg", MADV_MERGEABLE},  {"hg", MADV_HUGEPAGE}, {"nh", MADV_NOHUGEPAGE}, {"wf", MADV_WIPEONFORK},
+};
+
+void record_vm_flags(const procfs::MapEntry& m, pb::Vma* v) {
+  uint64_t advice = 0;
+  for (const std::string& word : m.vm_flags) {
+    for (const AdviceFlag& a : kAdviceFlags)
+      if (word == a.word) advice |= uint64_t{1} << a.advice;
+    if (word == "lo") v->set_locked(true);
+    if (word == "dp") v->set_droppable(true);
+  }
+  // A droppable mapping is wipe-on-fork and dont-dump by itself.
+  if (v->droppable()) advice &= ~((uint64_t{1} << MADV_WIPEONFORK) | (uint64_t{1} << MADV_DONTDUMP));
+  v->set_advice(advice);
+}
+
 void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, ProcessImage& image, PagesFileWriter* pages_to,
                  uint64_t pages_at) {
   Pagemap pagemap(pid);
@@ -183,12 +215,16 @@ void dump_memory(pid_t pid, const std::vector<procfs::MapEntry>& maps, ProcessIm
     v->set_growsdown(m.growsdown);
     v->set_noreserve(m.noreserve);
     v->set_maywrite(m.maywrite);
+    record_vm_flags(m, v);
     if (kind == pb::VMA_FILE_PRIVATE || kind == pb::VMA_FILE_SHARED) {
       v->set_path(m.path);
       v->set_pgoff(m.pgoff);
       v->set_inode(m.inode);
     }
     if (kind != pb::VMA_ANON_PRIVATE && kind != pb::VMA_FILE_PRIVATE) continue;
+    // The kernel may drop a droppable mapping's pages at any time; as CRIU, the
+    // image keeps none (zdtm maps11 checks they are zero after a restore).
+    if (v->droppable()) continue;
     for (const auto& r : pagemap.private_pages(m.start, m.end)) {
       auto* run = image.process.add_pages();
       run->set_vaddr(r.start);
@@ -233,6 +269,7 @@ void dump_attributes(pid_t pid, ProcessImage& image) {
   record_fs_identity(read_fs_identity(pid), p);  // restore opens the image's paths with it
   p.set_umask(static_cast<uint32_t>(std::stoul(procfs::status_field(pid, "Umask"), nullptr, 8)));
   p.set_personality(static_cast<uint32_t>(std::stoul(procfs::read_file(base + "/personality"), nullptr, 16)));
+  p.set_oom_score_adj(std::stoi(procfs::read_file(base + "/oom_score_adj")));
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     struct rlimit lim;
     if (prlimit(pid, static_cast<__rlimit_resource>(r), nullptr, &lim) != 0) {
@@ -292,6 +329,20 @@ void peek_pending(pid_t tid, bool shared, google::protobuf::RepeatedPtrField<pb:
   }
 }
 
+// Scheduling is per thread, and readable from here (sched_getattr on the tid).
+void dump_scheduling(pid_t tid, pb::SchedAttr* out) {
+  KernelSchedAttr attr{};
+  if (syscall(SYS_sched_getattr, tid, &attr, sizeof(attr), 0) != 0)
+    throw_errno("sched_getattr tid " + std::to_string(tid));
+  out->set_policy(attr.sched_policy);
+  out->set_flags(attr.sched_flags & kSchedFlagResetOnFork);
+  out->set_nice(attr.sched_nice);
+  out->set_priority(attr.sched_priority);
+  out->set_runtime(attr.sched_runtime);
+  out->set_deadline(attr.sched_deadline);
+  out->set_period(attr.sched_period);
+}
+
 void dump_thread(compel::SeizedThread& th, pb::Thread* t) {
   t->set_tid(static_cast<uint32_t>(th.tid()));
   compel::RemoteSession session(th);
@@ -316,6 +367,7 @@ void dump_thread(compel::SeizedThread& th, pb::Thread* t) {
     throw_errno("get_robust_list tid " + std::to_string(th.tid()));
   t->set_robust_list(head);
   t->set_robust_list_len(len);
+  dump_scheduling(th.tid(), t->mutable_sched());
   peek_pending(th.tid(), false, t->mutable_pending());
 }
 
@@ -360,7 +412,16 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
     const compel::RemoteAddr scratch = s.scratch_area();
     s.syscall_checked("sigaltstack", SYS_sigaltstack, 0, scratch);
     s.syscall_checked("prctl PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch + 32);
-    if (i == 0) s.syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
+    if (i == 0) {
+      s.syscall_checked("prctl PR_GET_PDEATHSIG", SYS_prctl, PR_GET_PDEATHSIG, scratch + 40);
+      s.syscall_checked("prctl PR_GET_CHILD_SUBREAPER", SYS_prctl, PR_GET_CHILD_SUBREAPER, scratch + 44);
+      // Per address space, so the leader's answer is the process's.
+      const long thp = s.syscall_checked("prctl PR_GET_THP_DISABLE", SYS_prctl, PR_GET_THP_DISABLE);
+      image.process.set_thp_disable(static_cast<uint32_t>(thp));
+      // Kernels before 6.3 lack the command (EINVAL): no registration can be told, as before.
+      const long membarrier = s.syscall(SYS_membarrier, kMembarrierGetRegistrations, 0, 0);
+      image.process.set_membarrier_registrations(membarrier > 0 ? static_cast<uint32_t>(membarrier) : 0);
+    }
     // Only the thread can tell; dump_credentials() reads the rest of its creds.
     const long securebits = s.syscall_checked("prctl PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS);
     image.process.mutable_threads(static_cast<int>(i))->mutable_creds()->set_securebits(static_cast<uint32_t>(securebits));
@@ -369,7 +430,7 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
       uint64_t pad;
       uint64_t tid_address;
       int32_t pdeath_signal;
-      int32_t pad2;
+      int32_t child_subreaper;
     } out{};
     static_assert(sizeof(flk_stack) == 24 && offsetof(decltype(out), tid_address) == 32);
     static_assert(sizeof(out) <= compel::RemoteSession::kScratchAreaSize);
@@ -380,7 +441,10 @@ void dump_thread_extras(pid_t pid, const std::vector<compel::SeizedThread*>& thr
     t->mutable_altstack()->set_flags(out.ss.ss_flags);
     t->mutable_altstack()->set_size(out.ss.ss_size);
     t->set_clear_child_tid(out.tid_address);
-    if (i == 0) image.process.set_pdeath_signal(static_cast<uint32_t>(out.pdeath_signal));
+    if (i == 0) {
+      image.process.set_pdeath_signal(static_cast<uint32_t>(out.pdeath_signal));
+      image.process.set_child_subreaper(out.child_subreaper != 0);
+    }
   }
 }
 

@@ -62,6 +62,10 @@ std::string check_files(pid_t pid, const std::vector<pid_t>& tree) {
   for (const ScannedFile& s : t.scan.files) {
     if (!s.kind) return unsupported(s);
     if (std::string why = s.kind->check(s.probe); !why.empty()) return s.probe.where() + ": " + why;
+    // fdinfo lists the POSIX, flock, OFD locks and leases held through this fd:
+    // restore would reopen the file without them.
+    if (auto lock = s.probe.info.text("lock"))
+      return s.probe.where() + ": holds a file lock (" + std::string(*lock) + "): file locks and leases are not restored yet";
   }
   for (const FileKindModule* kind : file_kind_modules())
     if (std::string why = kind->check_table(t.scan); !why.empty()) return why;

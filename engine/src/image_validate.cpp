@@ -87,6 +87,11 @@ void validate_thread(const Checker& c, const pb::Thread& t, int i, uint32_t pid)
   if (t.tid() == 0 || t.tid() > kPidMax) c.fail(idx("threads", i, "tid"), "tid " + std::to_string(t.tid()) + " is out of range");
   if (i == 0 && t.tid() != pid) c.fail(idx("threads", i, "tid"), "the first thread must be the leader (tid == pid)");
   if (!t.has_gp()) c.fail(idx("threads", i, "gp"), "missing");
+  // SCHED_OTHER..SCHED_DEADLINE (0-6, 4 unused); nice -20..19.
+  if (t.has_sched() && (t.sched().policy() > 6 || t.sched().policy() == 4))
+    c.fail(idx("threads", i, "sched.policy"), std::to_string(t.sched().policy()) + " is not a scheduling policy");
+  if (t.has_sched() && (t.sched().nice() < -20 || t.sched().nice() > 19))
+    c.fail(idx("threads", i, "sched.nice"), std::to_string(t.sched().nice()) + " is outside -20..19");
   const auto& gp = t.gp();
   c.user_address(idx("threads", i, "gp.rip"), gp.rip());
   c.user_address(idx("threads", i, "gp.rsp"), gp.rsp());
@@ -124,6 +129,14 @@ void validate_vmas(const Checker& c, const pb::Process& p) {
     if (v.end() > ImageLimits::kUserTop)
       c.fail(idx("vmas", i, "end"), hex(v.end()) + " is outside the user address space");
     if (v.end() <= v.start()) c.fail(idx("vmas", i, "end"), hex(v.end()) + " is not above start " + hex(v.start()));
+    // Only the advice dump records: others (MADV_DONTNEED, MADV_REMOVE...) would change contents.
+    constexpr uint64_t kKeptAdvice = (uint64_t{1} << MADV_SEQUENTIAL) | (uint64_t{1} << MADV_RANDOM) |
+                                     (uint64_t{1} << MADV_DONTFORK) | (uint64_t{1} << MADV_DONTDUMP) |
+                                     (uint64_t{1} << MADV_MERGEABLE) | (uint64_t{1} << MADV_HUGEPAGE) |
+                                     (uint64_t{1} << MADV_NOHUGEPAGE) | (uint64_t{1} << MADV_WIPEONFORK);
+    if (v.advice() & ~kKeptAdvice) c.fail(idx("vmas", i, "advice"), hex(v.advice()) + " has advice restore does not give");
+    if (v.droppable() && v.kind() != pb::VMA_ANON_PRIVATE)
+      c.fail(idx("vmas", i, "droppable"), "only a private anonymous mapping can be droppable");
     if (v.start() < prev_end)
       c.fail(idx("vmas", i, "start"), hex(v.start()) + " overlaps or precedes the previous mapping (ends " + hex(prev_end) + ")");
     prev_end = v.end();
@@ -270,6 +283,9 @@ void validate_process(const pb::Process& p, const PageBytes& pages, const std::s
     c.fail("fs_identity", "-1 is not a user or group id");
   if (p.pdeath_signal() > 64) c.fail("pdeath_signal", std::to_string(p.pdeath_signal()) + " is not a signal");
   if (p.umask() > 0777) c.fail("umask", "0" + std::to_string(p.umask()) + " has bits outside 0777");
+  if (p.oom_score_adj() < -1000 || p.oom_score_adj() > 1000)
+    c.fail("oom_score_adj", std::to_string(p.oom_score_adj()) + " is outside -1000..1000");
+  if (p.thp_disable() > 3) c.fail("thp_disable", std::to_string(p.thp_disable()) + " is not a PR_GET_THP_DISABLE value");
 
   c.count("rlimits", p.rlimits_size(), RLIM_NLIMITS);
   std::set<uint32_t> seen;

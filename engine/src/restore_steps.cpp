@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
+#include <linux/membarrier.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include "files.h"
 #include "fs_identity.h"
 #include "page_copy.h"
+#include "sched_attr.h"
 #include "flakelab/base/rseq.h"
 #include "flakelab/base/syscall_restart.h"
 #include "flakelab/compel/error.h"
@@ -59,6 +61,7 @@ using compel::SyscallArg;
 using base::UniqueFd;
 
 constexpr uint64_t kPage = 4096;
+constexpr long kMapDroppable = 0x08;  // MAP_DROPPABLE (Linux 6.11), newer than this system's headers
 
 // /proc/PID/exe of the restored process: only a file the image maps executable
 // (same path and inode as a file-backed PROT_EXEC mapping), never just any file
@@ -240,7 +243,8 @@ class Transmuter {
       }
       if (v.kind() != pb::VMA_ANON_PRIVATE && v.kind() != pb::VMA_FILE_PRIVATE) continue;
       // Writable first so that pages can be written; protect_vmas() finishes.
-      long flags = MAP_PRIVATE | MAP_FIXED | (v.growsdown() ? MAP_GROWSDOWN : 0) | (v.noreserve() ? MAP_NORESERVE : 0);
+      long flags = (v.droppable() ? kMapDroppable : MAP_PRIVATE) | MAP_FIXED | (v.growsdown() ? MAP_GROWSDOWN : 0) |
+                   (v.noreserve() ? MAP_NORESERVE : 0);
       long fd = -1;
       uint64_t off = 0;
       if (v.kind() == pb::VMA_ANON_PRIVATE) {
@@ -340,6 +344,18 @@ class Transmuter {
       if (v.prot() == (PROT_READ | PROT_WRITE)) continue;
       batch_.add("mprotect " + hex(v.start()), SYS_mprotect, start_of(v), v.end() - v.start(), v.prot());
     }
+    advise_vmas();
+  }
+
+  // madvise() flags and mlock, once the pages are in (they change nothing in them).
+  void advise_vmas() {
+    for (const auto& v : p_.vmas()) {
+      for (int advice = 0; advice < 64; ++advice)
+        if (v.advice() & (uint64_t{1} << advice))
+          batch_.add("madvise " + hex(v.start()) + " " + std::to_string(advice), SYS_madvise, start_of(v),
+                     v.end() - v.start(), advice);
+      if (v.locked()) batch_.add("mlock " + hex(v.start()), SYS_mlock, start_of(v), v.end() - v.start());
+    }
   }
 
   void set_signal_state() {
@@ -401,6 +417,27 @@ class Transmuter {
     std::string comm = p_.comm();
     batch_.add("prctl PR_SET_NAME", SYS_prctl, PR_SET_NAME, batch_.put(comm.c_str(), comm.size() + 1));
     batch_.add("prctl PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p_.pdeath_signal());
+    // Inherited from the restorer otherwise; the two prctls are per process.
+    batch_.add("prctl PR_SET_CHILD_SUBREAPER", SYS_prctl, PR_SET_CHILD_SUBREAPER, p_.child_subreaper() ? 1 : 0);
+    batch_.add("prctl PR_SET_THP_DISABLE", SYS_prctl, PR_SET_THP_DISABLE, p_.thp_disable() & 1, p_.thp_disable() & ~1u, 0,
+               0);
+    // The address space is new (a fork resets the registrations): each one again.
+    for (uint32_t cmd : {MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                         MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+                         MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ})
+      if (p_.membarrier_registrations() & cmd)
+        batch_.add("membarrier register " + std::to_string(cmd), SYS_membarrier, cmd, 0, 0);
+    set_oom_score_adj();
+  }
+
+  // Written by the restorer: the file takes writes from any process allowed to
+  // ptrace it. Lowering it below the restorer's own needs CAP_SYS_RESOURCE.
+  void set_oom_score_adj() {
+    const std::string path = "/proc/" + std::to_string(pid_) + "/oom_score_adj";
+    const std::string value = std::to_string(p_.oom_score_adj());
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+      throw_errno("restore pid " + std::to_string(pid_) + ": write oom_score_adj " + value + " to " + path);
   }
 
   spdlog::logger* log_;
@@ -486,6 +523,24 @@ std::unique_ptr<compel::SeizedThread> spawn_thread(compel::SeizedThread& leader,
   return th;
 }
 
+// From the restorer (sched_setattr on the tid); a real-time policy or a lower
+// nice needs CAP_SYS_NICE, and its refusal fails the restore.
+static void set_scheduling(pid_t pid, const pb::Thread& t) {
+  const pb::SchedAttr& s = t.sched();
+  KernelSchedAttr attr{};
+  attr.sched_policy = s.policy();
+  attr.sched_flags = s.flags();
+  attr.sched_nice = s.nice();
+  attr.sched_priority = s.priority();
+  attr.sched_runtime = s.runtime();
+  attr.sched_deadline = s.deadline();
+  attr.sched_period = s.period();
+  if (syscall(SYS_sched_setattr, t.tid(), &attr, 0) != 0)
+    throw_errno("restore pid " + std::to_string(pid) + " tid " + std::to_string(t.tid()) + ": sched_setattr policy " +
+                std::to_string(s.policy()) + " nice " + std::to_string(s.nice()) + " priority " +
+                std::to_string(s.priority()));
+}
+
 // Per-thread kernel state that only the thread itself can set. Queued signals go
 // back last: the kernel takes forged siginfo (si_code >= 0) only from the target
 // thread itself; compel keeps every signal blocked meanwhile, so they stay queued.
@@ -494,6 +549,7 @@ void restore_thread_state(compel::SeizedThread& th, pid_t pid, const pb::Thread&
   compel::RemoteSession s(th);
   Scratch scratch(pid, tr);
   std::string what = " (restoring tid " + std::to_string(t.tid()) + ")";
+  if (t.has_sched()) set_scheduling(pid, t);
   s.syscall_checked("set_tid_address" + what, SYS_set_tid_address, RemoteAddr(t.clear_child_tid()));
   stack_t ss{};
   if (t.has_altstack() && !(t.altstack().flags() & SS_DISABLE)) {

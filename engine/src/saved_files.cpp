@@ -141,6 +141,10 @@ uint32_t save_object(pb::Process& p, const Object& o, const std::string& what) {
   f->set_size(static_cast<uint64_t>(o.st.st_size));
   f->set_dev(o.st.st_dev);
   f->set_inode(o.st.st_ino);
+  f->set_atime_sec(o.st.st_atim.tv_sec);
+  f->set_atime_nsec(static_cast<uint32_t>(o.st.st_atim.tv_nsec));
+  f->set_mtime_sec(o.st.st_mtim.tv_sec);
+  f->set_mtime_nsec(static_cast<uint32_t>(o.st.st_mtim.tv_nsec));
   if (o.kind == pb::SAVED_MEMFD) {
     int seals = fcntl(o.fd.get(), F_GET_SEALS);
     if (seals < 0) throw_errno(what + ": F_GET_SEALS");
@@ -351,6 +355,7 @@ void SavedFiles::recreate(const pb::Process& p) {
       if (!fd && errno == EACCES)
         fd.reset(static_cast<int>(memfd_create(f.path().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdNoexecSeal)));
       if (!fd) throw_errno(what + ": memfd_create");
+      unused_memfd_descriptions_.insert(f.id());
     } else {
       fd = create_shared_anon(f.size(), what);
     }
@@ -373,6 +378,13 @@ void SavedFiles::recreate(const pb::Process& p) {
         throw_errno(what + ": fchown " + std::to_string(f.uid()) + ":" + std::to_string(f.gid()));
       // After fchown, which drops set-id bits.
       if (fchmod(fd.get(), f.mode()) != 0) throw_errno(what + ": fchmod");
+      // Last: writing the data set them to now (zdtm file_attr checks an unlinked file's mtime).
+      if (f.atime_sec() != 0 || f.mtime_sec() != 0 || f.atime_nsec() != 0 || f.mtime_nsec() != 0) {
+        if (f.atime_nsec() >= 1000000000 || f.mtime_nsec() >= 1000000000)
+          throw EngineError(what + ": atime/mtime nanoseconds out of range");
+        const timespec times[2] = {{f.atime_sec(), f.atime_nsec()}, {f.mtime_sec(), f.mtime_nsec()}};
+        if (futimens(fd.get(), times) != 0) throw_errno(what + ": futimens");
+      }
     }
     int early = static_cast<int>(f.seals()) & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | kSealExec);
     if (early != 0 && fcntl(fd.get(), F_ADD_SEALS, early) != 0) throw_errno(what + ": F_ADD_SEALS");
@@ -401,8 +413,20 @@ void SavedFiles::open_descriptions(const pb::Process& p, std::vector<base::Uniqu
     if (f.kind() != pb::FILE_SAVED) continue;
     std::string what = "restore pid " + std::to_string(p.pid()) + ": open " + f.path();
     std::string self = "/proc/self/fd/" + std::to_string(fd(f.saved_file()));
-    // Through /proc: a new open file description of the same (nameless) inode.
-    base::UniqueFd desc(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    // Through /proc: a new open file description of the same (nameless) inode,
+    // except for the first read-write one of a memfd, which gets memfd_create's:
+    // a reopen for writing would count as a writer and make execveat() of the
+    // memfd fail with ETXTBSY (CRIU's zdtm memfd04/05).
+    base::UniqueFd desc;
+    constexpr int kKernelLargefile = 0100000;  // fdinfo shows it; x86-64 glibc defines O_LARGEFILE as 0
+    const int status_flags = static_cast<int>(f.flags()) & ~(O_ACCMODE | kKernelLargefile);
+    if ((static_cast<int>(f.flags()) & O_ACCMODE) == O_RDWR && (status_flags & ~O_NONBLOCK) == 0 &&
+        unused_memfd_descriptions_.erase(f.saved_file()) == 1) {
+      desc.reset(fcntl(fd(f.saved_file()), F_DUPFD_CLOEXEC, 0));
+      if (desc && fcntl(desc.get(), F_SETFL, status_flags) != 0) throw_errno(what + ": F_SETFL");
+    } else {
+      desc.reset(::open(self.c_str(), static_cast<int>(f.flags()) | O_CLOEXEC | O_NOCTTY));
+    }
     if (!desc) throw_errno(what + " (as " + self + ")");
     if (f.pos() != 0 && lseek(desc.get(), static_cast<off_t>(f.pos()), SEEK_SET) != static_cast<off_t>(f.pos()))
       throw_errno(what + ": lseek to " + std::to_string(f.pos()));

@@ -69,6 +69,9 @@ class SavedFiles : public TreeTable {
  private:
   std::map<uint32_t, base::UniqueFd> fds_;
   std::map<uint32_t, base::UniqueFd> read_only_;
+  // memfds whose own read-write description (memfd_create's, which does not count
+  // as a writer, so execveat() of the memfd works) has not been handed out yet.
+  mutable std::set<uint32_t> unused_memfd_descriptions_;
   std::set<uint32_t> merged_ids_;  // for shared mappings without VM_MAYWRITE
   std::map<uint32_t, std::optional<FsIdentity>> holders_;  // SavedFile.id -> its first holder's fs identity
 };

@@ -139,6 +139,7 @@ std::vector<MapEntry> read_maps(pid_t pid, bool vm_flags) {
         if (f == "gd") maps.back().growsdown = true;
         if (f == "nr") maps.back().noreserve = true;
         if (f == "mw") maps.back().maywrite = true;
+        maps.back().vm_flags.emplace_back(f);
       }
     }
   }

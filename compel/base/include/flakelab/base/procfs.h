@@ -61,6 +61,7 @@ struct MapEntry {
   bool growsdown = false;  // VmFlags "gd"
   bool noreserve = false;  // VmFlags "nr"
   bool maywrite = false;   // VmFlags "mw"
+  std::vector<std::string> vm_flags;  // every VmFlags word ("dc", "wf", "hg"...), smaps only
   std::string describe() const;   // "7f00..-7f00.. rw-p /path"
 };
 
