@@ -18,32 +18,12 @@
 #include <vector>
 
 #include "flakelab/victims/victims.h"
+#include "settle.h"
 
 namespace flakelab::victims {
 namespace {
 
 constexpr int kRawProtocol = 253;  // RFC 3692: for experiments
-
-volatile sig_atomic_t g_wake = 0;
-void on_usr1(int) { g_wake = 1; }
-
-// Keeps only `keep` (and the ready fd), reports ready and sleeps until SIGUSR1.
-void settle_and_wait(int ready_fd, const std::vector<int>& keep) {
-  for (int fd = 0; fd < 256; ++fd) {
-    bool wanted = fd == ready_fd;
-    for (int k : keep) wanted |= fd == k;
-    if (!wanted) close(fd);
-  }
-  syscall(SYS_close_range, 256, ~0u, 0);
-  struct sigaction sa{};
-  sa.sa_handler = on_usr1;
-  sigaction(SIGUSR1, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  char r = 'r';
-  if (write(ready_fd, &r, 1) != 1) _exit(101);
-  close(ready_fd);
-  while (!g_wake) pause();
-}
 
 sockaddr_in v4(const char* host, uint16_t port) {
   sockaddr_in a{};

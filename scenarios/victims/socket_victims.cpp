@@ -16,32 +16,11 @@
 #include <vector>
 
 #include "flakelab/victims/victims.h"
+#include "settle.h"
 #include "unix_messages.h"
 
 namespace flakelab::victims {
 namespace {
-
-volatile sig_atomic_t g_wake = 0;
-void on_usr1(int) { g_wake = 1; }
-
-// Keeps only `keep` (and the ready fd), installs the SIGUSR1 handler, reports
-// ready and sleeps until SIGUSR1.
-void settle_and_wait(int ready_fd, const std::vector<int>& keep) {
-  for (int fd = 0; fd < 256; ++fd) {
-    bool wanted = fd == ready_fd;
-    for (int k : keep) wanted |= fd == k;
-    if (!wanted) close(fd);
-  }
-  syscall(SYS_close_range, 256, ~0u, 0);
-  struct sigaction sa{};
-  sa.sa_handler = on_usr1;
-  sigaction(SIGUSR1, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  char r = 'r';
-  if (write(ready_fd, &r, 1) != 1) _exit(101);
-  close(ready_fd);
-  while (!g_wake) pause();
-}
 
 int bound(int type, const std::string& name) {
   int s = socket(AF_UNIX, type, 0);
